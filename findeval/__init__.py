@@ -1,0 +1,15 @@
+"""findeval: decoupled H_find / H_eval global magnitude pruning (the "decoupled find-eval phenomenon").
+
+Importing the package is cheap on purpose: no torch, no torchvision. Each concept lives in one module:
+
+- :mod:`findeval.hparams`  hyperparameter bundles (H_find, H_eval), their stable path names, seeds
+- :mod:`findeval.data`     dataset registry, uint8 tensors, batched tensor augmentation
+- :mod:`findeval.models`   ResNet registry and the definition of prunable tensors
+- :mod:`findeval.training` SGD training with masks that keep pruned weights exactly zero
+- :mod:`findeval.masks`    global magnitude pruning (A1 line 5), random baselines, LPR, HDF5 mask files
+- :mod:`findeval.io`       atomic writes, checkpoints, metrics files
+- :mod:`findeval.analysis` aggregation of metrics into tidy tables, best-configuration selection
+- :mod:`findeval.plotting` the paper's figures
+"""
+
+__version__ = "0.1.0"

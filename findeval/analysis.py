@@ -1,0 +1,117 @@
+"""Aggregation of run metrics into a tidy table, and the selections the figures make from it.
+
+Summary table (``results/<experiment>/summary.csv``), one row per training run:
+``experiment, kind, role, level, seed, sparsity, test_accuracy, test_loss, train_loss, diverged,
+hfind, heval, coupled, lr_find, bs_find, wd_find, lr_eval, bs_eval, wd_eval, epochs, train_time_s, path``.
+``hfind``/``heval`` are the path spellings of H_find/H_eval (``hfind`` is empty for global random masks).
+Rows with ``role == train_find`` are find runs; they are also the coupled evaluations (H_eval == H_find).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pandas as pd
+
+from .hparams import H
+
+COLUMNS = [
+    "experiment", "kind", "role", "level", "seed", "sparsity", "test_accuracy", "test_loss", "train_loss",
+    "diverged", "hfind", "heval", "coupled", "lr_find", "bs_find", "wd_find", "lr_eval", "bs_eval", "wd_eval",
+    "epochs", "train_time_s", "path",
+]
+
+
+def _row(path: str, m: dict) -> dict:
+    hf = H(**m["H_find"]) if m.get("H_find") else None
+    he = H(**m["H_eval"])
+    return {
+        "kind": m["kind"],
+        "role": m.get("role", ""),
+        "level": int(m["level"]),
+        "seed": int(m["seed"]),
+        "sparsity": float(m["sparsity"]),
+        "test_accuracy": float(m["test_accuracy"]),
+        "test_loss": m.get("test_loss"),
+        "train_loss": m.get("train_loss"),
+        "diverged": bool(m.get("diverged", False)),
+        "hfind": hf.slug if hf else "",
+        "heval": he.slug,
+        "coupled": hf == he,
+        "lr_find": hf.lr if hf else np.nan,
+        "bs_find": hf.batch_size if hf else np.nan,
+        "wd_find": hf.weight_decay if hf else np.nan,
+        "lr_eval": he.lr,
+        "bs_eval": he.batch_size,
+        "wd_eval": he.weight_decay,
+        "epochs": m.get("epochs"),
+        "train_time_s": m.get("train_time_s"),
+        "path": str(path),
+    }
+
+
+def load_metrics(paths, experiment: str = "") -> pd.DataFrame:
+    rows = []
+    for p in paths:
+        with open(p) as fh:
+            try:
+                m = json.load(fh)
+            except json.JSONDecodeError as err:
+                raise ValueError(f"metrics file {p} is not valid JSON: {err}") from err
+        rows.append({"experiment": experiment, **_row(p, m)})
+    df = pd.DataFrame(rows, columns=COLUMNS)
+    return df.sort_values(["kind", "hfind", "heval", "seed", "level"], kind="stable").reset_index(drop=True)
+
+
+def write_summary(paths, out: str, experiment: str = "") -> pd.DataFrame:
+    from .io import atomic_path
+
+    df = load_metrics(paths, experiment)
+    with atomic_path(out) as tmp:
+        df.to_csv(tmp, index=False)
+    return df
+
+
+def line_frame(table: pd.DataFrame, kind: str, hfind: str | None, heval: str) -> pd.DataFrame:
+    """Rows of one curve. A lottery curve's level-0 point is the dense model trained with its H_find."""
+    t = table[table["kind"] == kind]
+    if kind == "lottery":
+        t = t[t["hfind"] == hfind]
+        return t[((t["heval"] == heval) & (t["level"] > 0)) | ((t["level"] == 0) & (t["heval"] == hfind))]
+    if kind == "preserve_lpr":
+        t = t[t["hfind"] == hfind]
+    return t[t["heval"] == heval]
+
+
+def best_by_level(table: pd.DataFrame, lines: list) -> pd.DataFrame:
+    """For fig3: at every level, the rows of the (H_find, H_eval) pair with the best mean accuracy,
+    separately among decoupled and coupled pairs (column ``group``)."""
+    frames = []
+    for coupled, label in ((False, "best decoupled"), (True, "best coupled")):
+        cands = [(hf, he) for kind, hf, he in lines if kind == "lottery" and (hf == he) == coupled]
+        parts = [line_frame(table, "lottery", hf, he).assign(pair=f"{hf} -> {he}") for hf, he in cands]
+        if not parts:
+            continue
+        df = pd.concat(parts)
+        means = df.groupby(["level", "pair"])["test_accuracy"].mean().reset_index()
+        best = means.sort_values(["level", "test_accuracy", "pair"], ascending=[True, False, True]).groupby("level").head(1)
+        chosen = df.merge(best[["level", "pair"]], on=["level", "pair"])
+        frames.append(chosen.assign(group=label))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def mean_curve(df: pd.DataFrame) -> pd.DataFrame:
+    """Mean and standard deviation over seeds per level."""
+    g = df.groupby("level")
+    return pd.DataFrame({
+        "sparsity": g["sparsity"].mean(),
+        "mean": g["test_accuracy"].mean(),
+        "std": g["test_accuracy"].std(ddof=1).fillna(0.0),
+        "n": g["test_accuracy"].count(),
+    }).reset_index()
+
+
+def expected_runs(paths) -> int:
+    return sum(1 for p in paths if os.path.exists(p))

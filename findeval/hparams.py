@@ -1,0 +1,121 @@
+"""Hyperparameter bundles (H_find, H_eval), their stable names in paths, and seed derivation.
+
+The paper varies three hyperparameters between mask finding and mask evaluation: learning rate (LR),
+batch size (BS) and weight decay (WD). A bundle ``H`` holds those three; everything else about training
+(epochs, schedule, momentum, ...) is shared by H_find and H_eval and comes from the config's ``training``
+block. A bundle is spelled in paths as ``lr0.2_bs512_wd1e-4``: readable, stable, and parseable back.
+
+This module is pure Python (no torch) because the Snakefile imports it at parse time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+
+#: The hyperparameters that H_find and H_eval may set independently, with their short path prefixes.
+DIMENSIONS = {"lr": "lr", "batch_size": "bs", "weight_decay": "wd"}
+#: Human names used in figure labels, following the paper (LR_find, BS_eval, ...).
+LABELS = {"lr": "LR", "batch_size": "BS", "weight_decay": "WD"}
+
+
+def format_number(x: float | int) -> str:
+    """Shortest stable spelling of a number for a path: 0.2 -> '0.2', 1e-4 -> '1e-4', 512 -> '512'.
+
+    Integers print as integers; floats use plain decimals between 1e-3 and 1e5 and otherwise a compact
+    scientific form without '+', leading zeros in the exponent or a trailing '.0'.
+    """
+    if isinstance(x, bool):
+        raise TypeError("booleans are not hyperparameter values")
+    if isinstance(x, int):
+        return str(x)
+    x = float(x)
+    if x != x or x in (float("inf"), float("-inf")):
+        raise ValueError(f"cannot name a non-finite value: {x}")
+    if x == int(x) and abs(x) < 1e5:
+        return str(int(x))
+    if 1e-3 <= abs(x) < 1e5:
+        return repr(x)
+    d = Decimal(repr(x)).normalize()
+    sign, digits, exponent = d.as_tuple()
+    mantissa = "".join(map(str, digits))
+    exp10 = exponent + len(digits) - 1
+    body = mantissa[0] + ("." + mantissa[1:] if len(mantissa) > 1 else "")
+    return f"{'-' if sign else ''}{body}e{exp10}"
+
+
+_SLUG = re.compile(r"^lr(?P<lr>[0-9.e+-]+)_bs(?P<bs>[0-9]+)_wd(?P<wd>[0-9.e+-]+)$")
+
+
+@dataclass(frozen=True, order=True)
+class H:
+    """One hyperparameter bundle: the values that may differ between H_find and H_eval."""
+
+    lr: float
+    batch_size: int
+    weight_decay: float
+
+    def __post_init__(self):
+        if not (self.lr > 0):
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+        if int(self.batch_size) != self.batch_size or self.batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {self.batch_size}")
+        if not (self.weight_decay >= 0):
+            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
+        object.__setattr__(self, "lr", float(self.lr))
+        object.__setattr__(self, "batch_size", int(self.batch_size))
+        object.__setattr__(self, "weight_decay", float(self.weight_decay))
+
+    @property
+    def slug(self) -> str:
+        """Path spelling, e.g. ``lr0.2_bs512_wd1e-4``."""
+        return (
+            f"lr{format_number(self.lr)}_bs{self.batch_size}_wd{format_number(self.weight_decay)}"
+        )
+
+    @classmethod
+    def parse(cls, slug: str) -> "H":
+        m = _SLUG.match(slug)
+        if not m:
+            raise ValueError(f"not a hyperparameter slug: {slug!r} (expected e.g. 'lr0.2_bs512_wd1e-4')")
+        return cls(float(m["lr"]), int(m["bs"]), float(m["wd"]))
+
+    def replace(self, **changes) -> "H":
+        values = self.as_dict()
+        values.update(changes)
+        return H(**values)
+
+    def as_dict(self) -> dict:
+        return {"lr": self.lr, "batch_size": self.batch_size, "weight_decay": self.weight_decay}
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+def derive_seed(seed: int, *tags: object) -> int:
+    """A separate, reproducible 31-bit seed for one purpose (init, data order, random mask, ...).
+
+    Derived by hashing, so the streams for different purposes are unrelated even for adjacent seeds,
+    and adding a new purpose never shifts an existing one.
+    """
+    text = "/".join([str(int(seed)), *map(str, tags)])
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "little") & 0x7FFFFFFF
+
+
+def run_seeds(seed: int, kind: str = "lottery", level: int = 0) -> dict:
+    """Every seed a run uses, recorded in its metrics.
+
+    ``init``: theta_0 of the find chain (lottery) or the new random init of a random baseline;
+    ``data``: the data order and augmentation stream (shared by find and eval runs of a replicate, so
+    that evaluating a mask with H_eval == H_find is exactly its find training);
+    ``mask``: the random-mask stream of a random baseline (absent for lottery masks).
+    """
+    seeds = {"replicate": int(seed), "data": derive_seed(seed, "data")}
+    if kind == "lottery":
+        seeds["init"] = derive_seed(seed, "init")
+    else:
+        seeds["init"] = derive_seed(seed, "reinit")
+        seeds["mask"] = derive_seed(seed, "mask", kind, level)
+    return seeds

@@ -1,0 +1,98 @@
+"""Files: atomic writes, checkpoints and metrics.
+
+Every output is written to a unique temporary name beside its target and renamed into place, so an
+interrupted job never leaves a file that looks complete, and two jobs never share a temporary path.
+
+Checkpoint format (public): ``torch.save`` of a dict ``{"model": state_dict, "meta": {...}}`` where ``meta``
+holds plain JSON-like values (the model spec under ``meta["model_spec"]``). Loadable with
+``torch.load(path, weights_only=True)``; this package never loads a checkpoint any other way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import uuid
+from pathlib import Path
+
+
+class CheckpointError(ValueError):
+    """A checkpoint is missing, unreadable, of the wrong format or holds non-finite weights."""
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike):
+    """Yield a temporary path beside ``path``; on success rename it onto ``path``, on error remove it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def _json_default(obj):
+    if hasattr(obj, "item"):
+        return obj.item()
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    if hasattr(obj, "as_dict"):
+        return obj.as_dict()
+    raise TypeError(f"not JSON serializable: {type(obj).__name__}")
+
+
+def write_json(path: str | os.PathLike, data) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=1, default=_json_default, allow_nan=True) + "\n")
+
+
+def read_json(path: str | os.PathLike):
+    with open(path) as fh:
+        return json.load(fh)
+
+
+def save_checkpoint(path: str | os.PathLike, state_dict: dict, meta: dict) -> None:
+    import torch
+
+    with atomic_path(path) as tmp:
+        torch.save({"model": {k: v.detach().cpu() for k, v in state_dict.items()}, "meta": meta}, tmp)
+
+
+def load_checkpoint(path: str | os.PathLike, *, require_finite: bool = True) -> tuple[dict, dict]:
+    """Return ``(state_dict, meta)``. Refuses anything that is not a plain dict of tensors (weights_only)."""
+    import pickle
+
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise CheckpointError(
+            f"checkpoint {path} is not a plain state dict: torch.load(weights_only=True) refused it ({err})"
+        ) from err
+    except Exception as err:  # truncated zip, wrong file type, ...
+        raise CheckpointError(f"checkpoint {path} is unreadable: {type(err).__name__}: {err}") from err
+    if not isinstance(obj, dict) or not isinstance(obj.get("model"), dict):
+        raise CheckpointError(f"checkpoint {path} must be a dict with a 'model' state_dict (findeval format)")
+    state = obj["model"]
+    bad = [k for k, v in state.items() if not isinstance(v, torch.Tensor)]
+    if bad:
+        raise CheckpointError(f"checkpoint {path}: entries that are not tensors: {', '.join(bad[:5])}")
+    if require_finite:
+        nonfinite = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+        if nonfinite:
+            raise CheckpointError(f"checkpoint {path} holds NaN or infinite values in: {', '.join(nonfinite[:5])}")
+    return state, obj.get("meta") or {}
+
+
+def finite_or_none(x):
+    """JSON has no NaN: diverged losses are recorded as null."""
+    return x if x is None or math.isfinite(x) else None

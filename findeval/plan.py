@@ -1,0 +1,253 @@
+"""Which runs each figure needs, and where their files live.
+
+Pure Python on the (validated) config dict, imported by the Snakefile at parse time: it never touches
+the file system or torch. The path layout is a public interface (documented in the README and pinned by
+``tests/test_plan.py``):
+
+    results/{exp}/seed{s}/init.pt                                   theta_0 of replicate s
+    results/{exp}/seed{s}/reinit.pt                                 new random init of the random baselines
+    results/{exp}/find/{H_find}/seed{s}/level{L}/ticket.pt          rewound weights theta_0 * M_L (L >= 1)
+    results/{exp}/find/{H_find}/seed{s}/level{L}/mask.h5            mask M_L (L >= 1)
+    results/{exp}/find/{H_find}/seed{s}/level{L}/trained.pt         theta_0 * M_L trained with H_find
+    results/{exp}/find/{H_find}/seed{s}/level{L}/metrics.json       its metrics (also the coupled evaluation)
+    results/{exp}/random/global/seed{s}/level{L}/mask.h5            global random mask
+    results/{exp}/random/preserve_lpr/{H_find}/seed{s}/level{L}/mask.h5
+    results/{exp}/eval/lottery/{H_find}/{H_eval}/seed{s}/level{L}/metrics.json
+    results/{exp}/eval/preserve_lpr/{H_find}/{H_eval}/seed{s}/level{L}/metrics.json
+    results/{exp}/eval/global_random/{H_eval}/seed{s}/level{L}/metrics.json
+    results/{exp}/summary.csv
+
+Evaluating a lottery mask with H_eval == H_find is, by definition, its find training (same theta_0, mask,
+hyperparameters and data order), so that evaluation is never run twice: its metrics are the find run's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .hparams import DIMENSIONS, H
+
+KINDS = ("lottery", "global_random", "preserve_lpr")
+FIGURES = (
+    "fig1",
+    "fig2",
+    "fig3",
+    "figA1",
+    "figA2",
+    "figA3",
+    "figA4",
+    "figA5",
+    "figA6",
+    "figA7",
+)
+#: figA2..A7: (dimension, kind of figure) -- "grid" is the 2x3 all-combinations figure, "all" one panel.
+APPENDIX_FIGURES = {
+    "figA2": ("lr", "grid"),
+    "figA3": ("lr", "all"),
+    "figA4": ("batch_size", "grid"),
+    "figA5": ("batch_size", "all"),
+    "figA6": ("weight_decay", "grid"),
+    "figA7": ("weight_decay", "all"),
+}
+
+
+@dataclass(frozen=True, order=True)
+class Line:
+    """One curve of a figure: a kind of mask, the H_find that found it and the H_eval that trained it.
+
+    ``global_random`` masks do not depend on H_find (``hfind`` is None).
+    """
+
+    kind: str
+    hfind: H | None
+    heval: H
+
+    @property
+    def coupled(self) -> bool:
+        return self.hfind == self.heval
+
+
+def default_h(config: dict) -> H:
+    return H(**config["defaults"])
+
+
+def grid_values(config: dict, dim: str, phase: str) -> list:
+    return list(config["grids"][dim][phase])
+
+
+def find_hs(config: dict) -> list[H]:
+    """Every H_find value of the config: the defaults with one dimension moved along its find grid."""
+    base = default_h(config)
+    hs = {base}
+    for dim in DIMENSIONS:
+        hs.update(base.replace(**{dim: v}) for v in grid_values(config, dim, "find"))
+    return sorted(hs)
+
+
+def levels(config: dict) -> int:
+    return int(config["pruning"]["levels"])
+
+
+# --------------------------------------------------------------------------- paths
+
+
+def exp_dir(config: dict) -> str:
+    return f"results/{config['experiment']}"
+
+
+def find_dir(config: dict, hfind: H, seed: int, level: int) -> str:
+    return f"{exp_dir(config)}/find/{hfind.slug}/seed{seed}/level{level}"
+
+
+def metrics_path(config: dict, line: Line, seed: int, level: int) -> str:
+    """The metrics.json that holds ``line`` at ``level`` for ``seed``."""
+    exp = exp_dir(config)
+    if line.kind == "lottery":
+        if level == 0 or line.coupled:
+            # level 0 is the dense model trained with H_find (the paper's points at 0% sparsity)
+            return f"{find_dir(config, line.hfind, seed, level)}/metrics.json"
+        return f"{exp}/eval/lottery/{line.hfind.slug}/{line.heval.slug}/seed{seed}/level{level}/metrics.json"
+    if level == 0:
+        raise ValueError("random baselines start at level 1")
+    if line.kind == "global_random":
+        return f"{exp}/eval/global_random/{line.heval.slug}/seed{seed}/level{level}/metrics.json"
+    if line.kind == "preserve_lpr":
+        return f"{exp}/eval/preserve_lpr/{line.hfind.slug}/{line.heval.slug}/seed{seed}/level{level}/metrics.json"
+    raise ValueError(f"unknown kind {line.kind!r}; choose from {KINDS}")
+
+
+def line_files(config: dict, line: Line) -> list[str]:
+    first = 0 if line.kind == "lottery" else 1
+    return [
+        metrics_path(config, line, seed, level)
+        for seed in config["seeds"]
+        for level in range(first, levels(config) + 1)
+    ]
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def random_lines(h: H) -> list[Line]:
+    """Both random baselines with H_find = H_eval = h (the paper's "same as the value in the title")."""
+    return [Line("global_random", None, h), Line("preserve_lpr", h, h)]
+
+
+def _dim_h(config: dict, key: str, dim: str) -> H:
+    """The constant H of a fig2 row: the defaults, with ``dim`` set from figures.fig2.<key> if given."""
+    base = default_h(config)
+    value = (config["figures"]["fig2"].get(key) or {}).get(dim)
+    return base if value is None else base.replace(**{dim: value})
+
+
+def fig1_hs(config: dict) -> list[H]:
+    base = default_h(config)
+    lrs = config["figures"]["fig1"].get("lr") or [max(grid_values(config, "lr", "find")), base.lr]
+    return [base.replace(lr=lr) for lr in lrs]
+
+
+def figA1_hs(config: dict) -> list[H]:
+    """(a) small BS, (b) large WD, both coupled; (c) the moderate-LR panel of fig1."""
+    base = default_h(config)
+    opts = config["figures"]["figA1"]
+    bs = opts.get("batch_size") or min(grid_values(config, "batch_size", "find"))
+    wd = opts.get("weight_decay")
+    wd = max(grid_values(config, "weight_decay", "find")) if wd is None else wd
+    return [base.replace(batch_size=bs), base.replace(weight_decay=wd), fig1_hs(config)[-1]]
+
+
+def fig2_panels(config: dict) -> list[dict]:
+    """Six panels: top row constant H_eval (compare H_find), bottom row constant H_find (compare H_eval)."""
+    base = default_h(config)
+    panels = []
+    for row, key in (("find", "constant_eval"), ("eval", "constant_find")):
+        for dim in DIMENSIONS:
+            const = _dim_h(config, key, dim)
+            if row == "find":
+                lines = [Line("lottery", base.replace(**{dim: v}), const) for v in grid_values(config, dim, "find")]
+            else:
+                lines = [Line("lottery", const, base.replace(**{dim: v})) for v in grid_values(config, dim, "eval")]
+            panels.append({"dim": dim, "compare": row, "constant": const, "lines": lines + random_lines(const)})
+    return panels
+
+
+def all_pairs(config: dict, dim: str) -> list[Line]:
+    base = default_h(config)
+    return [
+        Line("lottery", base.replace(**{dim: f}), base.replace(**{dim: e}))
+        for f in grid_values(config, dim, "find")
+        for e in grid_values(config, dim, "eval")
+    ]
+
+
+def appendix_panels(config: dict, fig: str) -> list[dict]:
+    dim, style = APPENDIX_FIGURES[fig]
+    base = default_h(config)
+    pairs = all_pairs(config, dim)
+    if style == "all":
+        return [{"dim": dim, "compare": "all", "constant": None, "lines": pairs}]
+    panels = []
+    for e in grid_values(config, dim, "eval"):
+        const = base.replace(**{dim: e})
+        lines = [ln for ln in pairs if ln.heval == const]
+        panels.append({"dim": dim, "compare": "find", "constant": const, "lines": lines + random_lines(const)})
+    for f in grid_values(config, dim, "find"):
+        const = base.replace(**{dim: f})
+        lines = [ln for ln in pairs if ln.hfind == const]
+        panels.append({"dim": dim, "compare": "eval", "constant": const, "lines": lines + random_lines(const)})
+    return panels
+
+
+def figure_panels(config: dict, fig: str) -> list[dict]:
+    """The panels of a figure, each a dict with the lines it draws (see :mod:`findeval.plotting`)."""
+    if fig == "fig1":
+        return [
+            {"dim": "lr", "compare": "baselines", "constant": h, "lines": [Line("lottery", h, h), *random_lines(h)]}
+            for h in fig1_hs(config)
+        ]
+    if fig == "figA1":
+        dims = ["batch_size", "weight_decay", "lr"]
+        return [
+            {"dim": d, "compare": "baselines", "constant": h, "lines": [Line("lottery", h, h), *random_lines(h)]}
+            for d, h in zip(dims, figA1_hs(config))
+        ]
+    if fig == "fig2":
+        return fig2_panels(config)
+    if fig == "fig3":
+        return [{"dim": d, "compare": "best", "constant": None, "lines": all_pairs(config, d)} for d in DIMENSIONS]
+    if fig in APPENDIX_FIGURES:
+        return appendix_panels(config, fig)
+    raise ValueError(f"unknown figure {fig!r}; choose from {FIGURES}")
+
+
+def figure_lines(config: dict, fig: str) -> list[Line]:
+    return sorted({ln for panel in figure_panels(config, fig) for ln in panel["lines"]}, key=_line_key)
+
+
+def figure_inputs(config: dict, fig: str) -> list[str]:
+    files = []
+    for line in figure_lines(config, fig):
+        files.extend(line_files(config, line))
+    return sorted(set(files))
+
+
+def all_inputs(config: dict) -> list[str]:
+    return sorted({f for fig in FIGURES for f in figure_inputs(config, fig)})
+
+
+def _line_key(line: Line):
+    return (line.kind, line.hfind.slug if line.hfind else "", line.heval.slug)
+
+
+def figure_params(config: dict, fig: str) -> dict:
+    """Everything a figure job draws, as plain values (Snakemake params: an edit re-runs only figures)."""
+    panels = []
+    for panel in figure_panels(config, fig):
+        panels.append({
+            "dim": panel["dim"],
+            "compare": panel["compare"],
+            "constant": panel["constant"].slug if panel["constant"] else None,
+            "lines": [[ln.kind, ln.hfind.slug if ln.hfind else None, ln.heval.slug] for ln in panel["lines"]],
+        })
+    return {"figure": fig, "panels": panels, "levels": levels(config), "fraction": config["pruning"]["fraction"],
+            "experiment": config["experiment"], "dataset": config["dataset"]["name"], "model": config["model"]["name"]}

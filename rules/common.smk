@@ -1,0 +1,82 @@
+# Config validation, wildcard constraints and the input functions of the rules.
+# The logic of "which runs a figure needs" and the path layout live in findeval.plan (pure Python, tested).
+
+import re
+import sys
+
+from snakemake.utils import validate
+
+sys.path.insert(0, workflow.basedir)
+
+from findeval import plan
+from findeval.hparams import H
+from findeval.workflow import check_config
+
+
+validate(config, schema="../schemas/config.schema.yaml")
+check_config(config)
+
+EXP = config["experiment"]
+SUMMARY = f"results/{EXP}/summary.csv"
+FIGURE_FILES = [f"figures/{fig}.{ext}" for fig in plan.FIGURES for ext in ("pdf", "png")]
+RUNTIME = config["runtime"]
+HSLUG = r"lr[^/_]+_bs\d+_wd[^/_]+"
+
+
+wildcard_constraints:
+    exp=re.escape(EXP),
+    hfind=HSLUG,
+    heval=HSLUG,
+    seed=r"\d+",
+    level=r"\d+",
+    source=rf"lottery/{HSLUG}|preserve_lpr/{HSLUG}|global_random",
+
+
+def find_path(w, level, name):
+    return f"results/{w.exp}/find/{w.hfind}/seed{w.seed}/level{level}/{name}"
+
+
+def train_find_input(w):
+    """Level 0 trains theta_0 densely; level L >= 1 trains the ticket theta_0 * M_L."""
+    level = int(w.level)
+    inputs = {"data": f"results/{w.exp}/dataset.npz"}
+    if level == 0:
+        inputs["start"] = f"results/{w.exp}/seed{w.seed}/init.pt"
+    else:
+        inputs["start"] = find_path(w, level, "ticket.pt")
+        inputs["mask"] = find_path(w, level, "mask.h5")
+    return inputs
+
+
+def prune_input(w):
+    """Mask M_L comes from the weights trained at level L-1 (and M_{L-1}, which it refines)."""
+    level = int(w.level)
+    if level < 1:
+        raise ValueError("level 0 is the dense network: it has no mask")
+    inputs = {"trained": find_path(w, level - 1, "trained.pt")}
+    if level > 1:
+        inputs["parent"] = find_path(w, level - 1, "mask.h5")
+    return inputs
+
+
+def train_eval_input(w):
+    """Lottery masks start from their ticket; random baselines from a new random init (reinit.pt)."""
+    kind, _, hfind = w.source.partition("/")
+    base = f"results/{w.exp}"
+    if kind == "lottery":
+        d = f"{base}/find/{hfind}/seed{w.seed}/level{w.level}"
+        start = f"{d}/ticket.pt"
+    else:
+        d = f"{base}/random/global/seed{w.seed}/level{w.level}"
+        if kind == "preserve_lpr":
+            d = f"{base}/random/preserve_lpr/{hfind}/seed{w.seed}/level{w.level}"
+        start = f"{base}/seed{w.seed}/reinit.pt"
+    return {"start": start, "mask": f"{d}/mask.h5", "data": f"{base}/dataset.npz"}
+
+
+def source_kind(w):
+    return w.source.partition("/")[0]
+
+
+def source_hfind(w):
+    return w.source.partition("/")[2] or None

@@ -1,0 +1,26 @@
+# A1 line 8: evaluate a mask by training it with H_eval. {source} is lottery/<H_find>,
+# preserve_lpr/<H_find> or global_random. A lottery mask with H_eval == H_find is never trained here:
+# that evaluation is its find run (see findeval.plan).
+
+
+rule train_eval:
+    input:
+        unpack(train_eval_input),
+    output:
+        metrics="results/{exp}/eval/{source}/{heval}/seed{seed}/level{level}/metrics.json",
+    log:
+        "results/{exp}/logs/train_eval/{source}/{heval}/seed{seed}/level{level}.log",
+    benchmark:
+        "results/{exp}/benchmarks/train_eval/{source}/{heval}/seed{seed}/level{level}.tsv"
+    conda:
+        "../envs/findeval.yaml"
+    threads: RUNTIME["threads"]
+    params:
+        kind=source_kind,
+        hfind=source_hfind,
+        heval=lambda w: w.heval,
+        training=config["training"],
+        augment=config["dataset"]["augment"],
+        device=RUNTIME["device"],
+    script:
+        "../scripts/train.py"

@@ -1,0 +1,24 @@
+# One terminal rule per paper figure: figures/<name>.pdf and a .png beside it. Each reads only the
+# metrics it draws, so `snakemake figures/fig2.pdf` runs only what Figure 2 needs.
+
+for _fig in plan.FIGURES:
+
+    rule:
+        name:
+            _fig
+        input:
+            metrics=plan.figure_inputs(config, _fig),
+        output:
+            pdf=f"figures/{_fig}.pdf",
+            png=f"figures/{_fig}.png",
+        log:
+            f"results/{EXP}/logs/figures/{_fig}.log",
+        localrule: True
+        conda:
+            "../envs/findeval.yaml"
+        params:
+            figure=_fig,
+            panels=plan.figure_params(config, _fig),
+            style=config["figures"]["style"],
+        script:
+            "../scripts/figure.py"

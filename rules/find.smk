@@ -1,0 +1,55 @@
+# Algorithm A1: train with H_find (line 4) -> prune p% of the remaining weights globally (line 5)
+# -> rewind to theta_0 (line 6) -> train the next level.
+
+
+rule train_find:
+    input:
+        unpack(train_find_input),
+    output:
+        trained="results/{exp}/find/{hfind}/seed{seed}/level{level}/trained.pt",
+        metrics="results/{exp}/find/{hfind}/seed{seed}/level{level}/metrics.json",
+    log:
+        "results/{exp}/logs/train_find/{hfind}/seed{seed}/level{level}.log",
+    benchmark:
+        "results/{exp}/benchmarks/train_find/{hfind}/seed{seed}/level{level}.tsv"
+    conda:
+        "../envs/findeval.yaml"
+    threads: RUNTIME["threads"]
+    params:
+        kind="lottery",
+        hfind=lambda w: w.hfind,
+        heval=lambda w: w.hfind,
+        training=config["training"],
+        augment=config["dataset"]["augment"],
+        device=RUNTIME["device"],
+    script:
+        "../scripts/train.py"
+
+
+rule prune:
+    input:
+        unpack(prune_input),
+    output:
+        mask="results/{exp}/find/{hfind}/seed{seed}/level{level}/mask.h5",
+    log:
+        "results/{exp}/logs/prune/{hfind}/seed{seed}/level{level}.log",
+    conda:
+        "../envs/findeval.yaml"
+    params:
+        fraction=config["pruning"]["fraction"],
+    script:
+        "../scripts/prune.py"
+
+
+rule rewind:
+    input:
+        start="results/{exp}/seed{seed}/init.pt",
+        mask="results/{exp}/find/{hfind}/seed{seed}/level{level}/mask.h5",
+    output:
+        ticket="results/{exp}/find/{hfind}/seed{seed}/level{level}/ticket.pt",
+    log:
+        "results/{exp}/logs/rewind/{hfind}/seed{seed}/level{level}.log",
+    conda:
+        "../envs/findeval.yaml"
+    script:
+        "../scripts/rewind.py"

@@ -1,0 +1,13 @@
+"""Rule global_random_mask: exact-count uniformly random mask of level {level}."""
+
+import _bootstrap  # noqa: F401
+from findeval import jobs
+
+jobs.setup_logging(snakemake.log[0])
+jobs.global_random_mask(
+    snakemake.output.mask,
+    architecture=snakemake.input.architecture,
+    fraction=snakemake.params.fraction,
+    level=int(snakemake.wildcards.level),
+    seed=int(snakemake.wildcards.seed),
+)

@@ -1,0 +1,7 @@
+"""Rule prepare_data: the dataset as one compact uint8 array file."""
+
+import _bootstrap  # noqa: F401
+from findeval import jobs
+
+jobs.setup_logging(snakemake.log[0])
+jobs.prepare_data(snakemake.output.data, **snakemake.params.dataset)

@@ -1,0 +1,16 @@
+"""Rule prune: mask of level {level} by global magnitude pruning of level {level}-1's trained weights."""
+
+import _bootstrap  # noqa: F401
+from findeval import jobs
+from findeval.hparams import H
+
+jobs.setup_logging(snakemake.log[0])
+jobs.prune(
+    snakemake.output.mask,
+    trained=snakemake.input.trained,
+    parent_mask=snakemake.input.get("parent"),
+    fraction=snakemake.params.fraction,
+    level=int(snakemake.wildcards.level),
+    seed=int(snakemake.wildcards.seed),
+    h_find=H.parse(snakemake.wildcards.hfind),
+)

@@ -1,0 +1,7 @@
+"""Rule rewind: the ticket theta_0 * M of level {level}."""
+
+import _bootstrap  # noqa: F401
+from findeval import jobs
+
+jobs.setup_logging(snakemake.log[0])
+jobs.rewind(snakemake.output.ticket, start=snakemake.input.start, mask=snakemake.input.mask)

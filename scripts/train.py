@@ -1,0 +1,25 @@
+"""Rules train_find and train_eval: train a masked network and record its metrics."""
+
+import _bootstrap  # noqa: F401
+from findeval import jobs
+from findeval.hparams import H
+
+jobs.setup_logging(snakemake.log[0])
+p = snakemake.params
+jobs.train_run(
+    snakemake.output.metrics,
+    out_trained=snakemake.output.get("trained"),
+    start=snakemake.input.start,
+    mask=snakemake.input.get("mask"),
+    data=snakemake.input.data,
+    kind=p.kind,
+    role=snakemake.rule,
+    h_find=H.parse(p.hfind) if p.hfind else None,
+    h_eval=H.parse(p.heval),
+    level=int(snakemake.wildcards.level),
+    seed=int(snakemake.wildcards.seed),
+    training=p.training,
+    augment=p.augment,
+    device=p.device,
+    threads=snakemake.threads,
+)
