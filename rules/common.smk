@@ -12,13 +12,14 @@ from findeval import plan
 from findeval.hparams import H
 from findeval.workflow import check_config
 
-
 validate(config, schema="../schemas/config.schema.yaml")
 check_config(config)
 
 EXP = config["experiment"]
 SUMMARY = f"results/{EXP}/summary.csv"
-FIGURE_FILES = [f"figures/{fig}.{ext}" for fig in plan.FIGURES for ext in ("pdf", "png")]
+FIGURE_FILES = [
+    f"figures/{fig}.{ext}" for fig in plan.FIGURES for ext in ("pdf", "png")
+]
 RUNTIME = config["runtime"]
 HSLUG = r"lr[^/_]+_bs\d+_wd[^/_]+"
 
