@@ -14,9 +14,11 @@ import numpy as np
 import pandas as pd
 
 from . import analysis
-from .hparams import DIMENSIONS, LABELS, H, format_number
+from .hparams import LABELS, H, format_number
 
 BASELINE_NAMES = {"global_random": "global random", "preserve_lpr": "preserve LPR"}
+#: Random baselines keep one look across every panel and figure: grey, dashed / dotted.
+BASELINE_STYLE = {"global random": ("#8c8c8c", (4, 2)), "preserve LPR": ("#3d3d3d", (1, 1.5))}
 SPARSITY_TICKS = [0, 50, 80, 90, 95, 98, 99, 99.5, 99.8, 99.9, 99.95]
 
 
@@ -108,8 +110,10 @@ def draw_figure(fig: str, params: dict, table: pd.DataFrame, *, pdf: str, png: s
     for i, (ax, panel) in enumerate(zip(axes.flat, panels)):
         df, order = panel_frame(panel, table)
         df = df.assign(sparsity_pct=100 * df["sparsity"], accuracy_pct=100 * df["test_accuracy"])
-        palette = sns.color_palette(style["palette"], len(order))
-        dashes = {lab: (2, 2) if lab in BASELINE_NAMES.values() else "" for lab in order}
+        own = [lab for lab in order if lab not in BASELINE_STYLE]
+        colors = dict(zip(own, sns.color_palette(style["palette"], len(own))))
+        palette = {lab: BASELINE_STYLE[lab][0] if lab in BASELINE_STYLE else colors[lab] for lab in order}
+        dashes = {lab: BASELINE_STYLE[lab][1] if lab in BASELINE_STYLE else "" for lab in order}
         sns.lineplot(data=df, x="sparsity_pct", y="accuracy_pct", hue="label", hue_order=order, style="label",
                      style_order=order, dashes=dashes, palette=palette, errorbar="sd", marker="o", markersize=3,
                      markeredgewidth=0, linewidth=1.2, ax=ax)

@@ -1,0 +1,118 @@
+"""Shared helpers of the findeval test suite.
+
+Everything is located from this file (never from a hard-coded checkout path), Snakemake is always run as
+``python -m snakemake`` of the interpreter running pytest, with a hard timeout, and torch stays on one
+thread so the suite is light and deterministic on small machines.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEFILE = REPO / "Snakefile"
+SCHEMA = REPO / "schemas" / "config.schema.yaml"
+TEST_DATA = Path(__file__).resolve().parent / "data"
+TINY = TEST_DATA / "tiny.yaml"
+
+# keep every process of the suite (and the jobs Snakemake starts) on one BLAS/OpenMP thread
+for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+
+def pytest_configure(config):
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:  # pragma: no cover - torch is a requirement
+        pass
+
+
+# --------------------------------------------------------------------------- configs
+
+
+def read_yaml(path) -> dict:
+    with open(path) as fh:
+        return yaml.safe_load(fh)
+
+
+def validated(config: dict) -> dict:
+    """A deep copy of ``config`` validated against the schema with its defaults filled in (as the Snakefile does)."""
+    from snakemake.utils import validate
+
+    config = copy.deepcopy(config)
+    validate(config, schema=str(SCHEMA))
+    return config
+
+
+@pytest.fixture
+def tiny_raw() -> dict:
+    return read_yaml(TINY)
+
+
+@pytest.fixture
+def tiny_config(tiny_raw) -> dict:
+    return validated(tiny_raw)
+
+
+@pytest.fixture(scope="session")
+def main_config() -> dict:
+    return validated(read_yaml(REPO / "config.yaml"))
+
+
+def write_config(workdir: Path, config: dict) -> Path:
+    path = Path(workdir) / "config.yaml"
+    with open(path, "w") as fh:
+        yaml.safe_dump(config, fh, sort_keys=False)
+    return path
+
+
+# --------------------------------------------------------------------------- snakemake CLI
+
+
+def snakemake(workdir: Path, *args: str, timeout: float = 180, check: bool = True, cores: int = 1):
+    """Run ``snakemake`` on the repository's Snakefile in ``workdir`` with ``workdir/config.yaml``.
+
+    Returns the CompletedProcess; with ``check`` a non-zero exit fails the test with the full output.
+    """
+    cmd = [
+        sys.executable, "-m", "snakemake",
+        "-s", str(SNAKEFILE),
+        "--directory", str(workdir),
+        "--configfile", str(Path(workdir) / "config.yaml"),
+        "--cores", str(cores),
+        *args,
+    ]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=workdir)
+    if check and r.returncode != 0:
+        pytest.fail(f"snakemake {' '.join(args)} exited {r.returncode}\n--- stdout\n{r.stdout}\n--- stderr\n{r.stderr}")
+    return r
+
+
+_JOB = re.compile(r"^(?:local)?rule (\w+):\s*$")
+_WILDCARDS = re.compile(r"^\s+wildcards: (.*)$")
+
+
+def planned_jobs(output: str) -> list[tuple[str, dict]]:
+    """(rule, wildcards) of every job in a dry-run log (``rule NAME:`` / ``localrule NAME:`` blocks)."""
+    jobs = []
+    for line in output.splitlines():
+        m = _JOB.match(line)
+        if m:
+            jobs.append((m.group(1), {}))
+            continue
+        m = _WILDCARDS.match(line)
+        if m and jobs:
+            for part in m.group(1).split(", "):
+                key, _, value = part.partition("=")
+                jobs[-1][1][key.strip()] = value.strip()
+    return jobs
