@@ -1,0 +1,495 @@
+"""Layerwise pruning ratios (LPR): the paper's Section 3.4 and its appendix figures (6, 7, 8, A15, A16, A17).
+
+Two LPR-constrained variants of Algorithm A1, each run as its own iterative chain (train with H_find ->
+prune -> rewind -> train ...), choosing *within* each layer by this chain's own magnitudes:
+
+- **match-LPR** (``match_lpr``, Figure 7): at level L every layer keeps exactly the number of weights that
+  a reference mask keeps in that layer, the reference being the regular (global) mask M_L of another
+  H_find (H_ref) and the same replicate. ``match-good-LPR`` is a bad H_find matched to the good H_find's
+  masks; ``match-bad-LPR`` the converse.
+- **local** (``local``, Figures A15/A16): every layer is pruned by the same fraction p of *its own*
+  remaining weights, ``k_l = round_half_up(p * n_l)`` in exact rational arithmetic (the global rule of
+  :func:`findeval.masks.prune_count`, applied per layer). After L levels a layer of n weights keeps exactly
+  ``kept_schedule(n, p, L)[L]`` weights, so all layers have the same ratio up to that per-layer rounding.
+  (The total kept can differ by a few weights from the global schedule, which rounds once over all layers.)
+
+Within a layer both prune the kept weights of smallest |w| (ties: lower flat index first), so masks are
+monotone. Level 0 of a chain is the dense network trained with its H_find, the same run as the regular find
+chain's level 0 (same theta_0, H_find, data order): chains start from ``find/<H_find>/.../level0/trained.pt``.
+Pruning and rewinding are one job here (``prune_match_lpr`` / ``prune_local`` write ``mask.h5`` and its
+ticket theta_0 * M): the same computation as A1's two rules, one process start fewer per level.
+
+Paths (public, beside the regular layout of :mod:`findeval.plan`)::
+
+    results/{exp}/find_matched/{H_find}/match-{H_ref}/seed{s}/level{L}/{mask.h5,ticket.pt,trained.pt,metrics.json}
+    results/{exp}/find_local/{H_find}/seed{s}/level{L}/{mask.h5,ticket.pt,trained.pt,metrics.json}
+    results/{exp}/eval/matched/{H_find}/match-{H_ref}/{H_eval}/seed{s}/level{L}/metrics.json
+    results/{exp}/eval/local/{H_find}/{H_eval}/seed{s}/level{L}/metrics.json
+    results/{exp}/lpr/{figure}.csv             the numbers each LPR figure draws
+
+As with lottery masks, evaluating a chain's mask with H_eval == its H_find is its own training (never run
+twice). Mask files keep the format of :mod:`findeval.masks` with ``kind`` = ``match_lpr`` or ``local`` and
+two more root attributes: ``constraint`` (the same) and ``H_ref`` (JSON; null for local masks).
+
+The first half of this module is pure Python on the config (imported by the Snakefile at parse time: no
+numpy, torch or file access); the job steps below import what they need lazily.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from . import plan
+from .hparams import DIMENSIONS, LABELS, H, format_number, run_seeds
+from .workflow import ConfigError
+
+log = logging.getLogger("findeval")
+
+#: The figure rules of this module, in the order of the paper.
+FIGURES = ("fig6", "fig7", "fig8", "figA15", "figA16", "figA17")
+CONSTRAINTS = ("match_lpr", "local")
+
+
+# =========================================================================== planning (parse time)
+
+
+def _exp(config: dict) -> str:
+    return plan.exp_dir(config)
+
+
+def chain_dir(exp_dir: str, constraint: str, hfind: str, seed, level, href: str | None = None) -> str:
+    """Folder of one level of an LPR-constrained chain (``exp_dir`` is ``results/<experiment>``)."""
+    if constraint == "match_lpr":
+        if not href:
+            raise ValueError("a match_lpr chain needs the H_ref whose LPR it matches")
+        return f"{exp_dir}/find_matched/{hfind}/match-{href}/seed{seed}/level{level}"
+    if constraint == "local":
+        return f"{exp_dir}/find_local/{hfind}/seed{seed}/level{level}"
+    raise ValueError(f"unknown LPR constraint {constraint!r}; choose from {CONSTRAINTS}")
+
+
+def chain_metrics_path(config: dict, constraint: str, hfind: H, heval: H, seed: int, level: int,
+                       href: H | None = None) -> str:
+    """The metrics.json of a constrained chain's mask of ``level`` trained with ``heval``."""
+    exp = _exp(config)
+    if level == 0:  # the dense network trained with H_find: the regular find chain's level 0
+        return f"{plan.find_dir(config, hfind, seed, 0)}/metrics.json"
+    ref = href.slug if href else None
+    if heval == hfind:
+        return f"{chain_dir(exp, constraint, hfind.slug, seed, level, ref)}/metrics.json"
+    if constraint == "match_lpr":
+        return f"{exp}/eval/matched/{hfind.slug}/match-{ref}/{heval.slug}/seed{seed}/level{level}/metrics.json"
+    return f"{exp}/eval/local/{hfind.slug}/{heval.slug}/seed{seed}/level{level}/metrics.json"
+
+
+def mask_path(config: dict, hfind: H, seed: int, level: int) -> str:
+    return f"{plan.find_dir(config, hfind, seed, level)}/mask.h5"
+
+
+def data_path(config: dict, fig: str) -> str:
+    return f"{_exp(config)}/lpr/{fig}.csv"
+
+
+# --------------------------------------------------------------------------- input functions of the rules
+
+
+def _wild_dir(w, sub: str, level) -> str:
+    return f"results/{w.exp}/{sub}/seed{w.seed}/level{level}"
+
+
+def _prune_inputs(w, chain: str) -> dict:
+    level = int(w.level)
+    if level < 1:
+        raise ValueError("level 0 is the dense network: it has no mask")
+    trained = (f"results/{w.exp}/find/{w.hfind}/seed{w.seed}/level0/trained.pt" if level == 1
+               else f"{_wild_dir(w, chain, level - 1)}/trained.pt")
+    inputs = {"trained": trained, "start": f"results/{w.exp}/seed{w.seed}/init.pt"}
+    if level > 1:
+        inputs["parent"] = f"{_wild_dir(w, chain, level - 1)}/mask.h5"
+    return inputs
+
+
+def prune_match_lpr_input(w) -> dict:
+    """Mask M_L of the chain (H_find matched to H_ref): this chain's weights trained at L-1, its mask M_{L-1},
+    theta_0 (the rewind target) and the reference: H_ref's regular mask M_L of the same replicate."""
+    inputs = _prune_inputs(w, f"find_matched/{w.hfind}/match-{w.href}")
+    inputs["reference"] = f"results/{w.exp}/find/{w.href}/seed{w.seed}/level{w.level}/mask.h5"
+    return inputs
+
+
+def prune_local_input(w) -> dict:
+    return _prune_inputs(w, f"find_local/{w.hfind}")
+
+
+def chain_train_input(w) -> dict:
+    """Training a chain's level (``{chain}`` = find_matched/... or find_local/...) starts from its ticket."""
+    d = _wild_dir(w, w.chain, w.level)
+    return {"start": f"{d}/ticket.pt", "mask": f"{d}/mask.h5", "data": f"results/{w.exp}/dataset.npz"}
+
+
+def chain_eval_input(w) -> dict:
+    """Evaluating a chain's mask (``{constrained}`` = matched/... or local/...) starts from the same ticket."""
+    d = _wild_dir(w, f"find_{w.constrained}", w.level)
+    return {"start": f"{d}/ticket.pt", "mask": f"{d}/mask.h5", "data": f"results/{w.exp}/dataset.npz"}
+
+
+def chain_spec(chain: str) -> dict:
+    """``find_matched/<H_find>/match-<H_ref>`` or ``find_local/<H_find>`` (with or without ``find_``) ->
+    constraint, hfind, href (path spellings)."""
+    parts = chain.removeprefix("find_").split("/")
+    if parts[0] == "matched" and len(parts) == 3 and parts[2].startswith("match-"):
+        return {"constraint": "match_lpr", "hfind": parts[1], "href": parts[2].removeprefix("match-")}
+    if parts[0] == "local" and len(parts) == 2:
+        return {"constraint": "local", "hfind": parts[1], "href": None}
+    raise ValueError(f"not an LPR-constrained chain: {chain!r}")
+
+
+# --------------------------------------------------------------------------- figure settings
+
+
+def _levels(config: dict) -> int:
+    return plan.levels(config)
+
+
+def _check_level(key: str, level: int, n: int) -> int:
+    if not 1 <= int(level) <= n:
+        raise ConfigError(f"{key}: level {level} does not exist; pruning.levels = {n} (masks M_1..M_{n})")
+    return int(level)
+
+
+def _opts(config: dict, fig: str) -> dict:
+    return config.get("figures", {}).get(fig) or {}
+
+
+def fig6_level(config: dict) -> int:
+    n = _levels(config)
+    level = _opts(config, "fig6").get("level")
+    return _check_level("figures.fig6.level", min(5, n) if level is None else level, n)
+
+
+def figA17_levels(config: dict) -> list[int]:
+    n = _levels(config)
+    levels = _opts(config, "figA17").get("levels")
+    if levels is None:
+        levels = [1, max(1, n // 2), n]
+    return sorted({_check_level("figures.figA17.levels", lv, n) for lv in levels})
+
+
+def fig8_levels(config: dict) -> list[int]:
+    n = _levels(config)
+    levels = _opts(config, "fig8").get("levels")
+    if levels is None:
+        levels = sorted({min(5, n), min(10, n)})
+        if len(levels) == 1:
+            levels = sorted({max(1, n // 2), n})
+    return [_check_level("figures.fig8.levels", lv, n) for lv in levels]
+
+
+def _h_with(config: dict, partial: dict | None) -> H:
+    return plan.default_h(config).replace(**{k: v for k, v in (partial or {}).items() if v is not None})
+
+
+def fig7_pairs(config: dict) -> list[dict]:
+    """Per hyperparameter: the good and bad H_find (the defaults with that one value moved). Default: the
+    paper's notion, good = smallest LR, largest BS, smallest WD of the find grid, bad = the opposite.
+    Hyperparameters whose good and bad values coincide (a one-value grid) have no panel."""
+    opts = _opts(config, "fig7")
+    base = plan.default_h(config)
+    pairs = []
+    for dim in DIMENSIONS:
+        grid = plan.grid_values(config, dim, "find")
+        small_good = dim != "batch_size"
+        good = (opts.get("good") or {}).get(dim)
+        bad = (opts.get("bad") or {}).get(dim)
+        good = (min(grid) if small_good else max(grid)) if good is None else good
+        bad = (max(grid) if small_good else min(grid)) if bad is None else bad
+        if good != bad:
+            pairs.append({"dim": dim, "good": base.replace(**{dim: good}), "bad": base.replace(**{dim: bad})})
+    return pairs
+
+
+def fig7_heval(config: dict) -> H:
+    return _h_with(config, _opts(config, "fig7").get("h_eval"))
+
+
+def figA15_hevals(config: dict) -> list[H]:
+    base = plan.default_h(config)
+    lrs = _opts(config, "figA15").get("lr_eval")
+    if lrs is None:
+        lrs = [base.lr, max(plan.grid_values(config, "lr", "eval"))]
+    return [base.replace(lr=v) for v in dict.fromkeys(lrs)]
+
+
+def figA16_heval(config: dict) -> H:
+    return _h_with(config, _opts(config, "figA16").get("h_eval"))
+
+
+def fig8_hs(config: dict) -> list[H]:
+    """H_find of Figure 8: weight decay 0, LR from figures.fig8.lr (default: the LR find grid)."""
+    lrs = _opts(config, "fig8").get("lr") or plan.grid_values(config, "lr", "find")
+    base = plan.default_h(config).replace(weight_decay=0.0)
+    return [base.replace(lr=v) for v in sorted(set(lrs))]
+
+
+def fig8_heval(config: dict) -> H:
+    return _h_with(config, _opts(config, "fig8").get("h_eval"))
+
+
+# --------------------------------------------------------------------------- figure contents
+
+
+def _files(config: dict, path_of, levels) -> list[dict]:
+    return [{"seed": int(s), "level": int(lv), "path": path_of(s, lv)} for s in config["seeds"] for lv in levels]
+
+
+def _value(h: H, dim: str) -> str:
+    return format_number(getattr(h, dim))
+
+
+def _lpr_line(config: dict, h: H, dim: str, level: int, label: str | None = None) -> dict:
+    return {"label": label or f"{LABELS[dim]}_find = {_value(h, dim)}", "style": None,
+            "files": _files(config, lambda s, lv: mask_path(config, h, s, lv), [level])}
+
+
+def _sparsity_pct(config: dict, level: int) -> str:
+    frac = float(config["pruning"]["fraction"])
+    return format_number(round(100 * (1 - (1 - frac) ** level), 1))
+
+
+def _lpr_panel(config: dict, dim: str, level: int, hs: list[H] | None = None, title: str | None = None) -> dict:
+    base = plan.default_h(config)
+    hs = hs or [base.replace(**{dim: v}) for v in sorted(plan.grid_values(config, dim, "find"))]
+    text = title or f"{LABELS[dim]}_find"
+    return {"type": "lpr", "title": f"{text}, level {level} (~{_sparsity_pct(config, level)}% sparse)",
+            "lines": [_lpr_line(config, h, dim, level) for h in hs]}
+
+
+def _all_levels(config: dict) -> list[int]:
+    return list(range(0, _levels(config) + 1))
+
+
+def _lottery_line(config: dict, hfind: H, heval: H, label: str, style: str | None) -> dict:
+    line = plan.Line("lottery", hfind, heval)
+    return {"label": label, "style": style,
+            "files": _files(config, lambda s, lv: plan.metrics_path(config, line, s, lv), _all_levels(config))}
+
+
+def _chain_line(config: dict, constraint: str, hfind: H, heval: H, label: str, style: str | None,
+                href: H | None = None) -> dict:
+    return {"label": label, "style": style,
+            "files": _files(config, lambda s, lv: chain_metrics_path(config, constraint, hfind, heval, s, lv, href),
+                            _all_levels(config))}
+
+
+def figure_panels(config: dict, fig: str) -> list[dict]:
+    """The panels of an LPR figure: each ``{type: lpr|accuracy, title, lines: [{label, style, files}]}``,
+    ``files`` being ``{seed, level, path}`` of mask files (lpr) or metrics files (accuracy)."""
+    if fig == "fig6":
+        return [_lpr_panel(config, dim, fig6_level(config)) for dim in DIMENSIONS]
+    if fig == "figA17":
+        return [_lpr_panel(config, dim, lv) for lv in figA17_levels(config) for dim in DIMENSIONS]
+    if fig == "fig7":
+        heval = fig7_heval(config)
+        panels = []
+        for p in fig7_pairs(config):
+            dim, good, bad = p["dim"], p["good"], p["bad"]
+            name, g, b = LABELS[dim], _value(good, dim), _value(bad, dim)
+            panels.append({"type": "accuracy", "title": f"{name}: good {g}, bad {b}; H_eval {heval.slug}", "lines": [
+                _chain_line(config, "match_lpr", bad, heval, f"match-good-LPR ({name}_find = {b}, LPR of {g})",
+                            "match-good", href=good),
+                _chain_line(config, "match_lpr", good, heval, f"match-bad-LPR ({name}_find = {g}, LPR of {b})",
+                            "match-bad", href=bad),
+                _lottery_line(config, good, heval, f"regular, good {name}_find = {g}", "regular-good"),
+                _lottery_line(config, bad, heval, f"regular, bad {name}_find = {b}", "regular-bad"),
+            ]})
+        return panels
+    if fig == "figA15":
+        base = plan.default_h(config)
+        hfinds = [base.replace(lr=v) for v in sorted(plan.grid_values(config, "lr", "find"))]
+        return [{"type": "accuracy", "title": f"local pruning, LR_eval = {_value(he, 'lr')}", "lines": [
+            _chain_line(config, "local", hf, he, f"LR_find = {_value(hf, 'lr')}", None) for hf in hfinds]}
+            for he in figA15_hevals(config)]
+    if fig == "figA16":
+        base, heval = plan.default_h(config), figA16_heval(config)
+        panels = []
+        for dim in ("batch_size", "weight_decay"):
+            hfinds = [base.replace(**{dim: v}) for v in sorted(plan.grid_values(config, dim, "find"))]
+            panels.append({"type": "accuracy", "title": f"local pruning, {LABELS[dim]}_find; H_eval {heval.slug}",
+                           "lines": [_chain_line(config, "local", hf, heval, f"{LABELS[dim]}_find = {_value(hf, dim)}",
+                                                 None) for hf in hfinds]})
+        return panels
+    if fig == "fig8":
+        hs, heval = fig8_hs(config), fig8_heval(config)
+        panels = [_lpr_panel(config, "lr", lv, hs, title="LR_find with WD_find = 0") for lv in fig8_levels(config)]
+        panels.append({"type": "accuracy", "title": f"WD_find = 0; H_eval {heval.slug}", "lines": [
+            _lottery_line(config, h, heval, f"LR_find = {_value(h, 'lr')}", None) for h in hs]})
+        return panels
+    raise ValueError(f"unknown LPR figure {fig!r}; choose from {FIGURES}")
+
+
+def figure_params(config: dict, fig: str) -> dict:
+    """Everything an LPR figure job draws, as plain values (Snakemake params)."""
+    return {"figure": fig, "panels": figure_panels(config, fig), "levels": _levels(config),
+            "fraction": config["pruning"]["fraction"], "experiment": config["experiment"],
+            "dataset": config["dataset"]["name"], "model": config["model"]["name"]}
+
+
+def figure_inputs(config: dict, fig: str) -> list[str]:
+    return sorted({f["path"] for panel in figure_panels(config, fig) for line in panel["lines"]
+                   for f in line["files"]})
+
+
+def figure_files(config: dict) -> list[str]:
+    """The default target's share: every LPR figure as PDF and PNG."""
+    return [f"figures/{fig}.{ext}" for fig in FIGURES for ext in ("pdf", "png")]
+
+
+# =========================================================================== pruning (job time)
+
+
+def matched_kept(reference) -> dict:
+    """Per layer, the number of weights the reference mask keeps (the counts match-LPR pruning hits)."""
+    return {name: int(m.sum()) for name, m in reference.items()}
+
+
+def local_kept(mask, fraction: float) -> dict:
+    """Per layer, the count local pruning keeps: ``n_l - round_half_up(fraction * n_l)`` of its ``n_l`` kept."""
+    from .masks import prune_count
+
+    return {name: int(m.sum()) - prune_count(int(m.sum()), fraction) for name, m in mask.items()}
+
+
+def check_counts(mask, kept: dict, what: str = "mask") -> None:
+    from .masks import MaskError
+
+    wrong = {n: (int(m.sum()), kept[n]) for n, m in mask.items() if int(m.sum()) != kept[n]}
+    if wrong:
+        raise MaskError(f"{what}: per-layer counts missed their targets (kept, target): {wrong}")
+
+
+def prune_match_lpr(weights: dict, parent, reference, *, parent_name: str = "parent mask",
+                    reference_name: str = "reference mask"):
+    """One level of match-LPR pruning: every layer keeps exactly as many weights as ``reference`` keeps there,
+    the weights kept being those of largest |w| among those ``parent`` keeps."""
+    from .masks import MaskError, layer_count_prune
+
+    if list(reference) != list(parent):
+        raise MaskError(f"{reference_name} holds tensors {list(reference)[:3]}..., {parent_name} holds "
+                        f"{list(parent)[:3]}...: they are not masks of the same network")
+    for name in parent:
+        if reference[name].shape != parent[name].shape:
+            raise MaskError(f"{name}: {reference_name} has shape {reference[name].shape}, {parent_name} "
+                            f"{parent[name].shape}")
+    kept = matched_kept(reference)
+    more = {n: (k, int(parent[n].sum())) for n, k in kept.items() if k > int(parent[n].sum())}
+    if more:
+        raise MaskError(f"{reference_name} keeps more weights than {parent_name} in some layers (reference, parent):"
+                        f" {more}; the reference must be the mask of the next level")
+    mask = layer_count_prune(weights, parent, kept)
+    check_counts(mask, kept, "match-LPR mask")
+    return mask
+
+
+def prune_local(weights: dict, parent, fraction: float):
+    """One level of local pruning: every layer loses ``round_half_up(fraction * n_l)`` of its ``n_l`` kept weights."""
+    from .masks import layer_count_prune
+
+    kept = local_kept(parent, fraction)
+    mask = layer_count_prune(weights, parent, kept)
+    check_counts(mask, kept, "local mask")
+    return mask
+
+
+def dense_mask(state: dict):
+    """The level-0 mask: every prunable tensor (4-D ``.weight``, as :func:`findeval.masks.global_magnitude_prune`)."""
+    from .masks import ones_like
+
+    return ones_like({k: tuple(v.shape) for k, v in state.items() if k.endswith(".weight") and v.dim() == 4})
+
+
+def prune_chain(out_mask: str, out_ticket: str, *, constraint: str, trained: str, parent_mask: str | None,
+                start: str, level: int, seed: int, h_find: H, fraction: float, reference_mask: str | None = None,
+                h_ref: H | None = None):
+    """One level of a constrained chain: mask M_L from the weights trained at L-1 (and M_{L-1}), then its
+    ticket theta_0 * M_L (A1 lines 5 and 6)."""
+    import h5py
+
+    from . import jobs, masks
+    from .io import atomic_path, load_checkpoint
+
+    if constraint not in CONSTRAINTS:
+        raise ValueError(f"unknown LPR constraint {constraint!r}; choose from {CONSTRAINTS}")
+    masks.prune_count(1, fraction)  # checks 0 < fraction < 1 before any file is read
+    state, _ = load_checkpoint(trained)
+    if parent_mask:
+        parent, attrs = masks.load_mask(parent_mask)
+        masks.check_compatible(parent, state, f"mask {parent_mask}")
+        if attrs.get("level") != level - 1:
+            raise masks.MaskError(f"{parent_mask} is level {attrs.get('level')}, expected {level - 1}")
+    else:
+        if level != 1:
+            raise ValueError(f"level {level} needs the chain's mask of level {level - 1}")
+        parent = dense_mask(state)
+    if constraint == "match_lpr":
+        if not reference_mask:
+            raise ValueError("match-LPR pruning needs a reference mask")
+        ref, ref_attrs = masks.load_mask(reference_mask)
+        if ref_attrs.get("level") != level:
+            raise masks.MaskError(f"reference {reference_mask} is level {ref_attrs.get('level')}, expected {level}")
+        mask = prune_match_lpr(state, parent, ref, parent_name=parent_mask or "the dense network",
+                               reference_name=f"reference {reference_mask}")
+    else:
+        mask = prune_local(state, parent, fraction)
+    masks.check_monotone(mask, parent, out_mask)
+    with atomic_path(out_mask) as tmp:
+        masks.save_mask(tmp, mask, kind=constraint, level=level, seed=seed, h_find=h_find, fraction=fraction,
+                        seeds=run_seeds(seed))
+        with h5py.File(tmp, "a", locking=masks._locking()) as f:
+            f.attrs["constraint"] = constraint
+            f.attrs["H_ref"] = json.dumps(h_ref.as_dict() if h_ref else None)
+    jobs.rewind(out_ticket, start=start, mask=out_mask)
+    log.info("%s level %d: sparsity %.4f, LPR %s", constraint, level, masks.sparsity(mask),
+             {k: round(v, 4) for k, v in masks.lpr(mask).items()})
+    return mask
+
+
+def train_chain(out_metrics: str, *, constraint: str, h_find: H, h_eval: H, h_ref: H | None = None,
+                **kwargs) -> dict:
+    """Train a constrained chain's ticket (``h_eval`` = H_find for its find run, another H for an evaluation).
+
+    The run is a lottery run in every respect (theta_0 and the replicate's data order: same seeds); its
+    metrics.json says ``kind`` = the constraint and records ``H_ref``.
+    """
+    from . import jobs
+    from .io import write_json
+
+    metrics = jobs.train_run(out_metrics, kind="lottery", h_find=h_find, h_eval=h_eval, **kwargs)
+    metrics.update(kind=constraint, constraint=constraint, H_ref=h_ref.as_dict() if h_ref else None)
+    write_json(out_metrics, metrics)
+    return metrics
+
+
+# =========================================================================== reading LPRs
+
+
+def read_lpr(path) -> dict:
+    """The LPR stored in a mask file's attributes: ``names`` (network order), ``ratios``, ``pruned``, ``total``,
+    ``level``, ``sparsity`` (no mask array is read)."""
+    import h5py
+
+    from .masks import FORMAT, MaskError, _attr, _locking
+
+    try:
+        with h5py.File(path, "r", locking=_locking()) as f:
+            attrs = {k: _attr(v) for k, v in f.attrs.items()}
+    except OSError as err:
+        raise MaskError(f"mask file {path} is unreadable (truncated or corrupt HDF5?): {err}") from err
+    if attrs.get("format") != FORMAT:
+        raise MaskError(f"{path} is not a findeval mask file (attribute format={attrs.get('format')!r})")
+    missing = [k for k in ("layer_names", "layer_ratios", "layer_pruned", "layer_total") if k not in attrs]
+    if missing:
+        raise MaskError(f"{path}: mask file lacks the LPR attributes {missing}")
+    return {"names": list(attrs["layer_names"]), "ratios": [float(x) for x in attrs["layer_ratios"]],
+            "pruned": [int(x) for x in attrs["layer_pruned"]], "total": [int(x) for x in attrs["layer_total"]],
+            "level": int(attrs["level"]), "sparsity": float(attrs["sparsity"])}

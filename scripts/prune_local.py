@@ -1,0 +1,20 @@
+"""Rule prune_local: mask of level {level} pruning every layer by the same fraction, and its ticket."""
+
+import _bootstrap  # noqa: F401
+from findeval import jobs, lpr
+from findeval.hparams import H
+
+jobs.setup_logging(snakemake.log[0])
+w = snakemake.wildcards
+lpr.prune_chain(
+    snakemake.output.mask,
+    snakemake.output.ticket,
+    constraint="local",
+    trained=snakemake.input.trained,
+    parent_mask=snakemake.input.get("parent"),
+    start=snakemake.input.start,
+    level=int(w.level),
+    seed=int(w.seed),
+    h_find=H.parse(w.hfind),
+    fraction=snakemake.params.fraction,
+)
