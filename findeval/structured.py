@@ -1,0 +1,561 @@
+"""Structured one-shot pruning by batch-norm scale (paper Algorithm A2), and Rethinking's Scratch-E / Scratch-B.
+
+A2: train the dense network with H_find; remove, in one shot and *globally*, the channels whose batch-norm
+scale |gamma| is smallest; build the physically narrower network from the kept channels and fine-tune it
+with H_eval (no rewind). The path layout and which runs a figure needs are in :mod:`findeval.structured_plan`.
+
+**Channel groups.** A channel is one feature map of a BN's output. BNs whose outputs are added into the
+same residual sum must keep the same channels, so they form one *group* (:func:`topology`): per stage,
+the *stream* group holds the BN of whatever starts the stream (the stem ``bn1`` or a block's
+``downsample.1``) and the last BN of every block adding into it (``bn2`` of basic blocks, ``bn3`` of
+bottlenecks). In ``resnet_cifar``/``resnet18`` the stem feeds stage 1 directly, so ``bn1`` and
+``layer1.*.bn2`` are one group; in ``resnet50`` stage 1 starts with a downsample, so the stem is a group of
+its own. Every other BN (inside a block) is a group of one. Groups are named ``stream0, stream1, ...`` in
+network order, or by their single BN.
+
+**Scores and the global cut** (:func:`select_channels`). A group's channel ``c`` scores
+``sum over the group's BNs of |gamma[c]|`` (paper A.1: "for channels that are connected by residual
+connections, we sum their measures"). All channels of all groups are ranked together. A pruning ratio
+``r`` is a fraction of the *prunable channels*, counted once per group channel (a residual channel shared
+by five BNs is one channel): ``k = round_half_up(r * total)`` channels with the smallest scores are
+removed; ties go to the earlier group in network order, then the lower index.
+
+**No layer is ever emptied:** the best-scoring channel of every group (lowest index on ties) is never a
+candidate, so every group, hence every layer, keeps at least one channel. A ratio asking for more than
+``total - number of groups`` channels is capped there; ``channels.json`` records the requested and the
+achieved count (``capped``).
+
+**The narrow network** (:func:`narrow_state`, :func:`build`): the same ResNet with every conv, BN and the
+final linear layer built at the kept widths (``model_spec["channels"]``: kept count per group), and the
+kept slices of the trained weights copied in: a conv keeps the rows of its output BN's kept channels and the
+columns of its input group's; BN keeps its kept entries (gamma, beta, running mean and variance); fc keeps the
+columns of the last stream group. Its outputs equal those of the wide network whose pruned channels output
+exactly zero, i.e. with gamma **and beta** of every pruned channel set to 0 (:func:`zero_pruned_channels`).
+Zeroing gamma alone is *not* equivalent: such a channel still emits the constant ``relu(beta)``, which the
+next layers see; removing a channel drops that constant too (the same choice as Liu et al.'s code, which
+copies the kept channels). ``tests/test_structured.py`` checks both statements.
+
+**Params and FLOPs** (:func:`count`): parameters are all trainable tensors (conv and linear weights and
+biases, BN gamma and beta; BN running statistics are buffers, not counted). FLOPs are multiply-accumulate
+operations (MACs) of one image, the convention of Rethinking's ``count_flops``: a convolution contributes
+``H_out * W_out * C_out * C_in / groups * k_h * k_w``, a linear layer ``in * out``, a BN one per output
+element (its eval-mode scale and shift); ReLU, additions, pooling and bias additions are not counted.
+
+**Scratch-E / Scratch-B** (Liu et al., 2019): the pruned architecture from a new random init (Kaiming, as
+the dense net). Scratch-E trains the same epochs E as fine-tuning. Scratch-B gets the dense network's
+compute budget (:func:`scratch_b_training`): ``E_B = floor(E * FLOPs_dense / FLOPs_pruned)`` (Rethinking's
+``int(E * F_full / F_pruned)``), LR milestones scaled to the same relative positions
+(``floor(m * E_B / E)``), the cosine decay spans all ``E_B`` epochs; the warmup stays ``warmup_epochs``
+epochs long (it is there for stability, not budget).
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import math
+import statistics
+import time
+from dataclasses import dataclass
+from fractions import Fraction
+
+import torch
+from torch import nn
+
+from . import models
+from .hparams import H, derive_seed, run_seeds
+from .io import atomic_path, load_checkpoint, save_checkpoint, write_json
+
+log = logging.getLogger("findeval")
+
+BN_KEYS = ("weight", "bias", "running_mean", "running_var")
+
+
+class StructuredError(ValueError):
+    """A model, checkpoint or channel selection that does not fit structured pruning."""
+
+
+# --------------------------------------------------------------------------- topology
+
+
+@dataclass(frozen=True)
+class Topology:
+    """How the channels of a findeval ResNet are wired.
+
+    ``groups``: group name -> BN names whose outputs share channels (network order);
+    ``bn_group``: BN name -> its group; ``convs``: conv name -> (input group, or None for the image;
+    output BN); ``fc``: name of the final linear layer; ``fc_in``: the group feeding it.
+    """
+
+    groups: dict
+    bn_group: dict
+    convs: dict
+    fc: str
+    fc_in: str
+
+    def sizes(self, model: nn.Module) -> dict:
+        mods = dict(model.named_modules())
+        return {g: mods[bns[0]].num_features for g, bns in self.groups.items()}
+
+
+def topology(model: nn.Module) -> Topology:
+    """Channel groups of a :class:`findeval.models.ResNet` (see the module docstring)."""
+    if not all(hasattr(model, a) for a in ("conv1", "bn1", "fc", "num_stages")):
+        raise StructuredError(f"structured pruning needs a findeval ResNet, got {type(model).__name__}")
+    groups: list[list[str]] = []
+    convs: dict = {}
+
+    def new(bns):
+        groups.append(list(bns))
+        return len(groups) - 1
+
+    stream = new(["bn1"])
+    streams = [stream]
+    convs["conv1"] = (None, "bn1")
+    for i in range(1, model.num_stages + 1):
+        for j, block in enumerate(getattr(model, f"layer{i}")):
+            p = f"layer{i}.{j}"
+            last = 3 if hasattr(block, "conv3") else 2
+            prev = stream
+            for k in range(1, last + 1):
+                bn = f"{p}.bn{k}"
+                convs[f"{p}.conv{k}"] = (prev, bn)
+                if k < last:
+                    prev = new([bn])
+            if block.downsample is not None:
+                ds = f"{p}.downsample.1"
+                convs[f"{p}.downsample.0"] = (stream, ds)
+                stream = new([ds])
+                streams.append(stream)
+            groups[stream].append(f"{p}.bn{last}")
+    names = {}
+    for gi, bns in enumerate(groups):
+        names[gi] = f"stream{streams.index(gi)}" if gi in streams else bns[0]
+    group_map = {names[gi]: tuple(bns) for gi, bns in enumerate(groups)}
+    bn_group = {bn: names[gi] for gi, bns in enumerate(groups) for bn in bns}
+    conv_map = {c: (None if gin is None else names[gin], bn) for c, (gin, bn) in convs.items()}
+    found = {n for n, m in model.named_modules() if isinstance(m, nn.BatchNorm2d)}
+    if found != set(bn_group):
+        raise StructuredError(f"unexpected batch norms: {sorted(found ^ set(bn_group))[:4]}")
+    return Topology(group_map, bn_group, conv_map, "fc", names[stream])
+
+
+# --------------------------------------------------------------------------- scores and selection
+
+
+def group_scores(state: dict, topo: Topology) -> dict:
+    """Per group, per channel: the sum of |gamma| over the group's BNs (float64)."""
+    scores = {}
+    for g, bns in topo.groups.items():
+        try:
+            scores[g] = sum(state[f"{bn}.weight"].detach().double().abs() for bn in bns)
+        except KeyError as err:
+            raise StructuredError(f"state dict lacks BN scale {err} (group {g})") from err
+    return scores
+
+
+def round_half_up(x: Fraction) -> int:
+    return math.floor(x + Fraction(1, 2))
+
+
+def select_channels(scores: dict, ratio: float) -> tuple[dict, dict]:
+    """Kept channel indices per group after removing ``ratio`` of all channels globally (lowest scores).
+
+    Returns ``(kept, info)``: ``kept[group]`` sorted indices; ``info`` with ``total``, ``requested``,
+    ``pruned``, ``fraction_pruned`` and ``capped``. The best channel of every group is protected.
+    """
+    if not 0 <= ratio < 1:
+        raise StructuredError(f"pruning ratio must be in [0, 1), got {ratio}")
+    order = list(scores)
+    total = sum(len(s) for s in scores.values())
+    requested = round_half_up(Fraction(str(ratio)) * total)
+    candidates = []
+    for gi, g in enumerate(order):
+        s = [float(v) for v in scores[g]]
+        if not s:
+            raise StructuredError(f"group {g} has no channels")
+        best = max(range(len(s)), key=lambda c: (s[c], -c))  # highest score, lowest index on ties
+        candidates.extend((s[c], gi, c) for c in range(len(s)) if c != best)
+    candidates.sort()
+    n = min(requested, len(candidates))
+    removed = {(gi, c) for _, gi, c in candidates[:n]}
+    kept = {g: [c for c in range(len(scores[g])) if (gi, c) not in removed] for gi, g in enumerate(order)}
+    info = {"total": total, "requested": requested, "pruned": n, "fraction_pruned": n / total,
+            "capped": n < requested, "groups": len(order)}
+    return kept, info
+
+
+# --------------------------------------------------------------------------- narrow network
+
+
+def _replace(model: nn.Module, name: str, module: nn.Module) -> None:
+    parent, _, attr = name.rpartition(".")
+    setattr(model.get_submodule(parent) if parent else model, attr, module)
+
+
+def narrow_modules(model: nn.Module, topo: Topology, channels: dict) -> nn.Module:
+    """Rebuild, in place, every conv / BN / fc of ``model`` at the widths ``channels`` (per group)."""
+    sizes = topo.sizes(model)
+    if set(channels) != set(sizes):
+        raise StructuredError(f"channels must name every group ({', '.join(sizes)}); got {', '.join(channels)}")
+    for g, n in channels.items():
+        if not 1 <= int(n) <= sizes[g]:
+            raise StructuredError(f"group {g}: {n} channels kept, allowed 1..{sizes[g]}")
+    width = {bn: int(channels[g]) for bn, g in topo.bn_group.items()}
+    for conv, (gin, bn) in topo.convs.items():
+        old = model.get_submodule(conv)
+        cin = old.in_channels if gin is None else int(channels[gin])
+        _replace(model, conv, nn.Conv2d(cin, width[bn], old.kernel_size, old.stride, old.padding,
+                                        bias=old.bias is not None))
+    for bn, w in width.items():
+        old = model.get_submodule(bn)
+        _replace(model, bn, nn.BatchNorm2d(w, eps=old.eps, momentum=old.momentum))
+    fc = model.get_submodule(topo.fc)
+    _replace(model, topo.fc, nn.Linear(int(channels[topo.fc_in]), fc.out_features))
+    model.reset_parameters()
+    return model
+
+
+def build(spec: dict) -> nn.Module:
+    """:func:`findeval.models.build`, plus ``spec["channels"]`` (kept channels per group): the narrow net."""
+    spec = dict(spec)
+    channels = spec.pop("channels", None)
+    model = models.build(spec)
+    if channels:
+        narrow_modules(model, topology(model), channels)
+    return model
+
+
+def init_model(spec: dict, seed: int) -> nn.Module:
+    """Build and initialize (Kaiming, as the dense net) reproducibly from ``seed``."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build(spec)
+
+
+def narrow_state(state: dict, topo: Topology, kept: dict) -> dict:
+    """The kept slices of the wide ``state`` (see the module docstring); every key is accounted for."""
+    idx = {g: torch.as_tensor(k, dtype=torch.long) for g, k in kept.items()}
+    out = {}
+    for conv, (gin, bn) in topo.convs.items():
+        w = state[f"{conv}.weight"].index_select(0, idx[topo.bn_group[bn]])
+        if gin is not None:
+            w = w.index_select(1, idx[gin])
+        out[f"{conv}.weight"] = w.clone()
+        if f"{conv}.bias" in state:
+            out[f"{conv}.bias"] = state[f"{conv}.bias"].index_select(0, idx[topo.bn_group[bn]]).clone()
+    for bn, g in topo.bn_group.items():
+        for k in BN_KEYS:
+            out[f"{bn}.{k}"] = state[f"{bn}.{k}"].index_select(0, idx[g]).clone()
+        out[f"{bn}.num_batches_tracked"] = state[f"{bn}.num_batches_tracked"].clone()
+    out[f"{topo.fc}.weight"] = state[f"{topo.fc}.weight"].index_select(1, idx[topo.fc_in]).clone()
+    out[f"{topo.fc}.bias"] = state[f"{topo.fc}.bias"].clone()
+    left = set(state) - set(out)
+    if left:
+        raise StructuredError(f"state dict entries not handled by structured pruning: {sorted(left)[:4]}")
+    return out
+
+
+def zero_pruned_channels(state: dict, topo: Topology, kept: dict, *, beta: bool = True) -> dict:
+    """The wide ``state`` with gamma (and, with ``beta``, beta) of every pruned channel set to 0.
+
+    With ``beta=True`` pruned channels output exactly zero in eval mode: the wide net then computes what
+    the narrow one does. With ``beta=False`` they still output ``beta`` (then ``relu(beta)``)."""
+    out = {k: v.clone() for k, v in state.items()}
+    for bn, g in topo.bn_group.items():
+        drop = torch.ones(len(out[f"{bn}.weight"]), dtype=torch.bool)
+        drop[torch.as_tensor(kept[g], dtype=torch.long)] = False
+        out[f"{bn}.weight"][drop] = 0
+        if beta:
+            out[f"{bn}.bias"][drop] = 0
+    return out
+
+
+# --------------------------------------------------------------------------- counting
+
+
+@torch.no_grad()
+def count(model: nn.Module, input_shape) -> dict:
+    """Parameters and FLOPs (MACs) of one image of shape ``(C, H, W)`` (see the module docstring)."""
+    flops = {}
+    hooks = []
+
+    def hook(name):
+        def fn(mod, inp, out):
+            per_image = out[0].numel()
+            if isinstance(mod, nn.Conv2d):
+                k = mod.kernel_size[0] * mod.kernel_size[1] * mod.in_channels // mod.groups
+                flops[name] = per_image * k
+            elif isinstance(mod, nn.Linear):
+                flops[name] = mod.in_features * mod.out_features
+            else:
+                flops[name] = per_image
+        return fn
+
+    for name, mod in model.named_modules():
+        if isinstance(mod, (nn.Conv2d, nn.Linear, nn.BatchNorm2d)):
+            hooks.append(mod.register_forward_hook(hook(name)))
+    was_training = model.training
+    model.eval()
+    try:
+        p = next(model.parameters())
+        model(torch.zeros(1, *input_shape, dtype=p.dtype, device=p.device))
+    finally:
+        for h in hooks:
+            h.remove()
+        model.train(was_training)
+    return {"params": sum(p.numel() for p in model.parameters()), "flops": int(sum(flops.values())),
+            "layer_flops": flops}
+
+
+# --------------------------------------------------------------------------- training settings
+
+
+def iterations_per_epoch(n: int, batch_size: int) -> int:
+    """As :func:`findeval.training.train`: the last partial batch is kept unless it holds one image."""
+    bs = min(batch_size, n)
+    full, rest = divmod(n, bs)
+    return full + (1 if rest > 1 else 0)
+
+
+def schedule(training: dict, iters: int):
+    """A :class:`findeval.training.Schedule` from the ``structured.training`` block (warmup in epochs)."""
+    from .training import Schedule
+
+    return Schedule(epochs=int(training["epochs"]), schedule=training.get("schedule", "cosine"),
+                    milestones=tuple(training.get("milestones", ())), gamma=training.get("gamma", 0.1),
+                    momentum=training.get("momentum", 0.9), nesterov=training.get("nesterov", True),
+                    warmup_iters=int(training.get("warmup_epochs", 0)) * iters,
+                    label_smoothing=training.get("label_smoothing", 0.1))
+
+
+def scratch_b_training(training: dict, flops_dense: int, flops_pruned: int) -> dict:
+    """Scratch-B's training block: the dense network's compute budget (see the module docstring)."""
+    if flops_pruned <= 0 or flops_dense < flops_pruned:
+        raise StructuredError(f"Scratch-B needs 0 < FLOPs_pruned <= FLOPs_dense, got {flops_pruned}, {flops_dense}")
+    e = int(training["epochs"])
+    eb = e * int(flops_dense) // int(flops_pruned)
+    return {**training, "epochs": eb, "milestones": [m * eb // e for m in training.get("milestones", [])]}
+
+
+# --------------------------------------------------------------------------- pipeline steps
+
+
+def _input_shape(data_path: str) -> tuple:
+    import numpy as np
+
+    with np.load(data_path, allow_pickle=False) as z:
+        return tuple(int(s) for s in z["x_test"].shape[1:])
+
+
+def init(out: str, *, model: dict, dataset: str, seed: int) -> None:
+    """A2 line 1: theta of the dense network of replicate ``seed``."""
+    from .jobs import model_spec
+
+    spec = model_spec(model, dataset)
+    s = derive_seed(seed, "structured", "init")
+    m = models.init_model(spec, s)
+    save_checkpoint(out, m.state_dict(), {"model_spec": spec, "init_seed": s, "replicate": seed,
+                                          "role": "structured_init"})
+
+
+def prune(out_pruned: str, out_channels: str, *, trained: str, data: str, ratio: float, seed: int,
+          h_find: H) -> dict:
+    """A2 line 3: the narrow network keeping the channels of largest summed |gamma| (one shot, global)."""
+    state, meta = load_checkpoint(trained)
+    spec = meta.get("model_spec")
+    if not spec or spec.get("channels"):
+        raise StructuredError(f"{trained} is not a dense findeval checkpoint (meta['model_spec'])")
+    wide = models.build(spec)
+    models.load_state(wide, state, f"checkpoint {trained}")
+    topo = topology(wide)
+    kept, info = select_channels(group_scores(state, topo), ratio)
+    if info["capped"]:
+        log.warning("ratio %s asks for %d of %d channels; at most %d can go (one kept per group)",
+                    ratio, info["requested"], info["total"], info["pruned"])
+    nspec = {**spec, "channels": {g: len(k) for g, k in kept.items()}}
+    narrow = build(nspec)
+    models.load_state(narrow, narrow_state(state, topo, kept), "narrowed state")
+    shape = _input_shape(data)
+    cd, cn = count(wide, shape), count(narrow, shape)
+    cost = {"params_dense": cd["params"], "params": cn["params"], "params_pruned": 1 - cn["params"] / cd["params"],
+            "flops_dense": cd["flops"], "flops": cn["flops"], "flops_pruned": 1 - cn["flops"] / cd["flops"],
+            "input_shape": list(shape)}
+    sizes = topo.sizes(wide)
+    report = {
+        "ratio": ratio, "seed": seed, "H_find": h_find.as_dict(), "source": trained,
+        "channels": info, **cost,
+        "groups": [{"name": g, "bns": list(bns), "size": sizes[g], "kept": len(kept[g]), "kept_indices": kept[g]}
+                   for g, bns in topo.groups.items()],
+    }
+    save_checkpoint(out_pruned, narrow.state_dict(), {
+        "model_spec": nspec, "role": "pruned", "ratio": ratio, "replicate": seed, "H_find": h_find.as_dict(),
+        "channels_pruned": info["fraction_pruned"], "channels_total": info["total"], **cost})
+    write_json(out_channels, report)
+    log.info("ratio %s: %d/%d channels pruned, params %d -> %d (%.1f%%), FLOPs %d -> %d (%.1f%%)", ratio,
+             info["pruned"], info["total"], cd["params"], cn["params"], 100 * cost["params_pruned"],
+             cd["flops"], cn["flops"], 100 * cost["flops_pruned"])
+    return report
+
+
+def train_run(out_metrics: str, *, kind: str, start: str, data: str, h_find: H, h_eval: H, seed: int,
+              ratio: float, training: dict, augment: dict | None, out_trained: str | None = None,
+              device: str = "cpu", threads: int = 1) -> dict:
+    """Train one structured run and write its metrics.json.
+
+    ``kind``: ``dense`` (A2 line 2: ``start`` is the init, trained with H_find, also writes ``out_trained``),
+    ``finetune`` (A2 line 4: ``start`` is pruned.pt, trained with H_eval, no rewind), ``scratch_e`` /
+    ``scratch_b`` (``start`` is pruned.pt, used for its architecture only: new random init, E or E_B epochs).
+    """
+    from . import data as data_mod
+    from . import training as tr
+    from .jobs import resolve_device, set_threads
+
+    if kind not in ("dense", "finetune", "scratch_e", "scratch_b"):
+        raise StructuredError(f"unknown structured run kind {kind!r}")
+    set_threads(threads)
+    device = resolve_device(device)
+    state, meta = load_checkpoint(start)
+    spec = meta.get("model_spec")
+    if not spec:
+        raise StructuredError(f"checkpoint {start} has no meta['model_spec']; was it written by findeval?")
+    if (kind == "dense") == bool(spec.get("channels")):
+        raise StructuredError(f"checkpoint {start} is {'a pruned' if spec.get('channels') else 'a dense'} network; "
+                              f"a '{kind}' run needs {'the dense init' if kind == 'dense' else 'pruned.pt'}")
+    seeds = run_seeds(seed)
+    if kind.startswith("scratch"):
+        seeds["init"] = derive_seed(seed, "structured", "scratch")
+        model = init_model(spec, seeds["init"])
+    else:
+        seeds["init"] = meta.get("init_seed", derive_seed(seed, "structured", "init"))
+        model = build(spec)
+        models.load_state(model, state, f"checkpoint {start}")
+    dataset = data_mod.load(data, device)
+    h = h_find if kind == "dense" else h_eval
+    cost = {k: meta[k] for k in ("params_dense", "params", "params_pruned", "flops_dense", "flops",
+                                 "flops_pruned") if k in meta}
+    if kind == "dense":
+        c = count(model, tuple(dataset.x_test.shape[1:]))
+        cost = {"params_dense": c["params"], "params": c["params"], "params_pruned": 0.0,
+                "flops_dense": c["flops"], "flops": c["flops"], "flops_pruned": 0.0}
+    if kind == "scratch_b":
+        training = scratch_b_training(training, cost["flops_dense"], cost["flops"])
+    iters = iterations_per_epoch(len(dataset.y_train), h.batch_size)
+    sched = schedule(training, iters)
+    t0 = time.perf_counter()
+    result = tr.train(model, dataset, h, sched, data_seed=seeds["data"], mask=None,
+                      augment=tr.Augment.from_config(augment), device=device, log=log.info)
+    if result["iterations_per_epoch"] != iters:
+        raise RuntimeError(f"iterations per epoch: training ran {result['iterations_per_epoch']}, warmup "
+                           f"assumed {iters} (findeval.structured.iterations_per_epoch is out of date)")
+    metrics = {
+        "kind": kind,
+        "role": {"dense": "train_find_structured", "finetune": "finetune_structured"}.get(kind, kind),
+        "ratio": 0.0 if kind == "dense" else float(ratio),
+        "channels_pruned": 0.0 if kind == "dense" else meta.get("channels_pruned"),
+        "channels_total": meta.get("channels_total"),
+        **cost,
+        "seed": seed,
+        "seeds": seeds,
+        "H_find": h_find.as_dict(),
+        "H_eval": h.as_dict(),
+        "test_accuracy": result["test_accuracy"],
+        "test_loss": result["test_loss"],
+        "train_loss": result["train_loss"],
+        "diverged": result["diverged"],
+        "epochs": sched.epochs,
+        "milestones": list(sched.milestones),
+        "schedule": sched.schedule,
+        "warmup_iters": sched.warmup_iters,
+        "flops_factor": cost["flops_dense"] / cost["flops"],
+        "epochs_completed": result["epochs_completed"],
+        "iterations_per_epoch": iters,
+        "train_time_s": result["train_time_s"],
+        "wall_time_s": round(time.perf_counter() - t0, 3),
+        "device": device,
+        "model": spec,
+        "history": result["history"],
+    }
+    if out_trained:
+        save_checkpoint(out_trained, model.state_dict(), {**meta, "role": "trained", "H": h.as_dict()})
+    write_json(out_metrics, metrics)
+    return metrics
+
+
+# --------------------------------------------------------------------------- speed
+
+
+@torch.no_grad()
+def throughput(nets: dict, x, *, repeats: int = 20, warmup: int = 3) -> dict:
+    """Median seconds per forward pass of ``x`` for every net (eval mode): ``{name: (wall, cpu)}``.
+
+    ``wall``: wall-clock time; ``cpu``: CPU time of this thread (``time.thread_time``), which with one torch
+    thread is the compute alone, unaffected by other processes taking the cores (on an idle machine both
+    agree). Rounds are interleaved (every net once per round), so load from other jobs hits all nets alike.
+    """
+    for net in nets.values():
+        net.eval()
+    times = {name: ([], []) for name in nets}
+    for r in range(warmup + repeats):
+        for name, net in nets.items():
+            t, c = time.perf_counter(), time.thread_time()
+            net(x)
+            if r >= warmup:
+                times[name][0].append(time.perf_counter() - t)
+                times[name][1].append(time.thread_time() - c)
+    return {name: (statistics.median(w), statistics.median(c)) for name, (w, c) in times.items()}
+
+
+SPEED_COLUMNS = ["model", "ratio", "channels_pruned", "params", "params_pruned", "flops", "flops_pruned",
+                 "batch_size", "threads", "repeats", "median_batch_s", "images_per_s", "speedup",
+                 "median_batch_cpu_s", "images_per_cpu_s", "cpu_speedup", "flops_speedup"]
+
+
+def speed_table(out_csv: str, *, dense: str, pruned: list, data: str, batch_size: int = 256,
+                repeats: int = 20, warmup: int = 3, threads: int = 1) -> list[dict]:
+    """Inference images/s (CPU, eval mode, one fixed batch of test images, median of ``repeats``; wall clock
+    and thread CPU time, see :func:`throughput`) of the dense network and of each narrow network, written to
+    ``out_csv`` and logged as a table."""
+    from . import data as data_mod
+
+    torch.set_num_threads(max(1, int(threads)))
+    ds = data_mod.load(data)
+    n = len(ds.y_test)
+    idx = torch.arange(batch_size) % n
+    x = data_mod.normalize(ds.x_test[idx], ds.mean, ds.std)
+    shape = tuple(x.shape[1:])
+    nets, rows = {}, []
+    for path in [dense, *pruned]:
+        state, meta = load_checkpoint(path)
+        net = build(meta["model_spec"])
+        models.load_state(net, state, f"checkpoint {path}")
+        c = count(net, shape)
+        name = "dense" if path == dense else f"pruned {meta.get('ratio')}"
+        nets[name] = net
+        rows.append({"model": name, "ratio": 0.0 if path == dense else meta.get("ratio"),
+                     "channels_pruned": 0.0 if path == dense else meta.get("channels_pruned"),
+                     "params": c["params"], "flops": c["flops"]})
+    secs = throughput(nets, x, repeats=repeats, warmup=warmup)
+    base = rows[0]
+    (dense_wall, dense_cpu) = secs["dense"]
+    for row in rows:
+        wall, cpu = secs[row["model"]]
+        row.update({"params_pruned": 1 - row["params"] / base["params"],
+                    "flops_pruned": 1 - row["flops"] / base["flops"],
+                    "batch_size": batch_size, "threads": threads, "repeats": repeats,
+                    "median_batch_s": wall, "images_per_s": batch_size / wall, "speedup": dense_wall / wall,
+                    "median_batch_cpu_s": cpu, "images_per_cpu_s": batch_size / cpu, "cpu_speedup": dense_cpu / cpu,
+                    "flops_speedup": base["flops"] / row["flops"]})
+    with atomic_path(out_csv) as tmp:
+        with open(tmp, "w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=SPEED_COLUMNS)
+            w.writeheader()
+            w.writerows(rows)
+    log.info("inference speed, batch %d, %d thread(s), median of %d:", batch_size, threads, repeats)
+    log.info("%-12s %8s %8s %10s %8s %14s %8s %8s", "model", "params", "MFLOPs", "images/s", "speedup",
+             "images/CPU-s", "speedup", "FLOPs x")
+    for row in rows:
+        log.info("%-12s %8d %8.3f %10.0f %7.2fx %14.0f %7.2fx %7.2fx", row["model"], row["params"],
+                 row["flops"] / 1e6, row["images_per_s"], row["speedup"], row["images_per_cpu_s"],
+                 row["cpu_speedup"], row["flops_speedup"])
+    return rows

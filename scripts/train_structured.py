@@ -1,0 +1,24 @@
+"""Rules train_find_structured (dense, H_find), finetune_structured (narrow net, H_eval), scratch_e and
+scratch_b (narrow architecture, new init, H_eval): train and write metrics.json."""
+
+import _bootstrap  # noqa: F401
+from findeval import jobs, structured
+from findeval.hparams import H
+
+jobs.setup_logging(snakemake.log[0])
+p = snakemake.params
+structured.train_run(
+    snakemake.output.metrics,
+    out_trained=snakemake.output.get("trained"),
+    kind=p.kind,
+    start=snakemake.input.start,
+    data=snakemake.input.data,
+    h_find=H.parse(p.hfind),
+    h_eval=H.parse(p.heval),
+    seed=int(snakemake.wildcards.seed),
+    ratio=float(p.ratio),
+    training=p.training,
+    augment=p.augment,
+    device=p.device,
+    threads=snakemake.threads,
+)
