@@ -1,0 +1,294 @@
+"""Tiny ImageNet and MiniPlaces: preparation from their standard folders, bad folders, and training on them.
+
+The folders are built here in exactly the published layouts (a few classes, a few generated JPEGs):
+
+    tiny-imagenet-200/wnids.txt, words.txt, train/<wnid>/images/<wnid>_<i>.JPEG, train/<wnid>/<wnid>_boxes.txt,
+                      val/images/val_<i>.JPEG, val/val_annotations.txt, test/images/test_<i>.JPEG
+    miniplaces/categories.txt, train.txt, val.txt, images/train/<l>/<name>/<8 digits>.jpg,
+               images/val/<8 digits>.jpg, images/test/<8 digits>.jpg
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from conftest import snakemake, validated, write_config
+from findeval import data, jobs
+from findeval.hparams import H
+from findeval.workflow import ConfigError, check_dataset
+
+PIL = pytest.importorskip("PIL.Image")
+
+WNIDS = ["n04067472", "n01443537", "n02124075"]  # not sorted, like the real wnids.txt
+PLACES = ["/a/abbey", "/b/bamboo_forest", "/c/campsite"]
+
+
+def image(rng, size, label, mode="RGB"):
+    """A noisy image whose mean colour depends on the label (so the classes are learnable)."""
+    base = np.zeros((size, size, 3), np.float64)
+    base[..., label % 3] = 160
+    pixels = np.clip(base + rng.normal(0, 40, base.shape), 0, 255).astype(np.uint8)
+    im = PIL.fromarray(pixels)
+    return im.convert(mode) if mode != "RGB" else im
+
+
+def make_tiny_imagenet(parent, n_train=6, n_val=3, seed=0):
+    rng = np.random.default_rng(seed)
+    base = parent / "tiny-imagenet-200"
+    (base / "val" / "images").mkdir(parents=True)
+    (base / "test" / "images").mkdir(parents=True)
+    (base / "wnids.txt").write_text("".join(f"{w}\n" for w in WNIDS))
+    (base / "words.txt").write_text("".join(f"{w}\tthing {i}\n" for i, w in enumerate(WNIDS)))
+    label = {w: i for i, w in enumerate(sorted(WNIDS))}
+    for w in WNIDS:
+        folder = base / "train" / w / "images"
+        folder.mkdir(parents=True)
+        boxes = []
+        for i in range(n_train):
+            mode = "L" if (w, i) == (WNIDS[0], 0) else "RGB"  # the real set has a few grey JPEGs
+            image(rng, 64, label[w], mode).save(folder / f"{w}_{i}.JPEG", quality=95)
+            boxes.append(f"{w}_{i}.JPEG\t0\t0\t63\t63\n")
+        (base / "train" / w / f"{w}_boxes.txt").write_text("".join(boxes))
+    lines = []
+    for i in range(n_val * len(WNIDS)):
+        w = WNIDS[i % len(WNIDS)]
+        image(rng, 64, label[w]).save(base / "val" / "images" / f"val_{i}.JPEG", quality=95)
+        lines.append(f"val_{i}.JPEG\t{w}\t0\t0\t63\t63\n")
+    (base / "val" / "val_annotations.txt").write_text("".join(lines))
+    image(rng, 64, 0).save(base / "test" / "images" / "test_0.JPEG")
+    return base
+
+
+def make_miniplaces(parent, n_train=6, n_val=3, seed=1):
+    rng = np.random.default_rng(seed)
+    base = parent / "miniplaces"
+    (base / "images" / "val").mkdir(parents=True)
+    (base / "images" / "test").mkdir(parents=True)
+    (base / "categories.txt").write_text("".join(f"{c} {i}\n" for i, c in enumerate(PLACES)))
+    train, n = [], 0
+    for y, c in enumerate(PLACES):
+        folder = base / "images" / "train" / c.strip("/")
+        folder.mkdir(parents=True)
+        for _ in range(n_train):
+            n += 1
+            image(rng, 128, y).save(folder / f"{n:08d}.jpg", quality=95)
+            train.append(f"train{c}/{n:08d}.jpg {y}\n")
+    (base / "train.txt").write_text("".join(train))
+    val = []
+    for i in range(1, n_val * len(PLACES) + 1):
+        y = i % len(PLACES)
+        image(rng, 128, y).save(base / "images" / "val" / f"{i:08d}.jpg", quality=95)
+        val.append(f"val/{i:08d}.jpg {y}\n")
+    (base / "val.txt").write_text("".join(val))
+    image(rng, 128, 0).save(base / "images" / "test" / "00000001.jpg")
+    return base
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory):
+    root = tmp_path_factory.mktemp("datasets")
+    return {"tiny_imagenet": make_tiny_imagenet(root), "miniplaces": make_miniplaces(root)}
+
+
+def decoded(path):
+    with PIL.open(path) as im:
+        return np.asarray(im.convert("RGB")).transpose(2, 0, 1)
+
+
+def load_npz(path):
+    with np.load(path, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
+
+
+# --------------------------------------------------------------------------- preparation
+
+
+@pytest.mark.parametrize("as_parent", [False, True], ids=["folder", "parent-folder"])
+def test_prepare_tiny_imagenet(folders, tmp_path, as_parent):
+    base = folders["tiny_imagenet"]
+    out = tmp_path / "dataset.npz"
+    data.prepare("tiny_imagenet", out, root=base.parent if as_parent else base, workers=2)
+    z = load_npz(out)
+    assert z["x_train"].shape == (18, 3, 64, 64) and z["x_train"].dtype == np.uint8
+    assert z["x_test"].shape == (9, 3, 64, 64)
+    assert list(z["classes"]) == sorted(WNIDS) and int(z["num_classes"]) == 3
+    # label = index of the wnid in sorted order; images in (class, file name) order, pixels as Pillow decodes
+    order = [(w, i) for w in sorted(WNIDS) for i in range(6)]
+    assert z["y_train"].tolist() == [sorted(WNIDS).index(w) for w, _ in order]
+    for k in (0, 7, 17):
+        w, i = order[k]
+        assert np.array_equal(z["x_train"][k], decoded(base / "train" / w / "images" / f"{w}_{i}.JPEG"))
+    grey = z["x_train"][order.index((WNIDS[0], 0))]
+    assert np.array_equal(grey[0], grey[1]) and np.array_equal(grey[1], grey[2])  # grey -> RGB
+    # the test set is val/, labelled by val_annotations.txt (not by file order)
+    assert z["y_test"].tolist() == [sorted(WNIDS).index(WNIDS[i % 3]) for i in range(9)]
+    assert np.array_equal(z["x_test"][4], decoded(base / "val" / "images" / "val_4.JPEG"))
+    x = z["x_train"].astype(np.float64) / 255
+    np.testing.assert_allclose(z["mean"], x.mean(axis=(0, 2, 3)), rtol=1e-6)
+    np.testing.assert_allclose(z["std"], x.std(axis=(0, 2, 3)), rtol=1e-6)
+    loaded = data.load(out)
+    assert loaded.shape == (3, 64, 64) and loaded.num_classes == 3
+
+
+def test_prepare_miniplaces(folders, tmp_path):
+    base = folders["miniplaces"]
+    out = tmp_path / "dataset.npz"
+    data.prepare("miniplaces", out, root=base)
+    z = load_npz(out)
+    assert z["x_train"].shape == (18, 3, 128, 128) and z["x_test"].shape == (9, 3, 128, 128)
+    assert list(z["classes"]) == PLACES and int(z["num_classes"]) == 3
+    assert z["y_train"].tolist() == [y for y in range(3) for _ in range(6)]  # the order of train.txt
+    assert z["y_test"].tolist() == [i % 3 for i in range(1, 10)]
+    assert np.array_equal(z["x_train"][7], decoded(base / "images" / "train" / "b" / "bamboo_forest" / "00000008.jpg"))
+    assert np.array_equal(z["x_test"][0], decoded(base / "images" / "val" / "00000001.jpg"))
+
+
+def test_channel_stats_in_chunks_match_numpy():
+    x = np.random.default_rng(0).integers(0, 256, (37, 3, 5, 7), dtype=np.uint8)
+    mean, std = data.channel_stats(x, chunk=4)
+    xf = x.astype(np.float64) / 255
+    np.testing.assert_allclose(mean, xf.mean(axis=(0, 2, 3)), rtol=1e-12)
+    np.testing.assert_allclose(std, xf.std(axis=(0, 2, 3)), rtol=1e-12)
+
+
+def test_registry_shapes_agree():
+    for name, (classes, _) in data.IMAGE_DATASETS.items():
+        assert name in data.DATASETS
+        assert jobs.DATASET_SHAPES[name] == (3, classes)
+
+
+# --------------------------------------------------------------------------- bad folders
+
+
+def _rm(rel):
+    def edit(base):
+        path = base / rel
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+        return str(path)
+    return edit
+
+
+def _append(rel, text, expect):
+    def edit(base):
+        with open(base / rel, "a") as fh:
+            fh.write(text)
+        return expect
+    return edit
+
+
+def _resize(rel, size):
+    def edit(base):
+        PIL.new("RGB", (size, size)).save(base / rel)
+        return f"{base / rel} is {size}x{size}, expected"
+    return edit
+
+
+def _corrupt(rel):
+    def edit(base):
+        (base / rel).write_bytes(b"not a jpeg")
+        return f"image {base / rel} cannot be decoded"
+    return edit
+
+
+BAD = {
+    "tiny_imagenet": {
+        "no-annotations": _rm("val/val_annotations.txt"),
+        "no-val-images": _rm("val/images"),
+        "class-without-folder": _rm(f"train/{WNIDS[1]}/images"),
+        "annotated-image-missing": _rm("val/images/val_2.JPEG"),
+        "unknown-class": _append("val/val_annotations.txt", "val_0.JPEG\tn99999999\t0\t0\t1\t1\n", "n99999999"),
+        "wrong-size": _resize(f"train/{WNIDS[2]}/images/{WNIDS[2]}_3.JPEG", 32),
+        "not-a-jpeg": _corrupt("val/images/val_5.JPEG"),
+    },
+    "miniplaces": {
+        "no-categories": _rm("categories.txt"),
+        "no-val-folder": _rm("images/val"),
+        "listed-image-missing": _rm("images/train/c/campsite/00000013.jpg"),
+        "unknown-label": _append("val.txt", "val/00000001.jpg 7\n", "label 7 is not in categories.txt"),
+        "bad-line": _append("train.txt", "just-a-path.jpg\n", "just-a-path.jpg"),
+        "wrong-size": _resize("images/val/00000002.jpg", 64),
+    },
+}
+
+
+@pytest.mark.parametrize("name,case", [(n, c) for n in BAD for c in BAD[n]])
+def test_incomplete_folder_names_what_is_missing(folders, tmp_path, name, case):
+    base = tmp_path / folders[name].name
+    shutil.copytree(folders[name], base)
+    expected = BAD[name][case](base)
+    out = tmp_path / "dataset.npz"
+    with pytest.raises(data.DataError, match=f"'{name}'|image") as err:
+        data.prepare(name, out, root=base, workers=2)
+    assert expected in str(err.value)
+    assert not out.exists()
+
+
+def test_missing_root_and_wrong_folder(tmp_path):
+    with pytest.raises(data.DataError, match="needs dataset.root"):
+        data.prepare("miniplaces", tmp_path / "x.npz", root=None)
+    with pytest.raises(data.DataError, match=r"expected wnids.txt in .* or in .*tiny-imagenet-200"):
+        data.prepare("tiny_imagenet", tmp_path / "x.npz", root=tmp_path)
+
+
+@pytest.mark.parametrize("name", ["tiny_imagenet", "miniplaces"])
+def test_parse_time_check(folders, tmp_path, name):
+    check_dataset({"name": name, "root": str(folders[name])})
+    if name == "tiny_imagenet":
+        check_dataset({"name": name, "root": str(folders[name].parent)})  # the folder that holds it
+    with pytest.raises(ConfigError, match="dataset.root must be set"):
+        check_dataset({"name": name, "root": None})
+    with pytest.raises(ConfigError, match="does not exist"):
+        check_dataset({"name": name, "root": str(tmp_path / "nowhere")})
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ConfigError, match="not found") as err:
+        check_dataset({"name": name, "root": str(empty)})
+    first = {"tiny_imagenet": "wnids.txt", "miniplaces": "train.txt"}[name]
+    assert str(empty / first) in str(err.value)
+
+
+# --------------------------------------------------------------------------- training on them
+
+
+def tiny_config(name, root):
+    return validated({
+        "experiment": f"tiny_{name}",
+        "dataset": {"name": name, "root": str(root), "augment": {"crop_scale": [0.5, 1.0], "flip": True}},
+        "model": {"name": "resnet_cifar", "depth": 8, "width": 2},
+        "training": {"epochs": 1},
+        "defaults": {"lr": 0.05, "batch_size": 8, "weight_decay": 5.0e-4},
+        "grids": {d: {"find": [v], "eval": [v]} for d, v in
+                  (("lr", 0.05), ("batch_size", 8), ("weight_decay", 5.0e-4))},
+        "pruning": {"fraction": 0.5, "levels": 1},
+        "seeds": [0],
+    })
+
+
+def test_snakemake_prepares_tiny_imagenet_and_trains(folders, tmp_path):
+    config = tiny_config("tiny_imagenet", folders["tiny_imagenet"].parent)
+    write_config(tmp_path, config)
+    slug = H(**config["defaults"]).slug
+    target = f"results/tiny_tiny_imagenet/find/{slug}/seed0/level0/metrics.json"
+    snakemake(tmp_path, target, cores=2, timeout=240)
+    z = load_npz(tmp_path / "results/tiny_tiny_imagenet/dataset.npz")
+    assert z["x_train"].shape == (18, 3, 64, 64)
+    m = json.loads((tmp_path / target).read_text())
+    assert m["model"]["num_classes"] == 200 and m["model"]["in_channels"] == 3
+    assert 0.0 <= m["test_accuracy"] <= 1.0
+
+
+def test_jobs_chain_on_miniplaces(folders, tmp_path):
+    config = tiny_config("miniplaces", folders["miniplaces"])
+    f = {k: str(tmp_path / k) for k in ("dataset.npz", "init.pt", "reinit.pt", "arch.json", "metrics.json")}
+    jobs.prepare_data(f["dataset.npz"], name="miniplaces", root=config["dataset"]["root"])
+    jobs.init(f["init.pt"], f["reinit.pt"], f["arch.json"], model=config["model"], dataset="miniplaces", seed=0)
+    h = H(**config["defaults"])
+    m = jobs.train_run(f["metrics.json"], start=f["init.pt"], mask=None, data=f["dataset.npz"], kind="lottery",
+                       h_find=h, h_eval=h, level=0, seed=0, training=config["training"],
+                       augment=config["dataset"]["augment"], role="train_find")
+    assert m["model"]["num_classes"] == 100 and m["epochs_completed"] == 1
+    assert np.isfinite(m["test_loss"]) and 0.0 <= m["test_accuracy"] <= 1.0

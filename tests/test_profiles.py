@@ -1,0 +1,112 @@
+"""The workflow profiles (profiles/slurm, profiles/local-gpu) parse, name only existing rules, and give the
+training jobs the resources the README promises. Cheap: dry runs only (the real SLURM run is test_slurm.py)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from conftest import REPO, SNAKEFILE, planned_jobs, read_yaml, snakemake, write_config
+
+PROFILES = sorted(REPO.glob("profiles/*/profile.yaml"))
+SLURM = REPO / "profiles" / "slurm" / "profile.yaml"
+LOCAL_GPU = REPO / "profiles" / "local-gpu" / "profile.yaml"
+TRAINING = ("train_find", "train_eval")
+CHEAP = ("prepare_data", "init", "prune", "rewind", "global_random_mask", "preserve_lpr_mask", "aggregate")
+PLACEHOLDERS = ("<account>", "<gpu-partition>", "<gpu-model>")
+
+
+@pytest.fixture(scope="module")
+def rules(tmp_path_factory, request):
+    wd = tmp_path_factory.mktemp("rules")
+    write_config(wd, read_yaml(REPO / "tests" / "data" / "tiny.yaml"))
+    r = snakemake(wd, "--list-rules", timeout=120)
+    names = {line.strip() for line in r.stdout.splitlines() if re.fullmatch(r"\s*\w+\s*", line)}
+    assert {"train_find", "train_eval", "prune", "fig2"} <= names
+    return names
+
+
+def profile_rule_names(profile: dict) -> set:
+    names = set()
+    for key in ("set-resources", "set-threads", "set-resource-scopes"):
+        names |= set((profile.get(key) or {}).keys())
+    return names
+
+
+def test_there_are_two_profiles_and_no_auto_loaded_default():
+    assert SLURM in PROFILES and LOCAL_GPU in PROFILES
+    # a profiles/default would be loaded automatically and replace set-resources of --profile (notes 1.14)
+    assert not (REPO / "profiles" / "default").exists()
+    for p in PROFILES:
+        assert not (p.parent / "config.yaml").exists(), f"{p.parent}: two profile files"
+
+
+@pytest.mark.parametrize("path", PROFILES, ids=lambda p: p.parent.name)
+def test_every_rule_named_in_a_profile_exists(rules, path):
+    """Snakemake silently ignores set-resources of a rule that does not exist: a typo must fail here."""
+    unknown = profile_rule_names(read_yaml(path)) - rules
+    assert not unknown, f"{path} names rules that do not exist: {sorted(unknown)}"
+
+
+def localrules_of_snakefile() -> list[str]:
+    text = SNAKEFILE.read_text()
+    block = re.search(r"^localrules:\n((?:    \w+,?\n)+)", text, re.M)
+    assert block, "the Snakefile has no localrules: block"
+    return re.findall(r"\w+", block.group(1))
+
+
+def test_cheap_rules_are_local_and_training_rules_are_not(rules):
+    local = localrules_of_snakefile()
+    assert set(local) <= rules
+    assert set(CHEAP) <= set(local)
+    assert not set(TRAINING) & set(local)
+    assert "resource_scopes:\n    gpu=\"local\"" in SNAKEFILE.read_text()
+
+
+def test_slurm_profile_site_settings_are_written_once():
+    text = SLURM.read_text()
+    for placeholder in PLACEHOLDERS:
+        assert text.count(f'"{placeholder}"') == 1, placeholder
+    profile = read_yaml(SLURM)
+    assert profile["executor"] == "slurm"
+    blocks = profile["set-resources"]
+    # every training rule shares one block (a YAML alias), so the GPU model is set in one place
+    first = blocks["train_find"]
+    assert all(blocks[r] is first for r in blocks), "set-resources entries must alias one block"
+    assert first["gpu"] == 1 and "attempt" in str(first["runtime"])
+    assert not (profile.get("default-resources") or {}).get("slurm_extra"), "no sbatch flags in slurm_extra"
+
+
+def dry_run_jobs(tmp_path, profile_dir, **runtime):
+    config = read_yaml(REPO / "tests" / "data" / "tiny.yaml")
+    config["runtime"] = runtime
+    write_config(tmp_path, config)
+    r = snakemake(tmp_path, "-n", "--workflow-profile", str(profile_dir), "figures/fig2.pdf", timeout=120)
+    return planned_jobs(r.stdout), r.stdout
+
+
+def resources_of(output: str, rule: str) -> dict:
+    block = re.search(rf"^rule {rule}:\n(?:    .*\n)*?    resources: (.*)$", output, re.M)
+    assert block, f"no resources line for {rule}"
+    return dict(part.split("=", 1) for part in block.group(1).split(", "))
+
+
+def test_slurm_profile_dry_run_resolves_the_training_resources(tmp_path):
+    jobs, out = dry_run_jobs(tmp_path, SLURM.parent, device="cuda")
+    assert {j.rule for j in jobs} >= {"train_find", "train_eval", "prune"}
+    for rule in TRAINING:
+        res = resources_of(out, rule)
+        assert res["gpu"] == "1" and res["gpu_model"] == "<gpu-model>"
+        assert res["slurm_partition"] == "<gpu-partition>" and res["slurm_account"] == "<account>"
+        assert res["mem_mb"] == "16000" and res["runtime"] == "180" and res["cpus_per_gpu"] == "4"
+
+
+@pytest.mark.parametrize("device,gpu", [("cpu", "0"), ("auto", "1"), ("cuda", "1")])
+def test_training_rules_ask_for_a_gpu_unless_the_config_says_cpu(tmp_path, device, gpu):
+    """What a CPU user sees: runtime.device cpu asks for no GPU, so the local-gpu cap never binds."""
+    jobs, out = dry_run_jobs(tmp_path, LOCAL_GPU.parent, device=device)
+    for rule in TRAINING:
+        assert resources_of(out, rule)["gpu"] == gpu
+    assert resources_of(out, "prune").get("gpu", "0") == "0"
+    assert read_yaml(LOCAL_GPU)["resources"] == {"gpu": 1}
