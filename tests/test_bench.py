@@ -1,0 +1,127 @@
+"""The speed benchmark (benchmarks/bench.py) runs end to end on a tiny budget and reports every row.
+
+No timing thresholds here: the speed targets are read off the benchmark's own table, never asserted by
+timed tests (which would be flaky on shared machines).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+
+SPEC = importlib.util.spec_from_file_location("findeval_bench", REPO / "benchmarks" / "bench.py")
+bench = importlib.util.module_from_spec(SPEC)
+sys.modules[SPEC.name] = bench  # dataclasses look their module up there
+SPEC.loader.exec_module(bench)
+
+# Two jobs of a Snakemake 9 log, in its exact layout (from a real run), plus an unfinished one.
+LOG = """\
+Building DAG of jobs...
+Provided cores: 2
+Rules claiming more threads will be scaled down.
+Select jobs to execute...
+Execute 2 jobs...
+[Sun Nov 22 03:19:33 2026]
+localrule prune:
+    input: results/x/find/lr0.1_bs64_wd5e-4/seed0/level0/trained.pt
+    output: results/x/find/lr0.1_bs64_wd5e-4/seed0/level1/mask.h5
+    log: results/x/logs/prune/lr0.1_bs64_wd5e-4/seed0/level1.log
+    jobid: 7
+    reason: Missing output files: results/x/find/lr0.1_bs64_wd5e-4/seed0/level1/mask.h5
+    wildcards: exp=x, hfind=lr0.1_bs64_wd5e-4, seed=0, level=1
+    resources: tmpdir=/tmp
+[Sun Nov 22 03:19:34 2026]
+rule rewind:
+    output: results/x/find/lr0.1_bs64_wd5e-4/seed0/level1/ticket.pt
+    jobid: 9
+    resources: tmpdir=/tmp
+[Sun Nov 22 03:19:36 2026]
+Finished jobid: 7 (Rule: prune)
+1 of 3 steps (33%) done
+[Sun Nov 22 03:19:37 2026]
+localrule train_find:
+    output: results/x/find/lr0.1_bs64_wd5e-4/seed0/level1/trained.pt
+    jobid: 11
+[Sun Nov 22 03:19:40 2026]
+Finished jobid: 9 (Rule: rewind)
+2 of 3 steps (67%) done
+"""
+
+
+def fake_results(root: Path) -> Path:
+    """A results folder with two training jobs (benchmark records + metrics) and the run's Snakemake log."""
+    results = root / "results" / "x"
+    runs = {
+        ("train_find", "lr0.1_bs64_wd5e-4/seed0/level0"): (3.5, 1.0),
+        ("train_eval", "lottery/lr0.1_bs64_wd5e-4/lr0.02_bs64_wd5e-4/seed0/level1"): (4.0, 1.5),
+    }
+    for (rule, rel), (s, t) in runs.items():
+        tsv = results / "benchmarks" / rule / f"{rel}.tsv"
+        tsv.parent.mkdir(parents=True)
+        tsv.write_text("s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+                       f"{s}\t0:00:03\t544.91\t3187.56\t526.77\t534.77\t0.02\t0.05\t73.55\t2.72\n")
+        stage = "find" if rule == "train_find" else "eval"
+        metrics = results / stage / rel / "metrics.json"
+        metrics.parent.mkdir(parents=True)
+        metrics.write_text(json.dumps({"train_time_s": t, "test_accuracy": 0.9}))
+    log = root / ".snakemake" / "log" / "2026-11-22T031930.916100.snakemake.log"
+    log.parent.mkdir(parents=True)
+    log.write_text(LOG)
+    return results
+
+
+def test_snakemake_log_and_results_breakdown(tmp_path):
+    results = fake_results(tmp_path)
+    parsed = bench.parse_snakemake_log(tmp_path / ".snakemake" / "log" / "2026-11-22T031930.916100.snakemake.log")
+    assert parsed["cores"] == 2
+    assert {j: (r, e - s) for j, (r, s, e) in parsed["jobs"].items()} == {7: ("prune", 3.0), 9: ("rewind", 6.0)}
+    assert parsed["last"] - parsed["first"] == 7.0
+
+    logs = bench.find_snakemake_logs(results)
+    assert [p.name for p in logs] == ["2026-11-22T031930.916100.snakemake.log"]
+    run = bench.run_breakdown(results, logs)
+    assert run["compute_s"] == pytest.approx(2.5)
+    assert run["train_jobs_wall_s"] == pytest.approx(7.5)
+    assert run["all_jobs_wall_s"] == pytest.approx(7.5 + 3.0 + 6.0)
+    assert run["rules"]["train_eval"] == {"jobs": 1, "wall_s": 4.0, "compute_s": 1.5, "source": "benchmark"}
+    assert run["rules"]["prune"]["source"] == "log"
+    assert run["elapsed_s"] == 7.0 and run["cores"] == 2
+    shares = [r["ratio"] for r in bench.build_rows({"run": run})]
+    assert shares == pytest.approx([2.5 / 7.5, 2.5 / 16.5, 2.5 / 14.0])
+
+
+def test_quick_benchmark_prints_every_row(tmp_path, capsys):
+    results = fake_results(tmp_path)
+    out = tmp_path / "table.md"
+    assert bench.main(["--quick", "--results", str(results), "--out", str(out)]) == 0
+    text = out.read_text()
+    assert text in capsys.readouterr().out
+    import torch
+
+    machine = bench.machine()
+    assert f"Machine: {machine['cpu']}, {machine['cores']} cores; torch {torch.__version__}" in text
+    table = [line for line in text.splitlines() if line.startswith("| ") and not line.startswith("| ---")]
+    header, rows = table[0], table[1:]
+    assert header.startswith("| measure | findeval | reference | ratio")
+    expected = ["training step, images/s: resnet_cifar", "training step, images/s: resnet18",
+                "masking cost", "per-job start-up, s", "per-job start-up share",
+                "default train job: training+evaluation compute",
+                "compute / wall time of the training jobs", "compute / wall time of all its jobs",
+                "compute / (elapsed x cores)"]
+    for name in expected:
+        match = [r for r in rows if name in r]
+        assert match, f"no row {name!r} in\n{text}"
+        cells = [c.strip() for c in match[0].strip("|").split("|")]
+        for cell in cells[1:3]:  # findeval and reference figures
+            value = float(cell.replace(",", ""))
+            assert value > 0 and math.isfinite(value), match[0]
+    # the per-rule breakdown of the run
+    assert "| prune | 1 | 3.0 | 0.0 | log |" in text
+    assert "| train_find | 1 | 3.5 | 1.0 | benchmark |" in text
