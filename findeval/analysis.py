@@ -52,15 +52,28 @@ def _row(path: str, m: dict) -> dict:
     }
 
 
+#: Keys every metrics.json must have for the summary (the rest are optional).
+REQUIRED_KEYS = ("kind", "level", "seed", "sparsity", "test_accuracy", "H_eval")
+
+
 def load_metrics(paths, experiment: str = "") -> pd.DataFrame:
     rows = []
     for p in paths:
         with open(p) as fh:
             try:
                 m = json.load(fh)
-            except json.JSONDecodeError as err:
+            except (json.JSONDecodeError, UnicodeDecodeError) as err:
                 raise ValueError(f"metrics file {p} is not valid JSON: {err}") from err
-        rows.append({"experiment": experiment, **_row(p, m)})
+        if not isinstance(m, dict):
+            raise ValueError(f"metrics file {p} must hold a JSON object, not {type(m).__name__}")
+        missing = [k for k in REQUIRED_KEYS if k not in m]
+        if missing:
+            raise ValueError(f"metrics file {p} lacks {', '.join(missing)} (was it written by findeval?)")
+        try:
+            row = _row(p, m)
+        except (KeyError, TypeError, ValueError) as err:
+            raise ValueError(f"metrics file {p} has a malformed entry: {type(err).__name__}: {err}") from err
+        rows.append({"experiment": experiment, **row})
     df = pd.DataFrame(rows, columns=COLUMNS)
     return df.sort_values(["kind", "hfind", "heval", "seed", "level"], kind="stable").reset_index(drop=True)
 

@@ -77,7 +77,7 @@ class H:
 
     @classmethod
     def parse(cls, slug: str) -> "H":
-        m = _SLUG.match(slug)
+        m = _SLUG.fullmatch(slug)
         if not m:
             raise ValueError(f"not a hyperparameter slug: {slug!r} (expected e.g. 'lr0.2_bs512_wd1e-4')")
         return cls(float(m["lr"]), int(m["bs"]), float(m["wd"]))

@@ -23,13 +23,24 @@ class CheckpointError(ValueError):
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike):
-    """Yield a temporary path beside ``path``; on success rename it onto ``path``, on error remove it."""
+def atomic_path(path: str | os.PathLike, *, fsync: bool = True):
+    """Yield a temporary path beside ``path``; on success rename it onto ``path``, on error remove it.
+
+    The temporary name is unique per process and call (pid + random suffix), so parallel jobs never share
+    one. With ``fsync`` the file's data reach the disk before the rename, so after a node crash the target
+    is either the complete new file, the old one, or missing, never a complete-looking empty file.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     try:
         yield tmp
+        if fsync:
+            fd = os.open(tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
         os.replace(tmp, path)
     finally:
         with contextlib.suppress(FileNotFoundError):
@@ -52,8 +63,14 @@ def write_json(path: str | os.PathLike, data) -> None:
 
 
 def read_json(path: str | os.PathLike):
-    with open(path) as fh:
-        return json.load(fh)
+    """Parse a JSON file; errors name the file."""
+    try:
+        with open(path) as fh:
+            return json.load(fh)
+    except FileNotFoundError as err:
+        raise FileNotFoundError(f"JSON file not found: {path}") from err
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path} is not valid JSON: {err}") from err
 
 
 def save_checkpoint(path: str | os.PathLike, state_dict: dict, meta: dict) -> None:

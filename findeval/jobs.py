@@ -6,18 +6,27 @@ run and tested without Snakemake. Each writes its outputs atomically.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import math
 import os
 import time
+from pathlib import Path
 
 from .hparams import H, derive_seed, run_seeds
-from .io import load_checkpoint, read_json, save_checkpoint, write_json
+from .io import _json_default, load_checkpoint, read_json, save_checkpoint, write_json
 
 log = logging.getLogger("findeval")
 
 #: (in_channels, num_classes) of the registered datasets: the model can be built without the data.
-DATASET_SHAPES = {"digits": (1, 10), "cifar10": (3, 10), "cifar100": (3, 100)}
+DATASET_SHAPES = {
+    "digits": (1, 10),
+    "cifar10": (3, 10),
+    "cifar100": (3, 100),
+    "tiny_imagenet": (3, 200),
+    "miniplaces": (3, 100),
+}
 
 
 def setup_logging(path: str | None) -> None:
@@ -73,23 +82,88 @@ def init(out_init: str, out_reinit: str, out_architecture: str, *, model: dict, 
     write_json(out_architecture, {"model_spec": spec, "prunable": shapes, "parameters": models.count_parameters(m)})
 
 
+#: Mask attribute (present only when set): the find level whose training diverged in this mask's chain.
+DIVERGED_ATTR = "find_diverged_at"
+
+
+def save_mask_flagged(out_mask: str, mask: dict, *, diverged_at: int | None, **kwargs) -> None:
+    """``masks.save_mask``, plus the :data:`DIVERGED_ATTR` attribute when the mask's find chain diverged
+    (written inside the same atomic write; masks of healthy chains are byte for byte what save_mask writes)."""
+    from . import masks
+    from .io import atomic_path
+
+    if diverged_at is None:
+        masks.save_mask(out_mask, mask, **kwargs)
+        return
+    import h5py
+
+    with atomic_path(out_mask) as tmp:
+        masks.save_mask(tmp, mask, **kwargs)
+        with h5py.File(tmp, "a", locking=masks._locking()) as f:
+            f.attrs[DIVERGED_ATTR] = int(diverged_at)
+
+
+def _rank_diverged(state: dict, names) -> dict:
+    """Weights of a diverged training for magnitude ranking: NaN and +-inf count as the largest magnitude
+    (kept), so the pruning count and order stay defined (ties: network order, then position)."""
+    import numpy as np
+
+    top = np.finfo(np.float32).max
+    out = dict(state)
+    for name in names:
+        w = state[name].detach().cpu().numpy().astype(np.float32)
+        out[name] = np.nan_to_num(w, nan=top, posinf=top, neginf=top)
+    return out
+
+
 def prune(out_mask: str, *, trained: str, parent_mask: str | None, fraction: float, level: int, seed: int,
           h_find: H) -> dict:
-    """Mask of ``level`` from the weights trained at ``level - 1`` (A1 line 5)."""
-    from . import masks
+    """Mask of ``level`` from the weights trained at ``level - 1`` (A1 line 5).
 
-    state, _ = load_checkpoint(trained)
-    parent = None
+    Divergence is a result, not a crash: if the training at ``level - 1`` diverged (its checkpoint's
+    ``meta["diverged"]``) or the parent mask comes from a chain that did, the mask is still written, with
+    the exact count of the schedule (non-finite weights rank as the largest), and flagged with the
+    :data:`DIVERGED_ATTR` attribute; every run that uses it is recorded as diverged. Non-finite weights
+    in a checkpoint that does not say it diverged are an error (a corrupt file).
+    """
+    from . import masks
+    from .io import CheckpointError
+
+    masks.prune_count(1, fraction)  # checks 0 < fraction < 1 before any file is read
+    state, meta = load_checkpoint(trained, require_finite=False)
+    diverged_at = level - 1 if meta.get("diverged") else None
+    parent, attrs = None, {}
     if parent_mask:
         parent, attrs = masks.load_mask(parent_mask)
         masks.check_compatible(parent, state, f"mask {parent_mask}")
         if attrs.get("level") != level - 1:
             raise masks.MaskError(f"{parent_mask} is level {attrs.get('level')}, expected {level - 1}")
+        if attrs.get(DIVERGED_ATTR) is not None:
+            diverged_at = int(attrs[DIVERGED_ATTR])
+    nonfinite = [k for k, v in state.items() if v.is_floating_point() and not bool(v.isfinite().all())]
+    if nonfinite and diverged_at is None:
+        raise CheckpointError(f"checkpoint {trained} holds NaN or infinite values in {', '.join(nonfinite[:5])}, "
+                              "but does not say its training diverged: a corrupt file?")
+    if diverged_at is not None:
+        log.warning("the find chain of %s diverged at level %d: the mask of level %d is flagged (%s), and every "
+                    "run that uses it is recorded as diverged", trained, diverged_at, level, DIVERGED_ATTR)
+        from .models import prunable_names
+
+        state = _rank_diverged(state, list(parent) if parent is not None else prunable_names(state))
+    elif parent is not None:
+        for name, keep in parent.items():
+            w = state[name].detach().cpu().numpy()
+            regrown = int(((w != 0) & ~keep).sum())
+            if regrown:
+                raise masks.MaskError(
+                    f"{trained} is not monotone with its parent mask {parent_mask}: {regrown} weights of {name} "
+                    "that the parent prunes are nonzero, so these weights were not trained with this mask"
+                )
     mask = masks.global_magnitude_prune(state, parent, fraction)
     if parent is not None:
         masks.check_monotone(mask, parent, out_mask)
-    masks.save_mask(out_mask, mask, kind="lottery", level=level, seed=seed, h_find=h_find, fraction=fraction,
-                    seeds=run_seeds(seed))
+    save_mask_flagged(out_mask, mask, diverged_at=diverged_at, kind="lottery", level=level, seed=seed,
+                      h_find=h_find, fraction=fraction, seeds=run_seeds(seed))
     log.info("level %d: sparsity %.4f", level, masks.sparsity(mask))
     return mask
 
@@ -124,18 +198,91 @@ def preserve_lpr_mask(out_mask: str, *, lottery_mask: str, level: int, seed: int
     ref, attrs = masks.load_mask(lottery_mask)
     seeds = run_seeds(seed, "preserve_lpr", level)
     mask = masks.preserve_lpr_mask(ref, seeds["mask"])
-    masks.save_mask(out_mask, mask, kind="preserve_lpr", level=level, seed=seed, h_find=attrs.get("H_find"),
-                    fraction=attrs.get("fraction"), seeds=seeds)
+    save_mask_flagged(out_mask, mask, diverged_at=attrs.get(DIVERGED_ATTR), kind="preserve_lpr", level=level,
+                      seed=seed, h_find=attrs.get("H_find"), fraction=attrs.get("fraction"), seeds=seeds)
+
+
+#: Environment variable: epochs between resume saves of training jobs (default 1; 0 turns resuming off).
+RESUME_EVERY_ENV = "FINDEVAL_RESUME_EVERY"
+
+
+def resume_every() -> int:
+    raw = os.environ.get(RESUME_EVERY_ENV, "1").strip() or "1"
+    try:
+        every = int(raw)
+    except ValueError:
+        every = -1
+    if every < 0:
+        raise ValueError(f"{RESUME_EVERY_ENV}={raw!r}: expected a whole number of epochs >= 0 (0 turns resuming off)")
+    return every
+
+
+def resume_path(out_metrics: str) -> str:
+    """The resume side file of a training job: hidden, beside its metrics.json, never a declared output
+    (Snakemake leaves it alone when it cleans up a killed or failed job)."""
+    path = Path(out_metrics)
+    return str(path.with_name(f".{path.stem}.resume.pt"))
+
+
+def file_digest(path: str | None) -> str | None:
+    if not path:
+        return None
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def resume_fingerprint(*, start: str, mask: str | None, data: str, **settings) -> str:
+    """Digest of everything a training run depends on: the bytes of its input files (start weights, mask,
+    dataset) and its settings (H, training block, augmentation, seeds, device, ...)."""
+    from .training import RESUME_VERSION
+
+    record = {"version": RESUME_VERSION, "start": file_digest(start), "mask": file_digest(mask),
+              "data": file_digest(data), **settings}
+    text = json.dumps(record, sort_keys=True, default=_json_default)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def load_data(path: str, device):
+    """``findeval.data.load`` with every failure (a truncated zip included) named as a DataError."""
+    from . import data as data_mod
+
+    try:
+        return data_mod.load(path, device)
+    except data_mod.DataError:
+        raise
+    except Exception as err:  # zipfile.BadZipFile, EOFError, ... from a truncated or foreign file
+        raise data_mod.DataError(f"prepared dataset {path} is unreadable: {type(err).__name__}: {err}") from err
+
+
+def check_data_fits(dataset, spec: dict, data: str, start: str) -> None:
+    """The prepared images and labels must fit the model's stem and classifier."""
+    channels, classes = int(spec.get("in_channels", -1)), int(spec.get("num_classes", -1))
+    if dataset.shape[0] != channels:
+        raise ValueError(f"prepared dataset {data} has {dataset.shape[0]}-channel images {tuple(dataset.shape)}, "
+                         f"but the model of {start} expects {channels} channels (model_spec in_channels)")
+    top = int(max(int(dataset.y_train.max()), int(dataset.y_test.max())))
+    if top >= classes or int(dataset.num_classes) > classes:
+        raise ValueError(f"prepared dataset {data} has {max(top + 1, int(dataset.num_classes))} classes, "
+                         f"but the model of {start} has {classes} outputs (model_spec num_classes)")
 
 
 def train_run(out_metrics: str, *, start: str, mask: str | None, data: str, kind: str, h_find: H | None,
               h_eval: H, level: int, seed: int, training: dict, augment: dict | None, role: str,
               out_trained: str | None = None, device: str = "cpu", threads: int = 1) -> dict:
     """Train the masked network from ``start`` with ``h_eval`` (for find runs, h_eval is H_find) and write
-    its metrics.json (and, for find runs, the trained weights)."""
-    from . import data as data_mod
+    its metrics.json (and, for find runs, the trained weights).
+
+    Every input is checked before training starts. After every epoch the run saves a resume file beside
+    ``out_metrics`` (:func:`resume_path`); a re-run of a killed job picks it up if its fingerprint (inputs
+    and settings) matches, and ends with the weights an uninterrupted run ends with. The file is removed
+    once the outputs are written.
+    """
     from . import masks, models, training as tr
 
+    every = resume_every()
     set_threads(threads)
     device = resolve_device(device)
     state, meta = load_checkpoint(start)
@@ -151,11 +298,24 @@ def train_run(out_metrics: str, *, start: str, mask: str | None, data: str, kind
         masks.check_compatible(m, state, f"mask {mask}")
         if mask_attrs.get("level") != level:
             raise masks.MaskError(f"{mask} is level {mask_attrs.get('level')}, expected {level}")
-    dataset = data_mod.load(data, device)
+    chain_diverged = mask_attrs.get(DIVERGED_ATTR)
+    if chain_diverged is not None:
+        log.warning("mask %s comes from a find chain that diverged at level %s: this run is recorded as diverged",
+                    mask, chain_diverged)
+    dataset = load_data(data, device)
+    check_data_fits(dataset, spec, data, start)
     seeds = run_seeds(seed, kind, level)
+    schedule, aug = tr.Schedule.from_config(training), tr.Augment.from_config(augment)
+    resume = None
+    if every:
+        fingerprint = resume_fingerprint(
+            start=start, mask=mask, data=data, kind=kind, role=role, level=level, seeds=seeds,
+            h_find=h_find.as_dict() if h_find else None, h_eval=h_eval.as_dict(), schedule=schedule.__dict__,
+            augment=aug.__dict__, device=device)
+        resume = tr.Resume(resume_path(out_metrics), fingerprint, every)
     t0 = time.perf_counter()
-    result = tr.train(model, dataset, h_eval, tr.Schedule.from_config(training), data_seed=seeds["data"], mask=m,
-                      augment=tr.Augment.from_config(augment), device=device, log=log.info)
+    result = tr.train(model, dataset, h_eval, schedule, data_seed=seeds["data"], mask=m, augment=aug,
+                      device=device, log=log.info, resume=resume)
     names = models.prunable_names(model)
     total = sum(p.numel() for n, p in model.named_parameters() if n in names)
     zeros = sum(int((p == 0).sum()) for n, p in model.named_parameters() if n in names)
@@ -172,10 +332,13 @@ def train_run(out_metrics: str, *, start: str, mask: str | None, data: str, kind
         "test_accuracy": result["test_accuracy"],
         "test_loss": result["test_loss"],
         "train_loss": result["train_loss"],
-        "diverged": result["diverged"],
+        "diverged": result["diverged"] or chain_diverged is not None,
+        "diverged_in": "training" if result["diverged"] else (
+            None if chain_diverged is None else f"find level {chain_diverged}"),
         "epochs": training["epochs"],
         "epochs_completed": result["epochs_completed"],
         "iterations_per_epoch": result["iterations_per_epoch"],
+        "resumed_from_epoch": result["resumed_from_epoch"],
         "train_time_s": result["train_time_s"],
         "wall_time_s": round(time.perf_counter() - t0, 3),
         "device": device,
@@ -184,6 +347,8 @@ def train_run(out_metrics: str, *, start: str, mask: str | None, data: str, kind
     }
     if out_trained:
         save_checkpoint(out_trained, model.state_dict(), {**meta, "role": "trained", "level": level,
-                                                          "H": h_eval.as_dict()})
+                                                          "H": h_eval.as_dict(), "diverged": result["diverged"]})
     write_json(out_metrics, metrics)
+    if resume is not None:
+        resume.remove()
     return metrics

@@ -265,6 +265,12 @@ def load_mask(path: str | os.PathLike) -> tuple[Mask, dict]:
     except MaskError:
         raise
     except Exception as err:  # truncated or corrupt HDF5
+        if "unable to lock file" in str(err):
+            raise MaskError(
+                f"mask file {path} cannot be locked for reading: another process has it open for writing, or the "
+                f"filesystem (NFS, Lustre) does not support HDF5 file locks; for the latter set "
+                f"FINDEVAL_HDF5_LOCKING=0 ({err})"
+            ) from err
         raise MaskError(f"mask file {path} is unreadable (truncated or corrupt HDF5?): {err}") from err
     for key in ("seeds", "H_find"):
         if key in attrs:

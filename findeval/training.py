@@ -13,11 +13,16 @@ optional linear warmup and label smoothing.
   of the best epoch on the test set).
 - A loss that becomes NaN or infinite stops training: the run is recorded as diverged, with the
   accuracy the model has at that point.
+- Resume (:class:`Resume`): after every completed epoch the state a killed job needs to go on is saved
+  (weights with BN buffers, momentum buffers, history, epoch count, the global RNG state). The data
+  order and augmentation need no saved state: their generator is reseeded per epoch, so the epoch count
+  is the position in the data order. A resumed run ends bit for bit where an uninterrupted one does (CPU).
 """
 
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import dataclass
 
@@ -118,6 +123,89 @@ class SGD:
         self.buffers = None if state["buffers"] is None else [b.clone() for b in state["buffers"]]
 
 
+RESUME_FORMAT = "findeval-resume"
+RESUME_VERSION = 1
+_RESUME_KEYS = {"format", "format_version", "fingerprint", "epoch", "model", "buffers", "history", "elapsed", "rng"}
+
+
+@dataclass(frozen=True)
+class Resume:
+    """Where a training saves the state it resumes from, and for which run.
+
+    ``fingerprint`` identifies everything the run depends on (start weights, mask, data, H, training
+    settings, seeds, device): a file with another fingerprint is from another run and is ignored.
+    ``every``: epochs between saves (0: never save, never resume). The final epoch is never saved (the
+    job writes its outputs right after it). Files are written atomically (``findeval.io.atomic_path``)
+    and only ever loaded with ``torch.load(..., weights_only=True)``.
+    """
+
+    path: str
+    fingerprint: str
+    every: int = 1
+
+    def load(self, model, epochs: int, log=None) -> dict | None:
+        """The saved state if the file exists and belongs to this run; else None (and says why)."""
+        if self.every <= 0 or not os.path.exists(self.path):
+            return None
+        say = log or (lambda msg: None)
+        try:
+            state = torch.load(self.path, map_location="cpu", weights_only=True)
+        except Exception as err:  # noqa: BLE001 - a resume file is only a shortcut: never fail on it
+            say(f"ignoring resume file {self.path}: unreadable ({type(err).__name__}: {err}); starting from epoch 0")
+            return None
+        problem = None
+        params = [p for p in model.parameters() if p.requires_grad]
+        if not isinstance(state, dict) or state.get("format") != RESUME_FORMAT:
+            problem = "not a findeval resume file"
+        elif not _RESUME_KEYS <= set(state):
+            problem = f"it lacks {', '.join(sorted(_RESUME_KEYS - set(state)))}"
+        elif state.get("format_version") != RESUME_VERSION:
+            problem = f"format_version {state.get('format_version')}, expected {RESUME_VERSION}"
+        elif state.get("fingerprint") != self.fingerprint:
+            problem = "it was written by a run with other inputs or settings (fingerprint differs)"
+        elif not isinstance(state.get("epoch"), int) or not 1 <= state["epoch"] <= epochs:
+            problem = f"epoch {state.get('epoch')!r} is not in 1..{epochs}"
+        elif len(state.get("history", [])) != state["epoch"]:
+            problem = "its history does not match its epoch count"
+        elif set(state["model"]) != set(model.state_dict()) or any(
+                tuple(v.shape) != tuple(state["model"][k].shape) for k, v in model.state_dict().items()):
+            problem = "its weights do not fit this model"
+        elif state["buffers"] is not None and [tuple(b.shape) for b in state["buffers"]] != [
+                tuple(p.shape) for p in params]:
+            problem = "its momentum buffers do not fit this model"
+        if problem:
+            say(f"ignoring resume file {self.path}: {problem}; starting from epoch 0")
+            return None
+        return state
+
+    def save(self, epoch: int, model, opt: "SGD", history: list, elapsed: float) -> None:
+        from .io import atomic_path
+
+        state = {
+            "format": RESUME_FORMAT,
+            "format_version": RESUME_VERSION,
+            "fingerprint": self.fingerprint,
+            "epoch": int(epoch),
+            "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+            "buffers": None if opt.buffers is None else [b.detach().cpu() for b in opt.buffers],
+            "history": list(history),
+            "elapsed": float(elapsed),
+            "rng": torch.get_rng_state(),
+        }
+        with atomic_path(self.path, fsync=False) as tmp:  # a lost resume file only costs time
+            torch.save(state, tmp)
+
+    def due(self, epoch: int, epochs: int) -> bool:
+        """Save after ``epoch`` (1-based) completed epochs? Every ``every`` epochs, never after the last."""
+        return self.every > 0 and epoch < epochs and epoch % self.every == 0
+
+    def remove(self) -> None:
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+
+
 def mask_tensors(model, mask: dict | None, device) -> tuple[list, list]:
     """Parameters and float masks (same device/dtype) for every masked tensor of ``model``."""
     if not mask:
@@ -150,8 +238,13 @@ def evaluate(model, x_uint8, y, mean, std, batch_size: int = 1024) -> dict:
 
 
 def train(model, data, h: H, schedule: Schedule, *, data_seed: int, mask: dict | None = None,
-          augment: Augment = Augment(), device="cpu", log=None) -> dict:
-    """Train ``model`` in place on ``data`` with hyperparameters ``h``; returns final metrics and history."""
+          augment: Augment = Augment(), device="cpu", log=None, resume: Resume | None = None) -> dict:
+    """Train ``model`` in place on ``data`` with hyperparameters ``h``; returns final metrics and history.
+
+    With ``resume``, a state saved by an earlier, interrupted call of the same run is picked up (the
+    result's ``resumed_from_epoch`` says from which epoch; 0 = from the start) and a state is saved after
+    every ``resume.every`` epochs.
+    """
     model.to(device).train()
     params, masks = mask_tensors(model, mask, device)
     apply_masks(params, masks)
@@ -162,8 +255,18 @@ def train(model, data, h: H, schedule: Schedule, *, data_seed: int, mask: dict |
     n_full, rest = divmod(n, bs)
     iters = n_full + (1 if rest > 1 else 0)
     gen = torch.Generator(device="cpu")
-    history, diverged, t0 = [], False, time.perf_counter()
-    for epoch in range(schedule.epochs):
+    history, diverged, start_epoch, elapsed = [], False, 0, 0.0
+    saved = resume.load(model, schedule.epochs, log) if resume is not None else None
+    if saved is not None:
+        model.load_state_dict(saved["model"])
+        bufs = saved["buffers"]
+        opt.load_state_dict({"buffers": None if bufs is None else [b.to(p.device) for b, p in zip(bufs, opt.params)]})
+        torch.set_rng_state(saved["rng"])
+        history, start_epoch, elapsed = list(saved["history"]), saved["epoch"], saved["elapsed"]
+        if log:
+            log(f"resuming from {resume.path}: epoch {start_epoch} of {schedule.epochs} completed")
+    t0 = time.perf_counter() - elapsed
+    for epoch in range(start_epoch, schedule.epochs):
         gen.manual_seed(derive_seed(data_seed, "epoch", epoch))
         order = torch.randperm(n, generator=gen).to(data.x_train.device)
         model.train()
@@ -203,6 +306,8 @@ def train(model, data, h: H, schedule: Schedule, *, data_seed: int, mask: dict |
             log(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
         if diverged:
             break
+        if resume is not None and resume.due(epoch + 1, schedule.epochs):
+            resume.save(epoch + 1, model, opt, history, time.perf_counter() - t0)
     final = history[-1]
     return {
         "test_accuracy": final["test_accuracy"],
@@ -211,6 +316,7 @@ def train(model, data, h: H, schedule: Schedule, *, data_seed: int, mask: dict |
         "diverged": diverged,
         "epochs_completed": len(history) if not diverged else len(history) - 1,
         "iterations_per_epoch": iters,
+        "resumed_from_epoch": start_epoch,
         "train_time_s": round(time.perf_counter() - t0, 3),
         "history": history,
     }

@@ -14,25 +14,56 @@ class ConfigError(ValueError):
     pass
 
 
-#: Files a dataset needs under ``dataset.root`` (a folder check only: no scan of its contents).
+#: Files and folders a dataset needs under ``dataset.root`` (existence checks only: no scan of their contents;
+#: the preparation job checks every image it needs and names what is missing).
 DATASET_FILES = {
-    "cifar10": "cifar-10-batches-py/data_batch_1",
-    "cifar100": "cifar-100-python/train",
+    "cifar10": ("cifar-10-batches-py/data_batch_1",),
+    "cifar100": ("cifar-100-python/train",),
+    "tiny_imagenet": ("wnids.txt", "train", "val/images", "val/val_annotations.txt"),
+    "miniplaces": ("train.txt", "val.txt", "categories.txt", "images/train", "images/val"),
 }
+#: What ``dataset.root`` is, for the messages.
+DATASET_ROOTS = {
+    "cifar10": "the folder that holds cifar-10-batches-py/",
+    "cifar100": "the folder that holds cifar-100-python/",
+    "tiny_imagenet": "the standard tiny-imagenet-200 folder, or the folder that holds it",
+    "miniplaces": "the MiniPlaces development kit folder (images/train, images/val, train.txt, val.txt, "
+                  "categories.txt)",
+}
+#: Datasets whose folder may also be a named subfolder of ``dataset.root``.
+DATASET_SUBDIRS = {"tiny_imagenet": "tiny-imagenet-200"}
+
+
+def dataset_base(name: str, root: str) -> str:
+    """The folder that holds the dataset's files: ``root``, or its standard subfolder when that has them."""
+    sub = DATASET_SUBDIRS.get(name)
+    if sub and not os.path.exists(os.path.join(root, DATASET_FILES[name][0])):
+        if os.path.exists(os.path.join(root, sub, DATASET_FILES[name][0])):
+            return os.path.join(root, sub)
+    return root
+
+
+def check_dataset(ds: dict) -> None:
+    name = ds["name"]
+    if name not in DATASET_FILES:
+        return
+    root = ds.get("root")
+    if not root:
+        raise ConfigError(f"dataset.root must be set for dataset '{name}' ({DATASET_ROOTS[name]}); "
+                          f"nothing is downloaded")
+    if not os.path.isdir(root):
+        raise ConfigError(f"dataset.root: folder {root!r} does not exist ({DATASET_ROOTS[name]})")
+    base = dataset_base(name, root)
+    missing = [os.path.join(base, f) for f in DATASET_FILES[name] if not os.path.exists(os.path.join(base, f))]
+    if missing:
+        sub = DATASET_SUBDIRS.get(name)
+        where = f" (nor in {os.path.join(root, sub)})" if sub and base == root else ""
+        raise ConfigError(f"dataset.root: expected {', '.join(missing)}{where} for dataset '{name}', not found; "
+                          f"dataset.root is {DATASET_ROOTS[name]}")
 
 
 def check_config(config: dict) -> None:
-    ds = config["dataset"]
-    if ds["name"] in DATASET_FILES:
-        root = ds.get("root")
-        if not root:
-            raise ConfigError(f"dataset.root must be set for dataset '{ds['name']}' (the folder that holds "
-                              f"{DATASET_FILES[ds['name']].split('/')[0]}/); nothing is downloaded")
-        if not os.path.isdir(root):
-            raise ConfigError(f"dataset.root: folder {root!r} does not exist")
-        expected = os.path.join(root, DATASET_FILES[ds["name"]])
-        if not os.path.exists(expected):
-            raise ConfigError(f"dataset.root: expected {expected} for dataset '{ds['name']}', not found")
+    check_dataset(config["dataset"])
 
     model = config["model"]
     if model["name"] == "resnet_cifar" and "depth" in model and (model["depth"] - 2) % 6:

@@ -17,9 +17,7 @@ check_config(config)
 
 EXP = config["experiment"]
 SUMMARY = f"results/{EXP}/summary.csv"
-FIGURE_FILES = [
-    f"figures/{fig}.{ext}" for fig in plan.FIGURES for ext in ("pdf", "png")
-]
+FIGURE_FILES = [f"figures/{fig}.{ext}" for fig in plan.FIGURES for ext in ("pdf", "png")]
 RUNTIME = config["runtime"]
 HSLUG = r"lr[^/_]+_bs\d+_wd[^/_]+"
 

@@ -15,6 +15,8 @@ rule train_eval:
     conda:
         "../envs/findeval.yaml"
     threads: RUNTIME["threads"]
+    resources:
+        gpu=0 if RUNTIME["device"] == "cpu" else 1,
     params:
         kind=source_kind,
         hfind=source_hfind,

@@ -15,6 +15,8 @@ rule train_find:
     conda:
         "../envs/findeval.yaml"
     threads: RUNTIME["threads"]
+    resources:
+        gpu=0 if RUNTIME["device"] == "cpu" else 1,
     params:
         kind="lottery",
         hfind=lambda w: w.hfind,

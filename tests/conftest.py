@@ -100,19 +100,43 @@ def snakemake(workdir: Path, *args: str, timeout: float = 180, check: bool = Tru
 
 _JOB = re.compile(r"^(?:local)?rule (\w+):\s*$")
 _WILDCARDS = re.compile(r"^\s+wildcards: (.*)$")
+_OUTPUT = re.compile(r"^\s+output: (.*)$")
 
 
-def planned_jobs(output: str) -> list[tuple[str, dict]]:
-    """(rule, wildcards) of every job in a dry-run log (``rule NAME:`` / ``localrule NAME:`` blocks)."""
+class Job(dict):
+    """One planned job: ``rule``, ``wildcards`` (dict) and ``output`` (list of paths)."""
+
+    @property
+    def rule(self):
+        return self["rule"]
+
+    @property
+    def wildcards(self):
+        return self["wildcards"]
+
+    @property
+    def output(self):
+        return self["output"]
+
+
+def planned_jobs(output: str) -> list[Job]:
+    """Every job of a dry-run log: the ``rule NAME:`` / ``localrule NAME:`` blocks with their ``wildcards:``
+    and ``output:`` lines."""
     jobs = []
     for line in output.splitlines():
         m = _JOB.match(line)
         if m:
-            jobs.append((m.group(1), {}))
+            jobs.append(Job(rule=m.group(1), wildcards={}, output=[]))
+            continue
+        if not jobs:
             continue
         m = _WILDCARDS.match(line)
-        if m and jobs:
+        if m:
             for part in m.group(1).split(", "):
                 key, _, value = part.partition("=")
-                jobs[-1][1][key.strip()] = value.strip()
+                jobs[-1]["wildcards"][key.strip()] = value.strip()
+            continue
+        m = _OUTPUT.match(line)
+        if m:
+            jobs[-1]["output"].extend(x.strip() for x in m.group(1).split(", ") if x.strip())
     return jobs

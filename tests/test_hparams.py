@@ -77,7 +77,7 @@ def test_parse_round_trip(h):
 @pytest.mark.parametrize(
     "slug",
     ["", "lr0.2_bs512", "lr0.2_bs512_wd1e-4_x", "bs512_lr0.2_wd1e-4", "lr0.2_bs51.2_wd1e-4", "lrabc_bs512_wd1e-4",
-     "lr0.2_bs512_wd1e-4/"],
+     "lr0.2_bs512_wd1e-4/", "lr0.2_bs512_wd1e-4\n", " lr0.2_bs512_wd1e-4", "lre_bs512_wd1e-4"],
 )
 def test_parse_rejects_non_slugs(slug):
     with pytest.raises(ValueError):

@@ -127,7 +127,7 @@ def test_coupled_lines_read_the_find_runs(main_config):
     assert coupled
     for line in coupled:
         for f in plan.line_files(main_config, line):
-            assert f.startswith(f"results/digits/find/{line.hfind.slug}/"), f
+            assert f.startswith(f"{plan.exp_dir(main_config)}/find/{line.hfind.slug}/"), f
 
 
 def test_fig2_panels(main_config):
@@ -150,14 +150,17 @@ def test_fig2_panels(main_config):
 
 
 def test_fig2_input_count_of_config_yaml(main_config):
-    """Counted from first principles: 3 grid values per dimension (one of them the default), 3 seeds, 14 levels."""
+    """Counted from first principles: per dimension, the grid values other than the default give one decoupled
+    line each (top row: H_find moves, bottom row: H_eval moves); one coupled line (the defaults)."""
     seeds, n = len(main_config["seeds"]), plan.levels(main_config)
-    g = {d: len(main_config["grids"][d]["find"]) for d in DIMENSIONS}
-    assert all(main_config["grids"][d]["find"] == main_config["grids"][d]["eval"] for d in DIMENSIONS)
-    decoupled_per_row = sum(v - 1 for v in g.values())  # one value per dimension is the default (coupled)
-    level0 = (1 + decoupled_per_row) * seeds  # dense find runs: one per H_find
+    base = plan.default_h(main_config)
+    for d in DIMENSIONS:  # precondition of the count below
+        assert getattr(base, d) in main_config["grids"][d]["find"] and getattr(base, d) in main_config["grids"][d]["eval"]
+    moved_find = sum(len(main_config["grids"][d]["find"]) - 1 for d in DIMENSIONS)
+    moved_eval = sum(len(main_config["grids"][d]["eval"]) - 1 for d in DIMENSIONS)
+    level0 = (1 + moved_find) * seeds  # dense find runs: one per H_find
     coupled = n * seeds  # defaults -> defaults, levels 1..N, read from the find runs
-    decoupled = 2 * decoupled_per_row * n * seeds  # top row (vary H_find) + bottom row (vary H_eval)
+    decoupled = (moved_find + moved_eval) * n * seeds
     baselines = 2 * n * seeds  # global random + preserve LPR, both with the defaults
     assert len(plan.figure_inputs(main_config, "fig2")) == level0 + coupled + decoupled + baselines
 

@@ -1,0 +1,457 @@
+"""Bad input, tried: every case must stop with an error that names the problem (the key, the file, the
+expected shape) before any work is lost.
+
+- Config cases go through ``snakemake -n`` (the Snakefile validates the config when it loads): the run
+  must fail before any job is planned or started, with the key and the value in the message.
+- File cases call the ``findeval.jobs`` functions the rules run, on small real files (a width-4 ResNet on
+  digits). Training jobs must refuse their inputs before training starts (``training.train`` is replaced
+  by a tripwire) and leave no output behind.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import copy
+import json
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import TINY, read_yaml, snakemake, write_config
+from findeval import analysis, data as data_mod, io, jobs, masks, models, training
+from findeval.hparams import H
+
+# --------------------------------------------------------------------------- config cases (snakemake -n)
+
+
+def _set(path: str, value):
+    def edit(cfg, wd):
+        *parents, last = path.split(".")
+        d = cfg
+        for key in parents:
+            d = d.setdefault(key, {})
+        if value is _DELETE:
+            del d[last]
+        else:
+            d[last] = value
+
+    return edit
+
+
+_DELETE = object()
+
+
+def _cifar_root(kind: str):
+    def edit(cfg, wd):
+        root = wd / "cifar"
+        if kind == "empty":
+            root.mkdir()
+        cfg["dataset"] = {"name": "cifar10", "root": str(root)}
+        return str(root / "cifar-10-batches-py" / "data_batch_1") if kind == "empty" else str(root)
+
+    return edit
+
+
+#: id -> (edit(config, workdir) of tests/data/tiny.yaml, strings the error output must contain; an edit may
+#: return one more string to look for)
+CONFIG_CASES = {
+    "unknown-key": (_set("pruning.fractoin", 0.2), ["'fractoin' was unexpected", "['pruning']"]),
+    "wrong-type-lr-string": (_set("defaults.lr", "0.1"), ["'0.1' is not of type 'number'", "['defaults']['lr']"]),
+    "zero-lr": (_set("defaults.lr", 0), ["less than or equal to the minimum of 0", "['defaults']['lr']"]),
+    "negative-lr-in-grid": (_set("grids.lr.find", [0.1, -0.05]), ["-0.05", "['grids']['lr']['find']"]),
+    "fraction-zero": (_set("pruning.fraction", 0), ["minimum of 0", "['pruning']['fraction']"]),
+    "fraction-one": (_set("pruning.fraction", 1.0), ["maximum of 1", "['pruning']['fraction']"]),
+    "zero-levels": (_set("pruning.levels", 0), ["minimum of 1", "['pruning']['levels']"]),
+    "empty-grid": (_set("grids.lr.eval", []), ["should be non-empty", "['grids']['lr']['eval']"]),
+    "duplicate-grid-values": (_set("grids.weight_decay.find", [5.0e-4, 0.0005]),
+                              ["non-unique", "['grids']['weight_decay']['find']"]),
+    "unknown-model": (_set("model.name", "resnet34"), ["'resnet34' is not one of", "['model']['name']"]),
+    "unknown-dataset": (_set("dataset.name", "mnist"), ["'mnist' is not one of", "['dataset']['name']"]),
+    "missing-data-folder": (_cifar_root("missing"), ["dataset.root", "does not exist"]),
+    "data-folder-without-files": (_cifar_root("empty"), ["dataset.root", "not found"]),
+    "milestones-beyond-epochs": (_set("training.milestones", [1, 2]), ["training.milestones", "[2]",
+                                                                      "training.epochs = 2"]),
+    "milestones-not-increasing": (lambda c, wd: c["training"].update(epochs=6, milestones=[4, 2]),
+                                  ["training.milestones", "increasing"]),
+    "batch-size-one": (_set("grids.batch_size.eval", [1, 128]), ["minimum of 2", "['grids']['batch_size']['eval']"]),
+    "experiment-with-slash": (_set("experiment", "a/b"), ["'a/b' does not match", "['experiment']"]),
+    "missing-required-block": (_set("pruning", _DELETE), ["'pruning' is a required property"]),
+    "momentum-one": (_set("training.momentum", 1.0), ["maximum of 1", "['training']['momentum']"]),
+}
+
+
+def _run_config_case(name: str, root):
+    edit, needles = CONFIG_CASES[name]
+    wd = root / name
+    wd.mkdir()
+    cfg = copy.deepcopy(read_yaml(TINY))
+    extra = edit(cfg, wd)
+    needles = needles + ([extra] if isinstance(extra, str) else [])
+    write_config(wd, cfg)
+    r = snakemake(wd, "-n", check=False, timeout=120)
+    return {"rc": r.returncode, "out": r.stdout + r.stderr, "needles": needles, "wd": wd}
+
+
+@pytest.fixture(scope="module")
+def config_results(tmp_path_factory):
+    """All config cases, two ``snakemake -n`` processes at a time (each is mostly interpreter start-up)."""
+    root = tmp_path_factory.mktemp("badconfig")
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        futures = {name: pool.submit(_run_config_case, name, root) for name in CONFIG_CASES}
+        return {name: f.result() for name, f in futures.items()}
+
+
+@pytest.mark.parametrize("case", list(CONFIG_CASES))
+def test_bad_config_fails_before_any_job(config_results, case):
+    r = config_results[case]
+    out = r["out"]
+    assert r["rc"] != 0, f"snakemake -n accepted the config of case {case}:\n{out}"
+    for needle in r["needles"]:
+        assert needle in out, f"{needle!r} not in the error of case {case}:\n{out}"
+    assert "Job stats" not in out and "rule prepare_data" not in out  # no job was even planned
+    assert not (r["wd"] / "results").exists()
+
+
+def test_the_unedited_config_passes(tmp_path):
+    """The matrix is only meaningful if the base config is accepted by the same command."""
+    write_config(tmp_path, read_yaml(TINY))
+    r = snakemake(tmp_path, "-n", "results/tiny/dataset.npz", check=False, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+# --------------------------------------------------------------------------- file cases (findeval.jobs)
+
+MODEL = {"name": "resnet_cifar", "depth": 8, "width": 4}
+OTHER = {"name": "resnet_cifar", "depth": 8, "width": 2}
+TRAINING = {"epochs": 1, "milestones": [], "gamma": 0.2}
+HF = H(0.1, 128, 5e-4)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """Valid inputs of every job: dataset, init (width 4 and, for foreign files, width 2), mask M_1, ticket."""
+    root = tmp_path_factory.mktemp("files")
+    f = {k: root / v for k, v in {
+        "data": "dataset.npz", "init": "init.pt", "reinit": "reinit.pt", "arch": "architecture.json",
+        "mask1": "mask1.h5", "ticket1": "ticket1.pt", "other_init": "other/init.pt", "other_reinit": "other/reinit.pt",
+        "other_arch": "other/architecture.json", "other_mask1": "other/mask1.h5"}.items()}
+    jobs.prepare_data(str(f["data"]), name="digits")
+    jobs.init(str(f["init"]), str(f["reinit"]), str(f["arch"]), model=MODEL, dataset="digits", seed=0)
+    jobs.init(str(f["other_init"]), str(f["other_reinit"]), str(f["other_arch"]), model=OTHER, dataset="digits", seed=0)
+    jobs.prune(str(f["mask1"]), trained=str(f["init"]), parent_mask=None, fraction=0.5, level=1, seed=0, h_find=HF)
+    jobs.prune(str(f["other_mask1"]), trained=str(f["other_init"]), parent_mask=None, fraction=0.5, level=1, seed=0,
+               h_find=HF)
+    jobs.rewind(str(f["ticket1"]), start=str(f["init"]), mask=str(f["mask1"]))
+    return f
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """Training must never start on bad input: replace it by a tripwire."""
+
+    def tripwire(*args, **kwargs):
+        raise AssertionError("training started although an input is bad")
+
+    monkeypatch.setattr(training, "train", tripwire)
+
+
+def _train(out_dir, files, **over):
+    kw = dict(start=str(files["ticket1"]), mask=str(files["mask1"]), data=str(files["data"]), kind="lottery",
+              h_find=HF, h_eval=HF, level=1, seed=0, training=TRAINING, augment=None, role="train_find",
+              out_trained=str(out_dir / "trained.pt"))
+    kw.update(over)
+    return jobs.train_run(str(out_dir / "metrics.json"), **kw)
+
+
+def _nothing_written(d):
+    left = sorted(p.name for p in d.iterdir() if p.name in ("metrics.json", "trained.pt") or ".tmp-" in p.name
+                  or p.name.endswith(".resume.pt"))
+    assert left == [], f"outputs left behind: {left}"
+
+
+@contextlib.contextmanager
+def _raises(exc, *needles):
+    """pytest.raises that also checks that every needle is in the message."""
+    with pytest.raises(exc) as info:
+        yield info
+    msg = str(info.value)
+    for needle in needles:
+        assert str(needle) in msg, f"{needle!r} not in: {msg}"
+
+
+def _write_bytes(path, data: bytes):
+    path.write_bytes(data)
+    return path
+
+
+def test_truncated_mask(files, tmp_path, no_training):
+    bad = _write_bytes(tmp_path / "mask.h5", files["mask1"].read_bytes()[:1500])
+    with _raises(masks.MaskError, bad, "truncated or corrupt"):
+        _train(tmp_path, files, mask=str(bad))
+    _nothing_written(tmp_path)
+
+
+def test_corrupt_mask(files, tmp_path, no_training):
+    raw = bytearray(files["mask1"].read_bytes())
+    raw[:64] = b"\x00garbage" * 8  # the superblock (HDF5 signature and addresses) destroyed
+    bad = _write_bytes(tmp_path / "mask.h5", bytes(raw))
+    with _raises(masks.MaskError, bad, "unreadable"):
+        _train(tmp_path, files, mask=str(bad))
+    _nothing_written(tmp_path)
+
+
+def test_hdf5_that_is_not_a_mask(files, tmp_path, no_training):
+    import h5py
+
+    bad = tmp_path / "other.h5"
+    with h5py.File(bad, "w") as f:
+        f["weights"] = np.zeros(3)
+    with _raises(masks.MaskError, bad, "not a findeval mask"):
+        _train(tmp_path, files, mask=str(bad))
+    _nothing_written(tmp_path)
+
+
+def test_mask_for_another_architecture(files, tmp_path, no_training):
+    with _raises(masks.MaskError, files["other_mask1"], "another architecture", "conv1.weight", "(2, 1, 3, 3)"):
+        _train(tmp_path, files, mask=str(files["other_mask1"]))
+    _nothing_written(tmp_path)
+
+
+def test_mask_of_the_wrong_level(files, tmp_path, no_training):
+    with _raises(masks.MaskError, files["mask1"], "is level 1, expected 2"):
+        _train(tmp_path, files, level=2)
+    _nothing_written(tmp_path)
+
+
+def test_mask_not_monotone_with_its_parent(files, tmp_path):
+    """prune(level 2) reads M_1 and the weights trained with M_1: weights M_1 prunes must be zero. Weights
+    trained with another mask (here M_1 shuffled within each layer) make M_2 not monotone with M_1."""
+    m1, _ = masks.load_mask(files["mask1"])
+    state, meta = io.load_checkpoint(files["init"])
+    shuffled = masks.preserve_lpr_mask(m1, seed=7)
+    trained = tmp_path / "trained1.pt"
+    io.save_checkpoint(trained, masks.apply_mask(state, shuffled), {**meta, "role": "trained", "level": 1})
+    out = tmp_path / "mask2.h5"
+    with _raises(masks.MaskError, trained, files["mask1"], "not monotone", "conv1.weight"):
+        jobs.prune(str(out), trained=str(trained), parent_mask=str(files["mask1"]), fraction=0.5, level=2, seed=0,
+                   h_find=HF)
+    assert not out.exists()
+
+
+def test_parent_mask_of_the_wrong_level(files, tmp_path):
+    out = tmp_path / "mask3.h5"
+    with _raises(masks.MaskError, files["mask1"], "expected 2"):
+        jobs.prune(str(out), trained=str(files["ticket1"]), parent_mask=str(files["mask1"]), fraction=0.5, level=3,
+                   seed=0, h_find=HF)
+    assert not out.exists()
+
+
+def test_checkpoint_of_another_architecture(files, tmp_path, no_training):
+    with _raises(masks.MaskError, files["mask1"], "another architecture", "(4, 1, 3, 3)", "(2, 1, 3, 3)"):
+        _train(tmp_path, files, start=str(files["other_init"]))
+    _nothing_written(tmp_path)
+
+
+def test_checkpoint_that_is_not_a_plain_state_dict(files, tmp_path, no_training):
+    bad = tmp_path / "pickled.pt"
+    torch.save({"model": models.build({**MODEL, "in_channels": 1, "num_classes": 10}), "meta": {}}, bad)
+    with _raises(io.CheckpointError, bad, "not a plain state dict", "weights_only=True"):
+        _train(tmp_path, files, start=str(bad))
+    _nothing_written(tmp_path)
+
+
+def test_checkpoint_with_nan_weights(files, tmp_path, no_training):
+    state, meta = io.load_checkpoint(files["ticket1"])
+    state = {k: v.clone() for k, v in state.items()}
+    state["layer2.0.conv2.weight"].view(-1)[3] = float("nan")
+    bad = tmp_path / "nan.pt"
+    io.save_checkpoint(bad, state, meta)
+    with _raises(io.CheckpointError, bad, "NaN", "layer2.0.conv2.weight"):
+        _train(tmp_path, files, start=str(bad))
+    _nothing_written(tmp_path)
+
+
+def test_truncated_checkpoint(files, tmp_path, no_training):
+    bad = _write_bytes(tmp_path / "cut.pt", files["ticket1"].read_bytes()[:5000])
+    with _raises(io.CheckpointError, bad, "unreadable"):
+        _train(tmp_path, files, start=str(bad))
+    _nothing_written(tmp_path)
+
+
+def test_missing_checkpoint(files, tmp_path, no_training):
+    with _raises(io.CheckpointError, tmp_path / "nope.pt", "not found"):
+        _train(tmp_path, files, start=str(tmp_path / "nope.pt"))
+
+
+def test_checkpoint_without_model_spec(files, tmp_path, no_training):
+    state, _ = io.load_checkpoint(files["ticket1"])
+    bare = tmp_path / "bare.pt"
+    io.save_checkpoint(bare, state, {"role": "ticket"})
+    with _raises(ValueError, bare, "model_spec"):
+        _train(tmp_path, files, start=str(bare))
+    _nothing_written(tmp_path)
+
+
+def test_prepared_dataset_missing_arrays(files, tmp_path, no_training):
+    with np.load(files["data"]) as z:
+        arrays = {k: z[k] for k in z.files if k not in ("y_test", "std")}
+    bad = tmp_path / "dataset.npz"
+    np.savez(bad, **arrays)
+    with _raises(data_mod.DataError, bad, "lacks arrays", "y_test", "std"):
+        _train(tmp_path, files, data=str(bad))
+    _nothing_written(tmp_path)
+
+
+def test_truncated_prepared_dataset(files, tmp_path, no_training):
+    bad = _write_bytes(tmp_path / "dataset.npz", files["data"].read_bytes()[:4000])
+    with _raises(data_mod.DataError, bad):
+        _train(tmp_path, files, data=str(bad))
+    _nothing_written(tmp_path)
+
+
+def test_prepared_dataset_of_another_shape(files, tmp_path, no_training):
+    """A 3-channel dataset (CIFAR-like) given to a model built for 1-channel digits."""
+    with np.load(files["data"]) as z:
+        arrays = {k: z[k] for k in z.files}
+    for split in ("x_train", "x_test"):
+        arrays[split] = np.repeat(arrays[split], 3, axis=1)
+    arrays["mean"], arrays["std"] = np.repeat(arrays["mean"], 3), np.repeat(arrays["std"], 3)
+    bad = tmp_path / "rgb.npz"
+    np.savez(bad, **arrays)
+    with _raises(ValueError, bad, "3-channel", "expects 1 channels"):
+        _train(tmp_path, files, data=str(bad))
+    _nothing_written(tmp_path)
+
+
+def test_prepared_dataset_with_more_classes_than_the_model(files, tmp_path, no_training):
+    with np.load(files["data"]) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["y_train"] = arrays["y_train"].copy()
+    arrays["y_train"][0] = 99
+    arrays["num_classes"] = np.int64(100)
+    bad = tmp_path / "hundred.npz"
+    np.savez(bad, **arrays)
+    with _raises(ValueError, bad, "100 classes", "10 outputs"):
+        _train(tmp_path, files, data=str(bad))
+    _nothing_written(tmp_path)
+
+
+def test_cuda_requested_without_a_gpu(files, tmp_path, no_training):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with _raises(RuntimeError, "runtime.device", "cuda"):
+        _train(tmp_path, files, device="cuda")
+    _nothing_written(tmp_path)
+
+
+@pytest.mark.parametrize("value", ["often", "-1", "1.5"])
+def test_bad_resume_cadence(files, tmp_path, no_training, monkeypatch, value):
+    monkeypatch.setenv("FINDEVAL_RESUME_EVERY", value)
+    with _raises(ValueError, "FINDEVAL_RESUME_EVERY", repr(value)):
+        _train(tmp_path, files)
+    _nothing_written(tmp_path)
+
+
+def test_prune_with_fraction_outside_0_1(files, tmp_path):
+    out = tmp_path / "m.h5"
+    with _raises(ValueError, "fraction", "(0, 1)", "1.0"):
+        jobs.prune(str(out), trained=str(files["init"]), parent_mask=None, fraction=1.0, level=1, seed=0, h_find=HF)
+    assert not out.exists()
+
+
+def test_prune_of_nan_weights_that_do_not_say_they_diverged(files, tmp_path):
+    """A diverged find run is a result (its checkpoint says so, see test_reliability); NaN weights in a
+    checkpoint that does not say so are a corrupt file."""
+    state, meta = io.load_checkpoint(files["init"])
+    state = {k: v.clone() for k, v in state.items()}
+    state["conv1.weight"].view(-1)[0] = float("nan")
+    trained = tmp_path / "trained0.pt"
+    io.save_checkpoint(trained, state, {**meta, "role": "trained", "level": 0, "diverged": False})
+    out = tmp_path / "m.h5"
+    with _raises(io.CheckpointError, trained, "conv1.weight", "does not say its training diverged"):
+        jobs.prune(str(out), trained=str(trained), parent_mask=None, fraction=0.5, level=1, seed=0, h_find=HF)
+    assert not out.exists()
+
+
+def test_corrupt_architecture_json(files, tmp_path):
+    bad = tmp_path / "architecture.json"
+    bad.write_text('{"model_spec": {"name": "resnet_cifar"}, "prunable": {')
+    out = tmp_path / "global.h5"
+    with _raises(ValueError, bad, "not valid JSON"):
+        jobs.global_random_mask(str(out), architecture=str(bad), fraction=0.5, level=1, seed=0)
+    assert not out.exists()
+
+
+def test_preserve_lpr_from_a_corrupt_lottery_mask(files, tmp_path):
+    bad = _write_bytes(tmp_path / "mask.h5", b"\x89HDF\r\n\x1a\n" + b"\x00" * 200)
+    out = tmp_path / "lpr.h5"
+    with _raises(masks.MaskError, bad):
+        jobs.preserve_lpr_mask(str(out), lottery_mask=str(bad), level=1, seed=0)
+    assert not out.exists()
+
+
+# --------------------------------------------------------------------------- aggregate
+
+
+def _metrics(files, tmp_path):
+    """One real metrics.json (a 1-epoch run) to corrupt in different ways."""
+    out = tmp_path / "good"
+    out.mkdir()
+    _train(out, files, out_trained=None, role="train_eval", training={"epochs": 1})
+    return out / "metrics.json"
+
+
+@pytest.fixture(scope="module")
+def good_metrics(files, tmp_path_factory):
+    return _metrics(files, tmp_path_factory.mktemp("metrics"))
+
+
+@pytest.mark.parametrize(
+    "corrupt, needles",
+    [
+        (lambda text: text[: len(text) // 2], ["is not valid JSON"]),
+        (lambda text: "[1, 2, 3]", ["must hold a JSON object"]),
+        (lambda text: json.dumps({k: v for k, v in json.loads(text).items() if k != "test_accuracy"}),
+         ["lacks test_accuracy"]),
+        (lambda text: json.dumps({**json.loads(text), "H_eval": {"lr": -1, "batch_size": 64, "weight_decay": 0}}),
+         ["malformed", "lr must be > 0"]),
+    ],
+    ids=["truncated-json", "not-an-object", "missing-key", "bad-H"],
+)
+def test_aggregate_refuses_bad_metrics(good_metrics, tmp_path, corrupt, needles):
+    bad = tmp_path / "metrics.json"
+    bad.write_text(corrupt(good_metrics.read_text()))
+    out = tmp_path / "summary.csv"
+    with _raises(ValueError, bad, *needles):
+        analysis.write_summary([str(good_metrics), str(bad)], str(out), experiment="x")
+    assert not out.exists()
+    analysis.write_summary([str(good_metrics)], str(out), experiment="x")  # the good one alone is fine
+    assert out.exists()
+
+
+def test_cifar_batches_are_refused_without_their_files(tmp_path):
+    (tmp_path / "cifar-10-batches-py").mkdir()
+    with _raises(data_mod.DataError, tmp_path / "cifar-10-batches-py", "data_batch_1", "test_batch"):
+        jobs.prepare_data(str(tmp_path / "d.npz"), name="cifar10", root=str(tmp_path))
+    assert not (tmp_path / "d.npz").exists()
+
+
+def test_a_checkpoint_carrying_code_is_refused_and_the_code_never_runs(files, tmp_path, no_training):
+    """A .pt file is a pickle: loaded without weights_only it runs whatever it carries. Here it would create
+    a folder; findeval must refuse the file and the folder must not appear."""
+    marker = tmp_path / "payload-ran"
+
+    class Payload:
+        def __reduce__(self):
+            return (os.mkdir, (str(marker),))
+
+    bad = tmp_path / "evil.pt"
+    state, meta = io.load_checkpoint(files["ticket1"])
+    torch.save({"model": state, "meta": {**meta, "note": Payload()}}, bad)
+    with _raises(io.CheckpointError, bad, "weights_only=True"):
+        _train(tmp_path, files, start=str(bad))
+    assert not marker.exists()
+    _nothing_written(tmp_path)
