@@ -30,27 +30,35 @@ resource_scopes:
 localrules:
     prepare_data,
     init,
-    prune,
-    rewind,
-    global_random_mask,
-    preserve_lpr_mask,
     aggregate,
-    prune_match_lpr,
-    prune_local,
     init_structured,
     prune_structured,
     aggregate_structured,
+    claims,
 
 
 include: "rules/common.smk"
 include: "rules/data.smk"
-include: "rules/find.smk"
-include: "rules/baselines.smk"
-include: "rules/eval.smk"
 include: "rules/aggregate.smk"
 include: "rules/figures.smk"
 include: "rules/lpr.smk"
+include: "rules/claims.smk"
 include: "rules/structured.smk"
+
+
+# The same files either way (README "Job granularity"): one job per training step of Algorithm A1, or one
+# job per find chain and per evaluation sweep over the levels (the default: 10x fewer process starts).
+# The cheap steps of either (prune, rewind, random masks) say `localrule: True` in their rule files.
+if RUNTIME["granularity"] == "level":
+
+    include: "rules/find.smk"
+    include: "rules/baselines.smk"
+    include: "rules/eval.smk"
+    include: "rules/lpr_levels.smk"
+
+else:
+
+    include: "rules/chains.smk"
 
 
 rule all:
@@ -60,3 +68,4 @@ rule all:
         figures=FIGURE_FILES,
         lpr_figures=LPR_FIGURE_FILES,
         structured=STRUCTURED_TARGETS,
+        claims=CLAIMS_FILES,

@@ -352,3 +352,69 @@ def train_run(out_metrics: str, *, start: str, mask: str | None, data: str, kind
     if resume is not None:
         resume.remove()
     return metrics
+
+
+# --------------------------------------------------------------------------- chains and sweeps
+#
+# runtime.granularity "chain" (the default) runs a whole find chain, or the evaluation of every level of
+# one mask source with one H_eval, in one job: the per-level steps above, called in the same order with
+# the same arguments, write the same files (byte for byte, but for the timings in metrics.json) with one
+# process start instead of three per level. "level" gives every step its own job (README "Job granularity").
+
+
+def by_level(named, name: str) -> dict[int, str]:
+    """``{L: path}`` from named files ``{name}_{L}`` (the outputs of the chain rules)."""
+    prefix = f"{name}_"
+    found = {int(k[len(prefix):]): v for k, v in dict(named).items() if k.startswith(prefix) and k[len(prefix):].isdigit()}
+    return dict(sorted(found.items()))
+
+
+def find_chain(*, trained: dict, metrics: dict, masks_out: dict, tickets: dict, init: str, data: str, h_find: H,
+               seed: int, fraction: float, training: dict, augment: dict | None, device: str = "cpu",
+               threads: int = 1) -> None:
+    """Algorithm A1 for one (H_find, replicate), every level: train -> prune -> rewind -> train ...
+
+    ``trained``/``metrics`` map levels 0..N to the outputs of train_find, ``masks_out``/``tickets`` levels
+    1..N to those of prune and rewind."""
+    levels = sorted(metrics)
+    if levels != list(range(len(levels))) or sorted(trained) != levels or sorted(masks_out) != levels[1:] \
+            or sorted(tickets) != levels[1:]:
+        raise ValueError(f"a find chain needs every level from 0: got metrics {levels}, masks {sorted(masks_out)}")
+    for level in levels:
+        if level >= 1:
+            prune(masks_out[level], trained=trained[level - 1], parent_mask=masks_out.get(level - 1),
+                  fraction=fraction, level=level, seed=seed, h_find=h_find)
+            rewind(tickets[level], start=init, mask=masks_out[level])
+        train_run(metrics[level], out_trained=trained[level], start=tickets.get(level, init),
+                  mask=masks_out.get(level), data=data, kind="lottery", h_find=h_find, h_eval=h_find, level=level,
+                  seed=seed, training=training, augment=augment, role="train_find", device=device, threads=threads)
+
+
+def eval_sweep(*, metrics: dict, starts: dict, masks_in: dict, data: str, kind: str, h_find: H | None, h_eval: H,
+               seed: int, training: dict, augment: dict | None, device: str = "cpu", threads: int = 1) -> None:
+    """A1 line 8 for every level of one mask source with one H_eval: the train_eval runs, in level order."""
+    for level, out in metrics.items():
+        train_run(out, start=starts[level], mask=masks_in[level], data=data, kind=kind, h_find=h_find,
+                  h_eval=h_eval, level=level, seed=seed, training=training, augment=augment, role="train_eval",
+                  device=device, threads=threads)
+
+
+def global_random_masks(masks_out: dict, *, architecture: str, fraction: float, seed: int) -> None:
+    for level, out in masks_out.items():
+        global_random_mask(out, architecture=architecture, fraction=fraction, level=level, seed=seed)
+
+
+def preserve_lpr_masks(masks_out: dict, *, lottery_masks: dict, seed: int) -> None:
+    for level, out in masks_out.items():
+        preserve_lpr_mask(out, lottery_mask=lottery_masks[level], level=level, seed=seed)
+
+
+def exit_now() -> None:
+    """End a job's process at once, once its outputs are written: skips the interpreter's teardown of torch
+    (about 1-2 s per job, more than a default training's compute). Logs and stdio are flushed first."""
+    import sys
+
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)

@@ -470,6 +470,39 @@ def train_chain(out_metrics: str, *, constraint: str, h_find: H, h_eval: H, h_re
     return metrics
 
 
+def constrained_chain(*, constraint: str, trained: dict, metrics: dict, masks_out: dict, tickets: dict,
+                      dense_trained: str, init: str, data: str, h_find: H, seed: int, fraction: float,
+                      training: dict, augment: dict | None, h_ref: H | None = None,
+                      reference_masks: dict | None = None, device: str = "cpu", threads: int = 1) -> None:
+    """One LPR-constrained chain, levels 1..N, in one job (``runtime.granularity: chain``): the same calls as
+    the per-level rules ``prune_match_lpr``/``prune_local`` and ``train_find_lpr``, in level order. Level 0
+    is the regular find chain's dense run (``dense_trained``)."""
+    levels = sorted(metrics)
+    if levels != list(range(1, len(levels) + 1)) or sorted(trained) != levels or sorted(masks_out) != levels \
+            or sorted(tickets) != levels:
+        raise ValueError(f"an LPR chain needs every level from 1: got metrics {levels}, masks {sorted(masks_out)}")
+    for level in levels:
+        prune_chain(masks_out[level], tickets[level], constraint=constraint,
+                    trained=dense_trained if level == 1 else trained[level - 1],
+                    parent_mask=masks_out.get(level - 1), start=init, level=level, seed=seed, h_find=h_find,
+                    fraction=fraction, h_ref=h_ref,
+                    reference_mask=(reference_masks or {}).get(level) if constraint == "match_lpr" else None)
+        train_chain(metrics[level], out_trained=trained[level], constraint=constraint, h_find=h_find,
+                    h_eval=h_find, h_ref=h_ref, start=tickets[level], mask=masks_out[level], data=data,
+                    role="train_find_lpr", level=level, seed=seed, training=training, augment=augment,
+                    device=device, threads=threads)
+
+
+def constrained_eval_sweep(*, constraint: str, metrics: dict, tickets: dict, masks_in: dict, data: str,
+                           h_find: H, h_eval: H, seed: int, training: dict, augment: dict | None,
+                           h_ref: H | None = None, device: str = "cpu", threads: int = 1) -> None:
+    """``train_eval_lpr`` for every level of one constrained chain with one H_eval, in one job."""
+    for level, out in metrics.items():
+        train_chain(out, constraint=constraint, h_find=h_find, h_eval=h_eval, h_ref=h_ref, start=tickets[level],
+                    mask=masks_in[level], data=data, role="train_eval_lpr", level=level, seed=seed,
+                    training=training, augment=augment, device=device, threads=threads)
+
+
 # =========================================================================== reading LPRs
 
 

@@ -8,6 +8,7 @@ rule global_random_mask:
         mask="results/{exp}/random/global/seed{seed}/level{level}/mask.h5",
     log:
         "results/{exp}/logs/global_random_mask/seed{seed}/level{level}.log",
+    localrule: True
     conda:
         "../envs/findeval.yaml"
     params:
@@ -23,6 +24,7 @@ rule preserve_lpr_mask:
         mask="results/{exp}/random/preserve_lpr/{hfind}/seed{seed}/level{level}/mask.h5",
     log:
         "results/{exp}/logs/preserve_lpr_mask/{hfind}/seed{seed}/level{level}.log",
+    localrule: True
     conda:
         "../envs/findeval.yaml"
     script:

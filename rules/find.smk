@@ -35,6 +35,7 @@ rule prune:
         mask="results/{exp}/find/{hfind}/seed{seed}/level{level}/mask.h5",
     log:
         "results/{exp}/logs/prune/{hfind}/seed{seed}/level{level}.log",
+    localrule: True
     conda:
         "../envs/findeval.yaml"
     params:
@@ -51,6 +52,7 @@ rule rewind:
         ticket="results/{exp}/find/{hfind}/seed{seed}/level{level}/ticket.pt",
     log:
         "results/{exp}/logs/rewind/{hfind}/seed{seed}/level{level}.log",
+    localrule: True
     conda:
         "../envs/findeval.yaml"
     script:

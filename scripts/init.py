@@ -12,3 +12,4 @@ jobs.init(
     dataset=snakemake.params.dataset,
     seed=int(snakemake.wildcards.seed),
 )
+jobs.exit_now()  # skip torch's interpreter teardown (1-2 s per job)

@@ -18,3 +18,4 @@ lpr.prune_chain(
     h_find=H.parse(w.hfind),
     fraction=snakemake.params.fraction,
 )
+jobs.exit_now()  # skip torch's interpreter teardown (1-2 s per job)

@@ -20,3 +20,4 @@ lpr.prune_chain(
     h_ref=H.parse(w.href),
     fraction=snakemake.params.fraction,
 )
+jobs.exit_now()  # skip torch's interpreter teardown (1-2 s per job)

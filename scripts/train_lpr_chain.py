@@ -24,3 +24,4 @@ lpr.train_chain(
     device=p.device,
     threads=snakemake.threads,
 )
+jobs.exit_now()  # skip torch's interpreter teardown (1-2 s per job)

@@ -14,17 +14,27 @@ SLURM = REPO / "profiles" / "slurm" / "profile.yaml"
 LOCAL_GPU = REPO / "profiles" / "local-gpu" / "profile.yaml"
 TRAINING = ("train_find", "train_eval")
 CHEAP = ("prepare_data", "init", "prune", "rewind", "global_random_mask", "preserve_lpr_mask", "aggregate")
+CHAIN_TRAINING = ("find_chain", "eval_sweep", "lpr_find_chain", "lpr_eval_sweep")
+CHAIN_CHEAP = ("global_random_masks", "preserve_lpr_masks")
 PLACEHOLDERS = ("<account>", "<gpu-partition>", "<gpu-model>")
+
+
+def list_rules(wd, granularity: str) -> set:
+    config = read_yaml(REPO / "tests" / "data" / "tiny.yaml")
+    config["runtime"]["granularity"] = granularity
+    write_config(wd, config)
+    r = snakemake(wd, "--list-rules", timeout=120)
+    return {line.strip() for line in r.stdout.splitlines() if re.fullmatch(r"\s*\w+\s*", line)}
 
 
 @pytest.fixture(scope="module")
 def rules(tmp_path_factory, request):
+    """The rules of both granularities (runtime.granularity level and chain)."""
     wd = tmp_path_factory.mktemp("rules")
-    write_config(wd, read_yaml(REPO / "tests" / "data" / "tiny.yaml"))
-    r = snakemake(wd, "--list-rules", timeout=120)
-    names = {line.strip() for line in r.stdout.splitlines() if re.fullmatch(r"\s*\w+\s*", line)}
-    assert {"train_find", "train_eval", "prune", "fig2"} <= names
-    return names
+    level, chain = list_rules(wd, "level"), list_rules(wd, "chain")
+    assert {"train_find", "train_eval", "prune", "fig2"} <= level
+    assert set(CHAIN_TRAINING) <= chain and not {"train_find", "prune"} & chain
+    return level | chain
 
 
 def profile_rule_names(profile: dict) -> set:
@@ -50,17 +60,23 @@ def test_every_rule_named_in_a_profile_exists(rules, path):
 
 
 def localrules_of_snakefile() -> list[str]:
+    """The Snakefile's `localrules:` block and every rule that says `localrule: True` in rules/."""
     text = SNAKEFILE.read_text()
     block = re.search(r"^localrules:\n((?:    \w+,?\n)+)", text, re.M)
     assert block, "the Snakefile has no localrules: block"
-    return re.findall(r"\w+", block.group(1))
+    names = re.findall(r"\w+", block.group(1))
+    for smk in sorted((REPO / "rules").glob("*.smk")):
+        for rule in re.split(r"^rule ", smk.read_text(), flags=re.M)[1:]:
+            if re.search(r"^    localrule: True$", rule, re.M):
+                names.append(rule.split(":", 1)[0].strip())
+    return names
 
 
 def test_cheap_rules_are_local_and_training_rules_are_not(rules):
     local = localrules_of_snakefile()
     assert set(local) <= rules
-    assert set(CHEAP) <= set(local)
-    assert not set(TRAINING) & set(local)
+    assert set(CHEAP) <= set(local) and set(CHAIN_CHEAP) <= set(local)
+    assert not set(TRAINING + CHAIN_TRAINING) & set(local)
     assert "resource_scopes:\n    gpu=\"local\"" in SNAKEFILE.read_text()
 
 
@@ -80,7 +96,7 @@ def test_slurm_profile_site_settings_are_written_once():
 
 def dry_run_jobs(tmp_path, profile_dir, **runtime):
     config = read_yaml(REPO / "tests" / "data" / "tiny.yaml")
-    config["runtime"] = runtime
+    config["runtime"] = {**config["runtime"], **runtime}
     write_config(tmp_path, config)
     r = snakemake(tmp_path, "-n", "--workflow-profile", str(profile_dir), "figures/fig2.pdf", timeout=120)
     return planned_jobs(r.stdout), r.stdout

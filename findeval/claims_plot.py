@@ -1,0 +1,73 @@
+"""Drawing the claims report (``figures/claims.pdf`` / ``.png``) from the table of :mod:`findeval.claims`.
+
+One row per claim: the measured effect (dot) with its bootstrap interval (horizontal bar), coloured by the
+verdict, the claim's text and id on the left, a vertical line at 0 (right of it: the paper's direction) and
+the unit on the right. Each row has its own x scale (the claims have different units: decades of LR,
+percentage points). A claim that was not run shows its reason instead of a bar.
+"""
+
+from __future__ import annotations
+
+import math
+import textwrap
+
+#: Verdict colours (colourblind-safe: blue, vermillion, orange; grey for not run).
+VERDICT_COLORS = {"reproduced": "#0072B2", "not reproduced": "#D55E00", "inconclusive": "#E69F00",
+                  "not run": "#9a9a9a"}
+
+
+def _finite(x) -> bool:
+    return x is not None and not (isinstance(x, float) and math.isnan(x))
+
+
+def draw_claims(table, *, pdf: str | None, png: str | None, style: dict | None = None, title: str = "") -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+    from matplotlib.lines import Line2D
+
+    from .io import atomic_path
+
+    style = {"context": "paper", "dpi": 150, **(style or {})}
+    sns.set_theme(context=style["context"], style="whitegrid")
+    n = max(1, len(table))
+    f, axes = plt.subplots(n, 1, figsize=(10.5, 0.62 * n + 1.3), squeeze=False)
+    for ax, (_, r) in zip(axes[:, 0], table.iterrows()):
+        color = VERDICT_COLORS.get(r["verdict"], "black")
+        label = "\n".join(textwrap.wrap(f"{r['claim_id']}: {r['claim']}", 46))
+        ax.set_yticks([0])
+        ax.set_yticklabels([label], fontsize="x-small")
+        ax.set_ylim(-1, 1)
+        ax.grid(axis="y", visible=False)
+        ax.tick_params(axis="x", labelsize="xx-small", pad=1)
+        if r["verdict"] == "not run" or not _finite(r["effect"]):
+            ax.set_xticks([])
+            reason = str(r["detail"]).removeprefix("not run: ")
+            ax.text(0.01, 0, "not run: " + textwrap.shorten(reason, 110), transform=ax.get_yaxis_transform(),
+                    va="center", ha="left", fontsize="xx-small", color=color, style="italic")
+            continue
+        effect, lo, hi = float(r["effect"]), r["ci_low"], r["ci_high"]
+        if _finite(lo) and _finite(hi):
+            ax.errorbar([effect], [0], xerr=[[max(0.0, effect - lo)], [max(0.0, hi - effect)]], fmt="o",
+                        color=color, ecolor=color, elinewidth=2.2, capsize=3, markersize=5)
+        else:
+            ax.plot([effect], [0], "o", color=color, markersize=5)
+        xs = [0.0, effect] + [v for v in (lo, hi) if _finite(v)]
+        span = (max(xs) - min(xs)) or max(abs(effect), 1.0)
+        ax.set_xlim(min(xs) - 0.15 * span, max(xs) + 0.15 * span)
+        ax.axvline(0, color="black", linewidth=0.8)
+        ci = f" [{lo:.3g}, {hi:.3g}]" if _finite(lo) and _finite(hi) else " (no interval)"
+        ax.text(1.01, 0.5, f"{effect:+.3g}{ci}\n{r['unit']}: {r['verdict']}", transform=ax.transAxes, va="center",
+                ha="left", fontsize="xx-small", color=color)
+    handles = [Line2D([], [], marker="o", linestyle="-", color=c, label=v) for v, c in VERDICT_COLORS.items()]
+    f.legend(handles=handles, loc="lower center", ncol=4, fontsize="x-small", frameon=False)
+    f.suptitle(f"{title}\neffect (positive = the paper's direction) with a bootstrap interval over seeds",
+               fontsize="small")
+    f.tight_layout(rect=(0, 0.03, 0.86, 1))
+    for path in (pdf, png):
+        if path:
+            with atomic_path(path) as tmp:
+                f.savefig(tmp, dpi=style["dpi"], format=path.rsplit(".", 1)[1])
+    plt.close(f)

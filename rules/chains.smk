@@ -1,0 +1,197 @@
+# runtime.granularity "chain" (the default): one job per find chain (all levels of Algorithm A1 for one
+# H_find and replicate) and one per evaluation sweep (every level of one mask source with one H_eval).
+# The files are those of the per-level rules (rules/find.smk, baselines.smk, eval.smk, lpr_levels.smk),
+# written by the same functions in the same order: only the number of process starts changes.
+# See README "Job granularity".
+
+LEVELS = plan.levels(config)
+
+
+def per_level(directory, first, **files):
+    """Named files {name}_{L} = {directory}/level{L}/{file} for L = first..LEVELS (wildcards kept)."""
+    return {
+        f"{name}_{level}": f"{directory}/level{level}/{file}"
+        for name, file in files.items()
+        for level in range(first, LEVELS + 1)
+    }
+
+
+def eval_sweep_input(w):
+    """Lottery masks start from their tickets; random baselines from the replicate's new init (reinit.pt)."""
+    kind, _, hfind = w.source.partition("/")
+    base = f"results/{w.exp}"
+    if kind == "lottery":
+        d = f"{base}/find/{hfind}/seed{w.seed}"
+        inputs = per_level(d, 1, start="ticket.pt", mask="mask.h5")
+    else:
+        d = f"{base}/random/global/seed{w.seed}"
+        if kind == "preserve_lpr":
+            d = f"{base}/random/preserve_lpr/{hfind}/seed{w.seed}"
+        inputs = per_level(d, 1, mask="mask.h5")
+        inputs["reinit"] = f"{base}/seed{w.seed}/reinit.pt"
+    inputs["data"] = f"{base}/dataset.npz"
+    return inputs
+
+
+def lpr_chain_input(w):
+    spec = lpr.chain_spec(w.chain)
+    base = f"results/{w.exp}"
+    inputs = {
+        "data": f"{base}/dataset.npz",
+        "init": f"{base}/seed{w.seed}/init.pt",
+        "dense": f"{base}/find/{spec['hfind']}/seed{w.seed}/level0/trained.pt",
+    }
+    if spec["constraint"] == "match_lpr":
+        inputs.update(per_level(f"{base}/find/{spec['href']}/seed{w.seed}", 1, reference="mask.h5"))
+    return inputs
+
+
+def lpr_eval_sweep_input(w):
+    d = f"results/{w.exp}/find_{w.constrained}/seed{w.seed}"
+    return {
+        **per_level(d, 1, start="ticket.pt", mask="mask.h5"),
+        "data": f"results/{w.exp}/dataset.npz",
+    }
+
+
+rule find_chain:
+    input:
+        data="results/{exp}/dataset.npz",
+        init="results/{exp}/seed{seed}/init.pt",
+    output:
+        **per_level(
+            "results/{exp}/find/{hfind}/seed{seed}",
+            0,
+            trained="trained.pt",
+            metrics="metrics.json",
+        ),
+        **per_level("results/{exp}/find/{hfind}/seed{seed}", 1, mask="mask.h5", ticket="ticket.pt"),
+    log:
+        "results/{exp}/logs/find_chain/{hfind}/seed{seed}.log",
+    benchmark:
+        "results/{exp}/benchmarks/find_chain/{hfind}/seed{seed}.tsv"
+    conda:
+        "../envs/findeval.yaml"
+    threads: RUNTIME["threads"]
+    resources:
+        gpu=0 if RUNTIME["device"] == "cpu" else 1,
+    params:
+        hfind=lambda w: w.hfind,
+        fraction=config["pruning"]["fraction"],
+        training=config["training"],
+        augment=config["dataset"]["augment"],
+        device=RUNTIME["device"],
+    script:
+        "../scripts/find_chain.py"
+
+
+rule global_random_masks:
+    input:
+        architecture="results/{exp}/seed{seed}/architecture.json",
+    output:
+        **per_level("results/{exp}/random/global/seed{seed}", 1, mask="mask.h5"),
+    log:
+        "results/{exp}/logs/global_random_masks/seed{seed}.log",
+    localrule: True
+    conda:
+        "../envs/findeval.yaml"
+    params:
+        fraction=config["pruning"]["fraction"],
+    script:
+        "../scripts/random_masks.py"
+
+
+rule preserve_lpr_masks:
+    input:
+        **per_level("results/{exp}/find/{hfind}/seed{seed}", 1, lottery="mask.h5"),
+    output:
+        **per_level("results/{exp}/random/preserve_lpr/{hfind}/seed{seed}", 1, mask="mask.h5"),
+    log:
+        "results/{exp}/logs/preserve_lpr_masks/{hfind}/seed{seed}.log",
+    localrule: True
+    conda:
+        "../envs/findeval.yaml"
+    script:
+        "../scripts/random_masks.py"
+
+
+rule eval_sweep:
+    input:
+        unpack(eval_sweep_input),
+    output:
+        **per_level("results/{exp}/eval/{source}/{heval}/seed{seed}", 1, metrics="metrics.json"),
+    log:
+        "results/{exp}/logs/eval_sweep/{source}/{heval}/seed{seed}.log",
+    benchmark:
+        "results/{exp}/benchmarks/eval_sweep/{source}/{heval}/seed{seed}.tsv"
+    conda:
+        "../envs/findeval.yaml"
+    threads: RUNTIME["threads"]
+    resources:
+        gpu=0 if RUNTIME["device"] == "cpu" else 1,
+    params:
+        kind=source_kind,
+        hfind=source_hfind,
+        heval=lambda w: w.heval,
+        training=config["training"],
+        augment=config["dataset"]["augment"],
+        device=RUNTIME["device"],
+    script:
+        "../scripts/eval_sweep.py"
+
+
+rule lpr_find_chain:
+    input:
+        unpack(lpr_chain_input),
+    output:
+        **per_level(
+            "results/{exp}/{chain}/seed{seed}",
+            1,
+            mask="mask.h5",
+            ticket="ticket.pt",
+            trained="trained.pt",
+            metrics="metrics.json",
+        ),
+    log:
+        "results/{exp}/logs/lpr_find_chain/{chain}/seed{seed}.log",
+    benchmark:
+        "results/{exp}/benchmarks/lpr_find_chain/{chain}/seed{seed}.tsv"
+    conda:
+        "../envs/findeval.yaml"
+    threads: RUNTIME["threads"]
+    resources:
+        gpu=0 if RUNTIME["device"] == "cpu" else 1,
+    params:
+        spec=lambda w: lpr.chain_spec(w.chain),
+        fraction=config["pruning"]["fraction"],
+        training=config["training"],
+        augment=config["dataset"]["augment"],
+        device=RUNTIME["device"],
+    script:
+        "../scripts/lpr_find_chain.py"
+
+
+rule lpr_eval_sweep:
+    input:
+        unpack(lpr_eval_sweep_input),
+    output:
+        **per_level(
+            "results/{exp}/eval/{constrained}/{heval}/seed{seed}", 1, metrics="metrics.json"
+        ),
+    log:
+        "results/{exp}/logs/lpr_eval_sweep/{constrained}/{heval}/seed{seed}.log",
+    benchmark:
+        "results/{exp}/benchmarks/lpr_eval_sweep/{constrained}/{heval}/seed{seed}.tsv"
+    conda:
+        "../envs/findeval.yaml"
+    threads: RUNTIME["threads"]
+    resources:
+        gpu=0 if RUNTIME["device"] == "cpu" else 1,
+    params:
+        spec=lambda w: lpr.chain_spec(w.constrained),
+        heval=lambda w: w.heval,
+        training=config["training"],
+        augment=config["dataset"]["augment"],
+        device=RUNTIME["device"],
+    script:
+        "../scripts/lpr_eval_sweep.py"

@@ -1,0 +1,20 @@
+"""Rule claims: the claims report (results/<exp>/claims.csv, figures/claims.pdf and .png)."""
+
+import _bootstrap  # noqa: F401
+from findeval import claims, jobs
+
+jobs.setup_logging(snakemake.log[0])
+claims.write_report(
+    {
+        "summary": snakemake.input.summary,
+        "fig6": snakemake.input.fig6,
+        "fig7": snakemake.input.fig7,
+        "fig8": snakemake.input.fig8,
+        "structured": list(snakemake.input.structured),
+    },
+    snakemake.params.claims,
+    out_csv=snakemake.output.table,
+    pdf=snakemake.output.pdf,
+    png=snakemake.output.png,
+    style=snakemake.params.style,
+)

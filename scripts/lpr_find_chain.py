@@ -1,0 +1,28 @@
+"""Rule lpr_find_chain: an LPR-constrained chain (match-LPR or local), every level (granularity: chain)."""
+
+import _bootstrap  # noqa: F401
+from findeval import jobs, lpr
+from findeval.hparams import H
+
+jobs.setup_logging(snakemake.log[0])
+p, inp, out = snakemake.params, snakemake.input, snakemake.output
+lpr.constrained_chain(
+    constraint=p.spec["constraint"],
+    trained=jobs.by_level(out, "trained"),
+    metrics=jobs.by_level(out, "metrics"),
+    masks_out=jobs.by_level(out, "mask"),
+    tickets=jobs.by_level(out, "ticket"),
+    dense_trained=inp.dense,
+    init=inp.init,
+    data=inp.data,
+    h_find=H.parse(p.spec["hfind"]),
+    h_ref=H.parse(p.spec["href"]) if p.spec["href"] else None,
+    reference_masks=jobs.by_level(inp, "reference"),
+    seed=int(snakemake.wildcards.seed),
+    fraction=p.fraction,
+    training=p.training,
+    augment=p.augment,
+    device=p.device,
+    threads=snakemake.threads,
+)
+jobs.exit_now()
