@@ -268,8 +268,15 @@ def evaluate(model, x_uint8, y, mean, std, batch_size: int = 1024, *, precision:
 
 def train(model, data, h: H, schedule: Schedule, *, data_seed: int, mask: dict | None = None,
           augment: Augment = Augment(), device="cpu", log=None, resume: Resume | None = None,
-          precision: str = "fp32", channels_last: bool = False) -> dict:
+          precision: str = "fp32", channels_last: bool = False, first_epoch: int = 0,
+          stop_epoch: int | None = None, on_epoch_end=None) -> dict:
     """Train ``model`` in place on ``data`` with hyperparameters ``h``; returns final metrics and history.
+
+    Epochs ``first_epoch .. stop_epoch - 1`` of the schedule run (default: all of them). Starting at
+    ``first_epoch = k`` resumes the LR schedule and the data order at epoch k (late rewinding: the weights
+    of epoch k trained on to the end, optimizer state fresh); ``stop_epoch = k`` stops after epoch k (early
+    pruning, snapshots). ``on_epoch_end(epoch, model)`` is called after every completed epoch (epoch counted
+    from 1, as in ``history``), e.g. to save or measure the weights.
 
     With ``resume``, a state saved by an earlier, interrupted call of the same run is picked up (the
     result's ``resumed_from_epoch`` says from which epoch; 0 = from the start) and a state is saved after
@@ -292,7 +299,10 @@ def train(model, data, h: H, schedule: Schedule, *, data_seed: int, mask: dict |
     n_full, rest = divmod(n, bs)
     iters = n_full + (1 if rest > 1 else 0)
     gen = torch.Generator(device="cpu")
-    history, diverged, start_epoch, elapsed = [], False, 0, 0.0
+    stop = schedule.epochs if stop_epoch is None else int(stop_epoch)
+    if not 0 <= first_epoch < stop <= schedule.epochs:
+        raise ValueError(f"epochs {first_epoch}..{stop} are not a part of the schedule's {schedule.epochs} epochs")
+    history, diverged, start_epoch, elapsed = [], False, int(first_epoch), 0.0
     saved = resume.load(model, schedule.epochs, log) if resume is not None else None
     if saved is not None:
         model.load_state_dict(saved["model"])
@@ -303,7 +313,7 @@ def train(model, data, h: H, schedule: Schedule, *, data_seed: int, mask: dict |
         if log:
             log(f"resuming from {resume.path}: epoch {start_epoch} of {schedule.epochs} completed")
     t0 = time.perf_counter() - elapsed
-    for epoch in range(start_epoch, schedule.epochs):
+    for epoch in range(start_epoch, stop):
         gen.manual_seed(derive_seed(data_seed, "epoch", epoch))
         order = torch.randperm(n, generator=gen).to(data.x_train.device)
         model.train()
@@ -347,7 +357,9 @@ def train(model, data, h: H, schedule: Schedule, *, data_seed: int, mask: dict |
             log(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
         if diverged:
             break
-        if resume is not None and resume.due(epoch + 1, schedule.epochs):
+        if on_epoch_end is not None:
+            on_epoch_end(epoch + 1, model)
+        if resume is not None and resume.due(epoch + 1, stop):
             resume.save(epoch + 1, model, opt, history, time.perf_counter() - t0)
     if channels_last:
         model.to(memory_format=torch.contiguous_format)
