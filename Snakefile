@@ -42,6 +42,8 @@ include: "rules/data.smk"
 include: "rules/aggregate.smk"
 include: "rules/figures.smk"
 include: "rules/lpr.smk"
+include: "rules/rewinding.smk"
+include: "rules/early.smk"
 include: "rules/claims.smk"
 include: "rules/structured.smk"
 
@@ -67,5 +69,7 @@ rule all:
         summary=SUMMARY,
         figures=FIGURE_FILES,
         lpr_figures=LPR_FIGURE_FILES,
+        rewinding_figures=RW_FIGURE_FILES,
+        early_figures=EARLY_FIGURE_FILES,
         structured=STRUCTURED_TARGETS,
         claims=CLAIMS_FILES,

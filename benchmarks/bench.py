@@ -512,6 +512,15 @@ def find_snakemake_logs(results: Path) -> list[Path]:
     return []
 
 
+#: Training rules, and where their runs' metrics lie under results/<exp>/ (after the rule's benchmark path).
+TRAINING_RULES = {"train_find": "find", "train_eval": "eval", "train_find_lpr": "", "train_eval_lpr": "eval",
+                  "find_chain": "find", "eval_sweep": "eval", "lpr_find_chain": "", "lpr_eval_sweep": "eval",
+                  "structured/train_find": "", "structured/finetune": "", "structured/scratch_e": "",
+                  "structured/scratch_b": ""}
+PER_LEVEL = {"train_find", "train_eval", "train_find_lpr", "train_eval_lpr", "structured/train_find",
+             "structured/finetune", "structured/scratch_e", "structured/scratch_b"}
+
+
 def run_breakdown(results: Path, snakemake_logs: list[Path] | None = None) -> dict:
     """Where a run spent its time, from ``results`` (read only) and, if given, its Snakemake logs."""
     results = Path(results)
@@ -520,6 +529,11 @@ def run_breakdown(results: Path, snakemake_logs: list[Path] | None = None) -> di
     for tsv in sorted(glob.glob(str(results / "benchmarks" / "**" / "*.tsv"), recursive=True)):
         rel = Path(tsv).relative_to(results / "benchmarks")
         rule = rel.parts[0]
+        if rule == "structured" and len(rel.parts) > 2:  # benchmarks/structured/<stage>/<run>.tsv
+            stage, run = rel.parts[1], Path(*rel.parts[2:]).with_suffix("")
+            if stage == "train_find":  # its metrics: structured/find/<H_find>/seed<s>/dense/metrics.json
+                run, stage = run / "dense", "find"
+            rule, rel = f"structured/{rel.parts[1]}", Path(rule, "structured", stage, f"{run}.tsv")
         with open(tsv) as fh:
             rows = list(csv.DictReader(fh, delimiter="\t"))
         if not rows:
@@ -528,12 +542,16 @@ def run_breakdown(results: Path, snakemake_logs: list[Path] | None = None) -> di
         entry = per_rule.setdefault(rule, {"jobs": 0, "wall_s": 0.0, "compute_s": 0.0, "source": "benchmark"})
         entry["jobs"] += 1
         entry["wall_s"] += s
-        stage = {"train_find": "find", "train_eval": "eval"}.get(rule)
-        if stage:
-            metrics = results / stage / Path(*rel.parts[1:]).with_suffix("") / "metrics.json"
+        stage = TRAINING_RULES.get(rule)
+        if stage is not None:
+            run = results / stage / Path(*rel.parts[1:]).with_suffix("")
+            # a per-level rule's record is one run; a chain or sweep job's record covers its levels
+            files = [run / "metrics.json"] if rule in PER_LEVEL else sorted(run.glob("level*/metrics.json"))
             try:
-                t = float(json.loads(metrics.read_text())["train_time_s"])
+                t = sum(float(json.loads(f.read_text())["train_time_s"]) for f in files)
             except (OSError, ValueError, KeyError, TypeError):
+                t = None
+            if t is None or not files:
                 missing += 1
                 continue
             entry["compute_s"] += t

@@ -28,8 +28,10 @@ of the mask found with H_find = H.
   a little: a selection effect the paper's Fig. 3 shares.) Unit: pp.
 - **C4-LR / -BS / -WD** match-good-LPR beats match-bad-LPR (fig7 table): ``acc(match-good-LPR) -
   acc(match-bad-LPR)`` at L*, same H_eval. Unit: pp.
-- **C5** early pruning at a middle epoch is at least as good as at convergence: ``not run`` (this pipeline has
-  no early-pruning runs).
+- **C5** early pruning at a middle epoch is at least as good as at convergence (fig9 table, when the config has
+  an ``early_pruning`` block): ``acc(pruned at k_mid) - acc(pruned at convergence)`` at L*, same H_eval, for
+  fig9's panel of the default H_find (else its first panel); ``k_mid`` = the pruning epoch of fig9 nearest half
+  the schedule (ties: the earlier). Unit: pp. ``not run`` without early-pruning runs.
 - **C6** with WD_find = 0, LR_find barely moves the LPR: ``spread(default WD) - spread(WD = 0)``, spread =
   max - min over LR_find (values in both fig6's LR panel and fig8) of ``early(H)`` at fig6's level (fig6 and
   fig8 tables). Unit: pp.
@@ -77,7 +79,7 @@ EARLY_SHARE = 1 / 3
 VERDICTS = ("reproduced", "not reproduced", "inconclusive", "not run")
 COLUMNS = ["claim_id", "claim", "source", "effect", "ci_low", "ci_high", "unit", "verdict", "n_seeds", "n_boot",
            "level", "sparsity", "detail", "definition"]
-INPUTS = ("summary", "fig6", "fig7", "fig8", "structured")
+INPUTS = ("summary", "fig6", "fig7", "fig8", "structured", "fig9")
 #: Direction of the paper's claim about early-layer LPR: the "bad" end of each find grid.
 BAD_END = {"lr": "large", "batch_size": "small", "weight_decay": "large"}
 
@@ -169,12 +171,28 @@ def settings(config: dict) -> dict:
         "fig7": fig7,
         "fig8": fig8,
         "structured": structured,
+        "fig9": early_settings(config),
     }
 
 
+def early_settings(config: dict) -> dict | None:
+    """C5's selection from fig9 (None without early-pruning runs): panel, H_find, middle and final epoch."""
+    from . import early, plan
+
+    if not early.enabled(config):
+        return None
+    hfinds, base = early.hfinds(config), plan.default_h(config)
+    panel = hfinds.index(base) if base in hfinds else 0
+    e = early.total_epochs(config)
+    middle = min(early.prune_epochs(config), key=lambda k: (abs(k - e / 2), k))
+    return {"panel": panel, "hfind": hfinds[panel].slug, "heval": early.heval(config).slug, "middle_epoch": middle,
+            "epochs": e}
+
+
 def inputs(config: dict) -> dict:
-    """The files the claims job reads: ``structured`` is an empty list when structured pruning is off."""
-    from . import lpr, plan
+    """The files the claims job reads: ``structured`` (``fig9``) is an empty list when structured pruning (early
+    pruning) is off."""
+    from . import early, lpr, plan
     from . import structured_plan as splan
 
     exp = plan.exp_dir(config)
@@ -184,6 +202,7 @@ def inputs(config: dict) -> dict:
         "fig7": lpr.data_path(config, "fig7"),
         "fig8": lpr.data_path(config, "fig8"),
         "structured": [f"{splan.exp_dir(config)}/summary.csv"] if splan.enabled(config) else [],
+        "fig9": [early.data_path(config, "fig9")] if early.enabled(config) else [],
     }
 
 
@@ -429,7 +448,29 @@ def claim_match_good_beats_bad(dim: str):
 
 
 def claim_early_pruning(tables: dict, params: dict):
-    raise NotRun("this pipeline has no early-pruning runs (Fig. 9: masks from the weights at a middle epoch)")
+    spec = params.get("fig9")
+    if spec is None:
+        raise NotRun("this config has no early-pruning runs (no early_pruning: block; Fig. 9: masks from the "
+                     "weights at a middle epoch)")
+    fig9 = _need(tables, "fig9", "the early-pruning table (results/<exp>/early/fig9.csv)")
+    level = params["level"]
+    at = fig9[(fig9["panel"] == spec["panel"]) & (fig9["level"] == level)]
+    per_seed = {}
+    for key, k in (("middle", spec["middle_epoch"]), ("convergence", spec["epochs"])):
+        rows = at[at["prune_epoch"] == k]
+        if rows.empty:
+            raise NotRun(f"fig9.csv has no early-pruning runs pruned at epoch {k} at level {level}")
+        per_seed[key] = _by_seed(rows)
+
+    def stat(m):
+        return 100 * (m["middle"] - m["convergence"])
+
+    def detail(m):
+        return (f"pruned at epoch {spec['middle_epoch']} {100 * m['middle']:.1f}% vs at convergence (epoch "
+                f"{spec['epochs']}) {100 * m['convergence']:.1f}%, H_find {spec['hfind']}, H_eval {spec['heval']}, "
+                f"level {level}")
+
+    return per_seed, {"statistic": stat, "detail": detail}
 
 
 def claim_wd0_lpr_spread(tables: dict, params: dict):
@@ -512,7 +553,8 @@ CLAIMS = [
        f"mean accuracy of match-good-LPR - match-bad-LPR ({LABELS[d]} panel of fig7, same H_eval) at {_LEVEL_STAR}",
        claim_match_good_beats_bad(d)) for d in DIMENSIONS],
     ("C5", "early pruning at a middle epoch is at least as good as at convergence", "Sec. 3.5, Fig. 9", "pp", False,
-     "mean accuracy of masks pruned at a middle epoch - at convergence, same H_eval (not measured here)",
+     f"mean accuracy of masks pruned at a middle epoch (fig9's epoch nearest half the schedule) - at convergence, "
+     f"same H_eval, fig9's panel of the default H_find, at {_LEVEL_STAR}",
      claim_early_pruning),
     ("C6", "with WD_find = 0, LR_find barely moves the LPR", "Sec. 3.4, Fig. 8", "pp", True,
      f"spread(default WD_find) - spread(WD_find = 0), spread = max - min over LR_find of early(H) at fig6's level; "

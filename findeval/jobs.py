@@ -271,7 +271,8 @@ def check_data_fits(dataset, spec: dict, data: str, start: str) -> None:
 
 def train_run(out_metrics: str, *, start: str, mask: str | None, data: str, kind: str, h_find: H | None,
               h_eval: H, level: int, seed: int, training: dict, augment: dict | None, role: str,
-              out_trained: str | None = None, device: str = "cpu", threads: int = 1) -> dict:
+              out_trained: str | None = None, device: str = "cpu", threads: int = 1, precision: str = "fp32",
+              channels_last: bool = False) -> dict:
     """Train the masked network from ``start`` with ``h_eval`` (for find runs, h_eval is H_find) and write
     its metrics.json (and, for find runs, the trained weights).
 
@@ -311,11 +312,13 @@ def train_run(out_metrics: str, *, start: str, mask: str | None, data: str, kind
         fingerprint = resume_fingerprint(
             start=start, mask=mask, data=data, kind=kind, role=role, level=level, seeds=seeds,
             h_find=h_find.as_dict() if h_find else None, h_eval=h_eval.as_dict(), schedule=schedule.__dict__,
-            augment=aug.__dict__, device=device)
+            augment=aug.__dict__, device=device,
+            **({"precision": precision} if precision != "fp32" else {}),
+            **({"channels_last": True} if channels_last else {}))
         resume = tr.Resume(resume_path(out_metrics), fingerprint, every)
     t0 = time.perf_counter()
     result = tr.train(model, dataset, h_eval, schedule, data_seed=seeds["data"], mask=m, augment=aug,
-                      device=device, log=log.info, resume=resume)
+                      device=device, log=log.info, resume=resume, precision=precision, channels_last=channels_last)
     names = models.prunable_names(model)
     total = sum(p.numel() for n, p in model.named_parameters() if n in names)
     zeros = sum(int((p == 0).sum()) for n, p in model.named_parameters() if n in names)
@@ -371,7 +374,7 @@ def by_level(named, name: str) -> dict[int, str]:
 
 def find_chain(*, trained: dict, metrics: dict, masks_out: dict, tickets: dict, init: str, data: str, h_find: H,
                seed: int, fraction: float, training: dict, augment: dict | None, device: str = "cpu",
-               threads: int = 1) -> None:
+               threads: int = 1, **speed) -> None:
     """Algorithm A1 for one (H_find, replicate), every level: train -> prune -> rewind -> train ...
 
     ``trained``/``metrics`` map levels 0..N to the outputs of train_find, ``masks_out``/``tickets`` levels
@@ -387,16 +390,18 @@ def find_chain(*, trained: dict, metrics: dict, masks_out: dict, tickets: dict, 
             rewind(tickets[level], start=init, mask=masks_out[level])
         train_run(metrics[level], out_trained=trained[level], start=tickets.get(level, init),
                   mask=masks_out.get(level), data=data, kind="lottery", h_find=h_find, h_eval=h_find, level=level,
-                  seed=seed, training=training, augment=augment, role="train_find", device=device, threads=threads)
+                  seed=seed, training=training, augment=augment, role="train_find", device=device, threads=threads,
+                  **speed)
 
 
 def eval_sweep(*, metrics: dict, starts: dict, masks_in: dict, data: str, kind: str, h_find: H | None, h_eval: H,
-               seed: int, training: dict, augment: dict | None, device: str = "cpu", threads: int = 1) -> None:
+               seed: int, training: dict, augment: dict | None, device: str = "cpu", threads: int = 1,
+               **speed) -> None:
     """A1 line 8 for every level of one mask source with one H_eval: the train_eval runs, in level order."""
     for level, out in metrics.items():
         train_run(out, start=starts[level], mask=masks_in[level], data=data, kind=kind, h_find=h_find,
                   h_eval=h_eval, level=level, seed=seed, training=training, augment=augment, role="train_eval",
-                  device=device, threads=threads)
+                  device=device, threads=threads, **speed)
 
 
 def global_random_masks(masks_out: dict, *, architecture: str, fraction: float, seed: int) -> None:

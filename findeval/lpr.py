@@ -473,7 +473,8 @@ def train_chain(out_metrics: str, *, constraint: str, h_find: H, h_eval: H, h_re
 def constrained_chain(*, constraint: str, trained: dict, metrics: dict, masks_out: dict, tickets: dict,
                       dense_trained: str, init: str, data: str, h_find: H, seed: int, fraction: float,
                       training: dict, augment: dict | None, h_ref: H | None = None,
-                      reference_masks: dict | None = None, device: str = "cpu", threads: int = 1) -> None:
+                      reference_masks: dict | None = None, device: str = "cpu", threads: int = 1,
+                      **speed) -> None:
     """One LPR-constrained chain, levels 1..N, in one job (``runtime.granularity: chain``): the same calls as
     the per-level rules ``prune_match_lpr``/``prune_local`` and ``train_find_lpr``, in level order. Level 0
     is the regular find chain's dense run (``dense_trained``)."""
@@ -490,17 +491,17 @@ def constrained_chain(*, constraint: str, trained: dict, metrics: dict, masks_ou
         train_chain(metrics[level], out_trained=trained[level], constraint=constraint, h_find=h_find,
                     h_eval=h_find, h_ref=h_ref, start=tickets[level], mask=masks_out[level], data=data,
                     role="train_find_lpr", level=level, seed=seed, training=training, augment=augment,
-                    device=device, threads=threads)
+                    device=device, threads=threads, **speed)
 
 
 def constrained_eval_sweep(*, constraint: str, metrics: dict, tickets: dict, masks_in: dict, data: str,
                            h_find: H, h_eval: H, seed: int, training: dict, augment: dict | None,
-                           h_ref: H | None = None, device: str = "cpu", threads: int = 1) -> None:
+                           h_ref: H | None = None, device: str = "cpu", threads: int = 1, **speed) -> None:
     """``train_eval_lpr`` for every level of one constrained chain with one H_eval, in one job."""
     for level, out in metrics.items():
         train_chain(out, constraint=constraint, h_find=h_find, h_eval=h_eval, h_ref=h_ref, start=tickets[level],
                     mask=masks_in[level], data=data, role="train_eval_lpr", level=level, seed=seed,
-                    training=training, augment=augment, device=device, threads=threads)
+                    training=training, augment=augment, device=device, threads=threads, **speed)
 
 
 # =========================================================================== reading LPRs

@@ -81,6 +81,7 @@ rule find_chain:
         training=config["training"],
         augment=config["dataset"]["augment"],
         device=RUNTIME["device"],
+        speed=SPEED,
     script:
         "../scripts/find_chain.py"
 
@@ -136,6 +137,7 @@ rule eval_sweep:
         training=config["training"],
         augment=config["dataset"]["augment"],
         device=RUNTIME["device"],
+        speed=SPEED,
     script:
         "../scripts/eval_sweep.py"
 
@@ -167,6 +169,7 @@ rule lpr_find_chain:
         training=config["training"],
         augment=config["dataset"]["augment"],
         device=RUNTIME["device"],
+        speed=SPEED,
     script:
         "../scripts/lpr_find_chain.py"
 
@@ -193,5 +196,6 @@ rule lpr_eval_sweep:
         training=config["training"],
         augment=config["dataset"]["augment"],
         device=RUNTIME["device"],
+        speed=SPEED,
     script:
         "../scripts/lpr_eval_sweep.py"

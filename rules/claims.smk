@@ -15,6 +15,7 @@ rule claims:
         fig7=CLAIMS_INPUTS["fig7"],
         fig8=CLAIMS_INPUTS["fig8"],
         structured=CLAIMS_INPUTS["structured"],
+        fig9=CLAIMS_INPUTS["fig9"],
     output:
         table=f"results/{EXP}/claims.csv",
         pdf="figures/claims.pdf",

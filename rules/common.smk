@@ -19,6 +19,8 @@ EXP = config["experiment"]
 SUMMARY = f"results/{EXP}/summary.csv"
 FIGURE_FILES = [f"figures/{fig}.{ext}" for fig in plan.FIGURES for ext in ("pdf", "png")]
 RUNTIME = config["runtime"]
+# GPU speed options of the training jobs (findeval.training.train): fp32 / False run the default code path
+SPEED = {k: RUNTIME[k] for k in ("precision", "channels_last")}
 HSLUG = r"lr[^/_]+_bs\d+_wd[^/_]+"
 
 

@@ -24,5 +24,6 @@ rule train_eval:
         training=config["training"],
         augment=config["dataset"]["augment"],
         device=RUNTIME["device"],
+        speed=SPEED,
     script:
         "../scripts/train.py"

@@ -24,6 +24,7 @@ rule train_find:
         training=config["training"],
         augment=config["dataset"]["augment"],
         device=RUNTIME["device"],
+        speed=SPEED,
     script:
         "../scripts/train.py"
 

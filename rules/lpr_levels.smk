@@ -60,6 +60,7 @@ rule train_find_lpr:
         training=config["training"],
         augment=config["dataset"]["augment"],
         device=RUNTIME["device"],
+        speed=SPEED,
     script:
         "../scripts/train_lpr_chain.py"
 
@@ -86,5 +87,6 @@ rule train_eval_lpr:
         training=config["training"],
         augment=config["dataset"]["augment"],
         device=RUNTIME["device"],
+        speed=SPEED,
     script:
         "../scripts/train_lpr_chain.py"

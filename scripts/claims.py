@@ -11,6 +11,7 @@ claims.write_report(
         "fig7": snakemake.input.fig7,
         "fig8": snakemake.input.fig8,
         "structured": list(snakemake.input.structured),
+        "fig9": list(snakemake.input.fig9),
     },
     snakemake.params.claims,
     out_csv=snakemake.output.table,

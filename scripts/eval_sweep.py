@@ -20,6 +20,7 @@ jobs.eval_sweep(
     training=p.training,
     augment=p.augment,
     device=p.device,
+    **p.speed,
     threads=snakemake.threads,
 )
 jobs.exit_now()

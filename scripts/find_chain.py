@@ -19,6 +19,7 @@ jobs.find_chain(
     training=p.training,
     augment=p.augment,
     device=p.device,
+    **p.speed,
     threads=snakemake.threads,
 )
 jobs.exit_now()

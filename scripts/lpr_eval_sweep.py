@@ -19,6 +19,7 @@ lpr.constrained_eval_sweep(
     training=p.training,
     augment=p.augment,
     device=p.device,
+    **p.speed,
     threads=snakemake.threads,
 )
 jobs.exit_now()

@@ -23,6 +23,7 @@ lpr.constrained_chain(
     training=p.training,
     augment=p.augment,
     device=p.device,
+    **p.speed,
     threads=snakemake.threads,
 )
 jobs.exit_now()

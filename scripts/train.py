@@ -21,6 +21,7 @@ jobs.train_run(
     training=p.training,
     augment=p.augment,
     device=p.device,
+    **p.speed,
     threads=snakemake.threads,
 )
 jobs.exit_now()  # skip torch's interpreter teardown (1-2 s per job)

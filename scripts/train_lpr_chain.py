@@ -22,6 +22,7 @@ lpr.train_chain(
     training=p.training,
     augment=p.augment,
     device=p.device,
+    **p.speed,
     threads=snakemake.threads,
 )
 jobs.exit_now()  # skip torch's interpreter teardown (1-2 s per job)

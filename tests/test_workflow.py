@@ -67,7 +67,8 @@ def test_schema_fills_defaults(tiny_raw):
     cfg = validated(tiny_raw)
     assert cfg["pruning"]["fraction"] == 0.5  # given
     assert cfg["dataset"]["test_fraction"] == 0.2 and cfg["dataset"]["root"] is None
-    assert cfg["runtime"] == {"device": "cpu", "threads": 1, "granularity": "level"}
+    assert cfg["runtime"] == {"device": "cpu", "threads": 1, "granularity": "level", "precision": "fp32",
+                              "channels_last": False}
     assert cfg["figures"]["style"]["dpi"] == 150
     assert cfg["figures"]["fig2"] == {"constant_eval": None, "constant_find": None}
 

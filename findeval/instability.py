@@ -1,0 +1,292 @@
+"""Instability analysis (Frankle et al. 2019b) of lottery tickets: the paper's Figures A13 and A14.
+
+**Figure A13** (linear mode connectivity): a subnetwork, the ticket theta_k * M_L of a chain with
+LR_find = LR_eval = LR (a regular lottery ticket run), is trained twice from the same start with different
+SGD noise, i.e. different data orders and augmentation draws. Copy A is the chain's own training at level L
+(the replicate's data seed); copy B is trained by the instability job from the same ticket with the data
+seed ``derive_seed(seed, "data", "instability", "copy_b")`` (both recorded). For every alpha of
+``linspace(0, 1, alphas)`` the job forms ``(1 - alpha) * theta_A + alpha * theta_B`` (every parameter; pruned
+weights are zero in both, so the mask holds), recomputes the batch-norm statistics on the training images
+(no augmentation; the cumulative mean over fixed batches of 256, in the order of the prepared data), and
+measures the test error. Lines (the paper's): small LR rewound to epoch k (stable in the paper), small LR
+without late rewinding (k = 0: the regular chain, rewound to theta_0), and the large LR rewound to epoch k.
+One panel per level (paper: 48.8% and 73.8% pruned = levels 3 and 6 at p = 0.2).
+
+**Figure A14**: late-rewinding tickets (small LR, coupled) against random baselines trained from the
+replicate's new random init (``reinit.pt``, the full schedule from epoch 0): global random (the regular
+baseline of :mod:`findeval.plan`), preserve LPR (each late-rewinding mask shuffled within every layer) and
+preserve mask (the late-rewinding mask itself with new random weights).
+
+Paths::
+
+    results/{exp}/instability/k{k}/{H}/seed{s}/level{L}/interpolation.json
+    results/{exp}/late/k{k}/random/preserve_lpr/{H_find}/seed{s}/level{L}/mask.h5
+    results/{exp}/late/k{k}/random_eval/{preserve_lpr|preserve_mask}/{H_find}/{H_eval}/seed{s}/level{L}/metrics.json
+    results/{exp}/instability/{figA13,figA14}.csv          the numbers each figure draws
+
+The first half is pure Python on the config (parse time); the job steps import torch lazily.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from . import plan, rewinding
+from .hparams import H, derive_seed, format_number, run_seeds
+from .workflow import ConfigError
+
+log = logging.getLogger("findeval")
+
+FIGURES = ("figA13", "figA14")
+RANDOM_KINDS = ("preserve_lpr", "preserve_mask")
+#: Batch size of the batch-norm recomputation (fixed: the statistics must not depend on H).
+BN_BATCH = 256
+
+
+# =========================================================================== planning (parse time)
+
+
+def settings(config: dict) -> dict:
+    block = config.get("instability") or {}
+    base = plan.default_h(config)
+    lrs = block.get("lr") or [min(plan.grid_values(config, "lr", "find")), base.lr]
+    if len(lrs) != 2:
+        raise ConfigError(f"instability.lr: expected [small, large], got {lrs}")
+    rw = rewinding.settings(config)
+    n = rw["levels"]
+    levels = block.get("levels")
+    if levels is None:
+        levels = sorted({min(3, n), min(6, n)})
+    for lv in levels:
+        if not 1 <= int(lv) <= n:
+            raise ConfigError(f"instability.levels: level {lv} is not in 1..rewinding levels = {n}")
+    alphas = int(block.get("alphas", 11))
+    if alphas < 2:
+        raise ConfigError(f"instability.alphas: at least 2 (the endpoints), got {alphas}")
+    return {"lr_small": float(lrs[0]), "lr_large": float(lrs[1]), "levels": sorted({int(x) for x in levels}),
+            "alphas": alphas, "late_epoch": rw["late_epoch"], "rewind_levels": n}
+
+
+def alpha_values(n: int) -> list[float]:
+    return [i / (n - 1) for i in range(n)]
+
+
+def a13_lines(config: dict) -> list[dict]:
+    """(H, k, label) of every Figure A13 line, in the paper's order."""
+    s = settings(config)
+    base = plan.default_h(config)
+    small, large, k = base.replace(lr=s["lr_small"]), base.replace(lr=s["lr_large"]), s["late_epoch"]
+    return [
+        {"h": small, "k": k, "label": f"LR = {format_number(s['lr_small'])}, from epoch {k}"},
+        {"h": small, "k": 0, "label": f"LR = {format_number(s['lr_small'])}, from init (no late rewinding)"},
+        {"h": large, "k": k, "label": f"LR = {format_number(s['lr_large'])}, from epoch {k}"},
+    ]
+
+
+def interpolation_path(exp_dir: str, k: int, hslug: str, seed, level) -> str:
+    return f"{exp_dir}/instability/k{k}/{hslug}/seed{seed}/level{level}/interpolation.json"
+
+
+def source_dir(exp_dir: str, k: int, hslug: str, seed, level) -> str:
+    """The chain whose ticket, mask and trained weights (copy A) an instability job uses: the regular find chain
+    for k = 0, the late-rewinding chain to epoch k otherwise."""
+    if int(k) == 0:
+        return f"{exp_dir}/find/{hslug}/seed{seed}/level{level}"
+    return rewinding.chain_dir(exp_dir, f"late/k{k}", hslug, seed, level)
+
+
+def random_mask_dir(exp_dir: str, k: int, hfind: str, seed) -> str:
+    return f"{exp_dir}/late/k{k}/random/preserve_lpr/{hfind}/seed{seed}"
+
+
+def random_eval_path(exp_dir: str, k: int, rkind: str, hfind: str, heval: str, seed, level) -> str:
+    return f"{exp_dir}/late/k{k}/random_eval/{rkind}/{hfind}/{heval}/seed{seed}/level{level}/metrics.json"
+
+
+def _files(config: dict, path_of, levels) -> list[dict]:
+    return [{"seed": int(s), "level": int(lv), "path": path_of(s, lv)} for s in config["seeds"] for lv in levels]
+
+
+def figure_panels(config: dict, fig: str) -> list[dict]:
+    s = settings(config)
+    exp = plan.exp_dir(config)
+    frac = float(config["pruning"]["fraction"])
+    if fig == "figA13":
+        panels = []
+        for lv in s["levels"]:
+            pct = format_number(round(100 * (1 - (1 - frac) ** lv), 1))
+            panels.append({"type": "interpolation", "title": f"level {lv} ({pct}% pruned)", "lines": [
+                {"label": ln["label"], "style": None,
+                 "files": _files(config, lambda sd, L, ln=ln: interpolation_path(exp, ln["k"], ln["h"].slug, sd, L),
+                                 [lv])} for ln in a13_lines(config)]})
+        return panels
+    if fig == "figA14":
+        h = plan.default_h(config).replace(lr=s["lr_small"])
+        k, n = s["late_epoch"], s["rewind_levels"]
+        lv1 = range(1, n + 1)
+        gr = plan.Line("global_random", None, h)
+        lines = [
+            rewinding.variant_line(config, "late", h, h, f"lottery ticket, late rewinding to epoch {k}"),
+            {"label": "global random", "style": None,
+             "files": _files(config, lambda sd, L: plan.metrics_path(config, gr, sd, L), lv1)},
+            *[{"label": name, "style": None,
+               "files": _files(config, lambda sd, L, r=r: random_eval_path(exp, k, r, h.slug, h.slug, sd, L), lv1)}
+              for r, name in (("preserve_lpr", "preserve LPR"), ("preserve_mask", "preserve mask"))],
+        ]
+        return [{"type": "accuracy", "title": f"LR_find = LR_eval = {format_number(s['lr_small'])}, "
+                                              f"late rewinding to epoch {k}", "lines": lines}]
+    raise ValueError(f"unknown instability figure {fig!r}; choose from {FIGURES}")
+
+
+def figure_params(config: dict, fig: str) -> dict:
+    return {"figure": fig, "panels": figure_panels(config, fig), "levels": settings(config)["rewind_levels"],
+            "fraction": config["pruning"]["fraction"], "experiment": config["experiment"],
+            "dataset": config["dataset"]["name"], "model": config["model"]["name"]}
+
+
+def figure_inputs(config: dict, fig: str) -> list[str]:
+    return sorted({f["path"] for panel in figure_panels(config, fig) for line in panel["lines"]
+                   for f in line["files"]})
+
+
+def data_path(config: dict, fig: str) -> str:
+    return f"{plan.exp_dir(config)}/instability/{fig}.csv"
+
+
+def figure_files(config: dict) -> list[str]:
+    return [f"figures/{fig}.{ext}" for fig in FIGURES for ext in ("pdf", "png")]
+
+
+# --------------------------------------------------------------------------- input functions of the rules
+
+
+def instability_input(w) -> dict:
+    d = source_dir(f"results/{w.exp}", int(w.late_k), w.hfind, w.seed, w.level)
+    return {"ticket": f"{d}/ticket.pt", "mask": f"{d}/mask.h5", "copy_a": f"{d}/trained.pt",
+            "copy_a_metrics": f"{d}/metrics.json", "data": f"results/{w.exp}/dataset.npz"}
+
+
+def random_eval_input(w, levels: int) -> dict:
+    base = f"results/{w.exp}"
+    if w.rkind == "preserve_lpr":
+        d = random_mask_dir(base, int(w.late_k), w.hfind, w.seed)
+    else:
+        d = rewinding.chain_dir(base, f"late/k{w.late_k}", w.hfind, w.seed)
+    return {**rewinding.per_level(d, 1, levels, mask="mask.h5"), "reinit": f"{base}/seed{w.seed}/reinit.pt",
+            "data": f"{base}/dataset.npz"}
+
+
+# =========================================================================== jobs (job time)
+
+
+def copy_b_seed(seed: int) -> int:
+    """Data-order seed of the second copy (the first is the replicate's, ``run_seeds(seed)["data"]``)."""
+    return derive_seed(seed, "data", "instability", "copy_b")
+
+
+def interpolate_state(a: dict, b: dict, alpha: float) -> dict:
+    """``(1 - alpha) * a + alpha * b`` for every floating tensor; others (BN batch counters) from ``a``."""
+    out = {}
+    for k, va in a.items():
+        vb = b[k]
+        out[k] = (1 - alpha) * va + alpha * vb if va.is_floating_point() else va.clone()
+    return out
+
+
+def recompute_bn(model, data, batch_size: int = BN_BATCH) -> None:
+    """Reset every batch-norm layer's running statistics and re-estimate them on the training images (no
+    augmentation): the cumulative mean over fixed batches, in the prepared order."""
+    import torch
+
+    from . import data as data_mod
+
+    bns = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None
+    model.train()
+    n = len(data.y_train)
+    with torch.no_grad():
+        for i in range(0, n, batch_size):
+            xb = data.x_train[i: i + batch_size]
+            if len(xb) < 2:
+                continue
+            model(data_mod.normalize(xb, data.mean, data.std))
+    model.eval()
+
+
+def evaluate_bn(model, state: dict, data) -> dict:
+    """Test loss and accuracy of ``state`` loaded into ``model`` with BN statistics recomputed on training data."""
+    from . import models, training as tr
+
+    models.load_state(model, state, "interpolated weights")
+    recompute_bn(model, data)
+    return tr.evaluate(model, data.x_test, data.y_test, data.mean, data.std)
+
+
+def instability(out_json: str, *, ticket: str, mask: str, copy_a: str, copy_a_metrics: str, data: str, h: H,
+                seed: int, level: int, late_epoch: int, alphas: int, training: dict, augment: dict | None,
+                device: str = "cpu", threads: int = 1, out_copy_b: str | None = None, **speed) -> dict:
+    """Train copy B of the ticket (other data order), then the test error along the path from copy A to B.
+    ``out_copy_b``: also keep copy B's weights there (the rule does not)."""
+    import tempfile
+
+    from . import jobs, models
+    from .io import load_checkpoint, read_json, write_json
+
+    with tempfile.TemporaryDirectory() as tmp:
+        mb = rewinding.train_variant(f"{tmp}/metrics.json", out_trained=f"{tmp}/copy_b.pt", start=ticket, mask=mask,
+                                     data=data, variant="late" if late_epoch else "lottery", h_find=h, h_eval=h,
+                                     level=level, seed=seed, training=training, augment=augment,
+                                     role="instability_copy_b", first_epoch=late_epoch, data_seed=copy_b_seed(seed),
+                                     device=device, threads=threads, **speed)
+        b, _ = load_checkpoint(f"{tmp}/copy_b.pt", require_finite=False)
+        if out_copy_b:
+            import shutil
+
+            shutil.copyfile(f"{tmp}/copy_b.pt", out_copy_b)
+    a, meta = load_checkpoint(copy_a, require_finite=False)
+    device = jobs.resolve_device(device)
+    dataset = jobs.load_data(data, device)
+    model = models.build(meta["model_spec"]).to(device)
+    models.load_state(model, a, f"checkpoint {copy_a}")
+    from . import training as tr
+
+    plain = {"a": tr.evaluate(model, dataset.x_test, dataset.y_test, dataset.mean, dataset.std)}
+    models.load_state(model, b, "copy B")
+    plain["b"] = tr.evaluate(model, dataset.x_test, dataset.y_test, dataset.mean, dataset.std)
+    rows = []
+    for alpha in alpha_values(alphas):
+        r = evaluate_bn(model, interpolate_state(a, b, alpha), dataset)
+        rows.append({"alpha": alpha, "test_accuracy": r["accuracy"], "test_error": 1 - r["accuracy"],
+                     "test_loss": r["loss"]})
+    errors = [r["test_error"] for r in rows]
+    out = {
+        "kind": "instability", "level": level, "seed": seed, "late_epoch": late_epoch, "H": h.as_dict(),
+        "sparsity": mb["sparsity"],
+        "data_seeds": {"copy_a": run_seeds(seed)["data"], "copy_b": copy_b_seed(seed)},
+        "copy_a": copy_a, "copy_a_test_accuracy": read_json(copy_a_metrics)["test_accuracy"],
+        "copy_b_test_accuracy": mb["test_accuracy"],
+        "endpoints_without_bn_recompute": {k: v["accuracy"] for k, v in plain.items()},
+        "bn": f"recomputed on the training images (no augmentation), batches of {BN_BATCH}",
+        "diverged": bool(mb["diverged"]) or bool(meta.get("diverged")),
+        # instability (Frankle et al.): the highest error on the path above the mean error of its endpoints
+        "instability": max(errors) - (errors[0] + errors[-1]) / 2,
+        "interpolation": rows,
+    }
+    write_json(out_json, out)
+    log.info("instability level %d, k %d, %s: %.4f", level, late_epoch, h.slug, out["instability"])
+    return out
+
+
+def random_eval_sweep(*, rkind: str, metrics: dict, masks_in: dict, reinit: str, data: str, h_find: H, h_eval: H,
+                      seed: int, training: dict, augment: dict | None, device: str = "cpu", threads: int = 1,
+                      **speed) -> None:
+    """A14's random baselines of a late-rewinding chain: its masks (preserve mask) or their within-layer
+    shuffles (preserve LPR), each trained from the replicate's new random init, the full schedule."""
+    if rkind not in RANDOM_KINDS:
+        raise ValueError(f"unknown baseline {rkind!r}; choose from {RANDOM_KINDS}")
+    for level, out in metrics.items():
+        rewinding.train_variant(out, start=reinit, mask=masks_in[level], data=data, variant="late", kind=rkind,
+                                h_find=h_find, h_eval=h_eval, level=level, seed=seed, training=training,
+                                augment=augment, role="train_eval", device=device, threads=threads, **speed)

@@ -1,0 +1,119 @@
+# Early pruning (Section 3.5, Fig. 9) and the LPR through training (Figs. A18, A19), planned only when the
+# config has an `early_pruning:` block (see findeval.early for the semantics and paths):
+#   early_find_chain   iterative early pruning: each level trained k epochs of the schedule, then pruned
+#   early_eval_sweep   every early mask trained with H_eval for the whole schedule
+#   lpr_trajectory     the dense level-0 find run again, with the LPR pruning would give after every epoch
+
+from findeval import early
+
+early.check(config)
+EARLY_FIGURE_FILES = early.figure_files(config)
+
+
+rule early_find_chain:
+    input:
+        data="results/{exp}/dataset.npz",
+        init="results/{exp}/seed{seed}/init.pt",
+    output:
+        **early.chain_outputs(config),
+    log:
+        "results/{exp}/logs/early_find_chain/{hfind}/epoch{epoch}/seed{seed}.log",
+    benchmark:
+        "results/{exp}/benchmarks/early_find_chain/{hfind}/epoch{epoch}/seed{seed}.tsv"
+    wildcard_constraints:
+        epoch=r"\d+",
+    conda:
+        "../envs/findeval.yaml"
+    threads: RUNTIME["threads"]
+    resources:
+        gpu=0 if RUNTIME["device"] == "cpu" else 1,
+    params:
+        hfind=lambda w: w.hfind,
+        epoch=lambda w: int(w.epoch),
+        fraction=config["pruning"]["fraction"],
+        training=config["training"],
+        augment=config["dataset"]["augment"],
+        device=RUNTIME["device"],
+        speed=SPEED,
+    script:
+        "../scripts/early_find_chain.py"
+
+
+rule early_eval_sweep:
+    input:
+        unpack(early.eval_inputs(config)),
+    output:
+        **early.eval_outputs(config),
+    log:
+        "results/{exp}/logs/early_eval_sweep/{hfind}/epoch{epoch}/{heval}/seed{seed}.log",
+    benchmark:
+        "results/{exp}/benchmarks/early_eval_sweep/{hfind}/epoch{epoch}/{heval}/seed{seed}.tsv"
+    wildcard_constraints:
+        epoch=r"\d+",
+    conda:
+        "../envs/findeval.yaml"
+    threads: RUNTIME["threads"]
+    resources:
+        gpu=0 if RUNTIME["device"] == "cpu" else 1,
+    params:
+        hfind=lambda w: w.hfind,
+        heval=lambda w: w.heval,
+        epoch=lambda w: int(w.epoch),
+        training=config["training"],
+        augment=config["dataset"]["augment"],
+        device=RUNTIME["device"],
+        speed=SPEED,
+    script:
+        "../scripts/early_eval_sweep.py"
+
+
+rule lpr_trajectory:
+    input:
+        data="results/{exp}/dataset.npz",
+        init="results/{exp}/seed{seed}/init.pt",
+    output:
+        table="results/{exp}/early/lpr_trajectory/{hfind}/seed{seed}.csv",
+    log:
+        "results/{exp}/logs/lpr_trajectory/{hfind}/seed{seed}.log",
+    benchmark:
+        "results/{exp}/benchmarks/lpr_trajectory/{hfind}/seed{seed}.tsv"
+    conda:
+        "../envs/findeval.yaml"
+    threads: RUNTIME["threads"]
+    resources:
+        gpu=0 if RUNTIME["device"] == "cpu" else 1,
+    params:
+        hfind=lambda w: w.hfind,
+        fraction=config["pruning"]["fraction"],
+        training=config["training"],
+        augment=config["dataset"]["augment"],
+        device=RUNTIME["device"],
+        speed=SPEED,
+    script:
+        "../scripts/lpr_trajectory.py"
+
+
+# the figures (and so the jobs above) are part of the DAG only with an early_pruning: block
+if early.enabled(config):
+
+    for _fig in early.FIGURES:
+
+        rule:
+            name:
+                _fig
+            input:
+                files=early.figure_inputs(config, _fig),
+            output:
+                pdf=f"figures/{_fig}.pdf",
+                png=f"figures/{_fig}.png",
+                table=early.data_path(config, _fig),
+            log:
+                f"results/{EXP}/logs/figures/{_fig}.log",
+            localrule: True
+            conda:
+                "../envs/findeval.yaml"
+            params:
+                figure=early.figure_params(config, _fig),
+                style=config["figures"]["style"],
+            script:
+                "../scripts/early_figure.py"

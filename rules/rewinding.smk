@@ -1,0 +1,255 @@
+# Variants of the lottery ticket procedure (Section 3.3, Fig. 4) and the instability analysis (Figs. A13,
+# A14). One job per variant find chain (every level) and per evaluation sweep, as rules/chains.smk does for
+# Algorithm A1, in either runtime.granularity. Semantics, paths and figure inputs: findeval.rewinding and
+# findeval.instability (README "Rewinding variants and instability").
+#   late:      late_theta (theta_k) -> late_chain (prune, rewind to theta_k, train epochs k+1..E)
+#   warmup:    warmup_chain (H_find with linear LR warmup, from theta_0, every level incl. the dense run)
+#   lr_rewind: lr_rewind_chain (no weight rewinding: trained_{L-1} * M_L, the whole schedule)
+#   variant_eval_sweep: a chain's masks trained with H_eval from the chain's tickets
+#   instability (copy B + interpolation), late_preserve_lpr_masks, late_random_eval_sweep -> figA13, figA14
+
+from findeval import instability, rewinding
+
+RW = rewinding.settings(config)
+RW_LEVELS = RW["levels"]
+RW_FIGURE_FILES = rewinding.figure_files(config) + instability.figure_files(config)
+RW_TRAIN = dict(
+    training=config["training"],
+    augment=config["dataset"]["augment"],
+    device=RUNTIME["device"],
+    speed=SPEED,
+)
+
+
+wildcard_constraints:
+    late_k=r"\d+",
+    warm=r"\d+",
+    variant=r"late/k\d+|warmup/w\d+|lr_rewind",
+    rkind=r"preserve_lpr|preserve_mask",
+
+
+rule late_theta:
+    input:
+        init="results/{exp}/seed{seed}/init.pt",
+        data="results/{exp}/dataset.npz",
+    output:
+        theta="results/{exp}/late/k{late_k}/{hfind}/seed{seed}/theta_k.pt",
+    log:
+        "results/{exp}/logs/late_theta/k{late_k}/{hfind}/seed{seed}.log",
+    conda:
+        "../envs/findeval.yaml"
+    threads: RUNTIME["threads"]
+    resources:
+        gpu=0 if RUNTIME["device"] == "cpu" else 1,
+    params:
+        **RW_TRAIN,
+    script:
+        "../scripts/rewinding.py"
+
+
+rule late_chain:
+    input:
+        unpack(lambda w: rewinding.chain_input(w, "late")),
+    output:
+        **rewinding.per_level(
+            "results/{exp}/late/k{late_k}/{hfind}/seed{seed}",
+            1,
+            RW_LEVELS,
+            mask="mask.h5",
+            ticket="ticket.pt",
+            trained="trained.pt",
+            metrics="metrics.json",
+        ),
+    log:
+        "results/{exp}/logs/late_chain/k{late_k}/{hfind}/seed{seed}.log",
+    benchmark:
+        "results/{exp}/benchmarks/late_chain/k{late_k}/{hfind}/seed{seed}.tsv"
+    conda:
+        "../envs/findeval.yaml"
+    threads: RUNTIME["threads"]
+    resources:
+        gpu=0 if RUNTIME["device"] == "cpu" else 1,
+    params:
+        **RW_TRAIN,
+        fraction=config["pruning"]["fraction"],
+    script:
+        "../scripts/rewinding.py"
+
+
+rule warmup_chain:
+    input:
+        unpack(lambda w: rewinding.chain_input(w, "warmup")),
+    output:
+        **rewinding.per_level(
+            "results/{exp}/warmup/w{warm}/{hfind}/seed{seed}",
+            0,
+            RW_LEVELS,
+            trained="trained.pt",
+            metrics="metrics.json",
+        ),
+        **rewinding.per_level(
+            "results/{exp}/warmup/w{warm}/{hfind}/seed{seed}",
+            1,
+            RW_LEVELS,
+            mask="mask.h5",
+            ticket="ticket.pt",
+        ),
+    log:
+        "results/{exp}/logs/warmup_chain/w{warm}/{hfind}/seed{seed}.log",
+    benchmark:
+        "results/{exp}/benchmarks/warmup_chain/w{warm}/{hfind}/seed{seed}.tsv"
+    conda:
+        "../envs/findeval.yaml"
+    threads: RUNTIME["threads"]
+    resources:
+        gpu=0 if RUNTIME["device"] == "cpu" else 1,
+    params:
+        **RW_TRAIN,
+        fraction=config["pruning"]["fraction"],
+    script:
+        "../scripts/rewinding.py"
+
+
+rule lr_rewind_chain:
+    input:
+        unpack(lambda w: rewinding.chain_input(w, "lr_rewind")),
+    output:
+        **rewinding.per_level(
+            "results/{exp}/lr_rewind/{hfind}/seed{seed}",
+            1,
+            RW_LEVELS,
+            mask="mask.h5",
+            ticket="ticket.pt",
+            trained="trained.pt",
+            metrics="metrics.json",
+        ),
+    log:
+        "results/{exp}/logs/lr_rewind_chain/{hfind}/seed{seed}.log",
+    benchmark:
+        "results/{exp}/benchmarks/lr_rewind_chain/{hfind}/seed{seed}.tsv"
+    conda:
+        "../envs/findeval.yaml"
+    threads: RUNTIME["threads"]
+    resources:
+        gpu=0 if RUNTIME["device"] == "cpu" else 1,
+    params:
+        **RW_TRAIN,
+        fraction=config["pruning"]["fraction"],
+    script:
+        "../scripts/rewinding.py"
+
+
+rule variant_eval_sweep:
+    input:
+        unpack(lambda w: rewinding.eval_sweep_input(w, RW_LEVELS)),
+    output:
+        **rewinding.per_level(
+            "results/{exp}/{variant}/eval/{hfind}/{heval}/seed{seed}",
+            1,
+            RW_LEVELS,
+            metrics="metrics.json",
+        ),
+    log:
+        "results/{exp}/logs/variant_eval_sweep/{variant}/{hfind}/{heval}/seed{seed}.log",
+    benchmark:
+        "results/{exp}/benchmarks/variant_eval_sweep/{variant}/{hfind}/{heval}/seed{seed}.tsv"
+    conda:
+        "../envs/findeval.yaml"
+    threads: RUNTIME["threads"]
+    resources:
+        gpu=0 if RUNTIME["device"] == "cpu" else 1,
+    params:
+        **RW_TRAIN,
+        warmup_in_eval=RW["warmup_in_eval"],
+    script:
+        "../scripts/rewinding.py"
+
+
+rule instability:
+    input:
+        unpack(instability.instability_input),
+    output:
+        json="results/{exp}/instability/k{late_k}/{hfind}/seed{seed}/level{level}/interpolation.json",
+    log:
+        "results/{exp}/logs/instability/k{late_k}/{hfind}/seed{seed}/level{level}.log",
+    benchmark:
+        "results/{exp}/benchmarks/instability/k{late_k}/{hfind}/seed{seed}/level{level}.tsv"
+    conda:
+        "../envs/findeval.yaml"
+    threads: RUNTIME["threads"]
+    resources:
+        gpu=0 if RUNTIME["device"] == "cpu" else 1,
+    params:
+        **RW_TRAIN,
+        alphas=instability.settings(config)["alphas"],
+    script:
+        "../scripts/instability.py"
+
+
+rule late_preserve_lpr_masks:
+    input:
+        **rewinding.per_level(
+            "results/{exp}/late/k{late_k}/{hfind}/seed{seed}", 1, RW_LEVELS, lottery="mask.h5"
+        ),
+    output:
+        **rewinding.per_level(
+            "results/{exp}/late/k{late_k}/random/preserve_lpr/{hfind}/seed{seed}",
+            1,
+            RW_LEVELS,
+            mask="mask.h5",
+        ),
+    log:
+        "results/{exp}/logs/late_preserve_lpr_masks/k{late_k}/{hfind}/seed{seed}.log",
+    localrule: True
+    conda:
+        "../envs/findeval.yaml"
+    script:
+        "../scripts/random_masks.py"
+
+
+rule late_random_eval_sweep:
+    input:
+        unpack(lambda w: instability.random_eval_input(w, RW_LEVELS)),
+    output:
+        **rewinding.per_level(
+            "results/{exp}/late/k{late_k}/random_eval/{rkind}/{hfind}/{heval}/seed{seed}",
+            1,
+            RW_LEVELS,
+            metrics="metrics.json",
+        ),
+    log:
+        "results/{exp}/logs/late_random_eval_sweep/k{late_k}/{rkind}/{hfind}/{heval}/seed{seed}.log",
+    benchmark:
+        "results/{exp}/benchmarks/late_random_eval_sweep/k{late_k}/{rkind}/{hfind}/{heval}/seed{seed}.tsv"
+    conda:
+        "../envs/findeval.yaml"
+    threads: RUNTIME["threads"]
+    resources:
+        gpu=0 if RUNTIME["device"] == "cpu" else 1,
+    params:
+        **RW_TRAIN,
+    script:
+        "../scripts/instability.py"
+
+
+for _fig, _mod in (("fig4", rewinding), ("figA13", instability), ("figA14", instability)):
+
+    rule:
+        name:
+            _fig
+        input:
+            files=_mod.figure_inputs(config, _fig),
+        output:
+            pdf=f"figures/{_fig}.pdf",
+            png=f"figures/{_fig}.png",
+            table=_mod.data_path(config, _fig),
+        log:
+            f"results/{EXP}/logs/figures/{_fig}.log",
+        localrule: True
+        conda:
+            "../envs/findeval.yaml"
+        params:
+            figure=_mod.figure_params(config, _fig),
+            style=config["figures"]["style"],
+        script:
+            "../scripts/rewinding_figure.py"

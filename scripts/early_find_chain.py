@@ -1,0 +1,26 @@
+"""Rule early_find_chain: iterative early pruning for one H_find, pruning epoch k and replicate (findeval.early)."""
+
+import _bootstrap  # noqa: F401
+from findeval import early, jobs
+from findeval.hparams import H
+
+jobs.setup_logging(snakemake.log[0])
+p, out = snakemake.params, snakemake.output
+early.early_chain(
+    trained=jobs.by_level(out, "trained"),
+    metrics=jobs.by_level(out, "metrics"),
+    masks_out=jobs.by_level(out, "mask"),
+    tickets=jobs.by_level(out, "ticket"),
+    init=snakemake.input.init,
+    data=snakemake.input.data,
+    h_find=H.parse(p.hfind),
+    prune_epoch=int(p.epoch),
+    seed=int(snakemake.wildcards.seed),
+    fraction=p.fraction,
+    training=p.training,
+    augment=p.augment,
+    device=p.device,
+    **p.speed,
+    threads=snakemake.threads,
+)
+jobs.exit_now()

@@ -1,0 +1,48 @@
+"""Rules late_theta, late_chain, warmup_chain, lr_rewind_chain and variant_eval_sweep (findeval.rewinding)."""
+
+import _bootstrap  # noqa: F401
+from findeval import jobs, rewinding
+from findeval.hparams import H
+
+jobs.setup_logging(snakemake.log[0])
+p, inp, out, w = snakemake.params, snakemake.input, snakemake.output, snakemake.wildcards
+train = dict(training=p.training, augment=p.augment, device=p.device, threads=snakemake.threads, **p.speed)
+rule = snakemake.rule
+if rule == "late_theta":
+    rewinding.late_theta(out.theta, init=inp.init, data=inp.data, h_find=H.parse(w.hfind), seed=int(w.seed),
+                         late_epoch=int(w.late_k), **train)
+elif rule in ("late_chain", "warmup_chain", "lr_rewind_chain"):
+    variant = rule.removesuffix("_chain")
+    rewinding.variant_chain(
+        variant=variant,
+        trained=jobs.by_level(out, "trained"),
+        metrics=jobs.by_level(out, "metrics"),
+        masks_out=jobs.by_level(out, "mask"),
+        tickets=jobs.by_level(out, "ticket"),
+        data=inp.data,
+        init=inp.get("init"),
+        dense=inp.get("dense"),
+        theta=inp.get("theta"),
+        late_epoch=int(w.late_k) if variant == "late" else 0,
+        warmup_iters=int(w.warm) if variant == "warmup" else None,
+        h_find=H.parse(w.hfind),
+        seed=int(w.seed),
+        fraction=p.fraction,
+        **train,
+    )
+elif rule == "variant_eval_sweep":
+    rewinding.variant_eval_sweep(
+        vdir=w.variant,
+        metrics=jobs.by_level(out, "metrics"),
+        starts=jobs.by_level(inp, "start"),
+        masks_in=jobs.by_level(inp, "mask"),
+        data=inp.data,
+        h_find=H.parse(w.hfind),
+        h_eval=H.parse(w.heval),
+        seed=int(w.seed),
+        warmup_in_eval=p.warmup_in_eval,
+        **train,
+    )
+else:
+    raise ValueError(f"scripts/rewinding.py does not run rule {rule}")
+jobs.exit_now()

@@ -1,0 +1,240 @@
+"""Early pruning (fig9) and the LPR through training (figA18, figA19), findeval.early: the planning half, the
+job functions on tiny runs (k epochs per pruning iteration, exact and monotone masks, the LPR-through-training
+job reproduces the find chain's level 0), the planned DAG, claim C5, and a tiny real run of the three figures."""
+
+import copy
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from conftest import REPO, TINY, planned_jobs, read_yaml, snakemake, validated, write_config
+from findeval import claims, early, jobs, masks
+from findeval.hparams import H
+from findeval.io import load_checkpoint
+from findeval.workflow import ConfigError
+
+
+def _raw(**block) -> dict:
+    raw = read_yaml(TINY)
+    raw["training"] = {"epochs": 3, "milestones": [2], "gamma": 0.2}
+    raw["early_pruning"] = block
+    return raw
+
+
+# --------------------------------------------------------------------------- planning
+
+
+def test_prune_epochs_lr_find_and_h_eval(main_config):
+    assert early.enabled(main_config) and early.prune_epochs(main_config) == [2, 5, 8]
+    assert [h.lr for h in early.hfinds(main_config)] == [0.02, 0.1, 0.5]
+    assert early.heval(main_config) == H(0.1, 64, 5e-4)
+    cfg = copy.deepcopy(main_config)
+    cfg["early_pruning"]["epochs"] = None  # the paper's 20, 50, 70 of 110 scaled to 12 epochs
+    assert early.prune_epochs(cfg) == [2, 5, 8]
+    cfg["training"]["epochs"] = 110
+    assert early.prune_epochs(cfg) == [20, 50, 70]
+    cfg = validated(_raw(epochs=[3], lr_find=[0.3], h_eval={"lr": 0.2}))
+    with pytest.raises(ConfigError, match="not in 1..2"):
+        early.check(cfg)
+    cfg["early_pruning"]["epochs"] = [2, 1]
+    assert early.prune_epochs(cfg) == [1, 2]
+    assert [h.slug for h in early.hfinds(cfg)] == ["lr0.3_bs128_wd5e-4"]
+    assert early.heval(cfg).slug == "lr0.2_bs128_wd5e-4"
+    tiny = validated(read_yaml(TINY))
+    assert not early.enabled(tiny) and early.figure_files(tiny) == []
+    assert not early.enabled(validated(_raw(enabled=False)))
+
+
+def test_fig9_reads_early_runs_and_the_regular_curve_at_convergence(main_config):
+    params = early.figure_params(main_config, "fig9")
+    assert len(params["panels"]) == 3
+    panel = params["panels"][0]
+    assert [ln["prune_epoch"] for ln in panel["lines"]] == [2, 5, 8, 12]
+    files = {(f["seed"], f["level"]): f["path"] for f in panel["lines"][1]["files"]}
+    assert files[(0, 0)] == "results/digits/early/find/lr0.02_bs64_wd5e-4/epoch5/seed0/level0/metrics.json"
+    assert files[(1, 3)] == "results/digits/early/eval/lr0.02_bs64_wd5e-4/epoch5/lr0.1_bs64_wd5e-4/seed1/level3/metrics.json"
+    conv = {(f["seed"], f["level"]): f["path"] for f in panel["lines"][-1]["files"]}
+    assert conv[(0, 0)] == "results/digits/find/lr0.02_bs64_wd5e-4/seed0/level0/metrics.json"
+    assert conv[(2, 14)] == "results/digits/eval/lottery/lr0.02_bs64_wd5e-4/lr0.1_bs64_wd5e-4/seed2/level14/metrics.json"
+    assert "-58%" in panel["lines"][1]["label"]  # 1 - 5/12
+    assert early.figure_inputs(main_config, "figA19") == sorted(
+        f"results/digits/early/lpr_trajectory/lr{lr}_bs64_wd5e-4/seed{s}.csv" for lr in (0.02, 0.1, 0.5) for s in range(3))
+
+
+def test_the_planning_half_imports_no_torch():
+    code = ("import sys; from findeval import early; "
+            "bad = {'numpy', 'pandas', 'torch', 'matplotlib'} & set(sys.modules); assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True, timeout=60)
+
+
+# --------------------------------------------------------------------------- jobs on a tiny run
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory):
+    d = tmp_path_factory.mktemp("early_jobs")
+    cfg = validated(_raw())
+    jobs.prepare_data(str(d / "dataset.npz"), name="digits")
+    jobs.init(str(d / "init.pt"), str(d / "reinit.pt"), str(d / "arch.json"), model=cfg["model"], dataset="digits",
+              seed=0)
+    return d, cfg
+
+
+def _run_chain(d, cfg, hf: H, k: int, n: int = 2) -> dict:
+    base = d / f"early_{hf.slug}_k{k}"
+    out = {"trained": {lv: str(base / f"level{lv}/trained.pt") for lv in range(n)},
+           "metrics": {lv: str(base / f"level{lv}/metrics.json") for lv in range(n)},
+           "masks_out": {lv: str(base / f"level{lv}/mask.h5") for lv in range(1, n + 1)},
+           "tickets": {lv: str(base / f"level{lv}/ticket.pt") for lv in range(1, n + 1)}}
+    early.early_chain(**out, init=str(d / "init.pt"), data=str(d / "dataset.npz"), h_find=hf, prune_epoch=k, seed=0,
+                      fraction=cfg["pruning"]["fraction"], training=cfg["training"],
+                      augment=cfg["dataset"]["augment"])
+    return out
+
+
+def test_early_chain_trains_k_epochs_per_iteration_and_prunes_exactly(prepared):
+    d, cfg = prepared
+    hf, k, p = H(0.1, 128, 5e-4), 1, cfg["pruning"]["fraction"]
+    out = _run_chain(d, cfg, hf, k)
+    for lv, path in out["metrics"].items():
+        m = json.loads(open(path).read())
+        assert len(m["history"]) == k and m["epochs"] == k and m["prune_epoch"] == k and m["level"] == lv
+        assert m["kind"] == "early" and m["H_find"] == hf.as_dict()
+    parent, total = None, None
+    for lv, path in out["masks_out"].items():
+        mask, attrs = masks.load_mask(path)
+        total = total or masks.n_total(mask)
+        assert masks.n_kept(mask) == masks.kept_schedule(total, p, lv)[lv]
+        assert attrs["level"] == lv and attrs["prune_epoch"] == k
+        if parent is not None:
+            masks.check_monotone(mask, parent)
+        parent = mask
+        ticket, _ = load_checkpoint(out["tickets"][lv])
+        for name, keep in mask.items():
+            assert not ticket[name].numpy()[~keep].any()
+    # level 0 is the first k epochs of the regular dense run (same theta_0, data order and schedule)
+    full = jobs.train_run(str(d / "regular0/metrics.json"), out_trained=str(d / "regular0/trained.pt"),
+                          start=str(d / "init.pt"), mask=None, data=str(d / "dataset.npz"), kind="lottery", h_find=hf,
+                          h_eval=hf, level=0, seed=0, training=cfg["training"], augment=cfg["dataset"]["augment"],
+                          role="train_find")
+    level0 = json.loads(open(out["metrics"][0]).read())["history"]
+    assert [r["test_accuracy"] for r in level0] == [r["test_accuracy"] for r in full["history"][:k]]
+    assert [r["train_loss"] for r in level0] == [r["train_loss"] for r in full["history"][:k]]
+
+
+def test_lpr_trajectory_reproduces_the_find_level0_run(prepared):
+    d, cfg = prepared
+    hf, p = H(0.1, 128, 5e-4), cfg["pruning"]["fraction"]
+    regular = d / "regular0/trained.pt"
+    if not regular.exists():
+        jobs.train_run(str(d / "regular0/metrics.json"), out_trained=str(regular), start=str(d / "init.pt"),
+                       mask=None, data=str(d / "dataset.npz"), kind="lottery", h_find=hf, h_eval=hf, level=0, seed=0,
+                       training=cfg["training"], augment=cfg["dataset"]["augment"], role="train_find")
+    df = early.lpr_trajectory(str(d / "traj.csv"), init=str(d / "init.pt"), data=str(d / "dataset.npz"), h_find=hf,
+                              seed=0, fraction=p, training=cfg["training"], augment=cfg["dataset"]["augment"],
+                              out_trained=str(d / "traj_final.pt"))
+    mine, _ = load_checkpoint(str(d / "traj_final.pt"))
+    ref, _ = load_checkpoint(str(regular))
+    assert set(mine) == set(ref)
+    for name in ref:
+        assert torch.equal(mine[name], ref[name]), name
+    assert list(pd.read_csv(d / "traj.csv").columns) == early.TRAJECTORY_COLUMNS
+    assert sorted(df["epoch"].unique()) == list(range(cfg["training"]["epochs"] + 1))
+    # the final epoch's LPR is that of the regular mask M_1
+    jobs.prune(str(d / "regular1_mask.h5"), trained=str(regular), parent_mask=None, fraction=p, level=1, seed=0,
+               h_find=hf)
+    m1, _ = masks.load_mask(str(d / "regular1_mask.h5"))
+    last = df[df["epoch"] == df["epoch"].max()]
+    assert np.allclose(last["ratio"].to_numpy(), list(masks.lpr(m1).values()))
+    assert np.allclose(df["final_ratio"], df.groupby("layer_index")["ratio"].transform("last"))
+    # the LPR at epoch k is that of the early chain's M_1 for k
+    out = _run_chain(d, cfg, hf, 1)
+    e1, _ = masks.load_mask(out["masks_out"][1])
+    assert np.allclose(df[df["epoch"] == 1]["ratio"].to_numpy(), list(masks.lpr(e1).values()))
+
+
+# --------------------------------------------------------------------------- claim C5
+
+
+def test_claim_c5_reads_fig9(main_config):
+    params = claims.settings(main_config)
+    spec = params["fig9"]
+    assert spec == {"panel": 1, "hfind": "lr0.1_bs64_wd5e-4", "heval": "lr0.1_bs64_wd5e-4", "middle_epoch": 5,
+                    "epochs": 12}
+    assert claims.inputs(main_config)["fig9"] == ["results/digits/early/fig9.csv"]
+    level = params["level"]
+
+    def table(delta):
+        rows = []
+        for k, acc in ((2, 0.5), (5, 0.7 + delta), (8, 0.7), (12, 0.7)):
+            rows += [{"panel": panel, "prune_epoch": k, "level": lv, "seed": s,
+                      "test_accuracy": acc + 0.002 * (s - 1) + (0.3 if panel != 1 else 0)}
+                     for panel in range(3) for lv in range(15) for s in range(3)]
+        return pd.DataFrame(rows)
+
+    def c5(tables):
+        t = claims.claims_table(tables, params)
+        return t.set_index("claim_id").loc["C5"]
+
+    r = c5({"fig9": table(0.05)})
+    assert r["verdict"] == "reproduced" and r["effect"] == pytest.approx(5.0) and r["level"] == level
+    assert c5({"fig9": table(0.0)})["verdict"] == "reproduced"  # at least as good: a tie counts
+    assert c5({"fig9": table(-0.05)})["verdict"] == "not reproduced"
+    r = c5({})
+    assert r["verdict"] == "not run" and "early-pruning" in r["detail"]
+
+
+# --------------------------------------------------------------------------- the rules
+
+
+def test_dry_run_plans_the_early_jobs(tmp_path):
+    raw = _raw(epochs=[1, 2])
+    write_config(tmp_path, raw)
+    r = snakemake(tmp_path, "-n", "figures/fig9.pdf", "figures/figA18.pdf", "figures/figA19.pdf",
+                  "results/tiny/claims.csv", timeout=180)
+    planned = planned_jobs(r.stdout)
+    by_rule = {}
+    for j in planned:
+        by_rule.setdefault(j.rule, []).append(j)
+    # 2 LR_find x 2 epochs x 1 seed chains and sweeps; 2 trajectories; the regular chains for the k = E curve
+    assert len(by_rule["early_find_chain"]) == 4 and len(by_rule["early_eval_sweep"]) == 4
+    assert len(by_rule["lpr_trajectory"]) == 2
+    assert {j.wildcards["epoch"] for j in by_rule["early_find_chain"]} == {"1", "2"}
+    assert {j.wildcards["heval"] for j in by_rule["early_eval_sweep"]} == {"lr0.1_bs128_wd5e-4"}
+    chain = next(j for j in by_rule["early_find_chain"] if j.wildcards["epoch"] == "1")
+    assert any(o.endswith("level1/trained.pt") for o in chain.output)
+    assert not any(o.endswith("level2/trained.pt") for o in chain.output)  # level N is never trained
+    assert any(o.endswith("level2/mask.h5") for o in chain.output)
+    for fig in early.FIGURES:
+        assert len(by_rule[fig]) == 1
+    assert "results/tiny/early/fig9.csv" in r.stdout[r.stdout.index("rule claims:"):].split("\n\n")[0]
+    assert "train_find" in by_rule  # the convergence curve: the regular pipeline's runs
+    # without the block, nothing of this is planned and the default target has no early figure
+    write_config(tmp_path, read_yaml(TINY))
+    r = snakemake(tmp_path, "-n", timeout=180)
+    assert "early_find_chain" not in r.stdout and "fig9" not in r.stdout
+
+
+@pytest.mark.slow
+def test_tiny_run_of_the_early_figures(tmp_path):
+    raw = _raw(epochs=[1], lr_find=[0.1])  # H_find = H_eval: the convergence curve is the find chain itself
+    raw["runtime"] = {"granularity": "chain"}
+    write_config(tmp_path, raw)
+    snakemake(tmp_path, "figures/fig9.pdf", "figures/figA18.pdf", "figures/figA19.pdf", timeout=240, cores=1)
+    for fig in early.FIGURES:
+        for ext, magic in (("pdf", b"%PDF"), ("png", b"\x89PNG")):
+            assert (tmp_path / f"figures/{fig}.{ext}").read_bytes()[:4] == magic
+    t9 = pd.read_csv(tmp_path / "results/tiny/early/fig9.csv")
+    assert set(t9["prune_epoch"]) == {1, 3} and set(t9["level"]) == {0, 1, 2}
+    early_rows = t9[t9["prune_epoch"] == 1]
+    assert (early_rows["find_epochs"] == early_rows["level"]).all()
+    assert (early_rows["find_epochs_regular"] == 3 * early_rows["level"]).all()
+    assert np.allclose(early_rows["compute_saved"], 2 / 3)
+    t19 = pd.read_csv(tmp_path / "results/tiny/early/figA19.csv")
+    assert set(t19["epoch"]) == {0, 1, 2, 3}
+    assert (t19[t19["epoch"] == 3]["distance_pp"] == 0).all()
