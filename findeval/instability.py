@@ -154,6 +154,11 @@ def data_path(config: dict, fig: str) -> str:
 
 
 def figure_files(config: dict) -> list[str]:
+    """figA13's and figA14's files; none for a schedule of one epoch (no late rewinding)."""
+    from .rewinding import settings
+
+    if settings(config)["late_epoch"] is None:
+        return []
     return [f"figures/{fig}.{ext}" for fig in FIGURES for ext in ("pdf", "png")]
 
 

@@ -67,7 +67,9 @@ def settings(config: dict) -> dict:
     block = config.get("rewinding") or {}
     epochs = int(config["training"]["epochs"])
     k = int(block.get("late_epoch", 1))
-    if not 1 <= k < epochs:
+    if epochs < 2:  # no epoch to rewind to: fig4, figA13 and figA14 are not planned (figure_files)
+        k = None
+    elif not 1 <= k < epochs:
         raise ConfigError(f"rewinding.late_epoch: {k} is not in 1..training.epochs - 1 = {epochs - 1}")
     n = block.get("levels")
     n = plan.levels(config) if n is None else int(n)
@@ -194,6 +196,9 @@ def data_path(config: dict, fig: str = "fig4") -> str:
 
 
 def figure_files(config: dict) -> list[str]:
+    """fig4's files; none for a schedule of one epoch (nothing to rewind to)."""
+    if settings(config)["late_epoch"] is None:
+        return []
     return [f"figures/{fig}.{ext}" for fig in FIGURES for ext in ("pdf", "png")]
 
 
