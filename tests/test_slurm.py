@@ -146,7 +146,7 @@ def runs(cluster, tmp_path_factory):
     local = config_in(base / "local")
     started["local"] = Run(local, snakemake_cmd(local, "--cores", "2", TARGET), timeout=TIMEOUT)
     if not torch.cuda.is_available():
-        fail = config_in(base / "fail", experiment="tinyfail", runtime={"device": "cuda"})
+        fail = config_in(base / "fail", experiment="tinyfail", runtime={"device": "cuda", "granularity": "level"})
         started["fail"] = Run(fail, snakemake_cmd(fail, "--workflow-profile", str(test_profile(fail / "profile")),
                                                   FAIL_TARGET), timeout=TIMEOUT)
     return {"since": since, **{k: r.wait() for k, r in started.items()}}
