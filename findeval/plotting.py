@@ -91,6 +91,20 @@ def _sparsity_axis(ax, kind: str, max_sparsity: float) -> None:
     ax.set_xlabel("sparsity (%)")
 
 
+def zoom_accuracy_axis(ax, df: pd.DataFrame) -> None:
+    """Zoom the accuracy axis to the panel's own curves (5-point steps, 5 points of margin below the lowest
+    mean): a random baseline that collapses leaves the axis, shown by an arrow at its sparsity, instead of
+    squeezing the differences the figure is about into a few pixels."""
+    own = df[~df["label"].isin(list(BASELINE_STYLE))]
+    means = (own if len(own) else df).groupby(["label", "sparsity_pct"])["accuracy_pct"].mean()
+    bottom = max(0.0, 5.0 * np.floor((float(means.min()) - 5.0) / 5.0))
+    ax.set_ylim(bottom, 100.5)
+    low = df.groupby(["label", "sparsity_pct"])["accuracy_pct"].mean()
+    for (label, x), _ in low[low < bottom].items():
+        ax.annotate("\u2193", (x, bottom), xytext=(0, 6), textcoords="offset points", ha="center", va="bottom",
+                    color=BASELINE_STYLE.get(label, ("black",))[0], fontsize="small")
+
+
 def draw_figure(fig: str, params: dict, table: pd.DataFrame, *, pdf: str, png: str, style: dict) -> None:
     import matplotlib
 
@@ -122,13 +136,15 @@ def draw_figure(fig: str, params: dict, table: pd.DataFrame, *, pdf: str, png: s
             ax.scatter(diverged["sparsity_pct"], diverged["accuracy_pct"], marker="x", color="black", s=12,
                        zorder=5, label="diverged run")
         _sparsity_axis(ax, style["sparsity_axis"], float(df["sparsity_pct"].max()))
+        zoom_accuracy_axis(ax, df)
         ax.set_ylabel("test accuracy (%)")
         ax.set_title(panel_title(panel, string.ascii_lowercase[i]), fontsize="medium")
-        ax.legend(fontsize="x-small", title=None, loc="lower left")
+        ax.legend(fontsize="x-small", title=None, loc="best", framealpha=0.7)
     for ax in list(axes.flat)[len(panels):]:
         ax.set_visible(False)
     f.suptitle(f"{fig}: {params['dataset']}, {params['model']} (experiment '{params['experiment']}'), "
-               f"p = {format_number(params['fraction'])} per level, mean \u00b1 sd over seeds", fontsize="small")
+               f"p = {format_number(params['fraction'])} per level, mean \u00b1 sd over seeds "
+               "(\u2193: a curve below the axis)", fontsize="small")
     f.tight_layout()
     for path in (pdf, png):
         with atomic_path(path) as tmp:
