@@ -68,6 +68,7 @@ rule all:
     input:
         summary=SUMMARY,
         figures=FIGURE_FILES,
+        other_models=OTHER_FIGURE_FILES,
         lpr_figures=LPR_FIGURE_FILES,
         rewinding_figures=RW_FIGURE_FILES,
         early_figures=EARLY_FIGURE_FILES,

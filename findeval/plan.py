@@ -17,12 +17,16 @@ the file system or torch. The path layout is a public interface (documented in t
     results/{exp}/eval/global_random/{H_eval}/seed{s}/level{L}/metrics.json
     results/{exp}/summary.csv
 
+Figures A8 and A9 (``other_models``) draw the same files of a second experiment, ``results/<its name>/...``, whose
+config :func:`other_model_configs` derives from the main one.
+
 Evaluating a lottery mask with H_eval == H_find is, by definition, its find training (same theta_0, mask,
 hyperparameters and data order), so that evaluation is never run twice: its metrics are the find run's.
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 from .hparams import DIMENSIONS, H
@@ -49,6 +53,12 @@ APPENDIX_FIGURES = {
     "figA6": ("weight_decay", "grid"),
     "figA7": ("weight_decay", "all"),
 }
+
+
+#: Section 3.3, other models and datasets: the LR panels of Fig. 2 on another experiment (config ``other_models``).
+OTHER_FIGURES = ("figA8", "figA9")
+#: Blocks an ``other_models`` entry may replace; the pruning schedule and the runtime stay the main experiment's.
+OTHER_MODEL_BLOCKS = ("dataset", "model", "training", "defaults", "seeds")
 
 
 @dataclass(frozen=True, order=True)
@@ -217,7 +227,9 @@ def figure_panels(config: dict, fig: str) -> list[dict]:
         return [{"dim": d, "compare": "best", "constant": None, "lines": all_pairs(config, d)} for d in DIMENSIONS]
     if fig in APPENDIX_FIGURES:
         return appendix_panels(config, fig)
-    raise ValueError(f"unknown figure {fig!r}; choose from {FIGURES}")
+    if fig in OTHER_FIGURES:
+        return other_model_panels(config, fig)
+    raise ValueError(f"unknown figure {fig!r}; choose from {FIGURES + OTHER_FIGURES}")
 
 
 def figure_lines(config: dict, fig: str) -> list[Line]:
@@ -225,9 +237,10 @@ def figure_lines(config: dict, fig: str) -> list[Line]:
 
 
 def figure_inputs(config: dict, fig: str) -> list[str]:
+    runs = other_model_configs(config)[fig] if fig in OTHER_FIGURES else config
     files = []
     for line in figure_lines(config, fig):
-        files.extend(line_files(config, line))
+        files.extend(line_files(runs, line))
     return sorted(set(files))
 
 
@@ -249,5 +262,72 @@ def figure_params(config: dict, fig: str) -> dict:
             "constant": panel["constant"].slug if panel["constant"] else None,
             "lines": [[ln.kind, ln.hfind.slug if ln.hfind else None, ln.heval.slug] for ln in panel["lines"]],
         })
-    return {"figure": fig, "panels": panels, "levels": levels(config), "fraction": config["pruning"]["fraction"],
-            "experiment": config["experiment"], "dataset": config["dataset"]["name"], "model": config["model"]["name"]}
+    params = {"figure": fig, "panels": panels, "levels": levels(config), "fraction": config["pruning"]["fraction"],
+              "experiment": config["experiment"], "dataset": config["dataset"]["name"],
+              "model": config["model"]["name"]}
+    if fig in OTHER_FIGURES:
+        runs = other_model_configs(config)[fig]
+        params.update(experiment=runs["experiment"], dataset=runs["dataset"]["name"],
+                      model=describe_model(runs["model"]), caption=config["other_models"][fig].get("caption"))
+    return params
+
+
+# --------------------------------------------------------------------------- other models (figA8, figA9)
+
+
+def other_figures(config: dict) -> list[str]:
+    """The figures of ``other_models`` the config sets (each is a rule; unset ones have none)."""
+    return [fig for fig in OTHER_FIGURES if (config.get("other_models") or {}).get(fig) is not None]
+
+
+def other_model_configs(config: dict) -> dict[str, dict]:
+    """figA8/figA9's experiments: the main config with the entry's blocks in place of the main ones.
+
+    A block the entry gives replaces the main block wholesale (``model: {name: resnet18}`` must not inherit a
+    ``depth``). Its grids are the entry's LR values, with BS and WD at its defaults. Not yet validated: the
+    Snakefile validates each one against the schema (:func:`findeval.workflow.check_experiments`).
+    """
+    out = {}
+    for fig in other_figures(config):
+        spec = config["other_models"][fig]
+        derived = {k: v for k, v in config.items() if k != "other_models"}
+        derived.update({k: copy.deepcopy(spec[k]) for k in OTHER_MODEL_BLOCKS if spec.get(k) is not None})
+        derived["experiment"] = spec.get("experiment") or f"{config['experiment']}-{fig.lower()}"
+        lr = spec.get("lr") or config["grids"]["lr"]
+        bs, wd = derived["defaults"].get("batch_size"), derived["defaults"].get("weight_decay")
+        derived["grids"] = {
+            "lr": {"find": list(lr["find"]), "eval": list(lr["eval"])},
+            "batch_size": {"find": [bs], "eval": [bs]},
+            "weight_decay": {"find": [wd], "eval": [wd]},
+        }
+        out[fig] = derived
+    return out
+
+
+def other_model_panels(config: dict, fig: str) -> list[dict]:
+    """Paper Figs. A8/A9: at each constant LR_eval, every LR_find (and both random baselines); then at each
+    constant LR_find, every LR_eval. BS and WD are the experiment's defaults."""
+    spec = config["other_models"][fig]
+    runs = other_model_configs(config)[fig]
+    base = default_h(runs)
+    finds, evals = grid_values(runs, "lr", "find"), grid_values(runs, "lr", "eval")
+    const_eval = evals if spec.get("constant_eval") is None else spec["constant_eval"]
+    const_find = [base.lr] if spec.get("constant_find") is None else spec["constant_find"]
+    panels = []
+    for e in const_eval:
+        const = base.replace(lr=e)
+        lines = [Line("lottery", base.replace(lr=f), const) for f in finds]
+        panels.append({"dim": "lr", "compare": "find", "constant": const, "lines": lines + random_lines(const)})
+    for f in const_find:
+        const = base.replace(lr=f)
+        lines = [Line("lottery", const, base.replace(lr=e)) for e in evals]
+        panels.append({"dim": "lr", "compare": "eval", "constant": const, "lines": lines + random_lines(const)})
+    if not panels:
+        raise ValueError(f"other_models.{fig}: constant_eval and constant_find are both empty: the figure has no panel")
+    return panels
+
+
+def describe_model(model: dict) -> str:
+    """'resnet_cifar (depth 8, width 6)': the model of a figure's title."""
+    opts = ", ".join(f"{k} {v}" for k, v in model.items() if k != "name")
+    return f"{model['name']} ({opts})" if opts else model["name"]

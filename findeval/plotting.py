@@ -142,9 +142,12 @@ def draw_figure(fig: str, params: dict, table: pd.DataFrame, *, pdf: str, png: s
         ax.legend(fontsize="x-small", title=None, loc="best", framealpha=0.7)
     for ax in list(axes.flat)[len(panels):]:
         ax.set_visible(False)
-    f.suptitle(f"{fig}: {params['dataset']}, {params['model']} (experiment '{params['experiment']}'), "
-               f"p = {format_number(params['fraction'])} per level, mean \u00b1 sd over seeds "
-               "(\u2193: a curve below the axis)", fontsize="small")
+    title = (f"{fig}: {params['dataset']}, {params['model']} (experiment '{params['experiment']}'), "
+             f"p = {format_number(params['fraction'])} per level, mean \u00b1 sd over seeds "
+             "(\u2193: a curve below the axis)")
+    if params.get("caption"):
+        title = f"{title}\n{params['caption']}"
+    f.suptitle(title, fontsize="small")
     f.tight_layout()
     for path in (pdf, png):
         with atomic_path(path) as tmp:

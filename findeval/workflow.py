@@ -62,8 +62,14 @@ def check_dataset(ds: dict) -> None:
                           f"dataset.root is {DATASET_ROOTS[name]}")
 
 
-def check_config(config: dict) -> None:
-    check_dataset(config["dataset"])
+def dataset_ready(ds: dict) -> bool:
+    """False for a dataset that needs a folder (``dataset.root``) and has none set."""
+    return ds["name"] not in DATASET_FILES or bool(ds.get("root"))
+
+
+def check_config(config: dict, *, data: bool = True) -> None:
+    if data:
+        check_dataset(config["dataset"])
 
     model = config["model"]
     if model["name"] == "resnet_cifar" and "depth" in model and (model["depth"] - 2) % 6:
@@ -92,3 +98,35 @@ def check_config(config: dict) -> None:
                     raise ConfigError(f"grids.{dim}.{phase}: {err}") from err
     if not config["seeds"]:
         raise ConfigError("seeds: at least one seed is needed")
+
+
+def check_experiments(config: dict, validate) -> dict[str, dict]:
+    """Every experiment the config plans, by name: the main one and those of ``other_models`` (figA8, figA9).
+
+    ``validate(cfg)`` checks a derived config against the schema and fills its defaults (the Snakefile passes
+    Snakemake's ``validate``). An entry's dataset folder is checked here only when it names one: an unset
+    ``dataset.root`` leaves the figure out of the default target, and building it stops at data preparation with
+    the message that says what is expected where.
+    """
+    from . import plan
+
+    experiments = {config["experiment"]: config}
+    owner = {config["experiment"]: "the main experiment"}
+    for fig, derived in plan.other_model_configs(config).items():
+        where = f"other_models.{fig}"
+        try:
+            validate(derived)
+            check_config(derived, data=dataset_ready(derived["dataset"]))
+            plan.other_model_panels(config, fig)
+        except Exception as err:  # schema errors come as WorkflowError, the rest as ConfigError/ValueError
+            raise ConfigError(f"{where}: {err}") from err
+        name = derived["experiment"]
+        if name in experiments:
+            other = experiments[name]
+            differ = [k for k in plan.OTHER_MODEL_BLOCKS if derived[k] != other[k]]
+            if differ:
+                raise ConfigError(f"{where}.experiment: '{name}' is already {owner[name]}'s, whose "
+                                  f"{', '.join(differ)} differ: give this one another experiment name")
+            continue
+        experiments[name], owner[name] = derived, where
+    return experiments

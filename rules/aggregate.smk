@@ -2,9 +2,9 @@ rule aggregate:
     input:
         metrics=plan.all_inputs(config),
     output:
-        summary="results/{exp}/summary.csv",
+        summary=SUMMARY,
     log:
-        "results/{exp}/logs/aggregate.log",
+        f"results/{EXP}/logs/aggregate.log",
     conda:
         "../envs/findeval.yaml"
     params:

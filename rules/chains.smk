@@ -78,8 +78,8 @@ rule find_chain:
     params:
         hfind=lambda w: w.hfind,
         fraction=config["pruning"]["fraction"],
-        training=config["training"],
-        augment=config["dataset"]["augment"],
+        training=XCFG("training"),
+        augment=XCFG("dataset", "augment"),
         device=RUNTIME["device"],
         speed=SPEED,
     script:
@@ -134,8 +134,8 @@ rule eval_sweep:
         kind=source_kind,
         hfind=source_hfind,
         heval=lambda w: w.heval,
-        training=config["training"],
-        augment=config["dataset"]["augment"],
+        training=XCFG("training"),
+        augment=XCFG("dataset", "augment"),
         device=RUNTIME["device"],
         speed=SPEED,
     script:

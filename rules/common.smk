@@ -10,14 +10,24 @@ sys.path.insert(0, workflow.basedir)
 
 from findeval import plan
 from findeval.hparams import H
-from findeval.workflow import check_config
+from findeval.workflow import check_config, check_experiments, dataset_ready
 
 validate(config, schema="../schemas/config.schema.yaml")
 check_config(config)
 
 EXP = config["experiment"]
+# The main experiment and those of figA8/figA9 (other_models), by name: the Algorithm A1 rules take their
+# settings from EXPERIMENTS[wildcards.exp] (XCFG below), so an edit to one experiment re-runs only its jobs.
+EXPERIMENTS = check_experiments(config, lambda c: validate(c, schema="../schemas/config.schema.yaml"))
 SUMMARY = f"results/{EXP}/summary.csv"
 FIGURE_FILES = [f"figures/{fig}.{ext}" for fig in plan.FIGURES for ext in ("pdf", "png")]
+# figA8/figA9 whose data is there to prepare (an unset dataset.root leaves a figure out of `all`)
+OTHER_FIGURE_FILES = [
+    f"figures/{fig}.{ext}"
+    for fig, runs in plan.other_model_configs(config).items()
+    if dataset_ready(runs["dataset"])
+    for ext in ("pdf", "png")
+]
 RUNTIME = config["runtime"]
 # GPU speed options of the training jobs (findeval.training.train): fp32 / False run the default code path
 SPEED = {k: RUNTIME[k] for k in ("precision", "channels_last")}
@@ -25,12 +35,24 @@ HSLUG = r"lr[^/_]+_bs\d+_wd[^/_]+"
 
 
 wildcard_constraints:
-    exp=re.escape(EXP),
+    exp="|".join(re.escape(name) for name in EXPERIMENTS),
     hfind=HSLUG,
     heval=HSLUG,
     seed=r"\d+",
     level=r"\d+",
     source=rf"lottery/{HSLUG}|preserve_lpr/{HSLUG}|global_random",
+
+
+def XCFG(*keys):
+    """A params function: the value at ``keys`` in the config of the job's experiment (``{exp}``)."""
+
+    def value(w):
+        v = EXPERIMENTS[w.exp]
+        for k in keys:
+            v = v[k]
+        return v
+
+    return value
 
 
 def find_path(w, level, name):

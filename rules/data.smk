@@ -7,10 +7,7 @@ rule prepare_data:
         "../envs/findeval.yaml"
     params:
         dataset=lambda w: {
-            "name": config["dataset"]["name"],
-            "root": config["dataset"]["root"],
-            "test_fraction": config["dataset"]["test_fraction"],
-            "split_seed": config["dataset"]["split_seed"],
+            k: EXPERIMENTS[w.exp]["dataset"][k] for k in ("name", "root", "test_fraction", "split_seed")
         },
     script:
         "../scripts/prepare_data.py"
@@ -26,7 +23,7 @@ rule init:
     conda:
         "../envs/findeval.yaml"
     params:
-        model=config["model"],
-        dataset=config["dataset"]["name"],
+        model=XCFG("model"),
+        dataset=XCFG("dataset", "name"),
     script:
         "../scripts/init.py"

@@ -21,8 +21,8 @@ rule train_eval:
         kind=source_kind,
         hfind=source_hfind,
         heval=lambda w: w.heval,
-        training=config["training"],
-        augment=config["dataset"]["augment"],
+        training=XCFG("training"),
+        augment=XCFG("dataset", "augment"),
         device=RUNTIME["device"],
         speed=SPEED,
     script:

@@ -1,7 +1,8 @@
 # One terminal rule per paper figure: figures/<name>.pdf and a .png beside it. Each reads only the
-# metrics it draws, so `snakemake figures/fig2.pdf` runs only what Figure 2 needs.
+# metrics it draws, so `snakemake figures/fig2.pdf` runs only what Figure 2 needs. figA8/figA9 (other models
+# and datasets) draw their own experiment's runs and exist when the config's other_models sets them.
 
-for _fig in plan.FIGURES:
+for _fig in (*plan.FIGURES, *plan.other_figures(config)):
 
     rule:
         name:

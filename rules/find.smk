@@ -21,8 +21,8 @@ rule train_find:
         kind="lottery",
         hfind=lambda w: w.hfind,
         heval=lambda w: w.hfind,
-        training=config["training"],
-        augment=config["dataset"]["augment"],
+        training=XCFG("training"),
+        augment=XCFG("dataset", "augment"),
         device=RUNTIME["device"],
         speed=SPEED,
     script:

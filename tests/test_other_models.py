@@ -1,0 +1,234 @@
+"""Figures A8 and A9 (Section 3.3, other models and datasets): the LR panels of Fig. 2 on a second experiment
+derived from the main config (``other_models``), its runs under results/<its experiment>/.
+
+Planning and config errors are checked on the config dicts; one small real run (tiny config, a ResNet-18 at
+width 2 as the other model) checks that the jobs of figA8 train the other model, never touch the main
+experiment, and that an edit of either experiment re-plans only that experiment's jobs.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import h5py
+import pytest
+from snakemake.utils import validate
+
+from conftest import REPO, SCHEMA, TINY, planned_jobs, read_yaml, snakemake, validated, write_config
+from findeval import plan
+from findeval.hparams import H
+from findeval.workflow import ConfigError, check_experiments, dataset_ready
+
+OTHER = {"model": {"name": "resnet18", "width": 2}, "caption": "a stand-in"}
+
+
+def experiments(config: dict) -> dict:
+    return check_experiments(config, lambda c: validate(c, schema=str(SCHEMA)))
+
+
+def tiny_with(**entries) -> dict:
+    raw = read_yaml(TINY)
+    raw["other_models"] = copy.deepcopy(entries)
+    return raw
+
+
+# --------------------------------------------------------------------------- planning
+
+
+def test_default_config_has_two_stand_ins(main_config):
+    exps = experiments(main_config)
+    assert list(exps) == ["digits", "digits-wide", "digits-resnet18"]
+    wide, r18 = exps["digits-wide"], exps["digits-resnet18"]
+    assert wide["model"] == {"name": "resnet_cifar", "depth": 8, "width": 6}
+    assert r18["model"] == {"name": "resnet18", "width": 2}
+    for derived in (wide, r18):  # what the entry does not set is the main experiment's
+        for key in ("dataset", "training", "defaults", "seeds", "pruning", "runtime"):
+            assert derived[key] == main_config[key], key
+        assert derived["grids"]["batch_size"] == {"find": [64], "eval": [64]}
+    assert plan.other_figures(main_config) == ["figA8", "figA9"]
+    for fig, exp in (("figA8", "digits-wide"), ("figA9", "digits-resnet18")):
+        files = plan.figure_inputs(main_config, fig)
+        assert files and all(f.startswith(f"results/{exp}/") for f in files)
+        params = plan.figure_params(main_config, fig)
+        assert params["experiment"] == exp and params["caption"].startswith("stand-in for ResNet-")
+
+
+def test_figA8_panels_follow_the_paper(main_config):
+    """(a)-(c): constant LR_eval 0.02, 0.1, 0.5, each with every LR_find and both random baselines;
+    (d): LR_find = defaults.lr with every LR_eval."""
+    panels = plan.figure_panels(main_config, "figA8")
+    base = H(**main_config["defaults"])
+    assert [(p["compare"], p["constant"].lr) for p in panels] == [
+        ("find", 0.02), ("find", 0.1), ("find", 0.5), ("eval", 0.1)]
+    for p in panels[:3]:
+        lottery = [ln for ln in p["lines"] if ln.kind == "lottery"]
+        assert [ln.hfind.lr for ln in lottery] == [0.02, 0.1, 0.5]
+        assert {ln.heval for ln in lottery} == {p["constant"]}
+        assert {ln.kind for ln in p["lines"]} == {"lottery", "global_random", "preserve_lpr"}
+    assert [ln.heval.lr for ln in panels[3]["lines"] if ln.kind == "lottery"] == [0.02, 0.1, 0.5]
+    assert all(ln.heval.batch_size == base.batch_size for p in panels for ln in p["lines"])
+
+
+def test_figA9_has_the_two_constant_eval_panels(main_config):
+    panels = plan.figure_panels(main_config, "figA9")
+    assert [(p["compare"], p["constant"].lr) for p in panels] == [("find", 0.1), ("find", 0.5)]
+    # every level of every seed of every curve, the dense level 0 of each lottery curve included
+    n_levels, n_seeds = main_config["pruning"]["levels"], len(main_config["seeds"])
+    lines = plan.figure_lines(main_config, "figA9")
+    expected = set()
+    for ln in lines:
+        expected |= set(plan.line_files(plan.other_model_configs(main_config)["figA9"], ln))
+    assert set(plan.figure_inputs(main_config, "figA9")) == expected
+    assert sum(ln.kind == "lottery" for ln in lines) == 6 and sum(ln.kind != "lottery" for ln in lines) == 4
+    # 4 decoupled and 4 random curves are evaluation runs; the 2 coupled curves are find runs (levels 0-L), and
+    # LR_find 0.02, never coupled here, adds its dense level 0
+    assert len(expected) == (4 + 4) * n_seeds * n_levels + (2 * (n_levels + 1) + 1) * n_seeds
+
+
+def test_an_entry_replaces_a_block_wholesale():
+    config = validated(tiny_with(figA8={"model": {"name": "resnet18"}}))
+    derived = experiments(config)["tiny-figa8"]
+    assert derived["model"] == {"name": "resnet18"}  # no depth/width inherited from resnet_cifar
+    assert derived["training"] == config["training"]
+
+
+def test_the_main_experiments_name_reuses_its_runs():
+    config = validated(tiny_with(figA8={"experiment": "tiny"}))
+    assert list(experiments(config)) == ["tiny"]
+    # the same files as Fig. 2's LR panels wherever the curves coincide
+    assert set(plan.figure_inputs(config, "figA8")) & set(plan.figure_inputs(config, "fig2"))
+    assert all(f.startswith("results/tiny/") for f in plan.figure_inputs(config, "figA8"))
+
+
+def test_two_entries_may_share_an_experiment():
+    config = validated(tiny_with(figA8={**OTHER, "experiment": "other"}, figA9={**OTHER, "experiment": "other"}))
+    assert list(experiments(config)) == ["tiny", "other"]
+
+
+def test_a_dataset_without_root_is_left_for_later():
+    entry = {"dataset": {"name": "miniplaces", "root": None}, "model": {"name": "resnet18"}}
+    config = validated(tiny_with(figA8=entry))
+    derived = experiments(config)["tiny-figa8"]
+    assert not dataset_ready(derived["dataset"]) and dataset_ready(config["dataset"])
+
+
+@pytest.mark.parametrize("entry, match", [
+    ({"model": {"name": "resnet_cifar", "depth": 10}}, r"other_models\.figA8: model\.depth.*6n\+2"),
+    ({"model": {"name": "vgg"}}, r"(?s)other_models\.figA8:.*vgg"),
+    ({"training": {"epochs": 3, "milestones": [5]}}, r"other_models\.figA8: training\.milestones"),
+    ({"experiment": "tiny", **OTHER}, r"other_models\.figA8\.experiment: 'tiny' is already the main experiment's"),
+    ({"constant_eval": [], "constant_find": []}, r"other_models\.figA8: .*no panel"),
+    ({"dataset": {"name": "miniplaces", "root": "/nowhere/at/all"}}, r"other_models\.figA8: .*/nowhere/at/all"),
+])
+def test_bad_entries_name_the_entry(entry, match):
+    config = validated(tiny_with(figA8=entry))
+    with pytest.raises(ConfigError, match=match):
+        experiments(config)
+
+
+def test_two_entries_with_one_name_must_agree():
+    config = validated(tiny_with(figA8={**OTHER, "experiment": "other"},
+                                 figA9={"model": {"name": "resnet50"}, "experiment": "other"}))
+    with pytest.raises(ConfigError, match=r"other_models\.figA9\.experiment: 'other' is already "
+                                          r"other_models\.figA8's, whose model differ"):
+        experiments(config)
+
+
+@pytest.mark.parametrize("entry", [{"pruning": {"levels": 3}}, {"runtime": {"threads": 2}}, {"colour": "red"}])
+def test_schema_rejects_what_an_entry_cannot_set(entry):
+    with pytest.raises(Exception, match="Additional properties"):
+        validated(tiny_with(figA8=entry))
+
+
+def test_unset_figures_have_no_rule(tiny_config):
+    assert plan.other_figures(tiny_config) == []
+    with pytest.raises(KeyError):
+        plan.figure_inputs(tiny_config, "figA8")
+
+
+# --------------------------------------------------------------------------- Snakemake
+
+
+def test_dry_run_plans_only_the_other_experiment(tmp_path):
+    raw = tiny_with(figA8=OTHER, figA9={"dataset": {"name": "miniplaces", "root": None}})
+    write_config(tmp_path, raw)
+    out = snakemake(tmp_path, "-n", "figures/figA8.pdf").stdout
+    jobs = planned_jobs(out)
+    assert {j.rule for j in jobs} >= {"prepare_data", "init", "train_find", "train_eval", "figA8"}
+    assert all(j.wildcards.get("exp", "tiny-figa8") == "tiny-figa8" for j in jobs), out
+    # the default target draws figA8, but not figA9, whose dataset has no folder yet
+    rules = {j.rule for j in planned_jobs(snakemake(tmp_path, "-n").stdout)}
+    assert "figA8" in rules and "figA9" not in rules
+    # asked for, figA9 stops at its data preparation, naming what is missing
+    r = snakemake(tmp_path, "figures/figA9.pdf", check=False, timeout=300)
+    assert r.returncode != 0
+    assert "needs dataset.root" in r.stdout + r.stderr + "".join(
+        p.read_text() for p in (tmp_path / "results").rglob("prepare_data.log"))
+    assert not (tmp_path / "figures" / "figA9.pdf").exists()
+
+
+@pytest.fixture(scope="module")
+def ran(tmp_path_factory):
+    wd = tmp_path_factory.mktemp("other_models")
+    raw = tiny_with(figA8=OTHER)
+    raw["runtime"] = {"granularity": "chain"}
+    write_config(wd, raw)
+    snakemake(wd, "figures/figA8.pdf", cores=2, timeout=900)
+    return wd, raw
+
+
+@pytest.mark.slow
+def test_figA8_trains_the_other_model_and_nothing_of_the_main_one(ran):
+    wd, raw = ran
+    assert (wd / "figures" / "figA8.pdf").stat().st_size > 0 and (wd / "figures" / "figA8.png").stat().st_size > 0
+    assert not (wd / "results" / "tiny").exists()
+    config = validated(raw)
+    assert all((wd / f).exists() for f in plan.figure_inputs(config, "figA8"))
+    arch = json.loads((wd / "results/tiny-figa8/seed0/architecture.json").read_text())
+    assert arch["model_spec"]["name"] == "resnet18" and arch["model_spec"]["width"] == 2
+    assert "layer4.1.conv2.weight" in arch["prunable"]  # four stages: not the main experiment's resnet_cifar
+    with h5py.File(wd / "results/tiny-figa8/find/lr0.1_bs128_wd5e-4/seed0/level1/mask.h5") as fh:
+        names = []
+        fh.visit(names.append)
+    assert any("layer4" in n for n in names)
+
+
+@pytest.mark.slow
+def test_edits_replan_only_their_experiment(ran):
+    wd, raw = ran
+    try:
+        other = copy.deepcopy(raw)
+        other["other_models"]["figA8"]["model"]["width"] = 3
+        write_config(wd, other)
+        jobs = planned_jobs(snakemake(wd, "-n", "figures/figA8.pdf").stdout)
+        assert {"init", "train_find", "figA8"} <= {j.rule for j in jobs}
+        assert "prepare_data" not in {j.rule for j in jobs}  # the data did not change
+        main = copy.deepcopy(raw)
+        main["grids"]["batch_size"]["eval"] = [128, 256]  # the main experiment's BS grid: figA8 varies the LR only
+        write_config(wd, main)
+        assert planned_jobs(snakemake(wd, "-n", "figures/figA8.pdf").stdout) == []
+        edited = copy.deepcopy(raw)
+        edited["other_models"]["figA8"]["caption"] = "another caption"
+        write_config(wd, edited)
+        assert {j.rule for j in planned_jobs(snakemake(wd, "-n", "figures/figA8.pdf").stdout)} == {"figA8"}
+    finally:
+        write_config(wd, raw)
+
+
+def test_presets_set_the_papers_figA8_and_figA9():
+    full = validated(read_yaml(REPO / "config" / "resnet50-tinyimagenet.yaml"))
+    a8, a9 = plan.other_model_configs(full)["figA8"], plan.other_model_configs(full)["figA9"]
+    assert (a8["experiment"], a8["dataset"]["name"], a8["model"]["name"]) == ("resnet50-miniplaces", "miniplaces",
+                                                                           "resnet50")
+    assert (a9["experiment"], a9["dataset"]["name"], a9["model"]["name"]) == ("resnet18-tinyimagenet",
+                                                                           "tiny_imagenet", "resnet18")
+    assert a8["grids"]["lr"] == {"find": [0.02, 0.1, 0.5], "eval": [0.02, 0.1, 0.5]}
+    assert [p["constant"].lr for p in plan.figure_panels(full, "figA9")] == [0.5, 0.8]
+    # the same experiments as the single-setting presets: a run of one serves the other
+    for name, fig in (("resnet50-miniplaces", "figA8"), ("resnet18-tinyimagenet", "figA9")):
+        single = validated(read_yaml(REPO / "config" / f"{name}.yaml"))
+        derived = validated(plan.other_model_configs(full)[fig])
+        for key in ("model", "training", "defaults", "seeds", "pruning", "runtime"):
+            assert derived[key] == single[key], (name, key)
+        assert plan.figure_panels(single, fig) == plan.figure_panels(full, fig)
