@@ -281,7 +281,8 @@ def other_figures(config: dict) -> list[str]:
 
 
 def other_model_configs(config: dict) -> dict[str, dict]:
-    """figA8/figA9's experiments: the main config with the entry's blocks in place of the main ones.
+    """figA8/figA9's experiments: the Algorithm A1 part of the main config (no analysis blocks: these figures
+    need none) with the entry's blocks in place of the main ones.
 
     A block the entry gives replaces the main block wholesale (``model: {name: resnet18}`` must not inherit a
     ``depth``). Its grids are the entry's LR values, with BS and WD at its defaults. Not yet validated: the
@@ -290,8 +291,8 @@ def other_model_configs(config: dict) -> dict[str, dict]:
     out = {}
     for fig in other_figures(config):
         spec = config["other_models"][fig]
-        derived = {k: v for k, v in config.items() if k != "other_models"}
-        derived.update({k: copy.deepcopy(spec[k]) for k in OTHER_MODEL_BLOCKS if spec.get(k) is not None})
+        derived = {k: config[k] for k in ("pruning", "runtime") if k in config}
+        derived.update({k: copy.deepcopy(spec[k]) if spec.get(k) is not None else config[k] for k in OTHER_MODEL_BLOCKS})
         derived["experiment"] = spec.get("experiment") or f"{config['experiment']}-{fig.lower()}"
         lr = spec.get("lr") or config["grids"]["lr"]
         bs, wd = derived["defaults"].get("batch_size"), derived["defaults"].get("weight_decay")
