@@ -238,27 +238,14 @@ def train_until(out_metrics: str, *, out_trained: str | None, start: str, mask: 
                 channels_last: bool = False) -> dict:
     """``jobs.train_run`` for a find run stopped after epoch ``stop_epoch`` of the schedule: the same inputs,
     checks, seeds (those of the lottery run of this level), resume file and metrics, plus ``prune_epoch``."""
-    from . import jobs, masks, models, training as tr
-    from .io import load_checkpoint, save_checkpoint, write_json
+    from . import jobs, training as tr
+    from .io import save_checkpoint, write_json
 
     every = jobs.resume_every()
     jobs.set_threads(threads)
     device = jobs.resolve_device(device)
-    state, meta = load_checkpoint(start)
-    spec = meta.get("model_spec")
-    if not spec:
-        raise ValueError(f"checkpoint {start} has no meta['model_spec']; was it written by findeval?")
-    model = models.build(spec)
-    models.load_state(model, state, f"checkpoint {start}")
-    m, mask_attrs = None, {}
-    if mask:
-        m, mask_attrs = masks.load_mask(mask)
-        masks.check_compatible(m, state, f"mask {mask}")
-        if mask_attrs.get("level") != level:
-            raise masks.MaskError(f"{mask} is level {mask_attrs.get('level')}, expected {level}")
-    chain_diverged = mask_attrs.get(jobs.DIVERGED_ATTR)
-    dataset = jobs.load_data(data, device)
-    jobs.check_data_fits(dataset, spec, data, start)
+    run = jobs.load_run(start, mask, data, level, device)
+    model, meta = run.model, run.meta
     seeds = run_seeds(seed, "lottery", level)
     schedule, aug = tr.Schedule.from_config(training), tr.Augment.from_config(augment)
     if not 1 <= int(stop_epoch) <= schedule.epochs:
@@ -271,27 +258,12 @@ def train_until(out_metrics: str, *, out_trained: str | None, start: str, mask: 
             device=device, stop_epoch=int(stop_epoch), precision=precision, channels_last=bool(channels_last))
         resume = tr.Resume(jobs.resume_path(out_metrics), fingerprint, every)
     t0 = time.perf_counter()
-    result = tr.train(model, dataset, h_find, schedule, data_seed=seeds["data"], mask=m, augment=aug, device=device,
-                      log=log.info, resume=resume, precision=precision, channels_last=channels_last,
+    result = tr.train(model, run.dataset, h_find, schedule, data_seed=seeds["data"], mask=run.mask, augment=aug,
+                      device=device, log=log.info, resume=resume, precision=precision, channels_last=channels_last,
                       stop_epoch=int(stop_epoch))
-    names = models.prunable_names(model)
-    total = sum(p.numel() for n, p in model.named_parameters() if n in names)
-    zeros = sum(int((p == 0).sum()) for n, p in model.named_parameters() if n in names)
-    metrics = {
-        "kind": "early", "role": role, "level": level, "seed": seed, "seeds": seeds,
-        "sparsity": masks.sparsity(m) if m else 0.0, "zero_fraction": zeros / total,
-        "H_find": h_find.as_dict(), "H_eval": h_find.as_dict(), "prune_epoch": int(stop_epoch),
-        "test_accuracy": result["test_accuracy"], "test_loss": result["test_loss"],
-        "train_loss": result["train_loss"],
-        "diverged": result["diverged"] or chain_diverged is not None,
-        "diverged_in": "training" if result["diverged"] else (
-            None if chain_diverged is None else f"find level {chain_diverged}"),
-        "epochs": int(stop_epoch), "schedule_epochs": training["epochs"],
-        "epochs_completed": result["epochs_completed"], "iterations_per_epoch": result["iterations_per_epoch"],
-        "resumed_from_epoch": result["resumed_from_epoch"], "train_time_s": result["train_time_s"],
-        "wall_time_s": round(time.perf_counter() - t0, 3), "device": device, "model": spec,
-        "history": result["history"],
-    }
+    metrics = {"kind": "early", "role": role, "level": level, "seed": seed, "seeds": seeds,
+               "H_find": h_find.as_dict(), "H_eval": h_find.as_dict(), "prune_epoch": int(stop_epoch),
+               "epochs": int(stop_epoch), "schedule_epochs": training["epochs"], **run.outcome(result, t0)}
     if out_trained:
         save_checkpoint(out_trained, model.state_dict(), {**meta, "role": "trained", "level": level,
                                                           "H": h_find.as_dict(), "diverged": result["diverged"],

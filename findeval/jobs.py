@@ -269,6 +269,69 @@ def check_data_fits(dataset, spec: dict, data: str, start: str) -> None:
                          f"but the model of {start} has {classes} outputs (model_spec num_classes)")
 
 
+class Run:
+    """A training run's checked inputs (:func:`load_run`): the model loaded from its start checkpoint, the mask
+    and its level checked against it, and the dataset, on ``device``."""
+
+    def __init__(self, model, spec: dict, meta: dict, mask, mask_attrs: dict, dataset, device: str):
+        self.model, self.spec, self.meta, self.mask, self.mask_attrs, self.dataset, self.device = (
+            model, spec, meta, mask, mask_attrs, dataset, device)
+        #: level at which the find chain of this mask diverged (its runs are recorded as diverged), or None
+        self.chain_diverged = mask_attrs.get(DIVERGED_ATTR)
+
+    def outcome(self, result: dict, t0: float) -> dict:
+        """The metrics every training run records (after the run's own keys): sparsity, accuracy and losses,
+        divergence, progress and timings, the model spec and the per-epoch history."""
+        from . import masks, models
+
+        names = models.prunable_names(self.model)
+        params = [p for n, p in self.model.named_parameters() if n in names]
+        zeros = sum(int((p == 0).sum()) for p in params)
+        chain = self.chain_diverged
+        return {
+            "sparsity": masks.sparsity(self.mask) if self.mask else 0.0,
+            "zero_fraction": zeros / sum(p.numel() for p in params),
+            "test_accuracy": result["test_accuracy"],
+            "test_loss": result["test_loss"],
+            "train_loss": result["train_loss"],
+            "diverged": result["diverged"] or chain is not None,
+            "diverged_in": "training" if result["diverged"] else (None if chain is None else f"find level {chain}"),
+            "epochs_completed": result["epochs_completed"],
+            "iterations_per_epoch": result["iterations_per_epoch"],
+            "resumed_from_epoch": result["resumed_from_epoch"],
+            "train_time_s": result["train_time_s"],
+            "wall_time_s": round(time.perf_counter() - t0, 3),
+            "device": self.device,
+            "model": self.spec,
+            "history": result["history"],
+        }
+
+
+def load_run(start: str, mask: str | None, data: str, level: int, device, *, require_finite: bool = True) -> Run:
+    """Load and check a training run's inputs before anything trains: the start checkpoint (with its model
+    spec), the mask (shapes, and its level = ``level``) and the dataset (its shape fits the model)."""
+    from . import masks, models
+
+    state, meta = load_checkpoint(start, require_finite=require_finite)
+    spec = meta.get("model_spec")
+    if not spec:
+        raise ValueError(f"checkpoint {start} has no meta['model_spec']; was it written by findeval?")
+    model = models.build(spec)
+    models.load_state(model, state, f"checkpoint {start}")
+    m, attrs = None, {}
+    if mask:
+        m, attrs = masks.load_mask(mask)
+        masks.check_compatible(m, state, f"mask {mask}")
+        if attrs.get("level") != level:
+            raise masks.MaskError(f"{mask} is level {attrs.get('level')}, expected {level}")
+    if attrs.get(DIVERGED_ATTR) is not None:
+        log.warning("mask %s comes from a find chain that diverged at level %s: this run is recorded as diverged",
+                    mask, attrs.get(DIVERGED_ATTR))
+    dataset = load_data(data, device)
+    check_data_fits(dataset, spec, data, start)
+    return Run(model, spec, meta, m, attrs, dataset, device)
+
+
 def train_run(out_metrics: str, *, start: str, mask: str | None, data: str, kind: str, h_find: H | None,
               h_eval: H, level: int, seed: int, training: dict, augment: dict | None, role: str,
               out_trained: str | None = None, device: str = "cpu", threads: int = 1, precision: str = "fp32",
@@ -281,30 +344,13 @@ def train_run(out_metrics: str, *, start: str, mask: str | None, data: str, kind
     and settings) matches, and ends with the weights an uninterrupted run ends with. The file is removed
     once the outputs are written.
     """
-    from . import masks, models, training as tr
+    from . import training as tr
 
     every = resume_every()
     set_threads(threads)
     device = resolve_device(device)
-    state, meta = load_checkpoint(start)
-    spec = meta.get("model_spec")
-    if not spec:
-        raise ValueError(f"checkpoint {start} has no meta['model_spec']; was it written by findeval?")
-    model = models.build(spec)
-    models.load_state(model, state, f"checkpoint {start}")
-    m = None
-    mask_attrs = {}
-    if mask:
-        m, mask_attrs = masks.load_mask(mask)
-        masks.check_compatible(m, state, f"mask {mask}")
-        if mask_attrs.get("level") != level:
-            raise masks.MaskError(f"{mask} is level {mask_attrs.get('level')}, expected {level}")
-    chain_diverged = mask_attrs.get(DIVERGED_ATTR)
-    if chain_diverged is not None:
-        log.warning("mask %s comes from a find chain that diverged at level %s: this run is recorded as diverged",
-                    mask, chain_diverged)
-    dataset = load_data(data, device)
-    check_data_fits(dataset, spec, data, start)
+    run = load_run(start, mask, data, level, device)
+    model, meta, m = run.model, run.meta, run.mask
     seeds = run_seeds(seed, kind, level)
     schedule, aug = tr.Schedule.from_config(training), tr.Augment.from_config(augment)
     resume = None
@@ -317,37 +363,11 @@ def train_run(out_metrics: str, *, start: str, mask: str | None, data: str, kind
             **({"channels_last": True} if channels_last else {}))
         resume = tr.Resume(resume_path(out_metrics), fingerprint, every)
     t0 = time.perf_counter()
-    result = tr.train(model, dataset, h_eval, schedule, data_seed=seeds["data"], mask=m, augment=aug,
+    result = tr.train(model, run.dataset, h_eval, schedule, data_seed=seeds["data"], mask=m, augment=aug,
                       device=device, log=log.info, resume=resume, precision=precision, channels_last=channels_last)
-    names = models.prunable_names(model)
-    total = sum(p.numel() for n, p in model.named_parameters() if n in names)
-    zeros = sum(int((p == 0).sum()) for n, p in model.named_parameters() if n in names)
-    metrics = {
-        "kind": kind,
-        "role": role,
-        "level": level,
-        "seed": seed,
-        "seeds": seeds,
-        "sparsity": masks.sparsity(m) if m else 0.0,
-        "zero_fraction": zeros / total,
-        "H_find": h_find.as_dict() if h_find else None,
-        "H_eval": h_eval.as_dict(),
-        "test_accuracy": result["test_accuracy"],
-        "test_loss": result["test_loss"],
-        "train_loss": result["train_loss"],
-        "diverged": result["diverged"] or chain_diverged is not None,
-        "diverged_in": "training" if result["diverged"] else (
-            None if chain_diverged is None else f"find level {chain_diverged}"),
-        "epochs": training["epochs"],
-        "epochs_completed": result["epochs_completed"],
-        "iterations_per_epoch": result["iterations_per_epoch"],
-        "resumed_from_epoch": result["resumed_from_epoch"],
-        "train_time_s": result["train_time_s"],
-        "wall_time_s": round(time.perf_counter() - t0, 3),
-        "device": device,
-        "model": spec,
-        "history": result["history"],
-    }
+    metrics = {"kind": kind, "role": role, "level": level, "seed": seed, "seeds": seeds,
+               "H_find": h_find.as_dict() if h_find else None, "H_eval": h_eval.as_dict(),
+               "epochs": training["epochs"], **run.outcome(result, t0)}
     if out_trained:
         save_checkpoint(out_trained, model.state_dict(), {**meta, "role": "trained", "level": level,
                                                           "H": h_eval.as_dict(), "diverged": result["diverged"]})

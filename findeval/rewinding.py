@@ -239,28 +239,15 @@ def train_variant(out_metrics: str, *, start: str, mask: str | None, data: str, 
     ``warmup_iters`` (not None) replaces the training block's; ``data_seed`` (not None) replaces the replicate's
     data-order seed (instability copies). A start with NaN weights (a diverged earlier level of an LR
     rewinding chain) gives a diverged run, recorded as such."""
-    from . import jobs, masks, models, training as tr
-    from .io import load_checkpoint, save_checkpoint, write_json
+    from . import jobs, training as tr
+    from .io import save_checkpoint, write_json
 
     jobs.set_threads(threads)
     device = jobs.resolve_device(device)
     if warmup_iters is not None:
         training = {**training, "warmup_iters": int(warmup_iters)}
-    state, meta = load_checkpoint(start, require_finite=False)
-    spec = meta.get("model_spec")
-    if not spec:
-        raise ValueError(f"checkpoint {start} has no meta['model_spec']; was it written by findeval?")
-    model = models.build(spec)
-    models.load_state(model, state, f"checkpoint {start}")
-    m, attrs = None, {}
-    if mask:
-        m, attrs = masks.load_mask(mask)
-        masks.check_compatible(m, state, f"mask {mask}")
-        if attrs.get("level") != level:
-            raise masks.MaskError(f"{mask} is level {attrs.get('level')}, expected {level}")
-    chain_diverged = attrs.get(jobs.DIVERGED_ATTR)
-    dataset = jobs.load_data(data, device)
-    jobs.check_data_fits(dataset, spec, data, start)
+    run = jobs.load_run(start, mask, data, level, device, require_finite=False)
+    model, meta = run.model, run.meta
     seeds = run_seeds(seed, kind, level)
     if data_seed is not None:
         seeds["data"] = int(data_seed)
@@ -274,28 +261,13 @@ def train_variant(out_metrics: str, *, start: str, mask: str | None, data: str, 
             device=device, precision=precision, channels_last=channels_last)
         resume = tr.Resume(jobs.resume_path(out_metrics), fingerprint, every)
     t0 = time.perf_counter()
-    result = tr.train(model, dataset, h_eval, schedule, data_seed=seeds["data"], mask=m, augment=aug, device=device,
-                      log=log.info, resume=resume, precision=precision, channels_last=channels_last,
+    result = tr.train(model, run.dataset, h_eval, schedule, data_seed=seeds["data"], mask=run.mask, augment=aug,
+                      device=device, log=log.info, resume=resume, precision=precision, channels_last=channels_last,
                       first_epoch=int(first_epoch))
-    names = models.prunable_names(model)
-    total = sum(p.numel() for n, p in model.named_parameters() if n in names)
-    zeros = sum(int((p == 0).sum()) for n, p in model.named_parameters() if n in names)
-    metrics = {
-        "kind": kind, "role": role, "variant": variant, "level": level, "seed": seed, "seeds": seeds,
-        "sparsity": masks.sparsity(m) if m else 0.0, "zero_fraction": zeros / total,
-        "H_find": h_find.as_dict(), "H_eval": h_eval.as_dict(),
-        "test_accuracy": result["test_accuracy"], "test_loss": result["test_loss"],
-        "train_loss": result["train_loss"],
-        "diverged": result["diverged"] or chain_diverged is not None,
-        "diverged_in": "training" if result["diverged"] else (
-            None if chain_diverged is None else f"find level {chain_diverged}"),
-        "epochs": training["epochs"], "first_epoch": int(first_epoch),
-        "warmup_iters": int(training.get("warmup_iters", 0)),
-        "epochs_completed": result["epochs_completed"], "iterations_per_epoch": result["iterations_per_epoch"],
-        "resumed_from_epoch": result["resumed_from_epoch"], "train_time_s": result["train_time_s"],
-        "wall_time_s": round(time.perf_counter() - t0, 3), "device": device, "model": spec,
-        **(extra or {}), "history": result["history"],
-    }
+    metrics = {"kind": kind, "role": role, "variant": variant, "level": level, "seed": seed, "seeds": seeds,
+               "H_find": h_find.as_dict(), "H_eval": h_eval.as_dict(), "epochs": training["epochs"],
+               "first_epoch": int(first_epoch), "warmup_iters": int(training.get("warmup_iters", 0)),
+               **(extra or {}), **run.outcome(result, t0)}
     if out_trained:
         save_checkpoint(out_trained, model.state_dict(), {**meta, "role": "trained", "level": level, "variant": variant,
                                                           "H": h_eval.as_dict(), "diverged": result["diverged"]})
