@@ -10,6 +10,7 @@ This module is pure Python (no torch) because the Snakefile imports it at parse 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ DIMENSIONS = {"lr": "lr", "batch_size": "bs", "weight_decay": "wd"}
 LABELS = {"lr": "LR", "batch_size": "BS", "weight_decay": "WD"}
 
 
+@functools.lru_cache(maxsize=4096, typed=True)
 def format_number(x: float | int) -> str:
     """Shortest stable spelling of a number for a path: 0.2 -> '0.2', 1e-4 -> '1e-4', 512 -> '512'.
 
@@ -68,9 +70,9 @@ class H:
         object.__setattr__(self, "batch_size", int(self.batch_size))
         object.__setattr__(self, "weight_decay", float(self.weight_decay))
 
-    @property
+    @functools.cached_property
     def slug(self) -> str:
-        """Path spelling, e.g. ``lr0.2_bs512_wd1e-4``."""
+        """Path spelling, e.g. ``lr0.2_bs512_wd1e-4`` (computed once: planning spells paths ~10^5 times)."""
         return (
             f"lr{format_number(self.lr)}_bs{self.batch_size}_wd{format_number(self.weight_decay)}"
         )

@@ -9,6 +9,7 @@ with an error naming the curve when a curve has no runs.
 from __future__ import annotations
 
 import string
+import textwrap
 
 import numpy as np
 import pandas as pd
@@ -147,7 +148,9 @@ def draw_figure(fig: str, params: dict, table: pd.DataFrame, *, pdf: str, png: s
              "(\u2193: a curve below the axis)")
     if params.get("caption"):
         title = f"{title}\n{params['caption']}"
-    f.suptitle(title, fontsize="small")
+    # about 16 characters of "small" text per inch: a figure of one or two panels wraps its title
+    width = max(40, int(16 * ncols * style["panel_width"]))
+    f.suptitle("\n".join(textwrap.fill(line, width) for line in title.split("\n")), fontsize="small")
     f.tight_layout()
     for path in (pdf, png):
         with atomic_path(path) as tmp:

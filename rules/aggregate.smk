@@ -1,6 +1,6 @@
 rule aggregate:
     input:
-        metrics=plan.all_inputs(config),
+        metrics=at_dag_time(plan.all_inputs),
     output:
         summary=SUMMARY,
     log:

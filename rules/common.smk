@@ -18,7 +18,9 @@ check_config(config)
 EXP = config["experiment"]
 # The main experiment and those of figA8/figA9 (other_models), by name: the Algorithm A1 rules take their
 # settings from EXPERIMENTS[wildcards.exp] (XCFG below), so an edit to one experiment re-runs only its jobs.
-EXPERIMENTS = check_experiments(config, lambda c: validate(c, schema="../schemas/config.schema.yaml"))
+EXPERIMENTS = check_experiments(
+    config, lambda c: validate(c, schema="../schemas/config.schema.yaml")
+)
 SUMMARY = f"results/{EXP}/summary.csv"
 FIGURE_FILES = [f"figures/{fig}.{ext}" for fig in plan.FIGURES for ext in ("pdf", "png")]
 # figA8/figA9 whose data is there to prepare (an unset dataset.root leaves a figure out of `all`)
@@ -41,6 +43,14 @@ wildcard_constraints:
     seed=r"\d+",
     level=r"\d+",
     source=rf"lottery/{HSLUG}|preserve_lpr/{HSLUG}|global_random",
+
+
+def at_dag_time(inputs, *args):
+    """An input function: ``inputs(config, *args)`` listed when the DAG is built, not when the Snakefile is
+    parsed. A figure reads thousands of metrics files at paper scale, and the SLURM plugin re-parses the
+    Snakefile for every job: as parse-time lists they cost a second per parse (README "Running at scale").
+    """
+    return lambda wildcards: inputs(config, *args)
 
 
 def XCFG(*keys):

@@ -7,7 +7,8 @@ rule prepare_data:
         "../envs/findeval.yaml"
     params:
         dataset=lambda w: {
-            k: EXPERIMENTS[w.exp]["dataset"][k] for k in ("name", "root", "test_fraction", "split_seed")
+            k: EXPERIMENTS[w.exp]["dataset"][k]
+            for k in ("name", "root", "test_fraction", "split_seed")
         },
     script:
         "../scripts/prepare_data.py"

@@ -102,7 +102,7 @@ if early.enabled(config):
             name:
                 _fig
             input:
-                files=early.figure_inputs(config, _fig),
+                files=at_dag_time(early.figure_inputs, _fig),
             output:
                 pdf=f"figures/{_fig}.pdf",
                 png=f"figures/{_fig}.png",

@@ -8,7 +8,7 @@ for _fig in (*plan.FIGURES, *plan.other_figures(config)):
         name:
             _fig
         input:
-            metrics=plan.figure_inputs(config, _fig),
+            metrics=at_dag_time(plan.figure_inputs, _fig),
         output:
             pdf=f"figures/{_fig}.pdf",
             png=f"figures/{_fig}.png",

@@ -20,7 +20,7 @@ for _fig in lpr.FIGURES:
         name:
             _fig
         input:
-            files=lpr.figure_inputs(config, _fig),
+            files=at_dag_time(lpr.figure_inputs, _fig),
         output:
             pdf=f"figures/{_fig}.pdf",
             png=f"figures/{_fig}.png",

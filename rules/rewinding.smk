@@ -238,7 +238,7 @@ for _fig, _mod in (("fig4", rewinding), ("figA13", instability), ("figA14", inst
         name:
             _fig
         input:
-            files=_mod.figure_inputs(config, _fig),
+            files=at_dag_time(_mod.figure_inputs, _fig),
         output:
             pdf=f"figures/{_fig}.pdf",
             png=f"figures/{_fig}.png",

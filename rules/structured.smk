@@ -147,7 +147,7 @@ rule structured_speed:
 
 rule aggregate_structured:
     input:
-        metrics=splan.all_inputs(config),
+        metrics=at_dag_time(splan.all_inputs),
     output:
         summary=f"{SDIR}/summary.csv",
     log:
@@ -164,7 +164,7 @@ for _fig in splan.FIGURES:
         name:
             _fig
         input:
-            metrics=splan.figure_inputs(config, _fig),
+            metrics=at_dag_time(splan.figure_inputs, _fig),
         output:
             pdf=f"figures/{_fig}.pdf",
             png=f"figures/{_fig}.png",

@@ -41,7 +41,7 @@ def test_default_config_has_two_stand_ins(main_config):
     assert list(exps) == ["digits", "digits-wide", "digits-resnet18"]
     wide, r18 = exps["digits-wide"], exps["digits-resnet18"]
     assert wide["model"] == {"name": "resnet_cifar", "depth": 8, "width": 6}
-    assert r18["model"] == {"name": "resnet18", "width": 2}
+    assert r18["model"] == {"name": "resnet18", "width": 4}
     for derived in (wide, r18):  # what the entry does not set is the main experiment's
         for key in ("dataset", "training", "defaults", "seeds", "pruning", "runtime"):
             assert derived[key] == main_config[key], key
