@@ -12,6 +12,7 @@ import logging
 import math
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from .hparams import H, derive_seed, run_seeds
@@ -269,15 +270,23 @@ def check_data_fits(dataset, spec: dict, data: str, start: str) -> None:
                          f"but the model of {start} has {classes} outputs (model_spec num_classes)")
 
 
+@dataclass
 class Run:
     """A training run's checked inputs (:func:`load_run`): the model loaded from its start checkpoint, the mask
     and its level checked against it, and the dataset, on ``device``."""
 
-    def __init__(self, model, spec: dict, meta: dict, mask, mask_attrs: dict, dataset, device: str):
-        self.model, self.spec, self.meta, self.mask, self.mask_attrs, self.dataset, self.device = (
-            model, spec, meta, mask, mask_attrs, dataset, device)
-        #: level at which the find chain of this mask diverged (its runs are recorded as diverged), or None
-        self.chain_diverged = mask_attrs.get(DIVERGED_ATTR)
+    model: object
+    spec: dict
+    meta: dict
+    mask: dict | None
+    mask_attrs: dict
+    dataset: object
+    device: str
+
+    @property
+    def chain_diverged(self):
+        """Level at which the find chain of this mask diverged (its runs are recorded as diverged), or None."""
+        return self.mask_attrs.get(DIVERGED_ATTR)
 
     def outcome(self, result: dict, t0: float) -> dict:
         """The metrics every training run records (after the run's own keys): sparsity, accuracy and losses,
@@ -326,7 +335,7 @@ def load_run(start: str, mask: str | None, data: str, level: int, device, *, req
             raise masks.MaskError(f"{mask} is level {attrs.get('level')}, expected {level}")
     if attrs.get(DIVERGED_ATTR) is not None:
         log.warning("mask %s comes from a find chain that diverged at level %s: this run is recorded as diverged",
-                    mask, attrs.get(DIVERGED_ATTR))
+                    mask, attrs[DIVERGED_ATTR])
     dataset = load_data(data, device)
     check_data_fits(dataset, spec, data, start)
     return Run(model, spec, meta, m, attrs, dataset, device)

@@ -196,14 +196,22 @@ def appendix_panels(config: dict, fig: str) -> list[dict]:
     pairs = all_pairs(config, dim)
     if style == "all":
         return [{"dim": dim, "compare": "all", "constant": None, "lines": pairs}]
+    finds, evals = grid_values(config, dim, "find"), grid_values(config, dim, "eval")
+    return constant_panels(base, dim, finds, evals, const_eval=evals, const_find=finds)
+
+
+def constant_panels(base: H, dim: str, finds: list, evals: list, *, const_eval: list, const_find: list) -> list[dict]:
+    """One panel per value in ``const_eval`` (H_eval held there, a line per H_find in ``finds``), then one per
+    value in ``const_find`` (H_find held, a line per H_eval in ``evals``); both random baselines at the held value.
+    Only ``dim`` moves away from ``base``."""
     panels = []
-    for e in grid_values(config, dim, "eval"):
+    for e in const_eval:
         const = base.replace(**{dim: e})
-        lines = [ln for ln in pairs if ln.heval == const]
+        lines = [Line("lottery", base.replace(**{dim: f}), const) for f in finds]
         panels.append({"dim": dim, "compare": "find", "constant": const, "lines": lines + random_lines(const)})
-    for f in grid_values(config, dim, "find"):
+    for f in const_find:
         const = base.replace(**{dim: f})
-        lines = [ln for ln in pairs if ln.hfind == const]
+        lines = [Line("lottery", const, base.replace(**{dim: e})) for e in evals]
         panels.append({"dim": dim, "compare": "eval", "constant": const, "lines": lines + random_lines(const)})
     return panels
 
@@ -237,7 +245,7 @@ def figure_lines(config: dict, fig: str) -> list[Line]:
 
 
 def figure_inputs(config: dict, fig: str) -> list[str]:
-    runs = other_model_configs(config)[fig] if fig in OTHER_FIGURES else config
+    runs = other_model_config(config, fig) if fig in OTHER_FIGURES else config
     files = []
     for line in figure_lines(config, fig):
         files.extend(line_files(runs, line))
@@ -266,7 +274,7 @@ def figure_params(config: dict, fig: str) -> dict:
               "experiment": config["experiment"], "dataset": config["dataset"]["name"],
               "model": config["model"]["name"]}
     if fig in OTHER_FIGURES:
-        runs = other_model_configs(config)[fig]
+        runs = other_model_config(config, fig)
         params.update(experiment=runs["experiment"], dataset=runs["dataset"]["name"],
                       model=describe_model(runs["model"]), caption=config["other_models"][fig].get("caption"))
     return params
@@ -281,48 +289,42 @@ def other_figures(config: dict) -> list[str]:
 
 
 def other_model_configs(config: dict) -> dict[str, dict]:
-    """figA8/figA9's experiments: the Algorithm A1 part of the main config (no analysis blocks: these figures
-    need none) with the entry's blocks in place of the main ones.
+    """figA8/figA9's experiments, by figure (see :func:`other_model_config`)."""
+    return {fig: other_model_config(config, fig) for fig in other_figures(config)}
+
+
+def other_model_config(config: dict, fig: str) -> dict:
+    """The experiment of ``other_models.<fig>``: the Algorithm A1 part of the main config (no analysis blocks:
+    these figures need none) with the entry's blocks in place of the main ones.
 
     A block the entry gives replaces the main block wholesale (``model: {name: resnet18}`` must not inherit a
     ``depth``). Its grids are the entry's LR values, with BS and WD at its defaults. Not yet validated: the
     Snakefile validates each one against the schema (:func:`findeval.workflow.check_experiments`).
     """
-    out = {}
-    for fig in other_figures(config):
-        spec = config["other_models"][fig]
-        derived = {k: config[k] for k in ("pruning", "runtime") if k in config}
-        derived.update({k: copy.deepcopy(spec[k]) if spec.get(k) is not None else config[k] for k in OTHER_MODEL_BLOCKS})
-        derived["experiment"] = spec.get("experiment") or f"{config['experiment']}-{fig.lower()}"
-        lr = spec.get("lr") or config["grids"]["lr"]
-        bs, wd = derived["defaults"].get("batch_size"), derived["defaults"].get("weight_decay")
-        derived["grids"] = {
-            "lr": {"find": list(lr["find"]), "eval": list(lr["eval"])},
-            "batch_size": {"find": [bs], "eval": [bs]},
-            "weight_decay": {"find": [wd], "eval": [wd]},
-        }
-        out[fig] = derived
-    return out
+    spec = config["other_models"][fig]
+    derived = {k: config[k] for k in ("pruning", "runtime") if k in config}
+    derived.update({k: copy.deepcopy(spec[k]) if spec.get(k) is not None else config[k] for k in OTHER_MODEL_BLOCKS})
+    derived["experiment"] = spec.get("experiment") or f"{config['experiment']}-{fig.lower()}"
+    lr = spec.get("lr") or config["grids"]["lr"]
+    bs, wd = derived["defaults"].get("batch_size"), derived["defaults"].get("weight_decay")
+    derived["grids"] = {
+        "lr": {"find": list(lr["find"]), "eval": list(lr["eval"])},
+        "batch_size": {"find": [bs], "eval": [bs]},
+        "weight_decay": {"find": [wd], "eval": [wd]},
+    }
+    return derived
 
 
 def other_model_panels(config: dict, fig: str) -> list[dict]:
     """Paper Figs. A8/A9: at each constant LR_eval, every LR_find (and both random baselines); then at each
     constant LR_find, every LR_eval. BS and WD are the experiment's defaults."""
     spec = config["other_models"][fig]
-    runs = other_model_configs(config)[fig]
+    runs = other_model_config(config, fig)
     base = default_h(runs)
     finds, evals = grid_values(runs, "lr", "find"), grid_values(runs, "lr", "eval")
     const_eval = evals if spec.get("constant_eval") is None else spec["constant_eval"]
     const_find = [base.lr] if spec.get("constant_find") is None else spec["constant_find"]
-    panels = []
-    for e in const_eval:
-        const = base.replace(lr=e)
-        lines = [Line("lottery", base.replace(lr=f), const) for f in finds]
-        panels.append({"dim": "lr", "compare": "find", "constant": const, "lines": lines + random_lines(const)})
-    for f in const_find:
-        const = base.replace(lr=f)
-        lines = [Line("lottery", const, base.replace(lr=e)) for e in evals]
-        panels.append({"dim": "lr", "compare": "eval", "constant": const, "lines": lines + random_lines(const)})
+    panels = constant_panels(base, "lr", finds, evals, const_eval=const_eval, const_find=const_find)
     if not panels:
         raise ValueError(f"other_models.{fig}: constant_eval and constant_find are both empty: the figure has no panel")
     return panels
