@@ -32,7 +32,9 @@ def test_env_pins_match_requirements():
     assert env, "envs/findeval.yaml pins nothing"
     assert {k: v for k, v in env.items() if req.get(k) != v} == {}, f"requirements.txt: {req}"
     # the packages the workflow's jobs import are in the environment
-    assert {"torch", "numpy", "pandas", "seaborn", "matplotlib", "h5py", "scikit-learn", "snakemake"} <= set(env)
+    assert {"torch", "torchvision", "numpy", "pandas", "seaborn", "matplotlib", "h5py", "scikit-learn", "snakemake"} <= set(env)
+    # every runtime package of requirements.txt is in the environment (test tools and snakefmt aside)
+    assert set(req) - {"pytest", "snakefmt"} <= set(env), f"missing in envs/findeval.yaml: {set(req) - set(env)}"
     # the SLURM executor plugin of profiles/slurm, pinned alike in both
     assert env.get("snakemake-executor-plugin-slurm") == req.get("snakemake-executor-plugin-slurm") is not None
 
