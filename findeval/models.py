@@ -5,8 +5,11 @@ Registry (``MODELS``), all with torchvision's parameter names (``conv1``, ``laye
 
 - ``resnet_cifar``: the CIFAR-style ResNet of He et al. (3x3 stem, three stages of basic blocks with
   widths w, 2w, 4w, depth = 6n + 2). The default for the digits miniature.
-- ``resnet18`` / ``resnet50``: ImageNet ResNets with a stem for small images (3x3 stride-1 convolution,
-  no max-pool), as commonly used for 64x64 Tiny ImageNet; ``width`` scales every stage (64 = standard).
+- ``resnet18`` / ``resnet50``: ImageNet ResNets (torchvision's stages and blocks); ``width`` scales every
+  stage (64 = standard). ``stem`` chooses the first layer: ``cifar`` (the default) is a 3x3 stride-1
+  convolution without max-pool, as commonly used for 64x64 Tiny ImageNet (the paper does not say which stem
+  it used); ``imagenet`` is torchvision's 7x7 stride-2 convolution followed by a 3x3 stride-2 max-pool, which
+  divides the resolution of every later layer by 4 (about 16x fewer FLOPs per image).
 
 Initialization (paper, A.1): Kaiming-normal for every convolution and the final linear layer (fan-out for
 convolutions, as torchvision; fan-in for the linear layer), zero biases, BN weight 1 and bias 0.
@@ -21,6 +24,8 @@ import torch
 from torch import nn
 
 MODELS = ("resnet_cifar", "resnet18", "resnet50")
+#: First layers of resnet18/resnet50 (``model.stem``); ``cifar`` is the default.
+STEMS = ("cifar", "imagenet")
 
 
 class ModelError(ValueError):
@@ -74,9 +79,17 @@ class Bottleneck(nn.Module):
 
 
 class ResNet(nn.Module):
-    def __init__(self, block, blocks_per_stage, widths, *, in_channels: int, num_classes: int, stem_width: int):
+    def __init__(self, block, blocks_per_stage, widths, *, in_channels: int, num_classes: int, stem_width: int,
+                 stem: str = "cifar"):
         super().__init__()
-        self.conv1 = nn.Conv2d(in_channels, stem_width, 3, 1, 1, bias=False)
+        if stem not in STEMS:
+            raise ModelError(f"unknown stem {stem!r}; choose from {', '.join(STEMS)}")
+        if stem == "imagenet":  # torchvision: 7x7 stride 2, then a 3x3 stride-2 max-pool
+            self.conv1 = nn.Conv2d(in_channels, stem_width, 7, 2, 3, bias=False)
+            self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+        else:
+            self.conv1 = nn.Conv2d(in_channels, stem_width, 3, 1, 1, bias=False)
+            self.maxpool = None
         self.bn1 = nn.BatchNorm2d(stem_width)
         self.relu = nn.ReLU(inplace=True)
         in_planes = stem_width
@@ -104,6 +117,8 @@ class ResNet(nn.Module):
 
     def forward(self, x):
         x = self.relu(self.bn1(self.conv1(x)))
+        if self.maxpool is not None:
+            x = self.maxpool(x)
         for i in range(self.num_stages):
             x = getattr(self, f"layer{i + 1}")(x)
         return self.fc(torch.flatten(self.avgpool(x), 1))
@@ -127,10 +142,11 @@ def build(spec: dict) -> ResNet:
                        in_channels=in_channels, num_classes=num_classes, stem_width=width)
     elif name in ("resnet18", "resnet50"):
         width = int(spec.pop("width", 64))
+        stem = spec.pop("stem", None) or "cifar"
         spec.pop("depth", None)
         block, stages = (BasicBlock, [2, 2, 2, 2]) if name == "resnet18" else (Bottleneck, [3, 4, 6, 3])
         model = ResNet(block, stages, [width, 2 * width, 4 * width, 8 * width],
-                       in_channels=in_channels, num_classes=num_classes, stem_width=width)
+                       in_channels=in_channels, num_classes=num_classes, stem_width=width, stem=stem)
     else:
         raise ModelError(f"unknown model {name!r}; choose from {', '.join(MODELS)}")
     if spec:

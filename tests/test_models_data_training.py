@@ -78,6 +78,43 @@ def test_imagenet_resnets_match_torchvision(name):
     assert set(models.prunable_names(ours)) == {f"{n}.weight" for n, m in ref.named_modules() if isinstance(m, nn.Conv2d)}
 
 
+@pytest.mark.parametrize("name", ["resnet18", "resnet50"])
+def test_imagenet_stem_is_torchvisions(name):
+    """model.stem: imagenet builds torchvision's 7x7 stride-2 stem and max-pool: same tensors, same shapes, same
+    feature-map sizes (the 64x64 input reaches layer1 at 16x16, not 64x64: 16x fewer positions)."""
+    torchvision = pytest.importorskip("torchvision")
+    ours = models.build({"name": name, "stem": "imagenet", "in_channels": 3, "num_classes": 200})
+    ref = getattr(torchvision.models, name)(num_classes=200)
+    assert {k: tuple(v.shape) for k, v in ours.state_dict().items()} == \
+        {k: tuple(v.shape) for k, v in ref.state_dict().items()}
+    ours.load_state_dict(ref.state_dict())
+    ours.eval(), ref.eval()
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(ours(x), ref(x), atol=1e-5)
+    sizes = {}
+    hook = ours.layer1.register_forward_hook(lambda m, i, o: sizes.update(imagenet=o.shape[-1]))
+    ours(x)
+    hook.remove()
+    cifar = models.build({"name": name, "stem": "cifar", "in_channels": 3, "num_classes": 200})
+    cifar.layer1.register_forward_hook(lambda m, i, o: sizes.update(cifar=o.shape[-1]))
+    cifar(x)
+    assert sizes == {"imagenet": 16, "cifar": 64}
+    # cifar is the default: an unset stem builds the same network, tensor for tensor
+    torch.manual_seed(0)
+    a = models.build({"name": name, "in_channels": 3, "num_classes": 200}).state_dict()
+    torch.manual_seed(0)
+    b = models.build({"name": name, "stem": "cifar", "in_channels": 3, "num_classes": 200}).state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_stem_is_an_option_of_the_imagenet_resnets_only():
+    with pytest.raises(models.ModelError, match="stem"):
+        models.build({"name": "resnet_cifar", "depth": 8, "stem": "imagenet", "in_channels": 1, "num_classes": 10})
+    with pytest.raises(models.ModelError, match="unknown stem"):
+        models.build({"name": "resnet18", "stem": "vgg", "in_channels": 3, "num_classes": 10})
+
+
 def test_resnet_width_and_small_input():
     model = models.build({"name": "resnet18", "width": 4, "in_channels": 3, "num_classes": 7})
     assert model(torch.zeros(2, 3, 16, 16)).shape == (2, 7)
