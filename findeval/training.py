@@ -36,6 +36,7 @@ import torch
 import torch.nn.functional as F
 
 from . import data as data_mod
+from . import regime
 from .hparams import H, derive_seed
 
 
@@ -60,15 +61,9 @@ class Schedule:
         return cls(**values)
 
     def lr_factor(self, epoch: int, it_in_epoch: int, iters_per_epoch: int) -> float:
-        it = epoch * iters_per_epoch + it_in_epoch
-        warm = min(1.0, (it + 1) / self.warmup_iters) if self.warmup_iters > 0 else 1.0
-        if self.schedule == "multistep":
-            decay = self.gamma ** sum(1 for m in self.milestones if epoch >= m)
-        elif self.schedule == "cosine":
-            decay = 0.5 * (1 + math.cos(math.pi * it / (self.epochs * iters_per_epoch)))
-        else:
-            raise ValueError(f"unknown schedule {self.schedule!r}; choose multistep or cosine")
-        return warm * decay
+        # the arithmetic lives in the torch-free findeval.regime (its regime table sums the same factors)
+        return regime.lr_factor(epoch, it_in_epoch, iters_per_epoch, epochs=self.epochs, schedule=self.schedule,
+                                milestones=self.milestones, gamma=self.gamma, warmup_iters=self.warmup_iters)
 
 
 @dataclass(frozen=True)
