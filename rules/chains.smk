@@ -4,54 +4,7 @@
 # written by the same functions in the same order: only the number of process starts changes.
 # See README "Job granularity".
 
-LEVELS = plan.levels(config)
-
-
-def per_level(directory, first, **files):
-    """Named files {name}_{L} = {directory}/level{L}/{file} for L = first..LEVELS (wildcards kept)."""
-    return {
-        f"{name}_{level}": f"{directory}/level{level}/{file}"
-        for name, file in files.items()
-        for level in range(first, LEVELS + 1)
-    }
-
-
-def eval_sweep_input(w):
-    """Lottery masks start from their tickets; random baselines from the replicate's new init (reinit.pt)."""
-    kind, _, hfind = w.source.partition("/")
-    base = f"results/{w.exp}"
-    if kind == "lottery":
-        d = f"{base}/find/{hfind}/seed{w.seed}"
-        inputs = per_level(d, 1, start="ticket.pt", mask="mask.h5")
-    else:
-        d = f"{base}/random/global/seed{w.seed}"
-        if kind == "preserve_lpr":
-            d = f"{base}/random/preserve_lpr/{hfind}/seed{w.seed}"
-        inputs = per_level(d, 1, mask="mask.h5")
-        inputs["reinit"] = f"{base}/seed{w.seed}/reinit.pt"
-    inputs["data"] = f"{base}/dataset.npz"
-    return inputs
-
-
-def lpr_chain_input(w):
-    spec = lpr.chain_spec(w.chain)
-    base = f"results/{w.exp}"
-    inputs = {
-        "data": f"{base}/dataset.npz",
-        "init": f"{base}/seed{w.seed}/init.pt",
-        "dense": f"{base}/find/{spec['hfind']}/seed{w.seed}/level0/trained.pt",
-    }
-    if spec["constraint"] == "match_lpr":
-        inputs.update(per_level(f"{base}/find/{spec['href']}/seed{w.seed}", 1, reference="mask.h5"))
-    return inputs
-
-
-def lpr_eval_sweep_input(w):
-    d = f"results/{w.exp}/find_{w.constrained}/seed{w.seed}"
-    return {
-        **per_level(d, 1, start="ticket.pt", mask="mask.h5"),
-        "data": f"results/{w.exp}/dataset.npz",
-    }
+# Their input functions (per_level, eval_sweep_input, ...) are in rules/common.smk.
 
 
 rule find_chain:

@@ -76,10 +76,30 @@ def test_schema_fills_defaults(tiny_raw):
 # --------------------------------------------------------------------------- lint and format
 
 
-def test_snakemake_lint(tmp_path):
-    write_config(tmp_path, read_yaml(TINY))
-    r = snakemake(tmp_path, "--lint", check=False, timeout=120)
+LINT_CONFIGS = ["tiny", "config.yaml", *sorted(p.name for p in (REPO / "config").glob("*.yaml"))]
+
+
+@pytest.mark.parametrize("which", LINT_CONFIGS)
+def test_snakemake_lint(tmp_path, which):
+    """`snakemake --lint` is clean on the tiny config, the default config.yaml and every preset (with its
+    dataset root pointed at empty folders of the standard layout)."""
+    from test_presets import dataset_folder
+
+    if which == "tiny":
+        config = write_config(tmp_path, read_yaml(TINY))
+    elif which == "config.yaml":
+        config = REPO / "config.yaml"
+    else:
+        config = REPO / "config" / which
+        (tmp_path / "data").mkdir()
+        dataset_folder("tiny_imagenet", tmp_path / "data")
+        dataset_folder("miniplaces", tmp_path / "data")
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path),
+           "--configfile", str(config), "--lint"]
+    r = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
+    assert "Lints for" not in r.stdout + r.stderr, r.stdout + r.stderr
+    assert "Congratulations" in r.stdout + r.stderr
     assert not (tmp_path / "results").exists()
 
 
