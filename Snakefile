@@ -46,6 +46,7 @@ include: "rules/rewinding.smk"
 include: "rules/early.smk"
 include: "rules/claims.smk"
 include: "rules/structured.smk"
+include: "rules/regime.smk"
 
 
 # The same files either way (README "Job granularity"): one job per training step of Algorithm A1, or one
@@ -74,3 +75,4 @@ rule all:
         early_figures=EARLY_FIGURE_FILES,
         structured=STRUCTURED_TARGETS,
         claims=CLAIMS_FILES,
+        regime=REGIME_FILES,

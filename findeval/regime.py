@@ -379,3 +379,59 @@ def markdown(rows: list[dict], columns=MARKDOWN_COLUMNS) -> str:
     """A markdown table of ``rows`` (the README's regime table)."""
     head = "| " + " | ".join(columns) + " |\n| " + " | ".join("---" for _ in columns) + " |\n"
     return head + "\n".join("| " + " | ".join(_cell(r.get(c)) for c in columns) + " |" for r in rows) + "\n"
+
+
+# --------------------------------------------------------------------------- files
+
+
+#: The config blocks the regime depends on (the rule passes only these as params).
+BLOCKS = ("experiment", "dataset", "model", "training", "defaults", "grids", "pruning")
+
+
+def write_csv(path: str, rows: list[dict], columns) -> None:
+    """``rows`` as a CSV file with ``columns`` (written atomically)."""
+    import csv
+
+    from .io import atomic_path
+
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=list(columns), extrasaction="ignore")
+            w.writeheader()
+            w.writerows({k: ("" if r.get(k) is None else r[k]) for k in columns} for r in rows)
+
+
+def report(config: dict, *, mask: dict | None = None) -> tuple[list[dict], list[dict], str]:
+    """(regime rows, layer rows, the text a log shows): the config's rows and the paper's, both tables, and
+    :func:`far_from_paper`'s reasons."""
+    rows = table(config)
+    layers = layer_rows(config, mask=mask) + layer_rows(PAPER, source="paper")
+    reasons = far_from_paper(config)
+    text = [f"regime of experiment {config.get('experiment', '')!r} and of the paper (source = paper)", "",
+            format_rows(rows, [c for c in COLUMNS if c != "experiment"]), "",
+            f"prunable weights per layer ({config.get('experiment', '')}; kept at level "
+            f"{config['pruning']['levels']} by a uniform layerwise mask{', and by the given mask' if mask else ''})", "",
+            format_rows([r for r in layers if r["source"] == "config"],
+                        [c for c in LAYER_COLUMNS if c not in ("source", "experiment") and (mask or c != "kept_mask")]),
+            "", "far from the paper's regime:" if reasons else "close to the paper's regime (far_from_paper: none)"]
+    text += [f"- {r}" for r in reasons]
+    return rows, layers, "\n".join(text)
+
+
+def main(argv=None) -> None:
+    """``python -m findeval.regime CONFIG.yaml [--mask LAST_LEVEL_MASK.h5]``: print the regime report."""
+    import argparse
+
+    import yaml
+
+    ap = argparse.ArgumentParser(description=main.__doc__)
+    ap.add_argument("config", help="a findeval config (config.yaml or a preset)")
+    ap.add_argument("--mask", help="a find chain's last-level mask.h5: the kept weights per layer")
+    args = ap.parse_args(argv)
+    with open(args.config) as fh:
+        config = yaml.safe_load(fh)
+    print(report(config, mask=mask_kept(args.mask) if args.mask else None)[2])
+
+
+if __name__ == "__main__":
+    main()
