@@ -17,7 +17,8 @@ Registry (``DATASETS``):
   label = index of the wnid in sorted order (torchvision's ``ImageFolder`` convention).
 - ``miniplaces``: the MiniPlaces development kit in ``root``: ``images/train``, ``images/val``, ``train.txt``
   and ``val.txt`` (``<path under images/> <label>`` per line; val is the test set), ``categories.txt``
-  (``<name> <label>``). 100 classes, 128x128 RGB.
+  (``<name> <label>``). The three text files are in ``data/`` beside ``images/`` (the kit as distributed) or
+  beside ``images/`` itself (a flattened copy). 100 classes, 128x128 RGB.
 
 The two image datasets are decoded once (Pillow, a thread pool) into the same compact file; a missing or
 incomplete folder stops the preparation with a :class:`DataError` that names what was expected where.
@@ -123,7 +124,8 @@ TINY_IMAGENET_DIR = "tiny-imagenet-200"
 TINY_IMAGENET_LAYOUT = ("wnids.txt, train/<wnid>/images/*.JPEG for every wnid, val/images/*.JPEG and "
                         "val/val_annotations.txt")
 MINIPLACES_LAYOUT = ("images/train/, images/val/, train.txt and val.txt ('<path under images/> <label>' per "
-                     "line), categories.txt ('<name> <label>' per line)")
+                     "line), categories.txt ('<name> <label>' per line); the text files in data/ (the kit) or "
+                     "beside images/")
 IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png")
 
 
@@ -136,8 +138,10 @@ def _need_root(name: str, root) -> Path:
     if root is None:
         raise DataError(f"dataset '{name}' needs dataset.root (the dataset folder); nothing is downloaded")
     root = Path(root)
+    if root.exists() and not root.is_dir():
+        raise DataError(f"dataset '{name}': dataset.root {root} is a file, not a folder (the dataset folder)")
     if not root.is_dir():
-        raise DataError(f"dataset '{name}': dataset.root {root} is not a folder")
+        raise DataError(f"dataset '{name}': dataset.root {root} does not exist (the dataset folder)")
     return root
 
 
@@ -203,13 +207,16 @@ def tiny_imagenet_files(root) -> tuple[list, list, list[str]]:
 
 def miniplaces_files(root) -> tuple[list, list, list[str]]:
     """(train, test, classes) of the MiniPlaces development kit in ``root`` (val is the test set)."""
+    from .workflow import miniplaces_text_dir
+
     base = _need_root("miniplaces", root)
-    problems = [f"missing {base / p}" for p in ("train.txt", "val.txt", "categories.txt") if not (base / p).is_file()]
+    text = Path(miniplaces_text_dir(str(base)))
+    problems = [f"missing {text / p}" for p in ("train.txt", "val.txt", "categories.txt") if not (text / p).is_file()]
     problems += [f"missing folder {base / p}" for p in ("images/train", "images/val") if not (base / p).is_dir()]
     if problems:
         raise _incomplete("miniplaces", base, problems, MINIPLACES_LAYOUT)
     categories = {}
-    for n, line in enumerate(_read_lines(base / "categories.txt"), 1):
+    for n, line in enumerate(_read_lines(text / "categories.txt"), 1):
         fields = line.rsplit(None, 1)
         if len(fields) != 2 or not fields[1].isdigit():
             problems.append(f"categories.txt line {n}: expected '<name> <label>', got {line!r}")
@@ -223,7 +230,7 @@ def miniplaces_files(root) -> tuple[list, list, list[str]]:
         raise _incomplete("miniplaces", base, problems, MINIPLACES_LAYOUT)
     splits = {}
     for split in ("train", "val"):
-        listing = base / f"{split}.txt"
+        listing = text / f"{split}.txt"
         items = []
         for n, line in enumerate(_read_lines(listing), 1):
             fields = line.rsplit(None, 1)

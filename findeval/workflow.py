@@ -27,9 +27,21 @@ DATASET_ROOTS = {
     "cifar10": "the folder that holds cifar-10-batches-py/",
     "cifar100": "the folder that holds cifar-100-python/",
     "tiny_imagenet": "the standard tiny-imagenet-200 folder, or the folder that holds it",
-    "miniplaces": "the MiniPlaces development kit folder (images/train, images/val, train.txt, val.txt, "
-                  "categories.txt)",
+    "miniplaces": "the MiniPlaces development kit folder (images/train, images/val, and train.txt, val.txt, "
+                  "categories.txt either in its data/ subfolder, as the kit is distributed, or beside images/)",
 }
+#: MiniPlaces' text files (train.txt, val.txt, categories.txt): in the kit's data/ subfolder, or at the root.
+MINIPLACES_TEXT = ("train.txt", "val.txt", "categories.txt")
+MINIPLACES_TEXT_DIRS = ("data", "")
+
+
+def miniplaces_text_dir(base: str) -> str:
+    """Where MiniPlaces' text files are: ``base/data`` (the official kit) or ``base`` (a flattened copy);
+    the first that holds train.txt, else ``base``."""
+    for sub in MINIPLACES_TEXT_DIRS:
+        if os.path.isfile(os.path.join(base, sub, "train.txt")):
+            return os.path.join(base, sub) if sub else base
+    return base
 #: Datasets whose folder may also be a named subfolder of ``dataset.root``.
 DATASET_SUBDIRS = {"tiny_imagenet": "tiny-imagenet-200"}
 
@@ -51,10 +63,16 @@ def check_dataset(ds: dict) -> None:
     if not root:
         raise ConfigError(f"dataset.root must be set for dataset '{name}' ({DATASET_ROOTS[name]}); "
                           f"nothing is downloaded")
+    if os.path.exists(root) and not os.path.isdir(root):
+        raise ConfigError(f"dataset.root: {root!r} is a file, not a folder; dataset.root is {DATASET_ROOTS[name]}")
     if not os.path.isdir(root):
         raise ConfigError(f"dataset.root: folder {root!r} does not exist ({DATASET_ROOTS[name]})")
     base = dataset_base(name, root)
-    missing = [os.path.join(base, f) for f in DATASET_FILES[name] if not os.path.exists(os.path.join(base, f))]
+    files = list(DATASET_FILES[name])
+    if name == "miniplaces":
+        text = miniplaces_text_dir(base)
+        files = [os.path.relpath(os.path.join(text, f), base) if f in MINIPLACES_TEXT else f for f in files]
+    missing = [os.path.join(base, f) for f in files if not os.path.exists(os.path.join(base, f))]
     if missing:
         sub = DATASET_SUBDIRS.get(name)
         where = f" (nor in {os.path.join(root, sub)})" if sub and base == root else ""

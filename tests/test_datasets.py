@@ -292,3 +292,49 @@ def test_jobs_chain_on_miniplaces(folders, tmp_path):
                        augment=config["dataset"]["augment"], role="train_find")
     assert m["model"]["num_classes"] == 100 and m["epochs_completed"] == 1
     assert np.isfinite(m["test_loss"]) and 0.0 <= m["test_accuracy"] <= 1.0
+
+
+# --------------------------------------------------------------------------- both public MiniPlaces layouts
+
+
+def kit_layout(flat: Path, dest: Path) -> Path:
+    """The MiniPlaces development kit as distributed: data/{train,val,categories}.txt beside images/."""
+    shutil.copytree(flat, dest)
+    (dest / "data").mkdir()
+    for f in ("train.txt", "val.txt", "categories.txt"):
+        (dest / f).rename(dest / "data" / f)
+    return dest
+
+
+def test_miniplaces_kit_layout_and_flattened_layout_prepare_the_same(folders, tmp_path):
+    flat = folders["miniplaces"]
+    kit = kit_layout(flat, tmp_path / "kit")
+    assert not (kit / "train.txt").exists() and (kit / "data" / "train.txt").is_file()
+    for root in (flat, kit):  # the parse-time check accepts both
+        check_dataset({"name": "miniplaces", "root": str(root)})
+    data.prepare("miniplaces", tmp_path / "flat.npz", root=flat, workers=2)
+    data.prepare("miniplaces", tmp_path / "kit.npz", root=kit, workers=2)
+    a, b = load_npz(tmp_path / "flat.npz"), load_npz(tmp_path / "kit.npz")
+    for key in ("x_train", "y_train", "x_test", "y_test", "classes"):
+        assert np.array_equal(a[key], b[key]), key
+
+
+def test_miniplaces_kit_layout_incomplete_names_the_data_folder(folders, tmp_path):
+    kit = kit_layout(folders["miniplaces"], tmp_path / "kit")
+    (kit / "data" / "val.txt").unlink()
+    with pytest.raises(ConfigError, match="val.txt") as err:
+        check_dataset({"name": "miniplaces", "root": str(kit)})
+    assert str(kit / "data" / "val.txt") in str(err.value)
+    with pytest.raises(data.DataError) as err:
+        data.prepare("miniplaces", tmp_path / "x.npz", root=kit, workers=2)
+    assert str(kit / "data" / "val.txt") in str(err.value)
+
+
+@pytest.mark.parametrize("name", ["tiny_imagenet", "miniplaces"])
+def test_a_dataset_root_that_is_a_file_says_so(tmp_path, name):
+    f = tmp_path / "dataset.tar"
+    f.write_bytes(b"not a folder")
+    with pytest.raises(ConfigError, match="is a file, not a folder"):
+        check_dataset({"name": name, "root": str(f)})
+    with pytest.raises(data.DataError, match="is a file, not a folder"):
+        data.prepare(name, tmp_path / "x.npz", root=f)
