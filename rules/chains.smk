@@ -119,8 +119,8 @@ rule lpr_find_chain:
     params:
         spec=lambda w: lpr.chain_spec(w.chain),
         fraction=config["pruning"]["fraction"],
-        training=config["training"],
-        augment=config["dataset"]["augment"],
+        training=XCFG("training"),
+        augment=XCFG("dataset", "augment"),
         device=RUNTIME["device"],
         speed=SPEED,
     script:
@@ -146,8 +146,8 @@ rule lpr_eval_sweep:
     params:
         spec=lambda w: lpr.chain_spec(w.constrained),
         heval=lambda w: w.heval,
-        training=config["training"],
-        augment=config["dataset"]["augment"],
+        training=XCFG("training"),
+        augment=XCFG("dataset", "augment"),
         device=RUNTIME["device"],
         speed=SPEED,
     script:

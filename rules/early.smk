@@ -31,8 +31,8 @@ rule early_find_chain:
         hfind=lambda w: w.hfind,
         epoch=lambda w: int(w.epoch),
         fraction=config["pruning"]["fraction"],
-        training=config["training"],
-        augment=config["dataset"]["augment"],
+        training=XCFG("training"),
+        augment=XCFG("dataset", "augment"),
         device=RUNTIME["device"],
         speed=SPEED,
     script:
@@ -59,8 +59,8 @@ rule early_eval_sweep:
         hfind=lambda w: w.hfind,
         heval=lambda w: w.heval,
         epoch=lambda w: int(w.epoch),
-        training=config["training"],
-        augment=config["dataset"]["augment"],
+        training=XCFG("training"),
+        augment=XCFG("dataset", "augment"),
         device=RUNTIME["device"],
         speed=SPEED,
     script:
@@ -85,8 +85,8 @@ rule lpr_trajectory:
     params:
         hfind=lambda w: w.hfind,
         fraction=config["pruning"]["fraction"],
-        training=config["training"],
-        augment=config["dataset"]["augment"],
+        training=XCFG("training"),
+        augment=XCFG("dataset", "augment"),
         device=RUNTIME["device"],
         speed=SPEED,
     script:

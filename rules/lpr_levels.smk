@@ -57,8 +57,8 @@ rule train_find_lpr:
         hfind=lambda w: lpr.chain_spec(w.chain)["hfind"],
         href=lambda w: lpr.chain_spec(w.chain)["href"],
         heval=lambda w: lpr.chain_spec(w.chain)["hfind"],
-        training=config["training"],
-        augment=config["dataset"]["augment"],
+        training=XCFG("training"),
+        augment=XCFG("dataset", "augment"),
         device=RUNTIME["device"],
         speed=SPEED,
     script:
@@ -84,8 +84,8 @@ rule train_eval_lpr:
         hfind=lambda w: lpr.chain_spec(w.constrained)["hfind"],
         href=lambda w: lpr.chain_spec(w.constrained)["href"],
         heval=lambda w: w.heval,
-        training=config["training"],
-        augment=config["dataset"]["augment"],
+        training=XCFG("training"),
+        augment=XCFG("dataset", "augment"),
         device=RUNTIME["device"],
         speed=SPEED,
     script:

@@ -13,9 +13,10 @@ from findeval import instability, rewinding
 RW = rewinding.settings(config)
 RW_LEVELS = RW["levels"]
 RW_FIGURE_FILES = rewinding.figure_files(config) + instability.figure_files(config)
+# the job's experiment ({exp}): its training schedule and augmentation (XCFG, rules/common.smk)
 RW_TRAIN = dict(
-    training=config["training"],
-    augment=config["dataset"]["augment"],
+    training=XCFG("training"),
+    augment=XCFG("dataset", "augment"),
     device=RUNTIME["device"],
     speed=SPEED,
 )

@@ -13,6 +13,22 @@ STRUCTURED_TARGETS = splan.targets(config)
 SDIR = "results/{exp}/structured"
 
 
+def SX(key):
+    """A params function: ``key`` of the structured settings of the job's experiment ({exp}). Only an
+    experiment with a structured block has structured runs (figA8/A9's derived experiments have none)."""
+
+    def value(w):
+        s = splan.settings(EXPERIMENTS[w.exp])
+        if s is None:
+            raise ValueError(
+                f"experiment '{w.exp}' has no structured block: structured runs belong to an experiment "
+                f"that sets one (here '{EXP}')"
+            )
+        return s[key]
+
+    return value
+
+
 wildcard_constraints:
     ratio=r"[0-9][0-9.e-]*",
 
@@ -25,8 +41,8 @@ rule init_structured:
     conda:
         "../envs/findeval.yaml"
     params:
-        model=lambda w: SCFG["model"],
-        dataset=config["dataset"]["name"],
+        model=SX("model"),
+        dataset=XCFG("dataset", "name"),
     script:
         "../scripts/init_structured.py"
 
@@ -50,8 +66,8 @@ rule train_find_structured:
         hfind=lambda w: w.hfind,
         heval=lambda w: w.hfind,
         ratio=0.0,
-        training=lambda w: SCFG["training"],
-        augment=config["dataset"]["augment"],
+        training=SX("training"),
+        augment=XCFG("dataset", "augment"),
         device=RUNTIME["device"],
     script:
         "../scripts/train_structured.py"
@@ -90,8 +106,8 @@ rule finetune_structured:
         hfind=lambda w: w.hfind,
         heval=lambda w: w.heval,
         ratio=lambda w: float(w.ratio),
-        training=lambda w: SCFG["training"],
-        augment=config["dataset"]["augment"],
+        training=SX("training"),
+        augment=XCFG("dataset", "augment"),
         device=RUNTIME["device"],
     script:
         "../scripts/train_structured.py"
@@ -121,8 +137,8 @@ for _scratch in ("scratch_e", "scratch_b"):
             hfind=lambda w: w.hfind,
             heval=lambda w: w.heval,
             ratio=lambda w: float(w.ratio),
-            training=lambda w: SCFG["training"],
-            augment=config["dataset"]["augment"],
+            training=SX("training"),
+            augment=XCFG("dataset", "augment"),
             device=RUNTIME["device"],
         script:
             "../scripts/train_structured.py"
@@ -140,7 +156,7 @@ rule structured_speed:
         "../envs/findeval.yaml"
     threads: lambda w: SCFG["speed"]["threads"]
     params:
-        speed=lambda w: SCFG["speed"],
+        speed=SX("speed"),
     script:
         "../scripts/speed_structured.py"
 

@@ -234,3 +234,116 @@ def test_presets_set_the_papers_figA8_and_figA9():
         for key in ("model", "training", "defaults", "seeds", "pruning", "runtime"):
             assert derived[key] == single[key], (name, key)
         assert plan.figure_panels(single, fig) == plan.figure_panels(full, fig)
+
+
+# --------------------------------------------------------------------------- {exp}: each job's own settings
+
+#: Builds the DAG of the targets given on the command line (Snakemake's API, in a process of its own) and prints
+#: one JSON line per job: its rule, wildcards and the training-related params it would run with.
+PARAMS_PROBE = r'''
+import json, sys
+from pathlib import Path
+from snakemake.api import ConfigSettings, DAGSettings, OutputSettings, ResourceSettings, SnakemakeApi
+from snakemake.settings.enums import Quietness
+
+snakefile, targets = sys.argv[1], set(sys.argv[2:])
+with SnakemakeApi(OutputSettings(quiet={Quietness.ALL})) as api:
+    wapi = api.workflow(resource_settings=ResourceSettings(cores=1), snakefile=Path(snakefile), workdir=Path("."),
+                        config_settings=ConfigSettings(configfiles=[Path("config.yaml")]))
+    wapi.dag(dag_settings=DAGSettings(targets=targets))
+    wf = wapi._workflow
+    wf.dag_settings = DAGSettings(targets=targets)
+    wf._prepare_dag(forceall=True, ignore_incomplete=True, lock_warn_only=True)
+    wf._build_dag()
+    for job in wf.dag.jobs:
+        p = dict(job.params.items())
+        print("JOB " + json.dumps({"rule": job.rule.name, "wildcards": dict(job.wildcards.items()),
+                                   **{k: p[k] for k in ("training", "augment", "model", "dataset") if k in p}}))
+'''
+
+#: The second experiment: another model, schedule and augmentation than tests/data/tiny_structured.yaml's.
+SECOND = {"experiment": "tiny-second", "caption": "the second experiment", "model": {"name": "resnet18", "width": 2},
+          "training": {"epochs": 3, "milestones": [2], "gamma": 0.1},
+          "dataset": {"name": "digits", "augment": {"crop_scale": [0.7, 1.0], "crop_ratio": [0.75, 1.3333333],
+                                                    "flip": False}}}
+H1, H2, HE = "lr0.05_bs128_wd5e-4", "lr0.1_bs128_wd5e-4", "lr0.2_bs128_wd5e-4"
+
+
+def _family_targets(exp: str, chains: bool) -> list[str]:
+    """One target per rule family that takes {exp} and trains (LPR, early pruning, rewinding, instability)."""
+    r = f"results/{exp}"
+    if chains:  # runtime.granularity: chain (rules/chains.smk)
+        return [f"{r}/find_local/{H1}/seed0/level1/metrics.json", f"{r}/eval/local/{H1}/{HE}/seed0/level1/metrics.json",
+                f"{r}/find_matched/{H1}/match-{H2}/seed0/level1/metrics.json", f"{r}/find/{H1}/seed0/level1/mask.h5"]
+    return [f"{r}/find_local/{H1}/seed0/level1/metrics.json", f"{r}/eval/local/{H1}/{HE}/seed0/level1/metrics.json",
+            f"{r}/find_matched/{H1}/match-{H2}/seed0/level1/metrics.json",
+            f"{r}/early/eval/{H1}/epoch1/{HE}/seed0/level1/metrics.json",
+            f"{r}/early/lpr_trajectory/{H1}/seed0.csv",
+            f"{r}/late/k1/{H1}/seed0/level1/metrics.json", f"{r}/warmup/w25/{H1}/seed0/level1/metrics.json",
+            f"{r}/lr_rewind/eval/{H1}/{HE}/seed0/level1/metrics.json",
+            f"{r}/instability/k1/{H1}/seed0/level1/interpolation.json",
+            f"{r}/late/k1/random_eval/preserve_mask/{H1}/{HE}/seed0/level1/metrics.json"]
+
+
+def _probe(workdir, targets: list[str]) -> list[dict]:
+    import subprocess
+    import sys
+
+    (workdir / "probe.py").write_text(PARAMS_PROBE)
+    r = subprocess.run([sys.executable, "probe.py", str(REPO / "Snakefile"), *targets], cwd=workdir,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    return [json.loads(line[4:]) for line in r.stdout.splitlines() if line.startswith("JOB ")]
+
+
+TRAINING_RULES = {
+    False: {"train_find", "train_find_lpr", "train_eval_lpr", "early_find_chain", "early_eval_sweep", "lpr_trajectory",
+            "late_theta", "late_chain", "warmup_chain", "lr_rewind_chain", "variant_eval_sweep", "instability",
+            "late_random_eval_sweep"},
+    True: {"find_chain", "lpr_find_chain", "lpr_eval_sweep"},
+}
+
+
+@pytest.mark.parametrize("chains", [False, True], ids=["per-level", "chain"])
+def test_every_rule_family_trains_with_its_experiments_settings(tmp_path, chains):
+    """Every job of a rule that takes {exp} gets that experiment's training schedule and augmentation: the
+    second experiment's jobs its own, the main experiment's jobs the main ones (paper Figs. A8/A9 reach
+    these rules through other_models)."""
+    raw = read_yaml(REPO / "tests" / "data" / "tiny_structured.yaml")
+    raw["other_models"] = {"figA9": copy.deepcopy(SECOND)}
+    raw["early_pruning"] = {"epochs": [1]}
+    raw["runtime"] = {"granularity": "chain" if chains else "level"}
+    write_config(tmp_path, raw)
+    exps = experiments(validated(raw))
+    main, second = exps["tiny"], exps["tiny-second"]
+    assert main["training"] != second["training"] and main["dataset"]["augment"] != second["dataset"]["augment"]
+    jobs = _probe(tmp_path, _family_targets("tiny", chains) + _family_targets("tiny-second", chains)
+                  + ["results/tiny/structured/finetune/lr0.1_bs256_wd5e-5/lr0.2_bs256_wd5e-5/seed0/ratio0.3/"
+                     "metrics.json"])
+    seen = {(j["rule"], j["wildcards"]["exp"]) for j in jobs if "training" in j}
+    for exp in ("tiny", "tiny-second"):
+        assert {rule for rule, e in seen if e == exp} >= TRAINING_RULES[chains], exp
+    for j in jobs:
+        cfg = exps[j["wildcards"]["exp"]]
+        if "training" in j and not j["rule"].endswith("_structured"):
+            assert j["training"] == cfg["training"], j["rule"]
+            assert j["augment"] == cfg["dataset"]["augment"], j["rule"]
+        if j["rule"] == "init":
+            assert j["model"] == cfg["model"]
+    structured = [j for j in jobs if j["rule"] in ("finetune_structured", "train_find_structured")]
+    assert structured and all(j["training"] == main["structured"]["training"] for j in structured)
+    assert {j["model"]["name"] for j in jobs if j["rule"] == "init_structured"} == {"resnet_cifar"}
+
+
+def test_structured_runs_of_an_experiment_without_a_structured_block_are_refused(tmp_path):
+    raw = read_yaml(TINY)
+    raw["other_models"] = {"figA9": copy.deepcopy(SECOND)}
+    write_config(tmp_path, raw)
+    (tmp_path / "probe.py").write_text(PARAMS_PROBE)
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "probe.py", str(REPO / "Snakefile"),
+                        f"results/tiny-second/structured/find/{H2}/seed0/dense/metrics.json"],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert r.returncode != 0 and "has no structured block" in r.stdout + r.stderr
