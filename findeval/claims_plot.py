@@ -1,9 +1,11 @@
 """Drawing the claims report (``figures/claims.pdf`` / ``.png``) from the table of :mod:`findeval.claims`.
 
-One row per claim: the measured effect (dot) with its bootstrap interval (horizontal bar), coloured by the
+One row per claim: the measured effect (dot) with its 95% Student-t interval of the mean per-seed difference
+(horizontal bar; paired over seeds, see :mod:`findeval.claims`) and the sign-flip p-value, coloured by the
 verdict, the claim's text and id on the left, a vertical line at 0 (right of it: the paper's direction) and
 the unit on the right. Each row has its own x scale (the claims have different units: decades of LR,
-percentage points). A claim that was not run shows its reason instead of a bar.
+percentage points). A claim that was not run shows its reason instead of a bar. The regime warnings (why
+this config's training regime is far from the paper's) are printed under the title.
 """
 
 from __future__ import annotations
@@ -11,16 +13,17 @@ from __future__ import annotations
 import math
 import textwrap
 
-#: Verdict colours (colourblind-safe: blue, vermillion, orange; grey for not run).
+#: Verdict colours (colourblind-safe: blue, vermillion, orange, reddish purple, bluish green; grey for not run).
 VERDICT_COLORS = {"reproduced": "#0072B2", "not reproduced": "#D55E00", "inconclusive": "#E69F00",
-                  "not run": "#9a9a9a"}
+                  "underpowered": "#CC79A7", "descriptive": "#009E73", "not run": "#9a9a9a"}
 
 
 def _finite(x) -> bool:
     return x is not None and not (isinstance(x, float) and math.isnan(x))
 
 
-def draw_claims(table, *, pdf: str | None, png: str | None, style: dict | None = None, title: str = "") -> None:
+def draw_claims(table, *, pdf: str | None, png: str | None, style: dict | None = None, title: str = "",
+                warnings: list | None = None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -33,7 +36,9 @@ def draw_claims(table, *, pdf: str | None, png: str | None, style: dict | None =
     style = {"context": "paper", "dpi": 150, **(style or {})}
     sns.set_theme(context=style["context"], style="whitegrid")
     n = max(1, len(table))
-    f, axes = plt.subplots(n, 1, figsize=(10.5, 0.62 * n + 1.3), squeeze=False)
+    warnings = list(warnings or [])
+    head = 1.3 + 0.16 * len(warnings)
+    f, axes = plt.subplots(n, 1, figsize=(10.5, 0.62 * n + head), squeeze=False)
     for ax, (_, r) in zip(axes[:, 0], table.iterrows()):
         color = VERDICT_COLORS.get(r["verdict"], "black")
         label = "\n".join(textwrap.wrap(f"{r['claim_id']}: {r['claim']}", 46))
@@ -59,12 +64,16 @@ def draw_claims(table, *, pdf: str | None, png: str | None, style: dict | None =
         ax.set_xlim(min(xs) - 0.15 * span, max(xs) + 0.15 * span)
         ax.axvline(0, color="black", linewidth=0.8)
         ci = f" [{lo:.3g}, {hi:.3g}]" if _finite(lo) and _finite(hi) else " (no interval)"
-        ax.text(1.01, 0.5, f"{effect:+.3g}{ci}\n{r['unit']}: {r['verdict']}", transform=ax.transAxes, va="center",
+        p = r.get("p_signflip")
+        pv = f", p {float(p):.3g}" if _finite(p) else ""
+        ax.text(1.01, 0.5, f"{effect:+.3g}{ci}{pv}\n{r['unit']}: {r['verdict']}", transform=ax.transAxes, va="center",
                 ha="left", fontsize="xx-small", color=color)
     handles = [Line2D([], [], marker="o", linestyle="-", color=c, label=v) for v, c in VERDICT_COLORS.items()]
-    f.legend(handles=handles, loc="lower center", ncol=4, fontsize="x-small", frameon=False)
-    f.suptitle(f"{title}\neffect (positive = the paper's direction) with a bootstrap interval over seeds",
-               fontsize="small")
+    f.legend(handles=handles, loc="lower center", ncol=6, fontsize="x-small", frameon=False)
+    lines = [title, "effect = mean per-seed difference (positive = the paper's direction), 95% t interval, "
+             "one-sided sign-flip p"]
+    lines += [textwrap.shorten(f"regime far from the paper's: {w}", 150) for w in warnings]
+    f.suptitle("\n".join(lines), fontsize="small")
     f.tight_layout(rect=(0, 0.03, 0.86, 1))
     for path in (pdf, png):
         if path:

@@ -1,6 +1,7 @@
-# The claims report (issue 3, item 9): every qualitative claim of the paper measured on this run, with a
-# bootstrap interval over seeds and a verdict. Reads only the tables the pipeline writes (summary.csv, the
-# LPR figures' tables, the structured summary when the config has a `structured:` block); see findeval.claims.
+# The claims report (issues 3 and 12): every claim of the paper a figure can test, measured on this run as a
+# declared comparison paired over seeds (t interval, sign-flip p-value, verdict). Reads only the tables the
+# pipeline writes (summary.csv, the LPR figures', fig4's and fig9's tables, the structured summary when the
+# config has a `structured:` block); see findeval.claims.
 
 from findeval import claims
 
@@ -16,6 +17,9 @@ rule claims:
         fig8=CLAIMS_INPUTS["fig8"],
         structured=CLAIMS_INPUTS["structured"],
         fig9=CLAIMS_INPUTS["fig9"],
+        fig4=CLAIMS_INPUTS["fig4"],
+        figA15=CLAIMS_INPUTS["figA15"],
+        figA16=CLAIMS_INPUTS["figA16"],
     output:
         table=f"results/{EXP}/claims.csv",
         pdf="figures/claims.pdf",
