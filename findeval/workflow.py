@@ -148,3 +148,214 @@ def check_experiments(config: dict, validate) -> dict[str, dict]:
             continue
         experiments[name], owner[name] = derived, where
     return experiments
+
+
+# --------------------------------------------------------------------------- config files and a first check
+#
+# Before Snakemake's schema validation (whose messages are long, and say only "not of type number" for 5e-4),
+# :func:`precheck` walks the config beside the schema and stops at the first value a researcher typically gets
+# wrong, with one line naming the key, the value and what is allowed: numbers written as strings (``5e-4``,
+# which PyYAML reads as a string, is converted), units (``0.1%``), unknown keys and enum values (with a
+# did-you-mean), ranges, empty or duplicate lists. Whatever it does not cover the schema validation still checks.
+
+import difflib
+import math
+import re
+
+_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+
+
+def load_yaml_file(path: str, what: str = "config file") -> dict:
+    """A YAML config as a dict; every failure is one ConfigError line: a missing file, a syntax error with its
+    line and column, a key given twice, a file that is not a mapping."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    def mapping(loader, node, deep=False):
+        seen = {}
+        for key_node, _ in node.value:
+            key = loader.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise ConfigError(f"{path} line {key_node.start_mark.line + 1}: key {key!r} is given twice "
+                                  f"(first on line {seen[key] + 1}); YAML would silently keep the last one")
+            seen[key] = key_node.start_mark.line
+        return loader.construct_mapping(node, deep=deep)
+
+    Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
+    if not os.path.exists(path):
+        raise ConfigError(f"{what} {path} not found")
+    if os.path.isdir(path):
+        raise ConfigError(f"{what} {path} is a folder, not a YAML file")
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = yaml.load(fh, Loader=Loader)
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{what} {path} is not a text (YAML) file: {err.reason} at byte {err.start}; "
+                          "was a target (e.g. a .pdf) given after --configfile? Put targets before it") from err
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{what} {path}{where}: YAML syntax error: {err.problem or err.context}"
+                          + (" (tabs are not allowed for indentation)" if "\t" in (err.problem or "") else "")) from err
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{what} {path}: YAML error: {err}") from err
+    if not isinstance(data, dict):
+        raise ConfigError(f"{what} {path} must hold a mapping of keys (experiment:, dataset:, ...), "
+                          f"got {type(data).__name__}")
+    return data
+
+
+def _resolve(schema: dict, root: dict) -> dict:
+    """``schema`` with its ``$ref`` and ``allOf`` merged in (the keywords precheck looks at)."""
+    while "$ref" in schema:
+        ref = schema["$ref"]
+        target = root
+        for part in ref.lstrip("#/").split("/"):
+            target = target[part]
+        schema = {**target, **{k: v for k, v in schema.items() if k != "$ref"}}
+    if "allOf" in schema:
+        merged = {k: v for k, v in schema.items() if k != "allOf"}
+        for sub in schema["allOf"]:
+            sub = _resolve(sub, root)
+            for k, v in sub.items():
+                if k == "properties":
+                    props = dict(merged.get("properties", {}))
+                    for name, s in v.items():
+                        props[name] = {"allOf": [props[name], s]} if name in props else s
+                    merged["properties"] = props
+                else:
+                    merged.setdefault(k, v)
+        schema = merged
+    return schema
+
+
+def _types(schema: dict) -> set:
+    t = schema.get("type")
+    return set(t if isinstance(t, list) else [t]) if t else set()
+
+
+def _suggest(word, choices) -> str:
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _as_number(key: str, value: str, integer: bool):
+    text = value.strip()
+    if _NUMBER.match(text):
+        number = float(text)
+        if integer:
+            if not number.is_integer():
+                raise ConfigError(f"{key}: {value!r} is not a whole number (an integer is needed)")
+            return int(number)
+        return number
+    hint = ""
+    if text.endswith("%"):
+        hint = " (no units or percent signs: write 0.001 for 0.1%)"
+    elif re.match(r"^[+-]?\.?\d[\d.]*(e[+-]?\d+)?\s*[A-Za-z]+$", text):
+        hint = " (no units: write the plain number)"
+    raise ConfigError(f"{key}: {value!r} is not a number{hint}; write e.g. 0.1, 5.0e-4 or 5e-4")
+
+
+def precheck(config, schema: dict, key: str = "", root: dict | None = None):
+    """Check ``config`` against the common keywords of ``schema`` and return it with numbers written as strings
+    converted (in place for mappings and lists). Raises ConfigError, one line, on the first problem."""
+    root = schema if root is None else root
+    schema = _resolve(schema, root)
+    name = key or "config"
+    types = _types(schema)
+    numeric = types & {"number", "integer"}
+    if isinstance(config, str) and numeric and "string" not in types:
+        config = _as_number(name, config, integer=types & {"number", "integer"} == {"integer"})
+    if isinstance(config, str) and types == {"boolean"}:
+        raise ConfigError(f"{name}: {config!r} is not true or false; write true or false without quotes")
+    if isinstance(config, bool) and numeric and "boolean" not in types:
+        raise ConfigError(f"{name}: {config!r} is not a number")
+    if isinstance(config, float) and types & {"number", "integer"} == {"integer"}:
+        if not config.is_integer():
+            raise ConfigError(f"{name}: {config!r} is not a whole number (an integer is needed)")
+    if isinstance(config, (int, float)) and not isinstance(config, bool) and numeric:
+        if isinstance(config, float) and not math.isfinite(config):
+            raise ConfigError(f"{name}: {config!r} is not a finite number")
+        lo, lo_x = schema.get("minimum"), schema.get("exclusiveMinimum")
+        hi, hi_x = schema.get("maximum"), schema.get("exclusiveMaximum")
+        allowed = " and ".join(x for x in (
+            f">= {lo}" if lo is not None else "", f"> {lo_x}" if lo_x is not None else "",
+            f"<= {hi}" if hi is not None else "", f"< {hi_x}" if hi_x is not None else "") if x)
+        if (lo is not None and config < lo) or (lo_x is not None and config <= lo_x) \
+                or (hi is not None and config > hi) or (hi_x is not None and config >= hi_x):
+            hint = ""
+            if (hi_x == 1 or hi == 1) and 1 < config <= 100:
+                hint = f" (a fraction, not a percent: write {config / 100:g} for {config:g}%)"
+            raise ConfigError(f"{name}: {config!r} is out of range; allowed: {allowed}{hint}")
+    if "enum" in schema and not isinstance(config, (dict, list)) and config not in schema["enum"]:
+        shown = ", ".join(repr(x) for x in schema["enum"])
+        raise ConfigError(f"{name}: {config!r} is not allowed; choose from {shown}{_suggest(config, schema['enum'])}")
+    if isinstance(config, dict):
+        props = schema.get("properties", {})
+        extra = schema.get("additionalProperties", True)
+        for k in list(config):
+            sub = f"{key}.{k}" if key else str(k)
+            if k in props:
+                config[k] = precheck(config[k], props[k], sub, root)
+            elif extra is False and props:
+                raise ConfigError(f"{sub}: unknown key{_suggest(k, props)} (allowed under {name}: "
+                                  f"{', '.join(props)})")
+            elif isinstance(extra, dict):
+                config[k] = precheck(config[k], extra, sub, root)
+    elif isinstance(config, list) and "array" in types:
+        if "minItems" in schema and len(config) < schema["minItems"]:
+            raise ConfigError(f"{name}: needs at least {schema['minItems']} value(s), got {config!r}")
+        items = schema.get("items")
+        if isinstance(items, dict):
+            for i, v in enumerate(config):
+                config[i] = precheck(v, items, f"{name}[{i}]", root)
+        if schema.get("uniqueItems"):
+            seen = set()
+            for v in config:
+                marker = repr(v)
+                if marker in seen:
+                    raise ConfigError(f"{name}: {v!r} is listed twice in {config!r}; each value once")
+                seen.add(marker)
+    elif types and config is not None and not isinstance(config, (dict, list)):
+        if "array" in types and not (types - {"array", "null"}):
+            raise ConfigError(f"{name}: expected a list (e.g. [{config!r}]), got {config!r}")
+        if "object" in types and not (types - {"object", "null"}):
+            raise ConfigError(f"{name}: expected a mapping of keys, got {config!r}")
+    return config
+
+
+def precheck_file(config: dict, schema_path: str) -> dict:
+    """:func:`precheck` against the schema file ``schema_path``."""
+    return precheck(config, load_yaml_file(schema_path, "schema"))
+
+
+def main(argv=None) -> int:
+    """``python -m findeval.workflow CONFIG [CONFIG ...]``: check config files without starting Snakemake
+    (YAML syntax with line numbers, keys, values, ranges, dataset folders); one line per problem."""
+    import sys
+
+    from snakemake.utils import validate
+
+    paths = list(sys.argv[1:] if argv is None else argv)
+    if not paths:
+        print("usage: python -m findeval.workflow CONFIG.yaml [...]", file=sys.stderr)
+        return 2
+    schema = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "schemas",
+                          "config.schema.yaml")
+    status = 0
+    for path in paths:
+        try:
+            config = precheck_file(load_yaml_file(path), schema)
+            validate(config, schema=schema)
+            check_config(config)
+            print(f"{path}: ok")
+        except Exception as err:  # one line per file
+            print(f"{path}: {str(err).splitlines()[0] if str(err) else type(err).__name__}", file=sys.stderr)
+            status = 1
+    return status
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

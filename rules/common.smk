@@ -9,9 +9,20 @@ from snakemake.utils import validate
 sys.path.insert(0, workflow.basedir)
 
 from findeval import lpr, plan
+from findeval import structured_plan as splan
 from findeval.hparams import H
-from findeval.workflow import check_config, check_experiments, dataset_ready
+from findeval.workflow import (
+    check_config,
+    check_experiments,
+    dataset_ready,
+    load_yaml_file,
+    precheck,
+)
 
+# First a one-line check of the common mistakes (numbers written as strings such as 5e-4 are converted,
+# unknown keys and values get a did-you-mean), then the full schema validation, which fills in the defaults.
+SCHEMA = load_yaml_file(f"{workflow.basedir}/schemas/config.schema.yaml", "schema")
+precheck(config, SCHEMA)
 validate(config, schema="../schemas/config.schema.yaml")
 check_config(config)
 
@@ -19,7 +30,8 @@ EXP = config["experiment"]
 # The main experiment and those of figA8/figA9 (other_models), by name: the Algorithm A1 rules take their
 # settings from EXPERIMENTS[wildcards.exp] (XCFG below), so an edit to one experiment re-runs only its jobs.
 EXPERIMENTS = check_experiments(
-    config, lambda c: validate(c, schema="../schemas/config.schema.yaml")
+    config,
+    lambda c: validate(precheck(c, SCHEMA), schema="../schemas/config.schema.yaml"),
 )
 SUMMARY = f"results/{EXP}/summary.csv"
 FIGURE_FILES = [f"figures/{fig}.{ext}" for fig in plan.FIGURES for ext in ("pdf", "png")]
@@ -61,6 +73,23 @@ def XCFG(*keys):
         for k in keys:
             v = v[k]
         return v
+
+    return value
+
+
+def SX(key):
+    """A params function: ``key`` of the structured settings of the job's experiment ({exp}). Only an
+    experiment with a structured block has structured runs (figA8/A9's derived experiments have none).
+    """
+
+    def value(w):
+        s = splan.settings(EXPERIMENTS[w.exp])
+        if s is None:
+            raise ValueError(
+                f"experiment '{w.exp}' has no structured block: structured runs belong to an experiment "
+                f"that sets one (here '{EXP}')"
+            )
+        return s[key]
 
     return value
 

@@ -13,20 +13,7 @@ STRUCTURED_TARGETS = splan.targets(config)
 SDIR = "results/{exp}/structured"
 
 
-def SX(key):
-    """A params function: ``key`` of the structured settings of the job's experiment ({exp}). Only an
-    experiment with a structured block has structured runs (figA8/A9's derived experiments have none)."""
-
-    def value(w):
-        s = splan.settings(EXPERIMENTS[w.exp])
-        if s is None:
-            raise ValueError(
-                f"experiment '{w.exp}' has no structured block: structured runs belong to an experiment "
-                f"that sets one (here '{EXP}')"
-            )
-        return s[key]
-
-    return value
+# SX (a params function: the structured settings of the job's experiment) is in rules/common.smk.
 
 
 wildcard_constraints:
