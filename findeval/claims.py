@@ -57,7 +57,8 @@ the mean, over the first third of the prunable layers in network order, of the p
   ``early(bad end) - early(good end)`` at fig6's level.
 - **C3-LR/-BS/-WD** (L86, L84) decoupled beats coupled: ``acc(good find end -> good eval end) - acc(good eval end
   -> good eval end)`` at L*, the good eval end being the paper's "good H_eval" (L84: larger LR_eval, smaller
-  BS_eval, larger WD_eval), i.e. the pair the paper names as best against the coupled run at the same H_eval.
+  BS_eval, larger WD_eval) among the eval values that are also find values (the coupled run needs one), i.e.
+  the pair the paper names as best against the coupled run at the same H_eval. Chosen from the grids alone.
 - **C4-LR/-BS/-WD** (L118) ``acc(match-good-LPR) - acc(match-bad-LPR)`` at L* (fig7, same H_eval).
 - **C5** (L128) strict: ``acc(pruned at the middle epoch) - acc(pruned at convergence)`` at L* (fig9, the default
   H_find's panel; the middle epoch: fig9's nearest half the schedule, ties: the earlier).
@@ -164,15 +165,17 @@ def _good_end(dim: str) -> str:
     return "small" if BAD_END[dim] == "large" else "large"
 
 
-def declared_pair(finds: list, evals: list, dim: str) -> dict | None:
-    """C3/C7's declared comparison on one hyperparameter: the good find end with the good eval end (decoupled)
-    against the coupled run at that H_eval; None when the grids cannot give it (reason in ``why``)."""
+def declared_pair(finds: list, evals: list, dim: str) -> dict:
+    """C3/C7's declared comparison on one hyperparameter, from the grids alone: the good find end with the good
+    eval end (decoupled) against the coupled run at that H_eval. The good eval end is taken among the eval values
+    that are also in the find grid (a coupled run needs both). ``{"why": reason}`` when the grids cannot give it."""
     f = _end(finds, _good_end(dim))
-    e = _end(evals, BAD_END[dim])
+    both = [v for v in evals if v in finds]
+    if not both:
+        return {"why": f"the {LABELS[dim]} find and eval grids share no value: no coupled run"}
+    e = _end(both, BAD_END[dim])
     if f == e:
         return {"why": f"the good {LABELS[dim]}_find and the good {LABELS[dim]}_eval coincide ({format_number(f)})"}
-    if e not in finds:
-        return {"why": f"{LABELS[dim]} {format_number(e)} (the good H_eval end) is not in the find grid: no coupled run"}
     return {"find": f, "eval": e}
 
 
