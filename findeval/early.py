@@ -99,6 +99,17 @@ def hfinds(config: dict) -> list[H]:
     return [base.replace(lr=v) for v in sorted(set(lrs))]
 
 
+def figA18_hfinds(config: dict) -> list[H]:
+    """H_find of figA18's panels, in order: ``figures.figA18.lr_find`` (paper L315: (a) 0.5, (b) 0.05), else
+    the largest and the smallest of the early-pruning LR_find values (the paper's order: large first)."""
+    lrs = ((config.get("figures") or {}).get("figA18") or {}).get("lr_find")
+    if not lrs:
+        own = sorted({h.lr for h in hfinds(config)})
+        lrs = [own[-1], own[0]] if len(own) > 1 else own
+    base = plan.default_h(config)
+    return [base.replace(lr=v) for v in dict.fromkeys(lrs)]
+
+
 def heval(config: dict) -> H:
     partial = _block(config).get("h_eval") or {}
     return plan.default_h(config).replace(**{k: v for k, v in partial.items() if v is not None})
@@ -201,7 +212,7 @@ def figure_params(config: dict, fig: str) -> dict:
     if fig in ("figA18", "figA19"):
         lines = [{"label": f"LR_find = {format_number(hf.lr)}", "hfind": hf.slug,
                   "files": [{"seed": int(s), "path": trajectory_path(exp, hf.slug, s)} for s in config["seeds"]]}
-                 for hf in hfinds(config)]
+                 for hf in (figA18_hfinds(config) if fig == "figA18" else hfinds(config))]
         return {**base, "lines": lines}
     raise ValueError(f"unknown early-pruning figure {fig!r}; choose from {FIGURES}")
 
@@ -224,7 +235,7 @@ def check(config: dict) -> None:
     if enabled(config):
         prune_epochs(config)
         try:
-            hfinds(config), heval(config)
+            hfinds(config), heval(config), figA18_hfinds(config)
         except (TypeError, ValueError) as err:
             raise ConfigError(f"early_pruning: {err}") from err
 

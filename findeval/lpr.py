@@ -209,8 +209,21 @@ def fig7_pairs(config: dict) -> list[dict]:
     return pairs
 
 
+def fig7_regular_bad(config: dict) -> bool:
+    """Draw the fourth line "regular, bad" (the bad H_find's own lottery curve)? The paper draws three lines
+    (caption L112: match-good-LPR, match-bad-LPR, regular good); ``figures.fig7.regular_bad: true`` adds it."""
+    return bool(_opts(config, "fig7").get("regular_bad", False))
+
+
 def fig7_heval(config: dict) -> H:
     return _h_with(config, _opts(config, "fig7").get("h_eval"))
+
+
+def figA15_hfinds(config: dict) -> list[H]:
+    """LR_find of Figure A15's lines: ``figures.figA15.lr_find`` (paper L301: 0.1, 0.2, 0.5), else the LR find grid."""
+    base = plan.default_h(config)
+    lrs = _opts(config, "figA15").get("lr_find") or plan.grid_values(config, "lr", "find")
+    return [base.replace(lr=v) for v in sorted(set(lrs))]
 
 
 def figA15_hevals(config: dict) -> list[H]:
@@ -301,12 +314,11 @@ def figure_panels(config: dict, fig: str) -> list[dict]:
                 _chain_line(config, "match_lpr", good, heval, f"match-bad-LPR ({name}_find = {g}, LPR of {b})",
                             "match-bad", href=bad),
                 _lottery_line(config, good, heval, f"regular, good {name}_find = {g}", "regular-good"),
-                _lottery_line(config, bad, heval, f"regular, bad {name}_find = {b}", "regular-bad"),
-            ]})
+            ] + ([_lottery_line(config, bad, heval, f"regular, bad {name}_find = {b}", "regular-bad")]
+                 if fig7_regular_bad(config) else [])})
         return panels
     if fig == "figA15":
-        base = plan.default_h(config)
-        hfinds = [base.replace(lr=v) for v in sorted(plan.grid_values(config, "lr", "find"))]
+        hfinds = figA15_hfinds(config)
         return [{"type": "accuracy", "title": f"local pruning, LR_eval = {_value(he, 'lr')}", "lines": [
             _chain_line(config, "local", hf, he, f"LR_find = {_value(hf, 'lr')}", None) for hf in hfinds]}
             for he in figA15_hevals(config)]
@@ -328,11 +340,24 @@ def figure_panels(config: dict, fig: str) -> list[dict]:
     raise ValueError(f"unknown LPR figure {fig!r}; choose from {FIGURES}")
 
 
+#: The reading of the paper each figure follows where the paper contradicts itself (README "Running at scale",
+#: D1-D9 of the notes on the paper); the figure prints it under its title.
+NOTES = {
+    "fig6": "Reading (D1): the text (L25, L114, L124) says the bad H_find (large LR, small BS, large WD) prunes early "
+            "layers more; the caption (L108) says the opposite. Drawn as measured; we test the text's direction.",
+    "figA17": "Reading (D1): as fig6, the text's direction (L114) against the caption's (L311); drawn as measured.",
+    "fig7": "Green: the regular run of the good H_find, i.e. the same runs as Fig. 2 (D4: caption L112 'from "
+            "Figure 2', text L118 'Section 3.1'); good/bad H_find as text L116.",
+    "fig8": "Reading (D9): L124 'the larger LR_find does better', L130 'even slightly better', L154 'the LR no "
+            "longer matters': drawn as measured.",
+}
+
+
 def figure_params(config: dict, fig: str) -> dict:
     """Everything an LPR figure job draws, as plain values (Snakemake params)."""
     return {"figure": fig, "panels": figure_panels(config, fig), "levels": _levels(config),
             "fraction": config["pruning"]["fraction"], "experiment": config["experiment"],
-            "dataset": config["dataset"]["name"], "model": config["model"]["name"]}
+            "dataset": config["dataset"]["name"], "model": config["model"]["name"], "note": NOTES.get(fig)}
 
 
 def figure_inputs(config: dict, fig: str) -> list[str]:

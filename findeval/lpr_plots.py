@@ -171,9 +171,15 @@ def draw_figure(params: dict, *, pdf: str, png: str, table_out: str | None = Non
     f.suptitle(f"{fig}: {params['dataset']}, {params['model']} (experiment '{params['experiment']}'){sep}"
                f"p = {format_number(params['fraction'])} per level, mean \u00b1 sd over seeds", fontsize="small")
     f.tight_layout()
+    note = params.get("note")
+    if note:  # the reading of the paper this figure follows, under the panels
+        import textwrap
+
+        lines = textwrap.wrap(note, width=int(28 * ncols * style["panel_width"] / 3.6) or 60)
+        f.text(0.5, 0.0, "\n".join(lines), ha="center", va="top", fontsize="x-small", style="italic")
     for path in (pdf, png):
         with atomic_path(path) as tmp:
-            f.savefig(tmp, dpi=style["dpi"], format=path.rsplit(".", 1)[1])
+            f.savefig(tmp, dpi=style["dpi"], format=path.rsplit(".", 1)[1], bbox_inches="tight" if note else None)
     plt.close(f)
     if table_out:
         with atomic_path(table_out) as tmp:

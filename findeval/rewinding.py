@@ -76,13 +76,26 @@ def settings(config: dict) -> dict:
     if not 1 <= n <= plan.levels(config):
         raise ConfigError(f"rewinding.levels: {n} is not in 1..pruning.levels = {plan.levels(config)}")
     base = plan.default_h(config)
-    lr_find = block.get("lr_find") or plan.grid_values(config, "lr", "find")
-    lr_eval = block.get("lr_eval") or [base.lr]
-    lr_rewind_eval = block.get("lr_rewind_eval") or plan.grid_values(config, "lr", "eval")
+    # Fig. 4 (L82): two LR_find x two LR_eval per panel; the paper does not state the values. Unset: a smaller
+    # and a larger value of each grid, the smaller being defaults.lr (the paper's default H) when it is below
+    # the grid's largest (see two_values)
+    lr_find = block.get("lr_find") or two_values(plan.grid_values(config, "lr", "find"), base.lr)
+    lr_eval = block.get("lr_eval") or two_values(plan.grid_values(config, "lr", "eval"), base.lr)
+    lr_rewind_eval = block.get("lr_rewind_eval") or lr_eval
     return {"late_epoch": k, "warmup_iters": int(block.get("warmup_iters", 25)),
             "warmup_in_eval": bool(block.get("warmup_in_eval", False)), "levels": n,
             "lr_find": sorted(set(lr_find)), "lr_eval": sorted(set(lr_eval)),
             "lr_rewind_eval": sorted(set(lr_rewind_eval))}
+
+
+def two_values(grid, centre: float) -> list[float]:
+    """A smaller and a larger value of ``grid``: its largest, and ``centre`` if it is in the grid below the
+    largest, else the next largest (a one-value grid gives that one value)."""
+    values = sorted(set(grid))
+    if len(values) < 2:
+        return values
+    small = centre if centre in values and centre < values[-1] else values[-2]
+    return [small, values[-1]]
 
 
 def variant_dir(config: dict, variant: str) -> str:
@@ -170,6 +183,10 @@ def figure_panels(config: dict, fig: str = "fig4") -> list[dict]:
     for variant in VARIANTS:
         lr_evals = s["lr_rewind_eval"] if variant == "lr_rewind" else s["lr_eval"]
         title = VARIANT_TITLES[variant].format(k=s["late_epoch"], w=s["warmup_iters"])
+        if variant == "late":
+            title += " (theta_k of H_find's dense run)"
+        elif variant == "warmup" and not s["warmup_in_eval"]:
+            title += "; H_eval without warmup"
         lines = []
         for lr_e in lr_evals:
             for lr_f in s["lr_find"]:
@@ -180,10 +197,20 @@ def figure_panels(config: dict, fig: str = "fig4") -> list[dict]:
     return panels
 
 
+def figure_note(config: dict) -> str:
+    """Fig. 4's readings of the paper, printed under the figure."""
+    s = settings(config)
+    eval_warm = ("the evaluations (H_eval) warm up too (rewinding.warmup_in_eval)" if s["warmup_in_eval"] else
+                 "the evaluations (H_eval) run without warmup (L96 warms up LR_find only)")
+    return (f"(a) theta_{s['late_epoch']} is taken from H_find's dense run (also for H_eval != H_find); "
+            f"(b) warmup in H_find only: {eval_warm}. Two LR_find x two LR_eval per panel (L82); "
+            f"the paper does not state the values.")
+
+
 def figure_params(config: dict, fig: str = "fig4") -> dict:
     return {"figure": fig, "panels": figure_panels(config, fig), "levels": settings(config)["levels"],
             "fraction": config["pruning"]["fraction"], "experiment": config["experiment"],
-            "dataset": config["dataset"]["name"], "model": config["model"]["name"]}
+            "dataset": config["dataset"]["name"], "model": config["model"]["name"], "note": figure_note(config)}
 
 
 def figure_inputs(config: dict, fig: str = "fig4") -> list[str]:

@@ -42,6 +42,13 @@ KINDS = ("dense", "finetune", "scratch_e", "scratch_b")
 X_AXES = ("channels", "params")
 
 
+#: The readings of the paper each figure follows, printed under its title (README "Running at scale").
+NOTES = {
+    "fig5": "Two H_find x two H_eval per hyperparameter (L94; values not stated in the paper). The caption's "
+            "'Figures A11-A12 for full results' reads A10-A12 (D5): A10 is the LR figure (L279).",
+}
+
+
 class StructuredConfigError(ValueError):
     pass
 
@@ -84,6 +91,27 @@ def default_h(config: dict) -> H:
 
 def grid(config: dict, dim: str, phase: str) -> list:
     return list(config["structured"]["grids"][dim][phase])
+
+
+def _figures(config: dict) -> dict:
+    return config["structured"].get("figures") or {}
+
+
+def x_axes(config: dict, fig: str) -> tuple[str, ...]:
+    """The x axes of a figure's row sets: the paper's fig5/figA10-A12 have one (channels pruned);
+    ``structured.figures.params_axis: true`` adds the parameters pruned. figRethinking draws both."""
+    if fig == "figRethinking" or _figures(config).get("params_axis"):
+        return X_AXES
+    return X_AXES[:1]
+
+
+def fig5_values(config: dict, dim: str) -> tuple[list, list]:
+    """fig5's two H_find and two H_eval values of ``dim``: ``structured.figures.fig5.<dim>`` (the paper, L94,
+    does not state them), else the smallest and the largest of the structured grid."""
+    given = (_figures(config).get("fig5") or {}).get(dim) or {}
+    finds = given.get("find") or [min(grid(config, dim, "find")), max(grid(config, dim, "find"))]
+    evals = given.get("eval") or [min(grid(config, dim, "eval")), max(grid(config, dim, "eval"))]
+    return sorted(set(finds)), sorted(set(evals))
 
 
 def ratios(config: dict) -> list[float]:
@@ -148,6 +176,12 @@ def check(config: dict) -> None:
     slugs = [ratio_slug(r) for r in s["ratios"]]
     if len(set(slugs)) != len(slugs):
         raise StructuredConfigError(f"structured.ratios: {s['ratios']} name the same ratio twice")
+    for dim in DIMENSIONS:
+        for v in (x for values in fig5_values(config, dim) for x in values):
+            try:
+                base.replace(**{dim: v})
+            except (TypeError, ValueError) as err:
+                raise StructuredConfigError(f"structured.figures.fig5.{dim}: {err}") from err
     try:
         rethinking_hs(config)
     except (TypeError, ValueError) as err:
@@ -208,10 +242,9 @@ def figure_panels(config: dict, fig: str) -> list[dict]:
     base = default_h(config)
     panels = []
     if fig == "fig5":
-        for row, x in enumerate(X_AXES):
+        for row, x in enumerate(x_axes(config, fig)):
             for col, dim in enumerate(DIMENSIONS):
-                finds = sorted({min(grid(config, dim, "find")), max(grid(config, dim, "find"))})
-                evals = sorted({min(grid(config, dim, "eval")), max(grid(config, dim, "eval"))})
+                finds, evals = fig5_values(config, dim)
                 panels.append({"row": row, "col": col, "x": x, "dim": dim, "compare": "all", "constant": None,
                                "lines": _pairs(config, dim, finds, evals)})
     elif fig in APPENDIX_FIGURES:
@@ -219,7 +252,7 @@ def figure_panels(config: dict, fig: str) -> list[dict]:
         finds, evals = grid(config, dim, "find"), grid(config, dim, "eval")
         pairs = _pairs(config, dim, finds, evals)
         row = 0
-        for x in X_AXES:
+        for x in x_axes(config, fig):
             for compare, values in (("find", evals), ("eval", finds)):
                 for col, v in enumerate(values):
                     const = base.replace(**{dim: v})
@@ -229,7 +262,7 @@ def figure_panels(config: dict, fig: str) -> list[dict]:
                 row += 1
     elif fig == "figRethinking":
         hfind, hevals = rethinking_hs(config)
-        for row, x in enumerate(X_AXES):
+        for row, x in enumerate(x_axes(config, fig)):
             for col, he in enumerate(hevals):
                 panels.append({"row": row, "col": col, "x": x, "dim": None, "compare": "rethinking",
                                "constant": he, "lines": [Line(k, hfind, he) for k in ("finetune", "scratch_e",
@@ -269,7 +302,7 @@ def figure_params(config: dict, fig: str) -> dict:
               for p in figure_panels(config, fig)]
     return {"figure": fig, "panels": panels, "ratios": ratios(config), "experiment": config["experiment"],
             "dataset": config["dataset"]["name"], "model": s["model"], "epochs": s["training"]["epochs"],
-            "seeds": len(s["seeds"])}
+            "seeds": len(s["seeds"]), "note": NOTES.get(fig)}
 
 
 def speed_inputs(config: dict) -> dict:

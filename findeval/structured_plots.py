@@ -6,9 +6,9 @@ test_loss, diverged, epochs, train_time_s, lr_find, bs_find, wd_find, lr_eval, b
 ``kind`` is ``dense`` (ratio 0, H_eval = H_find), ``finetune``, ``scratch_e`` or ``scratch_b``;
 ``channels_pruned`` / ``params_pruned`` / ``flops_pruned`` are fractions of the dense network's.
 
-Figures: test accuracy against the fraction of channels pruned (top rows) and of parameters pruned
-(bottom rows, same runs). A point is the mean over seeds at one ratio (x and y both averaged: the
-parameter fraction of a ratio varies a little between seeds) with a standard-deviation band; fine-tuning
+Figures: test accuracy against the fraction of channels pruned (top rows) and, with
+``structured.figures.params_axis`` (figRethinking always), of parameters pruned (bottom rows, same runs).
+A point is the mean over seeds at one ratio (x and y both averaged: the parameter fraction of a ratio varies a little between seeds) with a standard-deviation band; fine-tuning
 curves start at the dense network trained with their H_find (0%).
 """
 
@@ -183,8 +183,14 @@ def draw_figure(params: dict, table: pd.DataFrame, *, pdf: str, png: str, style:
                f"seed{'s' if params['seeds'] != 1 else ''}",
                fontsize="small")
     f.tight_layout()
+    note = params.get("note")
+    if note:  # the reading of the paper this figure follows, under the panels
+        import textwrap
+
+        f.text(0.5, 0.0, "\n".join(textwrap.wrap(note, width=int(28 * ncols) or 60)), ha="center", va="top",
+               fontsize="x-small", style="italic")
     for path in (pdf, png):
         with atomic_path(path) as tmp:
-            f.savefig(tmp, dpi=style["dpi"], format=path.rsplit(".", 1)[1])
+            f.savefig(tmp, dpi=style["dpi"], format=path.rsplit(".", 1)[1], bbox_inches="tight" if note else None)
     plt.close(f)
 

@@ -240,3 +240,16 @@ def test_tiny_run_of_the_early_figures(tmp_path):
     t19 = pd.read_csv(tmp_path / "results/tiny/early/figA19.csv")
     assert set(t19["epoch"]) == {0, 1, 2, 3}
     assert (t19[t19["epoch"] == 3]["distance_pp"] == 0).all()
+
+
+def test_figA18_panels_are_a_large_then_a_small_lr_find(main_config):
+    """L315: (a) LR_find 0.5, (b) 0.05; unset: the largest and the smallest early-pruning LR_find."""
+    cfg = copy.deepcopy(main_config)
+    cfg["early_pruning"] = {"lr_find": [0.1, 0.02, 0.5]}
+    assert [ln["label"] for ln in early.figure_params(cfg, "figA18")["lines"]] == ["LR_find = 0.5", "LR_find = 0.02"]
+    cfg["figures"]["figA18"] = {"lr_find": [0.5, 0.05]}
+    lines = early.figure_params(cfg, "figA18")["lines"]
+    assert [ln["label"] for ln in lines] == ["LR_find = 0.5", "LR_find = 0.05"]
+    # figA18's own LRs get trajectory runs; figA19 keeps the early-pruning LRs
+    assert any("lr0.05_" in p for p in early.figure_inputs(cfg, "figA18"))
+    assert len(early.figure_params(cfg, "figA19")["lines"]) == 3

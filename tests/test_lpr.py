@@ -232,3 +232,27 @@ def test_e2e_fig7_and_figA15_draw_every_level(run):
         assert attrs["kind"] == "local"
         for arr in mask.values():
             assert int(arr.sum()) == masks.kept_schedule(arr.size, cfg["pruning"]["fraction"], m["level"])[m["level"]]
+
+
+def test_fig7_draws_the_papers_three_lines_and_the_fourth_on_request(main_config):
+    """Caption L112: match-good-LPR, match-bad-LPR and the regular good run; "regular, bad" is optional."""
+    styles = [[ln["style"] for ln in p["lines"]] for p in lpr.figure_panels(main_config, "fig7")]
+    assert styles and all(s == ["match-good", "match-bad", "regular-good"] for s in styles)
+    cfg = copy.deepcopy(main_config)
+    cfg["figures"]["fig7"] = {**cfg["figures"].get("fig7", {}), "regular_bad": True,
+                              "good": {"lr": sorted(cfg["grids"]["lr"]["find"])[1]}}
+    panels = lpr.figure_panels(cfg, "fig7")
+    assert all(p["lines"][-1]["style"] == "regular-bad" for p in panels)
+    lr = next(p for p in lpr.fig7_pairs(cfg) if p["dim"] == "lr")
+    assert lr["good"].lr == sorted(cfg["grids"]["lr"]["find"])[1]  # explicit, as the paper's 0.2 (L116)
+    assert "D4" in lpr.figure_params(cfg, "fig7")["note"] and "D1" in lpr.figure_params(cfg, "fig6")["note"]
+
+
+def test_figA15_lr_find_is_a_setting(main_config):
+    grid = sorted(set(main_config["grids"]["lr"]["find"]))
+    assert [h.lr for h in lpr.figA15_hfinds(main_config)] == grid
+    cfg = copy.deepcopy(main_config)
+    cfg["figures"]["figA15"] = {"lr_find": [0.5, 0.1, 0.2]}
+    panels = lpr.figure_panels(cfg, "figA15")
+    assert all([ln["label"] for ln in p["lines"]] == ["LR_find = 0.1", "LR_find = 0.2", "LR_find = 0.5"]
+               for p in panels)

@@ -203,7 +203,12 @@ def test_recompute_bn_uses_training_statistics(base):
 def test_default_settings_and_paths(main_config):
     s = rewinding.settings(main_config)
     assert s["late_epoch"] == 1 and s["warmup_iters"] == 25 and not s["warmup_in_eval"]
-    assert s["lr_find"] == [0.02, 0.1, 0.5] and s["lr_eval"] == [0.1] and s["lr_rewind_eval"] == [0.02, 0.1, 0.5]
+    # Fig. 4 (L82): two LR_find x two LR_eval per panel, unstated: defaults.lr and the grid's largest
+    find, evals = sorted(set(main_config["grids"]["lr"]["find"])), sorted(set(main_config["grids"]["lr"]["eval"]))
+    centre = main_config["defaults"]["lr"]
+    assert s["lr_find"] == [centre if centre in find[:-1] else find[-2], find[-1]]
+    assert s["lr_eval"] == s["lr_rewind_eval"] == [centre if centre in evals[:-1] else evals[-2], evals[-1]]
+    assert [len(p["lines"]) for p in rewinding.figure_panels(main_config)] == [4, 4, 4]
     assert s["levels"] == main_config["pruning"]["levels"]
     i = instability.settings(main_config)
     assert (i["lr_small"], i["lr_large"], i["levels"], i["alphas"]) == (0.02, 0.1, [3, 6], 11)
@@ -221,6 +226,22 @@ def test_default_settings_and_paths(main_config):
     assert rewinding.parse_variant("late/k3") == {"variant": "late", "late_epoch": 3, "warmup_iters": None}
     lines = [ln["label"] for ln in instability.figure_panels(main_config, "figA14")[0]["lines"]]
     assert lines == ["lottery ticket, late rewinding to epoch 1", "global random", "preserve LPR", "preserve mask"]
+
+
+def test_two_values_of_a_grid():
+    assert rewinding.two_values([0.05, 0.2, 0.5], 0.2) == [0.2, 0.5]
+    assert rewinding.two_values([0.5, 0.05, 0.2], 0.5) == [0.2, 0.5]  # the centre is the largest: the next one
+    assert rewinding.two_values([0.05, 0.2, 0.5], 0.1) == [0.2, 0.5]  # not in the grid: the two largest
+    assert rewinding.two_values([0.1], 0.1) == [0.1]
+
+
+def test_fig4_marks_its_readings(main_config):
+    params = rewinding.figure_params(main_config)
+    titles = [p["title"] for p in params["panels"]]
+    assert "theta_k of H_find's dense run" in titles[0] and "H_eval without warmup" in titles[1]
+    assert "without warmup" in params["note"] and "dense run" in params["note"]
+    warm = {**main_config, "rewinding": {**main_config["rewinding"], "warmup_in_eval": True}}
+    assert "without warmup" not in rewinding.figure_params(warm)["panels"][1]["title"]
 
 
 def test_bad_settings(tiny_raw):

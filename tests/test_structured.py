@@ -242,13 +242,25 @@ def test_fig5_is_two_find_by_two_eval(structured_config):
     cfg = copy.deepcopy(structured_config)
     cfg["structured"]["grids"]["batch_size"] = {"find": [64, 128, 256], "eval": [256, 32]}
     panels = splan.figure_panels(cfg, "fig5")
-    assert [(p["row"], p["col"], p["x"]) for p in panels] == [
-        (r, c, x) for r, x in enumerate(splan.X_AXES) for c in range(3)]
+    # the paper's 3 panels (L94) and 6 per appendix figure (L279-L287): one x axis, channels pruned
+    assert [(p["row"], p["col"], p["x"]) for p in panels] == [(0, c, "channels") for c in range(3)]
     bs = panels[1]["lines"]
     assert {(ln.hfind.batch_size, ln.heval.batch_size) for ln in bs} == {(64, 32), (64, 256), (256, 32), (256, 256)}
     a11 = splan.figure_panels(cfg, "figA11")
-    assert len(a11) == 2 * (2 + 3)  # (per H_eval + per H_find) x two x axes
+    assert len(a11) == 2 + 3  # per H_eval + per H_find
     assert sum(len(p["lines"]) for p in a11 if p["x"] == "channels" and p["compare"] == "find") == 6
+    # the parameters axis is optional: a second row set of the same runs
+    cfg["structured"]["figures"] = {"params_axis": True}
+    both = splan.figure_panels(cfg, "fig5")
+    assert [(p["row"], p["col"], p["x"]) for p in both] == [
+        (r, c, x) for r, x in enumerate(splan.X_AXES) for c in range(3)]
+    assert len(splan.figure_panels(cfg, "figA11")) == 2 * (2 + 3)
+    # fig5's two values per phase, given explicitly
+    cfg["structured"]["figures"]["fig5"] = {"batch_size": {"find": [128, 256], "eval": [32, 256]}}
+    lines = splan.figure_panels(cfg, "fig5")[1]["lines"]
+    assert {(ln.hfind.batch_size, ln.heval.batch_size) for ln in lines} == {(128, 32), (128, 256), (256, 32),
+                                                                           (256, 256)}
+    assert "A10-A12" in splan.figure_params(cfg, "fig5")["note"]
     params = splan.figure_params(cfg, "figRethinking")
     assert json.loads(json.dumps(params)) == params
     kinds = {ln[0] for p in params["panels"] for ln in p["lines"]}
