@@ -458,14 +458,34 @@ _TS = re.compile(r"^\[(\w{3} \w{3} +\d+ \d\d:\d\d:\d\d \d{4})\]$")
 _START = re.compile(r"^(?:local)?rule (\w+):$")
 _JOBID = re.compile(r"^\s+jobid: (\d+)$")
 _FINISH = re.compile(r"^Finished jobid: (\d+) \(Rule: (\w+)\)$")
-_CORES = re.compile(r"^Provided cores: (\d+)$")
+# "Provided cores: 1 (use --cores to define parallelism)" carries a note; --quiet progress drops the line
+_CORES = re.compile(r"^Provided cores: (\d+)(?: \(.*\))?$")
+_REMOTE = re.compile(r"^Provided remote nodes: (\S+)$")
+_COMMAND = re.compile(r"^\s*Command: (.*)$")
+_OUTPUTS = re.compile(r"^\s+output: (.*)$")
+_CORES_ARG = re.compile(r"(?:^|\s)(?:--cores|-c|--jobs|-j)(?:=|\s+)(\d+|all)(?=\s|$)")
+
+
+def _cores_of_command(command: str) -> int | None:
+    """The cores a Snakemake command line asks for (``--cores N``, ``-c N``, ``--jobs N``, ``-j N``; ``all``:
+    this machine's count), or None."""
+    m = _CORES_ARG.search(command)
+    if not m:
+        return None
+    return os.cpu_count() if m.group(1) == "all" else int(m.group(1))
 
 
 def parse_snakemake_log(path: Path) -> dict:
-    """Jobs of one Snakemake log: ``{"jobs": {jobid: (rule, start, end)}, "cores", "first", "last"}``
-    (times in seconds, 1 s resolution; jobs that did not finish are left out)."""
-    started, jobs, cores, stamps = {}, {}, None, []
-    ts, pending = None, None
+    """Jobs of one Snakemake log: ``{"jobs": {jobid: (rule, start, end)}, "outputs": {jobid: [paths]}, "cores",
+    "cores_from", "remote", "started", "first", "last"}`` (times in seconds, 1 s resolution; jobs that did not
+    finish are left out of ``jobs``; ``started`` counts every job that started).
+
+    ``cores`` comes from the "Provided cores" line, else from the command line in the log's header (a log
+    written with ``--quiet progress`` has neither that line nor the "Finished jobid" lines: its jobs have no
+    end times, so ``last`` is only the start of the last job); None on a cluster executor ("Provided remote
+    nodes", ``remote`` True)."""
+    started, jobs, outputs, cores, command, stamps = {}, {}, {}, None, None, []
+    ts, pending, current, remote = None, None, None, False
     with open(path, errors="replace") as fh:
         for raw in fh:
             line = raw.rstrip("\n")
@@ -476,12 +496,17 @@ def parse_snakemake_log(path: Path) -> dict:
                 continue
             m = _START.match(line)
             if m:
-                pending = (m.group(1), ts)
+                pending, current = (m.group(1), ts), []
+                continue
+            m = _OUTPUTS.match(line)
+            if m and current is not None:
+                current.extend(x.strip() for x in m.group(1).split(", ") if x.strip())
                 continue
             m = _JOBID.match(line)
             if m and pending:
                 started[int(m.group(1))] = pending
-                pending = None
+                outputs[int(m.group(1))] = current or []
+                pending, current = None, None
                 continue
             m = _FINISH.match(line)
             if m and int(m.group(1)) in started and ts is not None:
@@ -491,7 +516,19 @@ def parse_snakemake_log(path: Path) -> dict:
             m = _CORES.match(line)
             if m:
                 cores = int(m.group(1))
-    return {"jobs": jobs, "cores": cores, "first": stamps[0] if stamps else None,
+                continue
+            if _REMOTE.match(line):
+                remote = True
+                continue
+            m = _COMMAND.match(line)
+            if m and command is None:
+                command = m.group(1)
+    cores_from = "log" if cores is not None else None
+    if cores is None and not remote and command:
+        cores = _cores_of_command(command)
+        cores_from = "command" if cores is not None else None
+    return {"jobs": jobs, "outputs": {j: outputs[j] for j in jobs}, "cores": cores, "cores_from": cores_from,
+            "remote": remote, "started": len(started), "first": stamps[0] if stamps else None,
             "last": stamps[-1] if stamps else None}
 
 
@@ -570,11 +607,43 @@ def run_breakdown(results: Path, snakemake_logs: list[Path] | None = None) -> di
     logs = [log for log in logs if log["first"] is not None]
     if logs:
         out["log"] = ", ".join(str(p) for p in snakemake_logs)
-        out["elapsed_s"] = sum(log["last"] - log["first"] for log in logs)
-        out["cores"] = max(log["cores"] or 1 for log in logs)
         out["jobs_in_log"] = sum(len(log["jobs"]) for log in logs)
+        # The elapsed-time share needs, for every invocation, its real span and its cores, and its numerator must
+        # be the compute of the jobs these logs ran (the results folder may hold runs of other invocations).
+        problems = []
+        if any(log["started"] > len(log["jobs"]) and not log["jobs"] for log in logs):
+            problems.append("a log has no job end times (written with --quiet progress?)")
+        if any(log["remote"] for log in logs):
+            problems.append("a log is of a cluster executor (no core count)")
+        elif any(log["cores"] is None for log in logs):
+            problems.append("a log names no core count")
+        cores = {log["cores"] for log in logs if log["cores"] is not None}
+        if len(cores) > 1:
+            problems.append(f"the invocations ran on different core counts ({', '.join(map(str, sorted(cores)))})")
+        out["elapsed_s"] = sum(log["last"] - log["first"] for log in logs)
+        out["core_s"] = sum((log["last"] - log["first"]) * log["cores"] for log in logs) if not problems else None
+        out["cores"] = max(cores) if cores else None
+        out["cores_from"] = sorted({log["cores_from"] for log in logs if log["cores_from"]})
+        out["log_compute_s"] = _compute_of_outputs(results, [p for log in logs for ps in log["outputs"].values()
+                                                             for p in ps])
+        out["elapsed_problems"] = problems
     out["all_jobs_wall_s"] = sum(e["wall_s"] for e in per_rule.values())
     return out
+
+
+def _compute_of_outputs(results: Path, outputs: list[str]) -> float:
+    """Sum of ``train_time_s`` of the metrics.json files among a log's job outputs (paths relative to the
+    working directory that holds ``results``, ``<workdir>/results/<exp>``)."""
+    workdir = Path(results).resolve().parent.parent
+    total = 0.0
+    for p in dict.fromkeys(outputs):
+        if not p.endswith("metrics.json"):
+            continue
+        try:
+            total += float(json.loads((workdir / p).read_text())["train_time_s"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return total
 
 
 # --------------------------------------------------------------------------- table
@@ -636,12 +705,16 @@ def build_rows(res: dict) -> list[dict]:
                      "target": f">= {TARGET_COMPUTE_SHARE:.0%}",
                      "met": None if share_all is None else share_all >= TARGET_COMPUTE_SHARE})
         if r.get("elapsed_s"):
-            core_s = r["elapsed_s"] * (r.get("cores") or 1)
-            rows.append({"measure": "pipeline run: training+evaluation compute / (elapsed x cores) of the "
-                                    "Snakemake run",
-                         "findeval": r["compute_s"], "reference": core_s, "ratio": r["compute_s"] / core_s,
+            # numerator: the compute of the jobs these logs ran; denominator: each invocation's span x its cores
+            core_s, compute = r.get("core_s"), r.get("log_compute_s")
+            ratio = compute / core_s if core_s else None
+            measure = ("pipeline run: training+evaluation compute / (elapsed x cores) of the Snakemake run "
+                       "(compute of the jobs its logs ran)")
+            if ratio is None:
+                measure += f" (n/a: {'; '.join(r.get('elapsed_problems') or ['no elapsed time'])})"
+            rows.append({"measure": measure, "findeval": compute, "reference": core_s, "ratio": ratio,
                          "target": f">= {TARGET_COMPUTE_SHARE:.0%}",
-                         "met": r["compute_s"] / core_s >= TARGET_COMPUTE_SHARE})
+                         "met": None if ratio is None else ratio >= TARGET_COMPUTE_SHARE})
     return rows
 
 
@@ -670,8 +743,10 @@ def render(res: dict, rows: list[dict]) -> str:
                   f"{o['exit_s']:.2f} s more to exit (interpreter teardown)."]
     if "run" in res:
         r = res["run"]
+        cores = (f"{r['cores']} cores ({' and '.join(r['cores_from'])})" if r.get("cores")
+                 else "an unknown number of cores")
         source = (f" and `{r['log']}` ({r['jobs_in_log']} finished jobs, {r['elapsed_s']:.0f} s elapsed on "
-                  f"{r['cores']} cores, summed over Snakemake invocations)" if r.get("log")
+                  f"{cores}, summed over Snakemake invocations)" if r.get("log")
                   else " (no Snakemake log found)")
         lines += ["", f"Pipeline run read from `{res['results']}`{source}:", "",
                   "| rule | jobs | wall s (sum) | compute s (sum) | timed from |", "| --- | --- | --- | --- | --- |"]

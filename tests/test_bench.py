@@ -47,11 +47,18 @@ Finished jobid: 7 (Rule: prune)
 1 of 3 steps (33%) done
 [Sun Nov 22 03:19:37 2026]
 localrule train_find:
+    output: results/x/find/lr0.1_bs64_wd5e-4/seed0/level0/trained.pt, results/x/find/lr0.1_bs64_wd5e-4/seed0/level0/metrics.json
+    jobid: 5
+[Sun Nov 22 03:19:37 2026]
+localrule train_find:
     output: results/x/find/lr0.1_bs64_wd5e-4/seed0/level1/trained.pt
     jobid: 11
 [Sun Nov 22 03:19:40 2026]
 Finished jobid: 9 (Rule: rewind)
-2 of 3 steps (67%) done
+2 of 4 steps (50%) done
+[Sun Nov 22 03:19:40 2026]
+Finished jobid: 5 (Rule: train_find)
+3 of 4 steps (75%) done
 """
 
 
@@ -81,8 +88,10 @@ def test_snakemake_log_and_results_breakdown(tmp_path):
     results = fake_results(tmp_path)
     parsed = bench.parse_snakemake_log(tmp_path / ".snakemake" / "log" / "2026-11-22T031930.916100.snakemake.log")
     assert parsed["cores"] == 2
-    assert {j: (r, e - s) for j, (r, s, e) in parsed["jobs"].items()} == {7: ("prune", 3.0), 9: ("rewind", 6.0)}
+    assert {j: (r, e - s) for j, (r, s, e) in parsed["jobs"].items()} == {7: ("prune", 3.0), 9: ("rewind", 6.0),
+                                                                         5: ("train_find", 3.0)}
     assert parsed["last"] - parsed["first"] == 7.0
+    assert parsed["outputs"][5][1].endswith("level0/metrics.json") and parsed["started"] == 4
 
     logs = bench.find_snakemake_logs(results)
     assert [p.name for p in logs] == ["2026-11-22T031930.916100.snakemake.log"]
@@ -93,8 +102,44 @@ def test_snakemake_log_and_results_breakdown(tmp_path):
     assert run["rules"]["train_eval"] == {"jobs": 1, "wall_s": 4.0, "compute_s": 1.5, "source": "benchmark"}
     assert run["rules"]["prune"]["source"] == "log"
     assert run["elapsed_s"] == 7.0 and run["cores"] == 2
+    # the elapsed share counts only the compute of the jobs the log ran (train_find level 0: 1.0 s): the
+    # train_eval record of the results folder came from an invocation whose log is not there
+    assert run["log_compute_s"] == pytest.approx(1.0) and run["core_s"] == 14.0
     shares = [r["ratio"] for r in bench.build_rows({"run": run})]
-    assert shares == pytest.approx([2.5 / 7.5, 2.5 / 16.5, 2.5 / 14.0])
+    assert shares == pytest.approx([2.5 / 7.5, 2.5 / 16.5, 1.0 / 14.0])
+
+
+def test_core_count_and_elapsed_share_of_other_logs(tmp_path):
+    """Issue 15 item 4: a `--cores 2` run read as "1 cores" and a compute share of 1.76. A log written with
+    --quiet progress has no "Provided cores" line and no "Finished jobid" lines: the cores were taken as 1 and the
+    elapsed span ended at the last job's *start*. Now the cores come from the header's command line, and the
+    share is n/a when the log cannot give the span."""
+    results = fake_results(tmp_path)
+    quiet = tmp_path / ".snakemake" / "log" / "2026-11-22T031930.916100.snakemake.log"
+    header = ("  Command: /venv/lib/python3.11/site-packages/snakemake/__main__.py --cores 2 --quiet progress\n"
+              "Building DAG of jobs...\n")
+    body = [line for line in LOG.splitlines(keepends=True)
+            if not line.startswith(("Provided cores", "Finished jobid", "Rules claiming"))
+            and "steps (" not in line]
+    quiet.write_text(header + "".join(body))
+    parsed = bench.parse_snakemake_log(quiet)
+    assert (parsed["cores"], parsed["cores_from"], parsed["jobs"]) == (2, "command", {})
+    run = bench.run_breakdown(results, [quiet])
+    assert run["core_s"] is None and "no job end times" in run["elapsed_problems"][0]
+    [row] = [r for r in bench.build_rows({"run": run}) if "elapsed x cores" in r["measure"]]
+    assert row["ratio"] is None and row["met"] is None and "n/a" in row["measure"]
+    # one core: Snakemake adds a note to the line, which the old pattern did not match
+    one = tmp_path / "one.log"
+    one.write_text(LOG.replace("Provided cores: 2", "Provided cores: 1 (use --cores to define parallelism)"))
+    assert bench.parse_snakemake_log(one)["cores"] == 1
+    assert bench._cores_of_command("snakemake -s Snakefile -j 4 all") == 4
+    assert bench._cores_of_command("snakemake --cores=3") == 3
+    assert bench._cores_of_command("snakemake --configfile c.yaml") is None
+    # a cluster executor has no core count: no share either
+    slurm = tmp_path / "slurm.log"
+    slurm.write_text(LOG.replace("Provided cores: 2", "Provided remote nodes: 100"))
+    assert bench.parse_snakemake_log(slurm)["remote"] is True
+    assert bench.run_breakdown(results, [slurm])["core_s"] is None
 
 
 def test_quick_benchmark_prints_every_row(tmp_path, capsys):
