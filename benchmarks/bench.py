@@ -26,7 +26,10 @@ It measures, in one run, and prints as a Markdown table (also written to ``--out
    ``benchmark:`` records (``<results>/benchmarks/<rule>/**.tsv``, column ``s``: job wall time), the
    ``train_time_s`` of each run's ``metrics.json`` (training and per-epoch evaluation compute), and, when
    found, the Snakemake log of the run (``.snakemake/log``) for the jobs of rules without a
-   ``benchmark:`` record and the run's elapsed time.
+   ``benchmark:`` record and the run's elapsed time. The share of elapsed x cores counts the compute of the jobs
+   those logs ran (not every record of the folder), the cores from the "Provided cores" line or else the log's
+   command line; it is n/a where a log cannot give its span (``--quiet progress`` drops the job end times) or
+   its cores (a cluster executor).
 
 Everything runs on the CPU with one thread per process, as the pipeline's jobs do; each figure is the
 median over repeats after a warm-up. No figure here is a pass/fail test: the table's last columns say
