@@ -250,7 +250,8 @@ def settings(config: dict) -> dict:
         p = fig8_levels.index(fig6_level)
         fig8.update(panel=p, lines=_lpr_panel_lines(fig8_panels[p], fig8_lrs))
 
-    lr_finds = sorted(set(plan.grid_values(config, "lr", "find")))
+    lr_finds = ([h.lr for h in lpr.figA15_hfinds(config)] if hasattr(lpr, "figA15_hfinds")
+                else sorted(set(plan.grid_values(config, "lr", "find"))))
     figA15 = [{"panel": p, "lines": _lpr_panel_lines(panel, lr_finds)}
               for p, panel in enumerate(lpr.figure_panels(config, "figA15"))]
     figA16 = {dim: {"panel": p, "lines": _lpr_panel_lines(panel, sorted(set(plan.grid_values(config, dim, "find"))))}
