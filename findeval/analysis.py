@@ -52,6 +52,21 @@ def _row(path: str, m: dict) -> dict:
     }
 
 
+#: Metrics that are fractions: accuracies and sparsities lie in [0, 1] (not percent).
+FRACTION_KEYS = ("test_accuracy", "sparsity")
+
+
+def check_fractions(path, row: dict) -> None:
+    """Accuracy and sparsity of a run must lie in [0, 1]; a NaN accuracy is allowed for a diverged run only."""
+    for key in FRACTION_KEYS:
+        v = row[key]
+        if np.isnan(v) and key == "test_accuracy" and row.get("diverged"):
+            continue
+        if not 0.0 <= v <= 1.0:
+            hint = " (a percent? accuracies are fractions: 0.75, not 75)" if 1 < v <= 100 else ""
+            raise ValueError(f"metrics file {path}: {key} = {v!r} is outside [0, 1]{hint}")
+
+
 #: Keys every metrics.json must have for the summary (the rest are optional).
 REQUIRED_KEYS = ("kind", "level", "seed", "sparsity", "test_accuracy", "H_eval")
 
@@ -73,6 +88,7 @@ def load_metrics(paths, experiment: str = "") -> pd.DataFrame:
             row = _row(p, m)
         except (KeyError, TypeError, ValueError) as err:
             raise ValueError(f"metrics file {p} has a malformed entry: {type(err).__name__}: {err}") from err
+        check_fractions(p, row)
         rows.append({"experiment": experiment, **row})
     df = pd.DataFrame(rows, columns=COLUMNS)
     return df.sort_values(["kind", "hfind", "heval", "seed", "level"], kind="stable").reset_index(drop=True)

@@ -117,6 +117,7 @@ def set_threads(threads: int) -> None:
 def resolve_device(device: str) -> str:
     import torch
 
+    device = str(device)  # the rules pass a collections.UserString (rules/common.smk)
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cuda" and not torch.cuda.is_available():
@@ -233,6 +234,12 @@ def prune(out_mask: str, *, trained: str, parent_mask: str | None, fraction: flo
                     f"{trained} is not monotone with its parent mask {parent_mask}: {regrown} weights of {name} "
                     "that the parent prunes are nonzero, so these weights were not trained with this mask"
                 )
+    from .models import prunable_names as _prunable
+
+    remaining = masks.n_kept(parent) if parent is not None else sum(int(state[n].numel()) for n in _prunable(state))
+    if masks.prune_count(remaining, fraction) == 0:
+        raise ValueError(f"pruning.fraction {fraction} prunes no weight at level {level}: round({fraction} x "
+                         f"{remaining} remaining weights) = 0; use pruning.fraction >= {0.5 / remaining:.3g}")
     mask = masks.global_magnitude_prune(state, parent, fraction)
     if parent is not None:
         masks.check_monotone(mask, parent, out_mask)
@@ -414,10 +421,54 @@ def load_run(start: str, mask: str | None, data: str, level: int, device, *, req
     return Run(model, spec, meta, m, attrs, dataset, device)
 
 
+def check_batch_size(h: H, dataset) -> list[str]:
+    """A batch size above the training set's size gives one (smaller) step per epoch: said in the job log
+    (a warning) and recorded in metrics.json ("warnings")."""
+    n_train = int(dataset.y_train.shape[0])
+    if h.batch_size > n_train:
+        text = (f"batch size {h.batch_size} is larger than the training set ({n_train} images): every epoch is "
+                f"one step of {n_train} images, so the batch size has no effect (grids.batch_size / "
+                f"defaults.batch_size)")
+        log.warning("WARNING: %s", text)
+        return [text]
+    return []
+
+
+class ProgressLog:
+    """The ``log`` callback of ``training.train`` for a job: its per-epoch rows go to the log and to stdout
+    prefixed with ``level l/L, epoch e/E, acc a``; :meth:`summary` writes the run's final line."""
+
+    def __init__(self, *, level: int, levels: int | None, epochs: int, what: str = "training"):
+        self.level, self.levels, self.epochs, self.what = level, levels, epochs, what
+        self.t0 = time.perf_counter()
+
+    @property
+    def where(self) -> str:
+        return f"level {self.level}/{self.levels}" if self.levels is not None else f"level {self.level}"
+
+    def emit(self, text: str) -> None:
+        log.info(text)
+        print(text, flush=True)
+
+    def __call__(self, message: str) -> None:
+        if not message.startswith("epoch="):
+            self.emit(f"{self.where}: {message}")
+            return
+        fields = dict(part.split("=", 1) for part in message.split() if "=" in part)
+        acc = fields.get("test_accuracy", "?")
+        self.emit(f"{self.where}, epoch {fields.get('epoch', '?')}/{self.epochs}, acc {acc} | {message}")
+
+    def summary(self, metrics: dict) -> None:
+        state = "DIVERGED" if metrics.get("diverged") else "done"
+        self.emit(f"{state}: {self.what} {self.where}, {metrics.get('epochs_completed')}/{self.epochs} epochs, "
+                  f"test accuracy {metrics.get('test_accuracy')}, sparsity {metrics.get('sparsity', 0.0):.4f}, "
+                  f"train time {metrics.get('train_time_s')} s")
+
+
 def train_run(out_metrics: str, *, start: str, mask: str | None, data: str, kind: str, h_find: H | None,
               h_eval: H, level: int, seed: int, training: dict, augment: dict | None, role: str,
               out_trained: str | None = None, device: str = "cpu", threads: int = 1, precision: str = "fp32",
-              channels_last: bool = False) -> dict:
+              channels_last: bool = False, levels: int | None = None) -> dict:
     """Train the masked network from ``start`` with ``h_eval`` (for find runs, h_eval is H_find) and write
     its metrics.json (and, for find runs, the trained weights).
 
@@ -444,12 +495,15 @@ def train_run(out_metrics: str, *, start: str, mask: str | None, data: str, kind
             **({"precision": precision} if precision != "fp32" else {}),
             **({"channels_last": True} if channels_last else {}))
         resume = tr.Resume(resume_path(out_metrics), fingerprint, every)
+    warnings = check_batch_size(h_eval, run.dataset)
     t0 = time.perf_counter()
+    progress = ProgressLog(level=level, levels=levels, epochs=schedule.epochs, what=f"{role} {kind}")
     result = tr.train(model, run.dataset, h_eval, schedule, data_seed=seeds["data"], mask=m, augment=aug,
-                      device=device, log=log.info, resume=resume, precision=precision, channels_last=channels_last)
+                      device=device, log=progress, resume=resume, precision=precision, channels_last=channels_last)
     metrics = {"kind": kind, "role": role, "level": level, "seed": seed, "seeds": seeds,
                "H_find": h_find.as_dict() if h_find else None, "H_eval": h_eval.as_dict(),
-               "epochs": training["epochs"], **run.outcome(result, t0)}
+               "epochs": training["epochs"], **run.outcome(result, t0), **({"warnings": warnings} if warnings else {})}
+    progress.summary(metrics)
     if out_trained:
         save_checkpoint(out_trained, model.state_dict(), {**meta, "role": "trained", "level": level,
                                                           "H": h_eval.as_dict(), "diverged": result["diverged"]})
@@ -493,17 +547,18 @@ def find_chain(*, trained: dict, metrics: dict, masks_out: dict, tickets: dict, 
         train_run(metrics[level], out_trained=trained[level], start=tickets.get(level, init),
                   mask=masks_out.get(level), data=data, kind="lottery", h_find=h_find, h_eval=h_find, level=level,
                   seed=seed, training=training, augment=augment, role="train_find", device=device, threads=threads,
-                  **speed)
+                  levels=levels[-1], **speed)
 
 
 def eval_sweep(*, metrics: dict, starts: dict, masks_in: dict, data: str, kind: str, h_find: H | None, h_eval: H,
                seed: int, training: dict, augment: dict | None, device: str = "cpu", threads: int = 1,
                **speed) -> None:
     """A1 line 8 for every level of one mask source with one H_eval: the train_eval runs, in level order."""
+    last = max(metrics) if metrics else None
     for level, out in metrics.items():
         train_run(out, start=starts[level], mask=masks_in[level], data=data, kind=kind, h_find=h_find,
                   h_eval=h_eval, level=level, seed=seed, training=training, augment=augment, role="train_eval",
-                  device=device, threads=threads, **speed)
+                  device=device, threads=threads, levels=last, **speed)
 
 
 def global_random_masks(masks_out: dict, *, architecture: str, fraction: float, seed: int) -> None:

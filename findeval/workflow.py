@@ -102,6 +102,8 @@ def check_config(config: dict, *, data: bool = True) -> None:
     if list(tr.get("milestones", [])) != sorted(tr.get("milestones", [])):
         raise ConfigError(f"training.milestones must be increasing, got {tr['milestones']}")
 
+    check_fraction_prunes(config)
+
     try:
         H(**config["defaults"])
     except (TypeError, ValueError) as err:
@@ -116,6 +118,40 @@ def check_config(config: dict, *, data: bool = True) -> None:
                     raise ConfigError(f"grids.{dim}.{phase}: {err}") from err
     if not config["seeds"]:
         raise ConfigError("seeds: at least one seed is needed")
+
+
+#: Input channels of each dataset's images (the model's stem; as findeval.jobs.DATASET_SHAPES).
+DATASET_CHANNELS = {"digits": 1}
+
+
+def prunable_weights(config: dict) -> int | None:
+    """The prunable weights (every convolution) of the config's model, from its spec alone (no torch)."""
+    from . import regime
+
+    try:
+        shapes = regime.conv_shapes(config["model"], DATASET_CHANNELS.get(config["dataset"]["name"], 3))
+    except (KeyError, ValueError, TypeError):
+        return None  # reported by the model checks
+    return sum(regime._numel(s) for _, s in shapes)
+
+
+def check_fraction_prunes(config: dict) -> None:
+    """pruning.fraction must remove at least one weight at every level (the exact count of the schedule,
+    round-half-up of fraction x remaining): otherwise "pruned" masks would be the dense network."""
+    from . import regime
+
+    pruning = config.get("pruning") or {}
+    fraction, levels = pruning.get("fraction"), pruning.get("levels")
+    total = prunable_weights(config)
+    if total is None or fraction is None or not levels or not 0 < float(fraction) < 1:
+        return
+    kept = regime.kept_schedule(total, fraction, levels)
+    for level in range(1, len(kept)):
+        if kept[level] == kept[level - 1]:
+            raise ConfigError(
+                f"pruning.fraction: {fraction} prunes no weight at level {level} (round({fraction} x "
+                f"{kept[level - 1]} remaining weights) = 0; the model has {total} prunable weights): use "
+                f"pruning.fraction >= {0.5 / kept[level - 1]:.3g}" + (" or fewer pruning.levels" if level > 1 else ""))
 
 
 def check_experiments(config: dict, validate) -> dict[str, dict]:

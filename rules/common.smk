@@ -3,6 +3,7 @@
 
 import re
 import sys
+from collections import UserString
 
 from snakemake.utils import validate
 
@@ -42,7 +43,11 @@ OTHER_FIGURE_FILES = [
     if dataset_ready(runs["dataset"])
     for ext in ("pdf", "png")
 ]
-RUNTIME = config["runtime"]
+# runtime.device reaches the jobs as a params value (a collections.UserString, equal to its text) that Snakemake
+# leaves out of its params re-run trigger (only builtin types are compared): switching cpu <-> auto <-> cuda
+# re-runs nothing (results are the same experiment; metrics.json records the device each run used).
+# `snakemake -R <rule>` re-runs on purpose. The gpu resource still follows the setting.
+RUNTIME = {**config["runtime"], "device": UserString(config["runtime"]["device"])}
 # GPU speed options of the training jobs (findeval.training.train): fp32 / False run the default code path
 SPEED = {k: RUNTIME[k] for k in ("precision", "channels_last")}
 HSLUG = r"lr[^/_]+_bs\d+_wd[^/_]+"

@@ -19,7 +19,7 @@ early.early_chain(
     fraction=p.fraction,
     training=p.training,
     augment=p.augment,
-    device=p.device,
+    device=str(p.device),
     **p.speed,
     threads=snakemake.threads,
 )

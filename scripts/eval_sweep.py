@@ -19,7 +19,7 @@ jobs.eval_sweep(
     seed=int(snakemake.wildcards.seed),
     training=p.training,
     augment=p.augment,
-    device=p.device,
+    device=str(p.device),
     **p.speed,
     threads=snakemake.threads,
 )

@@ -18,7 +18,7 @@ jobs.find_chain(
     fraction=p.fraction,
     training=p.training,
     augment=p.augment,
-    device=p.device,
+    device=str(p.device),
     **p.speed,
     threads=snakemake.threads,
 )

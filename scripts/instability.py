@@ -6,7 +6,7 @@ from findeval.hparams import H
 
 jobs.setup_logging(snakemake.log[0])
 p, inp, out, w = snakemake.params, snakemake.input, snakemake.output, snakemake.wildcards
-train = dict(training=p.training, augment=p.augment, device=p.device, threads=snakemake.threads, **p.speed)
+train = dict(training=p.training, augment=p.augment, device=str(p.device), threads=snakemake.threads, **p.speed)
 if snakemake.rule == "instability":
     instability.instability(
         out.json,

@@ -22,7 +22,7 @@ lpr.constrained_chain(
     fraction=p.fraction,
     training=p.training,
     augment=p.augment,
-    device=p.device,
+    device=str(p.device),
     **p.speed,
     threads=snakemake.threads,
 )

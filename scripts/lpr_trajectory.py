@@ -15,7 +15,7 @@ early.lpr_trajectory(
     fraction=p.fraction,
     training=p.training,
     augment=p.augment,
-    device=p.device,
+    device=str(p.device),
     **p.speed,
     threads=snakemake.threads,
 )

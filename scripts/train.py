@@ -20,7 +20,7 @@ jobs.train_run(
     seed=int(snakemake.wildcards.seed),
     training=p.training,
     augment=p.augment,
-    device=p.device,
+    device=str(p.device),
     **p.speed,
     threads=snakemake.threads,
 )

@@ -21,7 +21,7 @@ lpr.train_chain(
     seed=int(snakemake.wildcards.seed),
     training=p.training,
     augment=p.augment,
-    device=p.device,
+    device=str(p.device),
     **p.speed,
     threads=snakemake.threads,
 )

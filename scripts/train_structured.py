@@ -19,6 +19,6 @@ structured.train_run(
     ratio=float(p.ratio),
     training=p.training,
     augment=p.augment,
-    device=p.device,
+    device=str(p.device),
     threads=snakemake.threads,
 )

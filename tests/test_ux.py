@@ -72,3 +72,63 @@ def test_log_failures_to_writes_type_message_and_traceback(tmp_path, monkeypatch
     text = log.read_text()
     assert text.startswith("ERROR: job failed: ValueError: pruning.fraction 1e-09 prunes no weight")
     assert "Traceback" in text
+
+
+# --------------------------------------------------------------------------- runtime.device and re-runs
+
+
+@pytest.fixture(scope="module")
+def trained_level0(tmp_path_factory):
+    wd = tmp_path_factory.mktemp("device")
+    cfg = read_yaml(TINY)
+    cfg["runtime"] = {**cfg.get("runtime", {}), "device": "cpu"}
+    write_config(wd, cfg)
+    target = f"results/tiny/find/{HSLUG}/seed0/level0/metrics.json"
+    r = snakemake(wd, target, timeout=300)
+    return wd, cfg, target, r
+
+
+@pytest.mark.parametrize("device", ["auto", "cuda"])
+def test_changing_runtime_device_reruns_nothing(trained_level0, device):
+    wd, cfg, target, _ = trained_level0
+    write_config(wd, {**cfg, "runtime": {**cfg["runtime"], "device": device}})
+    try:
+        r = snakemake(wd, "-n", target, timeout=120)
+    finally:
+        write_config(wd, cfg)
+    assert "Nothing to be done" in r.stdout + r.stderr, r.stdout
+
+
+def test_a_real_change_still_reruns(trained_level0):
+    """The control: an edit that changes the training re-runs the job (the params trigger still works)."""
+    wd, cfg, target, _ = trained_level0
+    write_config(wd, {**cfg, "runtime": {**cfg["runtime"], "device": "auto"},
+                      "training": {**cfg["training"], "gamma": 0.3}})
+    try:
+        r = snakemake(wd, "-n", target, timeout=120)
+    finally:
+        write_config(wd, cfg)
+    assert "rule train_find:" in r.stdout or "localrule train_find:" in r.stdout, r.stdout
+
+
+# --------------------------------------------------------------------------- progress lines
+
+
+def test_training_job_logs_level_epoch_lines_and_a_summary(trained_level0):
+    wd, _, _, r = trained_level0
+    log = (wd / f"results/tiny/logs/train_find/{HSLUG}/seed0/level0.log").read_text()
+    assert "level 0, epoch 1/2, acc " in log and "level 0, epoch 2/2, acc " in log, log
+    assert "done: train_find lottery level 0, 2/2 epochs, test accuracy" in log
+    # printed as well (the console of a local run)
+    assert "epoch 2/2, acc " in r.stdout + r.stderr
+
+
+def test_progress_log_with_the_level_total():
+    lines = []
+    p = jobs.ProgressLog(level=2, levels=5, epochs=3, what="train_eval lottery")
+    p.emit = lines.append
+    p("epoch=3 lr=0.1 train_loss=1.2 train_accuracy=0.5 test_loss=1.3 test_accuracy=0.4812 time_s=1.0")
+    p.summary({"epochs_completed": 3, "test_accuracy": 0.4812, "sparsity": 0.36, "train_time_s": 2.5})
+    assert lines[0].startswith("level 2/5, epoch 3/3, acc 0.4812 | epoch=3")
+    assert lines[1] == ("done: train_eval lottery level 2/5, 3/3 epochs, test accuracy 0.4812, sparsity 0.3600, "
+                        "train time 2.5 s")
