@@ -312,7 +312,8 @@ def far_from_paper(config: dict) -> list[str]:
     1. Integrated decay, per dimension (LR, BS, WD): the span min..max of sum_t eta_t * lambda over that
        dimension's grid values (find and eval, the other two at the defaults) against the paper's span over
        its grid. A reason when the bottom or the top differs from the paper's by more than 3x (either way).
-       The message gives the simple product eta*lambda*T too.
+       The message gives the simple product eta*lambda*T too. A dimension the config does not vary (one
+       value) is far only when that value lies outside the paper's span by more than 3x.
     2. Sparsity range: the last level's density (kept share) against the paper's 0.12% (30 levels of 0.2,
        99.88% sparsity). A reason when it is more than 3x the paper's (or less than a third), i.e. the pruning
        stops well before (or goes well beyond) the paper's highest sparsity.
@@ -324,6 +325,16 @@ def far_from_paper(config: dict) -> list[str]:
     for dim in DIMENSIONS:
         a, b = _span(ours, dim), _span(theirs, dim)
         if a is None:
+            continue
+        if a[0] == a[1]:  # one value (the dimension is not varied): far when outside the paper's span by > 3x
+            v = a[0]
+            if not b[0] / FAR_RATIO <= v <= b[1] * FAR_RATIO:
+                sv, sb = _span(ours, dim, "eta_lambda_T"), _span(theirs, dim, "eta_lambda_T")
+                reasons.append(
+                    f"integrated decay sum eta_t*lambda at the one {LABELS[dim]} value is {v:.3g}, outside the "
+                    f"paper's {LABELS[dim]} grid span {b[0]:.3g}-{b[1]:.3g} by more than {FAR_RATIO:g}x "
+                    f"({_ratio(v / b[1]) if v > b[1] else _ratio(v / b[0])}); as eta*lambda*T {sv[0]:.3g} "
+                    f"against {sb[0]:.3g}-{sb[1]:.3g}")
             continue
         lo, hi = a[0] / b[0], a[1] / b[1]
         if max(lo, 1 / lo, hi, 1 / hi) > FAR_RATIO:

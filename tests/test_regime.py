@@ -217,6 +217,13 @@ def test_far_from_paper_rule():
     assert [r for r in regime.far_from_paper(few) if r.startswith("sparsity range")]
     few["pruning"]["levels"] = 28
     assert regime.far_from_paper(few) == []
+    # a dimension the config does not vary is far only outside the paper's span by > 3x
+    one = copy.deepcopy(regime.PAPER)
+    one["grids"]["batch_size"] = {"find": [512], "eval": [512]}
+    one["grids"]["weight_decay"] = {"find": [1e-4], "eval": [1e-4]}
+    assert regime.far_from_paper(one) == []
+    one["grids"]["batch_size"] = {"find": [4096], "eval": [4096]}   # 25 steps/epoch: 0.0369, 3.9x below 0.144
+    assert [r for r in regime.far_from_paper(one) if "one BS value" in r and "3.9" in r]
     # the test set: 179 digits (0.56 pp per image) is tiny, 359 (0.28 pp) is not
     digits = copy.deepcopy(regime.PAPER)
     digits["dataset"] = {"name": "digits", "test_fraction": 0.1}
