@@ -34,17 +34,58 @@ def atomic_path(path: str | os.PathLike, *, fsync: bool = True):
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     try:
-        yield tmp
-        if fsync:
-            fd = os.open(tmp, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        os.replace(tmp, path)
+        try:
+            yield tmp
+            if fsync:
+                fd = os.open(tmp, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+            os.replace(tmp, path)
+        except Exception as err:
+            raise _disk_full(err, path) or err
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+#: Free bytes below which a failed write is taken to be a full disk (torch and HDF5 report it as
+#: "basic_ios::clear: iostream error" or "failed writing", without an errno).
+FULL_DISK_BYTES = 16 << 20
+
+
+class DiskFullError(OSError):
+    """A write failed because the file system is full (or over its quota)."""
+
+
+def _disk_full(err: BaseException, path: Path) -> DiskFullError | None:
+    """A DiskFullError naming ``path`` when ``err`` comes from a full disk, else None."""
+    import errno
+    import shutil
+
+    if isinstance(err, DiskFullError):
+        return None
+    full = isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT)
+    if not full and isinstance(err, (OSError, RuntimeError)):
+        text = str(err).lower()
+        if any(s in text for s in ("iostream error", "failed writing", "no space left", "file write failed",
+                                   "unable to write", "can't write")):
+            try:
+                full = shutil.disk_usage(path.parent).free < FULL_DISK_BYTES
+            except OSError:
+                full = False
+    if not full:
+        return None
+    try:
+        free = f"{shutil.disk_usage(path.parent).free / 2**20:.1f} MiB free"
+    except OSError:
+        free = "free space unknown"
+    new = DiskFullError(errno.ENOSPC, f"no space left on device while writing {path} ({free} in {path.parent}; "
+                                      f"{type(err).__name__}: {err}); free space or point results/ elsewhere, "
+                                      "then re-run")
+    new.__cause__ = err
+    return new
 
 
 def _json_default(obj):

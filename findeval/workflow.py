@@ -147,6 +147,9 @@ def check_fraction_prunes(config: dict) -> None:
         return
     kept = regime.kept_schedule(total, fraction, levels)
     for level in range(1, len(kept)):
+        if kept[level] == 0:
+            raise ConfigError(f"pruning.levels: {levels} levels of pruning.fraction {fraction} prune all {total} "
+                              f"prunable weights by level {level}: use at most {level - 1} levels")
         if kept[level] == kept[level - 1]:
             raise ConfigError(
                 f"pruning.fraction: {fraction} prunes no weight at level {level} (round({fraction} x "
@@ -234,7 +237,8 @@ def load_yaml_file(path: str, what: str = "config file") -> dict:
         mark = err.problem_mark or err.context_mark
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise ConfigError(f"{what} {path}{where}: YAML syntax error: {err.problem or err.context}"
-                          + (" (tabs are not allowed for indentation)" if "\t" in (err.problem or "") else "")) from err
+                          + (" (tabs are not allowed for indentation: use spaces)"
+                             if "\t" in (err.problem or "") or "\\t" in (err.problem or "") else "")) from err
     except yaml.YAMLError as err:
         raise ConfigError(f"{what} {path}: YAML error: {err}") from err
     if not isinstance(data, dict):
@@ -287,7 +291,9 @@ def _as_number(key: str, value: str, integer: bool):
             return int(number)
         return number
     hint = ""
-    if text.endswith("%"):
+    if re.match(r"^\d{1,3}(,\d{3})+$", text):
+        hint = " (no thousands separators: write " + text.replace(",", "") + ")"
+    elif text.endswith("%"):
         hint = " (no units or percent signs: write 0.001 for 0.1%)"
     elif re.match(r"^[+-]?\.?\d[\d.]*(e[+-]?\d+)?\s*[A-Za-z]+$", text):
         hint = " (no units: write the plain number)"
@@ -311,6 +317,14 @@ def precheck(config, schema: dict, key: str = "", root: dict | None = None):
     if isinstance(config, float) and types & {"number", "integer"} == {"integer"}:
         if not config.is_integer():
             raise ConfigError(f"{name}: {config!r} is not a whole number (an integer is needed)")
+        config = int(config)
+    if isinstance(config, (list, dict)) and types and not types & {"array", "object"}:
+        what = "a list" if isinstance(config, list) else "a mapping"
+        raise ConfigError(f"{name}: expected a single {' or '.join(sorted(t for t in types if t != 'null'))}, "
+                          f"got {what} {config!r}")
+    if isinstance(config, str) and "pattern" in schema and not re.search(schema["pattern"], config):
+        raise ConfigError(f"{name}: {config!r} does not match {schema['pattern']} (letters, digits, _ . -; "
+                          "no spaces or slashes)")
     if isinstance(config, (int, float)) and not isinstance(config, bool) and numeric:
         if isinstance(config, float) and not math.isfinite(config):
             raise ConfigError(f"{name}: {config!r} is not a finite number")
