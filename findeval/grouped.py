@@ -257,7 +257,7 @@ def _as_models(models_or_states, spec):
 
 def train_group(models_or_states, data, h: H, schedule: Schedule, *, data_seed: int, masks: list | None = None,
                 augment: Augment = Augment(), device="cpu", log=None, resume: GroupResume | None = None,
-                precision: str = "fp32", channels_last: bool = False, first_epoch: int = 0,
+                precision: str = "fp32", channels_last: bool | None = None, first_epoch: int = 0,
                 stop_epoch: int | None = None, spec: dict | None = None) -> list[dict]:
     """Train G networks of one architecture with the same data, H and schedule as one grouped network.
 
@@ -266,8 +266,12 @@ def train_group(models_or_states, data, h: H, schedule: Schedule, *, data_seed: 
     ``masks``: one mask (or None) per network. Returns one result per network, in order, with the keys of
     ``train()``'s result (plus ``group_size`` and ``group_train_time_s``; ``model`` for state-dict inputs).
     Arguments as ``train()``; ``resume`` is one :class:`GroupResume` for the whole group.
+    ``channels_last``: None (the default) means True: grouped convolutions with few channels per group run
+    about 1.5x faster in NHWC on the CPU (measured, benchmarks/grouped.py); the networks are handed back in
+    the standard layout either way.
     """
     check_precision(precision)
+    channels_last = True if channels_last is None else bool(channels_last)
     given_states = not all(isinstance(m, nn.Module) for m in models_or_states)
     nets = _as_models(models_or_states, spec)
     G = len(nets)
