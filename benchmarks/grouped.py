@@ -1,0 +1,190 @@
+"""Networks trained per second on a sweep: grouped training (findeval.grouped) against one at a time
+(findeval.training.train) and against the hand-written loop of benchmarks/bench.py (issue 15, target 1).
+
+    python benchmarks/grouped.py                  # about 1-2 minutes on 2 cores
+    python benchmarks/grouped.py --quick          # seconds; numbers only indicative (used by the tests)
+    python benchmarks/grouped.py --out benchmarks/grouped_results.md
+
+The default experiment of config.yaml (resnet_cifar depth 8 width 4 on digits, batch 64, its augmentation and
+schedule). Every timed unit trains ``--epochs`` epochs from fresh start weights and is converted into networks
+per second of a whole training (``training.epochs`` epochs). The hand-written loop (torchvision per-image
+transforms through a DataLoader, torch.optim.SGD, masks multiplied in after every step) is
+``bench.reference_loop``, imported, not copied; like bench.py's step measure it runs with a 2-image test set.
+Ours are timed twice: in the same "step" setting (2-image test set: training throughput, what bench.py's
+images/s compares) and "with evaluation" (the real test set evaluated after every epoch, as a sweep job does;
+the hand loop does no evaluation, so this ratio is conservative). A group of G trains G masks of a sweep
+(global random masks of levels 0..G-1 of one start, as an evaluation sweep of random baselines).
+
+The machine may be shared: every repeat runs all variants in a rotated order, so a change of load hits each,
+and the table gives medians over repeats, and the median of the per-repeat ratios, with the load average.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+for p in (str(REPO), str(HERE)):
+    if p not in sys.path:
+        sys.path.insert(0, p)
+for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import bench  # noqa: E402  (benchmarks/bench.py: its default case and its hand-written loop)
+
+#: Issue 15's figures of today (benchmarks/bench.py, idle 2-core machine): images/s of a training step.
+TODAY_OURS_IPS = 20271
+TODAY_HAND_IPS = 8553
+TARGET_VS_HAND = 5.0  # networks/s of a sweep over the hand-written loop's
+
+
+def sweep_masks(case, G: int) -> list:
+    """Masks of levels 0..G-1 (level 0: none), as the G networks of one sweep."""
+    model = bench._fresh_model(case)
+    return [None if lvl == 0 else bench._mask_for(model, lvl, 0.2, seed=lvl) for lvl in range(G)]
+
+
+def time_single(case, data, epochs: int, seed: int) -> float:
+    from findeval import training
+
+    model = bench._fresh_model(case)
+    sched = replace(case.schedule, epochs=epochs)
+    t = time.perf_counter()
+    r = training.train(model, data, case.h, sched, data_seed=seed, mask=case.mask, augment=case.augment)
+    dt = time.perf_counter() - t
+    if r["diverged"]:
+        raise RuntimeError("benchmark training diverged")
+    return dt
+
+
+def time_group(case, data, epochs: int, G: int, masks: list, seed: int, channels_last=None) -> float:
+    from findeval import grouped
+
+    nets = [bench._fresh_model(case) for _ in range(G)]
+    sched = replace(case.schedule, epochs=epochs)
+    t = time.perf_counter()
+    rs = grouped.train_group(nets, data, case.h, sched, data_seed=seed, masks=masks, augment=case.augment,
+                             channels_last=channels_last)
+    dt = time.perf_counter() - t
+    if any(r["diverged"] for r in rs):
+        raise RuntimeError("benchmark training diverged")
+    return dt
+
+
+def measure(config_path: Path, *, epochs: int, repeats: int, groups: tuple, quick: bool, progress=print) -> dict:
+    import torch
+
+    from findeval import data as data_mod
+
+    torch.set_num_threads(1)
+    config = bench.read_config(config_path)
+    budget = bench.Budget.quick() if quick else bench.Budget()
+    work = Path(tempfile.mkdtemp(prefix="findeval-grouped-bench-"))
+    case = bench.default_case(config, work, budget)
+    full = data_mod.load(work / "dataset.npz")
+    if budget.train_subset:
+        full.x_train, full.y_train = full.x_train[: budget.train_subset], full.y_train[: budget.train_subset]
+    step_data = case.data  # 2-image test set, as bench.py
+    hand_run, hand_images = bench.reference_loop(case)
+    masks = {G: sweep_masks(case, G) for G in groups}
+    full_epochs = int(config["training"]["epochs"])
+
+    variants = {"hand": lambda s: hand_run(epochs), "single": lambda s: time_single(case, step_data, epochs, s),
+                "single+eval": lambda s: time_single(case, full, epochs, s)}
+    for G in groups:
+        variants[f"G{G}"] = (lambda G: lambda s: time_group(case, step_data, epochs, G, masks[G], s))(G)
+        variants[f"G{G}+eval"] = (lambda G: lambda s: time_group(case, full, epochs, G, masks[G], s))(G)
+    nets = {"hand": 1, "single": 1, "single+eval": 1, **{f"G{G}": G for G in groups},
+            **{f"G{G}+eval": G for G in groups}}
+    load0 = os.getloadavg()
+    progress(f"warm-up ({len(variants)} variants, 1 epoch each)")
+    hand_run(1)
+    time_single(case, step_data, 1, 0)
+    time_group(case, step_data, 1, groups[0], masks[groups[0]], 0)
+    times = {k: [] for k in variants}
+    names = list(variants)
+    for r in range(repeats):
+        order = names[r % len(names):] + names[: r % len(names)]
+        for k in order:
+            times[k].append(variants[k](r))
+        progress(f"repeat {r + 1}/{repeats}: " + ", ".join(f"{k} {times[k][-1]:.2f}s" for k in names))
+    # networks per second of whole trainings (full_epochs epochs)
+    nps = {k: [nets[k] * epochs / (t * full_epochs) for t in ts] for k, ts in times.items()}
+    ratio = {}
+    for k in names:
+        ratio[(k, "hand")] = statistics.median(a / b for a, b in zip(nps[k], nps["hand"]))
+        base = "single+eval" if k.endswith("+eval") else "single"
+        ratio[(k, "single")] = statistics.median(a / b for a, b in zip(nps[k], nps[base]))
+    return {"nps": {k: statistics.median(v) for k, v in nps.items()}, "ratio": ratio, "names": names, "nets": nets,
+            "load": (load0, os.getloadavg()), "epochs": epochs, "full_epochs": full_epochs, "repeats": repeats,
+            "case": case.name, "n_train": case.n_train, "hand_images": hand_images, "machine": bench.machine(),
+            "quick": quick}
+
+
+def render(res: dict) -> str:
+    m = res["machine"]
+    per_net = res["full_epochs"] * res["n_train"]
+    today_ours, today_hand = TODAY_OURS_IPS / per_net, TODAY_HAND_IPS / per_net
+    lines = [
+        "# Grouped training: networks trained per second on a sweep",
+        "",
+        f"Machine: {m['cpu']}, {m['cores']} cores; torch {m['torch']}, 1 thread; load average "
+        f"{res['load'][0][0]:.2f} at start, {res['load'][1][0]:.2f} at end; {m['date']}; "
+        f"{res['case']}; {res['n_train']} training images; each timed unit {res['epochs']} epoch(s), "
+        f"converted to whole trainings of {res['full_epochs']} epochs; median of {res['repeats']} rotated repeats"
+        f"{' (QUICK budget: indicative only)' if res['quick'] else ''}.",
+        "",
+        "| variant | networks per group | networks/s | vs one at a time | vs hand-written loop | target | met | today |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    label = {"hand": "hand-written loop (bench.reference_loop), 2-image test set",
+             "single": "one at a time, training.train, 2-image test set",
+             "single+eval": "one at a time, training.train, per-epoch test evaluation"}
+    for k in res["names"]:
+        G = res["nets"][k]
+        name = label.get(k) or (f"grouped G={G}, " + ("per-epoch test evaluation" if k.endswith("+eval")
+                                                       else "2-image test set"))
+        vs_hand = res["ratio"][(k, "hand")]
+        grouped_row = k.startswith("G")
+        target = f">= {TARGET_VS_HAND:g}x hand" if grouped_row else "-"
+        met = ("yes" if vs_hand >= TARGET_VS_HAND else "no") if grouped_row else "-"
+        today = {"hand": f"{today_hand:.3f} net/s ({TODAY_HAND_IPS:,} img/s)",
+                 "single": f"{today_ours:.3f} net/s ({TODAY_OURS_IPS:,} img/s), {today_ours / today_hand:.2f}x hand"
+                 }.get(k, "-" if not grouped_row else f"{today_ours / today_hand:.2f}x hand (one at a time)")
+        lines.append(f"| {name} | {G} | {res['nps'][k]:.3f} | {res['ratio'][(k, 'single')]:.2f} | {vs_hand:.2f} | "
+                     f"{target} | {met} | {today} |")
+    lines += ["", "Today's figures: issue 15 (benchmarks/bench.py on an idle 2-core machine), converted to networks/s "
+              f"of a {res['full_epochs']}-epoch training of {res['n_train']} images."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--config", default=str(REPO / "config.yaml"))
+    ap.add_argument("--epochs", type=int, default=2, help="epochs per timed unit (default 2)")
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--groups", type=int, nargs="+", default=[4, 8, 14])
+    ap.add_argument("--quick", action="store_true", help="tiny budget: checks that everything runs")
+    ap.add_argument("--out", default=None, help="also write the table here")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.epochs, args.repeats = 1, 1
+    res = measure(Path(args.config), epochs=args.epochs, repeats=args.repeats, groups=tuple(args.groups),
+                  quick=args.quick, progress=lambda s: print(s, file=sys.stderr, flush=True))
+    text = render(res)
+    print(text)
+    if args.out:
+        Path(args.out).write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
