@@ -132,3 +132,39 @@ def test_progress_log_with_the_level_total():
     assert lines[0].startswith("level 2/5, epoch 3/3, acc 0.4812 | epoch=3")
     assert lines[1] == ("done: train_eval lottery level 2/5, 3/3 epochs, test accuracy 0.4812, sparsity 0.3600, "
                         "train time 2.5 s")
+
+
+# --------------------------------------------------------------------------- python -m findeval.progress
+
+
+def test_progress_command_on_a_tiny_run(trained_level0):
+    import subprocess
+
+    from conftest import REPO
+
+    wd, _, target, _ = trained_level0
+    cmd = [sys.executable, "-m", "findeval.progress", "--directory", str(wd), "--configfile",
+           str(wd / "config.yaml"), "--cores", "2"]
+    r = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    rows = {line.split()[0]: line.split()[1:] for line in r.stdout.splitlines() if line.strip()}
+    assert rows["train_find"][0] == "1"  # one finished (its benchmark record), the rest remain
+    remaining_find = int(rows["train_find"][1])
+    assert remaining_find > 0
+    assert "finished training runs: 1 (metrics.json)" in r.stdout
+    assert "estimated time left:" in r.stdout and "at 2 job(s) at a time" in r.stdout
+    # the finished target alone: nothing remains
+    r = subprocess.run(cmd + [target], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and "nothing remains" in r.stdout, r.stdout + r.stderr
+
+
+def test_progress_estimate_from_records():
+    from findeval import progress
+
+    text = progress.report({"train_find": 4, "train_eval": 2, "prune": 3, "all": 1},
+                           {"train_find": [10.0, 20.0]}, (2, 30.0), cores=2)
+    # 4 x 15 s over 2 jobs at a time; train_eval has no record yet; prune is cheap (not named)
+    assert "estimated time left: 30 s at 2 job(s) at a time (from 2 benchmark records)" in text
+    assert "no record yet for train_eval (not counted)" in text and "prune (not" not in text
+    assert progress.parse_job_stats("Job stats:\njob count\n---- -----\nall 1\nprune 3\ntotal 4\n") == \
+        {"all": 1, "prune": 3}
