@@ -241,3 +241,44 @@ def test_state_dict_inputs_and_errors(digits):
         grouped.train_group([nets[0], other], d, H0, sched, data_seed=1)
     with pytest.raises(ValueError, match="masks"):
         grouped.train_group(nets, d, H0, sched, data_seed=1, masks=[None])
+
+
+class Killed(Exception):
+    pass
+
+
+def test_group_resume_ends_where_an_uninterrupted_run_ends(digits, tmp_path):
+    """One resume file for the group: a run killed in epoch 3 resumes from it and ends bit for bit where an
+    uninterrupted run ends (CPU), a diverged member included; a file of another group is ignored."""
+    d = subset(digits, 96)
+    nets = starts(3, seed=40)
+    with torch.no_grad():
+        nets[2].conv1.weight[0, 0, 0, 0] = float("inf")
+    ms = [random_mask(nets[0], 2, 6), None, None]
+    sched = training.Schedule(epochs=3, momentum=0.9)
+    h = H(0.05, 32, 5e-4)
+    ref_m, ref_r = run_group(nets, d, h, sched, ms)
+    path = str(tmp_path / ".sweep.resume.pt")
+    res = grouped.GroupResume(path, "fp-1", 1)
+
+    def killer(msg):
+        if msg.startswith("[1/3] epoch=3"):  # after epoch 3's row, before the outputs: the file holds epoch 2
+            raise Killed(msg)
+
+    with pytest.raises(Killed):
+        run_group(nets, d, h, sched, ms, resume=res, log=killer)
+    import os
+    assert os.path.exists(path)
+    msgs = []
+    m2, r2 = run_group(nets, d, h, sched, ms, resume=res, log=msgs.append)
+    assert any("resuming group of 3" in s for s in msgs)
+    assert [r["resumed_from_epoch"] for r in r2] == [2, 2, 2]
+    assert r2[2]["diverged"] and not r2[0]["diverged"]
+    for a, b, ra, rb in zip(ref_m, m2, ref_r, r2):
+        sa, sb = a.state_dict(), b.state_dict()
+        assert all(sa[k].numpy().tobytes() == sb[k].numpy().tobytes() for k in sa)
+        strip = lambda r: [{k: v for k, v in row.items() if k != "time_s"} for row in r["history"]]  # noqa: E731
+        assert repr(strip(ra)) == repr(strip(rb))  # repr: NaN test losses compare equal
+    msgs = []
+    run_group(nets[:2], d, h, sched, ms[:2], resume=grouped.GroupResume(path, "fp-2", 1), log=msgs.append)
+    assert any("fingerprint differs" in s for s in msgs)
