@@ -455,3 +455,90 @@ def train_group(models_or_states, data, h: H, schedule: Schedule, *, data_seed: 
 def _counter_offsets(start_counters: dict, forwards: int) -> dict:
     """Network g's ``num_batches_tracked``: its start value plus the training forward passes it has seen."""
     return {k: v + forwards for k, v in start_counters.items()}
+
+
+# --------------------------------------------------------------------------- jobs: a grouped evaluation sweep
+
+
+def sweep_fingerprint(members: list) -> str:
+    """Digest over the members' own resume fingerprints, in order: a group's resume file belongs to exactly
+    this set of runs (adding, removing or changing one member invalidates it)."""
+    import hashlib
+    import json
+
+    text = json.dumps({"kind": GROUP_RESUME_KIND, "members": list(members)})
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def sweep_resume_path(out_metrics: str) -> str:
+    """The group's resume side file: hidden, beside the first member's metrics.json (never a declared output)."""
+    from pathlib import Path
+
+    path = Path(out_metrics)
+    return str(path.with_name(f".{path.stem}.sweep-resume.pt"))
+
+
+def eval_sweep(*, metrics: dict, starts: dict, masks_in: dict, data: str, kind: str, h_find: H | None, h_eval: H,
+               seed: int, training: dict, augment: dict | None, device: str = "cpu", threads: int = 1,
+               precision: str = "fp32", channels_last: bool | None = None, max_group: int | None = None,
+               role: str = "train_eval") -> list[dict]:
+    """:func:`findeval.jobs.eval_sweep` with the levels trained as grouped networks (``max_group`` levels at
+    most per group; None: all). Writes each level's metrics.json with ``train_run``'s keys (plus
+    ``group_size``); ``train_time_s`` and ``wall_time_s`` are the level's share (the group's / G).
+
+    Every level's inputs are loaded and checked (``jobs.load_run``) before anything trains; the dataset is
+    held once. Every level of one sweep uses the same data seed (``run_seeds(seed, kind, level)["data"]`` does
+    not depend on the level; checked). Resume: one file per group (:func:`sweep_resume_path` of its first
+    level), fingerprinted over every member's ``train_run`` fingerprint; removed once the group's outputs
+    are written.
+    """
+    from . import jobs
+    from .hparams import run_seeds
+    from .io import write_json
+
+    every = jobs.resume_every()
+    jobs.set_threads(threads)
+    device = jobs.resolve_device(device)
+    levels = list(metrics)
+    schedule, aug = Schedule.from_config(training), Augment.from_config(augment)
+    runs, shared = {}, None
+    for level in levels:  # check every input first
+        run = jobs.load_run(starts[level], masks_in[level], data, level, device)
+        if shared is None:
+            shared = run.dataset
+        else:
+            run.dataset = shared  # one copy of the data set
+        runs[level] = run
+    seeds = {level: run_seeds(seed, kind, level) for level in levels}
+    data_seeds = {s["data"] for s in seeds.values()}
+    if len(data_seeds) != 1:
+        raise ValueError(f"the levels of a grouped sweep must share their data seed, got {sorted(data_seeds)}")
+    size = len(levels) if not max_group else max(1, int(max_group))
+    written = []
+    for lo in range(0, len(levels), size):
+        chunk = levels[lo : lo + size]
+        resume = None
+        if every:
+            members = [jobs.resume_fingerprint(
+                start=starts[lv], mask=masks_in[lv], data=data, kind=kind, role=role, level=lv, seeds=seeds[lv],
+                h_find=h_find.as_dict() if h_find else None, h_eval=h_eval.as_dict(), schedule=schedule.__dict__,
+                augment=aug.__dict__, device=device, **({"precision": precision} if precision != "fp32" else {}),
+                **({"channels_last": True} if channels_last else {})) for lv in chunk]
+            resume = GroupResume(sweep_resume_path(metrics[chunk[0]]), sweep_fingerprint(members), every)
+        t0 = time.perf_counter()
+        results = train_group([runs[lv].model for lv in chunk], shared, h_eval, schedule,
+                              data_seed=data_seeds.copy().pop(), masks=[runs[lv].mask for lv in chunk], augment=aug,
+                              device=device, log=jobs.log.info, resume=resume, precision=precision,
+                              channels_last=channels_last)
+        wall = time.perf_counter() - t0
+        for lv, result in zip(chunk, results):
+            record = {"kind": kind, "role": role, "level": lv, "seed": seed, "seeds": seeds[lv],
+                      "H_find": h_find.as_dict() if h_find else None, "H_eval": h_eval.as_dict(),
+                      "epochs": training["epochs"], **runs[lv].outcome(result, t0)}
+            record["wall_time_s"] = round(wall / len(chunk), 3)
+            record["group_size"] = len(chunk)
+            write_json(metrics[lv], record)
+            written.append(record)
+        if resume is not None:
+            resume.remove()
+    return written

@@ -282,3 +282,40 @@ def test_group_resume_ends_where_an_uninterrupted_run_ends(digits, tmp_path):
     msgs = []
     run_group(nets[:2], d, h, sched, ms[:2], resume=grouped.GroupResume(path, "fp-2", 1), log=msgs.append)
     assert any("fingerprint differs" in s for s in msgs)
+
+
+def test_grouped_eval_sweep_writes_what_eval_sweep_writes(tmp_path, monkeypatch):
+    """findeval.grouped.eval_sweep (the proposed wiring of jobs.eval_sweep) on real job inputs: a random
+    baseline's sweep of 3 levels. Same metrics keys (+ group_size) and settings as jobs.eval_sweep, losses
+    within float tolerance after one epoch, the timings a share of the group's, no resume file left."""
+    import json
+
+    from findeval import jobs
+
+    monkeypatch.setenv(jobs.RESUME_EVERY_ENV, "1")
+    d = tmp_path / "dataset.npz"
+    jobs.prepare_data(str(d), name="digits")
+    init, reinit, arch = (str(tmp_path / n) for n in ("init.pt", "reinit.pt", "arch.json"))
+    jobs.init(init, reinit, arch, model={"name": "resnet_cifar", "depth": 8, "width": 4}, dataset="digits", seed=0)
+    levels = (1, 2, 3)
+    mask = {lv: str(tmp_path / f"mask{lv}.h5") for lv in levels}
+    for lv in levels:
+        jobs.global_random_mask(mask[lv], architecture=arch, fraction=0.2, level=lv, seed=0)
+    training_block = {"epochs": 1, "milestones": [], "momentum": 0.9}
+    kw = dict(starts={lv: reinit for lv in levels}, masks_in=mask, data=str(d), kind="global_random", h_find=None,
+              h_eval=H(0.05, 64, 5e-4), seed=0, training=training_block,
+              augment={"crop_scale": [0.5, 1.0], "crop_ratio": [0.75, 1.333], "flip": False})
+    out = {m: {lv: str(tmp_path / m / f"level{lv}" / "metrics.json") for lv in levels} for m in ("one", "grp")}
+    jobs.eval_sweep(metrics=out["one"], **kw)
+    written = grouped.eval_sweep(metrics=out["grp"], **kw)
+    assert len(written) == 3
+    for lv in levels:
+        a, b = (json.loads(open(out[m][lv]).read()) for m in ("one", "grp"))
+        assert set(b) == set(a) | {"group_size"} and b["group_size"] == 3
+        for k in ("kind", "role", "level", "seed", "seeds", "H_eval", "epochs", "sparsity", "zero_fraction",
+                  "diverged", "epochs_completed", "iterations_per_epoch", "resumed_from_epoch", "model"):
+            assert a[k] == b[k], k
+        assert b["train_loss"] == pytest.approx(a["train_loss"], rel=1e-3)
+        assert b["test_loss"] == pytest.approx(a["test_loss"], rel=1e-2)
+        assert b["train_time_s"] < a["train_time_s"] * 3  # a share of the group's time, not the group's
+    assert not list(tmp_path.rglob("*.resume.pt"))
