@@ -319,3 +319,20 @@ def test_grouped_eval_sweep_writes_what_eval_sweep_writes(tmp_path, monkeypatch)
         assert b["test_loss"] == pytest.approx(a["test_loss"], rel=1e-2)
         assert b["train_time_s"] < a["train_time_s"] * 3  # a share of the group's time, not the group's
     assert not list(tmp_path.rglob("*.resume.pt"))
+
+
+def test_benchmark_quick_prints_the_table(capsys):
+    """benchmarks/grouped.py --quick runs (tiny budget) and prints every variant with its ratios and target."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "grouped.py"
+    spec = importlib.util.spec_from_file_location("bench_grouped", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.main(["--quick", "--groups", "3"]) == 0
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert len(rows) == 5, out
+    assert any(r.startswith("| grouped G=3") and ">= 5x hand" in r for r in rows)
+    assert "load average" in out
