@@ -265,13 +265,18 @@ def train_group(models_or_states, data, h: H, schedule: Schedule, *, data_seed: 
     does) or their start state dicts (with ``spec``; the trained modules are then in each result's ``model``).
     ``masks``: one mask (or None) per network. Returns one result per network, in order, with the keys of
     ``train()``'s result (plus ``group_size`` and ``group_train_time_s``; ``model`` for state-dict inputs).
-    Arguments as ``train()``; ``resume`` is one :class:`GroupResume` for the whole group.
+    Arguments as ``train()``; ``resume`` is one :class:`GroupResume` for the whole group. ``log``: one
+    callable (per-epoch rows prefixed ``[g/G]``) or a list of G callables (network g's rows, unprefixed, as
+    train() writes them).
     ``channels_last``: None (the default) means True: grouped convolutions with few channels per group run
     about 1.5x faster in NHWC on the CPU (measured, benchmarks/grouped.py); the networks are handed back in
     the standard layout either way.
     """
     check_precision(precision)
     channels_last = True if channels_last is None else bool(channels_last)
+    per_net_log = list(log) if isinstance(log, (list, tuple)) else None
+    if per_net_log is not None:
+        log = per_net_log[0] if per_net_log else None  # group-wide messages (resume) go to the first
     given_states = not all(isinstance(m, nn.Module) for m in models_or_states)
     nets = _as_models(models_or_states, spec)
     G = len(nets)
@@ -280,6 +285,8 @@ def train_group(models_or_states, data, h: H, schedule: Schedule, *, data_seed: 
     masks = list(masks) if masks is not None else [None] * G
     if len(masks) != G:
         raise ValueError(f"{G} networks but {len(masks)} masks")
+    if isinstance(log, (list, tuple)) and len(log) != G:
+        raise ValueError(f"{G} networks but {len(log)} log callables")
     keys = list(nets[0].state_dict())
     shapes = {k: tuple(v.shape) for k, v in nets[0].state_dict().items()}
     for i, net in enumerate(nets[1:], 1):
@@ -415,9 +422,11 @@ def train_group(models_or_states, data, h: H, schedule: Schedule, *, data_seed: 
             }
             histories[g].append(row)
             rows[g] = row
-            if log:
-                log(f"[{g + 1}/{G}] " + " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                                                 for k, v in row.items()))
+            text = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items())
+            if per_net_log is not None:
+                per_net_log[g](text)  # train()'s own message
+            elif log:
+                log(f"[{g + 1}/{G}] {text}")
         rows_by_epoch.append(rows)
         if resume is not None and resume.due(epoch + 1, stop) and not all(diverged):
             resume.save_group(epoch + 1, grouped, opt, rows_by_epoch, time.perf_counter() - t0,
@@ -514,6 +523,15 @@ def eval_sweep(*, metrics: dict, starts: dict, masks_in: dict, data: str, kind: 
     if len(data_seeds) != 1:
         raise ValueError(f"the levels of a grouped sweep must share their data seed, got {sorted(data_seeds)}")
     size = len(levels) if not max_group else max(1, int(max_group))
+    last = max(levels) if levels else None
+    # the job's warnings and progress lines as train_run writes them (where this version of jobs has them)
+    warnings = jobs.check_batch_size(h_eval, shared) if hasattr(jobs, "check_batch_size") else []
+
+    def make_progress(chunk, levels_, epochs, what):
+        if hasattr(jobs, "ProgressLog"):
+            return [jobs.ProgressLog(level=lv, levels=levels_, epochs=epochs, what=what) for lv in chunk]
+        return [(lambda lv: lambda msg: jobs.log.info("level %s: %s", lv, msg))(lv) for lv in chunk]
+
     written = []
     for lo in range(0, len(levels), size):
         chunk = levels[lo : lo + size]
@@ -525,18 +543,22 @@ def eval_sweep(*, metrics: dict, starts: dict, masks_in: dict, data: str, kind: 
                 augment=aug.__dict__, device=device, **({"precision": precision} if precision != "fp32" else {}),
                 **({"channels_last": True} if channels_last else {})) for lv in chunk]
             resume = GroupResume(sweep_resume_path(metrics[chunk[0]]), sweep_fingerprint(members), every)
+        progress = make_progress(chunk, last, schedule.epochs, f"{role} {kind}")
         t0 = time.perf_counter()
         results = train_group([runs[lv].model for lv in chunk], shared, h_eval, schedule,
                               data_seed=data_seeds.copy().pop(), masks=[runs[lv].mask for lv in chunk], augment=aug,
-                              device=device, log=jobs.log.info, resume=resume, precision=precision,
+                              device=device, log=progress, resume=resume, precision=precision,
                               channels_last=channels_last)
         wall = time.perf_counter() - t0
-        for lv, result in zip(chunk, results):
+        for lv, result, prog in zip(chunk, results, progress):
             record = {"kind": kind, "role": role, "level": lv, "seed": seed, "seeds": seeds[lv],
                       "H_find": h_find.as_dict() if h_find else None, "H_eval": h_eval.as_dict(),
-                      "epochs": training["epochs"], **runs[lv].outcome(result, t0)}
+                      "epochs": training["epochs"], **runs[lv].outcome(result, t0),
+                      **({"warnings": warnings} if warnings else {})}
             record["wall_time_s"] = round(wall / len(chunk), 3)
             record["group_size"] = len(chunk)
+            if hasattr(prog, "summary"):
+                prog.summary(record)
             write_json(metrics[lv], record)
             written.append(record)
         if resume is not None:
