@@ -142,7 +142,8 @@ def render(res: dict) -> str:
         f"converted to whole trainings of {res['full_epochs']} epochs; median of {res['repeats']} rotated repeats"
         f"{' (QUICK budget: indicative only)' if res['quick'] else ''}.",
         "",
-        "| variant | networks per group | networks/s | vs one at a time | vs hand-written loop | target | met | today |",
+        "| variant | networks per group | networks/s | vs one at a time | vs hand-written loop | target | met "
+        "| today |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     label = {"hand": "hand-written loop (bench.reference_loop), 2-image test set",
@@ -154,7 +155,8 @@ def render(res: dict) -> str:
                                                        else "2-image test set"))
         vs_hand = res["ratio"][(k, "hand")]
         grouped_row = k.startswith("G")
-        target = f">= {TARGET_VS_HAND:g}x hand" if grouped_row else "-"
+        target = (f">= {TARGET_VS_HAND:g}x hand" + (" (conservative: the hand loop evaluates nothing)"
+                                                    if k.endswith("+eval") else "")) if grouped_row else "-"
         met = ("yes" if vs_hand >= TARGET_VS_HAND else "no") if grouped_row else "-"
         today = {"hand": f"{today_hand:.3f} net/s ({TODAY_HAND_IPS:,} img/s)",
                  "single": f"{today_ours:.3f} net/s ({TODAY_OURS_IPS:,} img/s), {today_ours / today_hand:.2f}x hand"
