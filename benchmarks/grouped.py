@@ -80,6 +80,18 @@ def time_group(case, data, epochs: int, G: int, masks: list, seed: int, channels
 
 
 def measure(config_path: Path, *, epochs: int, repeats: int, groups: tuple, quick: bool, progress=print) -> dict:
+    import shutil
+
+    work = Path(tempfile.mkdtemp(prefix="findeval-grouped-bench-"))
+    try:
+        return _measure(config_path, work, epochs=epochs, repeats=repeats, groups=groups, quick=quick,
+                        progress=progress)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _measure(config_path: Path, work: Path, *, epochs: int, repeats: int, groups: tuple, quick: bool,
+             progress=print) -> dict:
     import torch
 
     from findeval import data as data_mod
@@ -87,7 +99,6 @@ def measure(config_path: Path, *, epochs: int, repeats: int, groups: tuple, quic
     torch.set_num_threads(1)
     config = bench.read_config(config_path)
     budget = bench.Budget.quick() if quick else bench.Budget()
-    work = Path(tempfile.mkdtemp(prefix="findeval-grouped-bench-"))
     case = bench.default_case(config, work, budget)
     full = data_mod.load(work / "dataset.npz")
     if budget.train_subset:
