@@ -215,6 +215,13 @@ def prune(out_mask: str, *, trained: str, parent_mask: str | None, fraction: flo
             raise masks.MaskError(f"{parent_mask} is level {attrs.get('level')}, expected {level - 1}")
         if attrs.get(DIVERGED_ATTR) is not None:
             diverged_at = int(attrs[DIVERGED_ATTR])
+    from .models import prunable_names as _prunable
+
+    remaining = masks.n_kept(parent) if parent is not None else sum(int(state[n].numel()) for n in _prunable(state))
+    if masks.prune_count(remaining, fraction) == 0:
+        raise ValueError(f"pruning.fraction {fraction} prunes no weight at level {level}: round({fraction} x "
+                         f"{remaining} remaining weights) = 0; "
+                         + (f"use pruning.fraction >= {0.5 / remaining:.3g}" if remaining else "no weight is left"))
     nonfinite = [k for k, v in state.items() if v.is_floating_point() and not bool(v.isfinite().all())]
     if nonfinite and diverged_at is None:
         raise CheckpointError(f"checkpoint {trained} holds NaN or infinite values in {', '.join(nonfinite[:5])}, "
@@ -234,12 +241,6 @@ def prune(out_mask: str, *, trained: str, parent_mask: str | None, fraction: flo
                     f"{trained} is not monotone with its parent mask {parent_mask}: {regrown} weights of {name} "
                     "that the parent prunes are nonzero, so these weights were not trained with this mask"
                 )
-    from .models import prunable_names as _prunable
-
-    remaining = masks.n_kept(parent) if parent is not None else sum(int(state[n].numel()) for n in _prunable(state))
-    if masks.prune_count(remaining, fraction) == 0:
-        raise ValueError(f"pruning.fraction {fraction} prunes no weight at level {level}: round({fraction} x "
-                         f"{remaining} remaining weights) = 0; use pruning.fraction >= {0.5 / remaining:.3g}")
     mask = masks.global_magnitude_prune(state, parent, fraction)
     if parent is not None:
         masks.check_monotone(mask, parent, out_mask)

@@ -22,7 +22,7 @@ from findeval.workflow import (
 
 # First a one-line check of the common mistakes (numbers written as strings such as 5e-4 are converted,
 # unknown keys and values get a did-you-mean), then the full schema validation, which fills in the defaults.
-SCHEMA = load_yaml_file(f"{workflow.basedir}/schemas/config.schema.yaml", "schema")
+SCHEMA = load_yaml_file(f"{workflow.basedir}/schemas/config.schema.yaml", "schema", strict=False)
 precheck(config, SCHEMA)
 validate(config, schema="../schemas/config.schema.yaml")
 check_config(config)

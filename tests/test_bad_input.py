@@ -703,3 +703,11 @@ def test_full_disk_inside_torch_save(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="iostream error") as err:  # a real I/O bug, not a full disk
         io.save_checkpoint(target, {"w": torch.zeros(2)}, {})
     assert not isinstance(err.value, io.DiskFullError)
+
+
+def test_prune_job_refuses_a_fraction_that_prunes_nothing(files, tmp_path):
+    out = tmp_path / "mask1.h5"
+    with pytest.raises(ValueError, match=r"pruning.fraction 1e-09 prunes no weight at level 1: round\(1e-09 x \d+ "
+                                         r"remaining weights\) = 0; use pruning.fraction >= "):
+        jobs.prune(str(out), trained=str(files["init"]), parent_mask=None, fraction=1e-9, level=1, seed=0, h_find=HF)
+    assert not out.exists()
