@@ -472,6 +472,7 @@ def schema():
 
 
 def _edited(path: str, value):
+    value = copy.deepcopy(value)  # precheck converts in place: keep the case tables as written
     cfg = copy.deepcopy(read_yaml(TINY))
     *parents, last = path.split(".")
     d = cfg
