@@ -378,6 +378,45 @@ def precheck(config, schema: dict, key: str = "", root: dict | None = None):
     return config
 
 
+def _null_objects(config, schema: dict, root: dict, path=()) -> list[tuple]:
+    """Paths of the keys set to null whose schema is a nullable object with defaults (``dataset.augment: null``):
+    Snakemake's default-filling validator cannot descend into them (it calls ``setdefault`` on None)."""
+    found = []
+    if not isinstance(config, dict):
+        return found
+    props = _resolve(schema, root).get("properties") or {}
+    for key, value in config.items():
+        sub = props.get(key)
+        if sub is None:
+            continue
+        sub = _resolve(sub, root)
+        if value is None and "null" in _types(sub) and sub.get("properties"):
+            found.append((*path, key))
+        elif isinstance(value, dict):
+            found += _null_objects(value, sub, root, (*path, key))
+    return found
+
+
+def validate_config(config: dict, schema: dict, validate, schema_path: str) -> dict:
+    """Snakemake's ``validate(config, schema_path)`` (fills the defaults), keeping an explicit null of a nullable
+    object as null (``dataset.augment: null`` = no augmentation), instead of failing on it."""
+    nulls = _null_objects(config, schema, schema)
+    for path in nulls:
+        parent = config
+        for k in path[:-1]:
+            parent = parent[k]
+        del parent[path[-1]]
+    try:
+        validate(config, schema=schema_path)
+    finally:
+        for path in nulls:
+            parent = config
+            for k in path[:-1]:
+                parent = parent[k]
+            parent[path[-1]] = None
+    return config
+
+
 def precheck_file(config: dict, schema_path: str) -> dict:
     """:func:`precheck` against the schema file ``schema_path``."""
     return precheck(config, load_yaml_file(schema_path, "schema", strict=False))

@@ -18,13 +18,14 @@ from findeval.workflow import (
     dataset_ready,
     load_yaml_file,
     precheck,
+    validate_config,
 )
 
 # First a one-line check of the common mistakes (numbers written as strings such as 5e-4 are converted,
 # unknown keys and values get a did-you-mean), then the full schema validation, which fills in the defaults.
 SCHEMA = load_yaml_file(f"{workflow.basedir}/schemas/config.schema.yaml", "schema", strict=False)
 precheck(config, SCHEMA)
-validate(config, schema="../schemas/config.schema.yaml")
+validate_config(config, SCHEMA, validate, f"{workflow.basedir}/schemas/config.schema.yaml")
 check_config(config)
 
 EXP = config["experiment"]
@@ -32,7 +33,7 @@ EXP = config["experiment"]
 # settings from EXPERIMENTS[wildcards.exp] (XCFG below), so an edit to one experiment re-runs only its jobs.
 EXPERIMENTS = check_experiments(
     config,
-    lambda c: validate(precheck(c, SCHEMA), schema="../schemas/config.schema.yaml"),
+    lambda c: validate_config(precheck(c, SCHEMA), SCHEMA, validate, f"{workflow.basedir}/schemas/config.schema.yaml"),
 )
 SUMMARY = f"results/{EXP}/summary.csv"
 FIGURE_FILES = [f"figures/{fig}.{ext}" for fig in plan.FIGURES for ext in ("pdf", "png")]
