@@ -417,6 +417,14 @@ def validate_config(config: dict, schema: dict, validate, schema_path: str) -> d
     return config
 
 
+def validate_file(config: dict, schema_path: str) -> dict:
+    """:func:`validate_config` with Snakemake's validator against the schema file ``schema_path`` (tests, the
+    command line)."""
+    from snakemake.utils import validate
+
+    return validate_config(config, load_yaml_file(schema_path, "schema", strict=False), validate, schema_path)
+
+
 def precheck_file(config: dict, schema_path: str) -> dict:
     """:func:`precheck` against the schema file ``schema_path``."""
     return precheck(config, load_yaml_file(schema_path, "schema", strict=False))
@@ -427,8 +435,6 @@ def main(argv=None) -> int:
     (YAML syntax with line numbers, keys, values, ranges, dataset folders); one line per problem."""
     import sys
 
-    from snakemake.utils import validate
-
     paths = list(sys.argv[1:] if argv is None else argv)
     if not paths:
         print("usage: python -m findeval.workflow CONFIG.yaml [...]", file=sys.stderr)
@@ -438,8 +444,7 @@ def main(argv=None) -> int:
     status = 0
     for path in paths:
         try:
-            config = precheck_file(load_yaml_file(path), schema)
-            validate(config, schema=schema)
+            config = validate_file(precheck_file(load_yaml_file(path), schema), schema)
             check_config(config)
             print(f"{path}: ok")
         except Exception as err:  # one line per file

@@ -47,10 +47,10 @@ def read_yaml(path) -> dict:
 
 def validated(config: dict) -> dict:
     """A deep copy of ``config`` validated against the schema with its defaults filled in (as the Snakefile does)."""
-    from snakemake.utils import validate
+    from findeval.workflow import validate_file
 
     config = copy.deepcopy(config)
-    validate(config, schema=str(SCHEMA))
+    validate_file(config, str(SCHEMA))
     return config
 
 

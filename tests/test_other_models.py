@@ -13,18 +13,17 @@ import json
 
 import h5py
 import pytest
-from snakemake.utils import validate
 
 from conftest import REPO, SCHEMA, TINY, planned_jobs, read_yaml, snakemake, validated, write_config
 from findeval import plan
 from findeval.hparams import H
-from findeval.workflow import ConfigError, check_experiments, dataset_ready
+from findeval.workflow import ConfigError, check_experiments, dataset_ready, validate_file
 
 OTHER = {"model": {"name": "resnet18", "width": 2}, "caption": "a stand-in"}
 
 
 def experiments(config: dict) -> dict:
-    return check_experiments(config, lambda c: validate(c, schema=str(SCHEMA)))
+    return check_experiments(config, lambda c: validate_file(c, str(SCHEMA)))
 
 
 def tiny_with(**entries) -> dict:
