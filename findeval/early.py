@@ -324,11 +324,19 @@ def early_chain(*, trained: dict, metrics: dict, masks_out: dict, tickets: dict,
 
 def early_eval_sweep(*, metrics: dict, starts: dict, masks_in: dict, data: str, h_find: H, h_eval: H,
                      prune_epoch: int, seed: int, training: dict, augment: dict | None, device: str = "cpu",
-                     threads: int = 1, **speed) -> None:
+                     threads: int = 1, group: int = 0, **speed) -> None:
     """A1 line 8 for every early mask of one chain with one H_eval (the whole schedule, ``jobs.train_run``); the
-    metrics record ``kind: early`` and ``prune_epoch``."""
+    metrics record ``kind: early`` and ``prune_epoch``. ``group`` > 0 (runtime.group): grouped networks of at
+    most ``group`` levels (``jobs.grouped_sweep``)."""
     from . import jobs
     from .io import write_json
+
+    if group:
+        jobs.grouped_sweep(group, metrics=dict(sorted(metrics.items())), starts=starts, masks_in=masks_in,
+                           data=data, kind="lottery", h_find=h_find, h_eval=h_eval, seed=seed, training=training,
+                           augment=augment, device=device, threads=threads, role="train_eval_early",
+                           update={"kind": "early", "prune_epoch": int(prune_epoch)}, **speed)
+        return
 
     for level, out in sorted(metrics.items()):
         m = jobs.train_run(out, start=starts[level], mask=masks_in[level], data=data, kind="lottery", h_find=h_find,

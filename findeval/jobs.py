@@ -553,13 +553,33 @@ def find_chain(*, trained: dict, metrics: dict, masks_out: dict, tickets: dict, 
 
 def eval_sweep(*, metrics: dict, starts: dict, masks_in: dict, data: str, kind: str, h_find: H | None, h_eval: H,
                seed: int, training: dict, augment: dict | None, device: str = "cpu", threads: int = 1,
-               **speed) -> None:
-    """A1 line 8 for every level of one mask source with one H_eval: the train_eval runs, in level order."""
+               group: int = 0, **speed) -> None:
+    """A1 line 8 for every level of one mask source with one H_eval: the train_eval runs, in level order.
+
+    ``group`` (runtime.group) > 0: the levels are trained as grouped networks of at most ``group`` levels
+    (:func:`findeval.grouped.eval_sweep`; equal to this path to float tolerance, not byte for byte);
+    0: one after another with ``training.train`` (the default)."""
+    if group:
+        grouped_sweep(group, metrics=metrics, starts=starts, masks_in=masks_in, data=data, kind=kind,
+                      h_find=h_find, h_eval=h_eval, seed=seed, training=training, augment=augment, device=device,
+                      threads=threads, **speed)
+        return
     last = max(metrics) if metrics else None
     for level, out in metrics.items():
         train_run(out, start=starts[level], mask=masks_in[level], data=data, kind=kind, h_find=h_find,
                   h_eval=h_eval, level=level, seed=seed, training=training, augment=augment, role="train_eval",
                   device=device, threads=threads, levels=last, **speed)
+
+
+def grouped_sweep(group: int, *, precision: str = "fp32", channels_last: bool = False, **kwargs) -> list[dict]:
+    """``findeval.grouped.eval_sweep`` with groups of at most ``group`` levels (runtime.group) and the runtime's
+    speed options (``channels_last`` False = the grouped path's own default layout, NHWC on the CPU)."""
+    from . import grouped
+
+    if int(group) < 1:
+        raise ValueError(f"runtime.group {group}: a grouped sweep needs groups of at least 1 level")
+    return grouped.eval_sweep(max_group=int(group), precision=precision, channels_last=channels_last or None,
+                              **kwargs)
 
 
 def global_random_masks(masks_out: dict, *, architecture: str, fraction: float, seed: int) -> None:

@@ -378,12 +378,44 @@ def variant_chain(*, variant: str, trained: dict, metrics: dict, masks_out: dict
 
 def variant_eval_sweep(*, vdir: str, metrics: dict, starts: dict, masks_in: dict, data: str, h_find: H, h_eval: H,
                        seed: int, training: dict, augment: dict | None, warmup_in_eval: bool = False,
-                       device: str = "cpu", threads: int = 1, **speed) -> None:
-    """Every level of one variant chain's masks trained with ``h_eval`` from the chain's tickets."""
+                       device: str = "cpu", threads: int = 1, group: int = 0, **speed) -> None:
+    """Every level of one variant chain's masks trained with ``h_eval`` from the chain's tickets.
+    ``group`` > 0 (runtime.group): grouped networks of at most ``group`` levels (:func:`grouped_variant_sweep`)."""
     v = parse_variant(vdir)
+    if group:
+        grouped_variant_sweep(group, metrics=metrics, starts=starts, masks_in=masks_in, data=data,
+                              variant=v["variant"], kind="lottery", h_find=h_find, h_eval=h_eval, seed=seed,
+                              training=training, augment=augment, first_epoch=v["late_epoch"],
+                              warmup_iters=v["warmup_iters"] if warmup_in_eval else None, device=device,
+                              threads=threads, **speed)
+        return
     for level, out in metrics.items():
         train_variant(out, start=starts[level], mask=masks_in[level], data=data, variant=v["variant"],
                       h_find=h_find, h_eval=h_eval, level=level, seed=seed, training=training, augment=augment,
                       role="train_eval", first_epoch=v["late_epoch"],
                       warmup_iters=v["warmup_iters"] if warmup_in_eval else None, device=device, threads=threads,
                       **speed)
+
+
+def grouped_variant_sweep(group: int, *, metrics: dict, starts: dict, masks_in: dict, data: str, variant: str,
+                          kind: str, h_find: H, h_eval: H, seed: int, training: dict, augment: dict | None,
+                          first_epoch: int = 0, warmup_iters: int | None = None, device: str = "cpu",
+                          threads: int = 1, **speed) -> list[dict]:
+    """:func:`train_variant` for every level of a sweep (one H_eval, one start epoch), the levels trained as
+    grouped networks of at most ``group`` levels (``jobs.grouped_sweep``): the same metrics keys (plus
+    ``group_size``), start weights with NaN accepted (recorded as diverged), no resume file for late starts."""
+    from . import jobs
+
+    if warmup_iters is not None:
+        training = {**training, "warmup_iters": int(warmup_iters)}
+
+    def head(level, seeds):
+        return {"kind": kind, "role": "train_eval", "variant": variant, "level": level, "seed": seed,
+                "seeds": seeds, "H_find": h_find.as_dict(), "H_eval": h_eval.as_dict(), "epochs": training["epochs"],
+                "first_epoch": int(first_epoch), "warmup_iters": int(training.get("warmup_iters", 0))}
+
+    return jobs.grouped_sweep(group, metrics=metrics, starts=starts, masks_in=masks_in, data=data, kind=kind,
+                              h_find=h_find, h_eval=h_eval, seed=seed, training=training, augment=augment,
+                              device=device, threads=threads, role="train_eval", first_epoch=int(first_epoch),
+                              require_finite=False, head=head, check_batch=False,
+                              fingerprint_extra={"variant": variant}, **speed)

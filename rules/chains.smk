@@ -6,6 +6,11 @@
 
 # Their input functions (per_level, eval_sweep_input, ...) are in rules/common.smk.
 
+# runtime.group > 0: the sweep jobs train their levels as grouped networks (findeval.grouped). A params value
+# only then, so that group 0 leaves the sweeps' params (and Snakemake's params re-run trigger) as they were;
+# a dict, so that its repr is unique among the job's params values (Snakemake compares them as a set).
+SWEEP_GROUP = {"grouped": {"group": RUNTIME["group"]}} if RUNTIME["group"] else {}
+
 
 rule find_chain:
     input:
@@ -91,6 +96,7 @@ rule eval_sweep:
         augment=XCFG("dataset", "augment"),
         device=RUNTIME["device"],
         speed=SPEED,
+        **SWEEP_GROUP,
     script:
         "../scripts/eval_sweep.py"
 
@@ -150,5 +156,6 @@ rule lpr_eval_sweep:
         augment=XCFG("dataset", "augment"),
         device=RUNTIME["device"],
         speed=SPEED,
+        **SWEEP_GROUP,
     script:
         "../scripts/lpr_eval_sweep.py"

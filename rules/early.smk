@@ -8,6 +8,10 @@ from findeval import early
 
 early.check(config)
 EARLY_FIGURE_FILES = early.figure_files(config)
+# runtime.group > 0: the sweep jobs train their levels as grouped networks (findeval.grouped). A params value
+# only then, so that group 0 leaves the sweeps' params (and Snakemake's params re-run trigger) as they were;
+# a dict, so that its repr is unique among the job's params values (Snakemake compares them as a set).
+SWEEP_GROUP = {"grouped": {"group": RUNTIME["group"]}} if RUNTIME["group"] else {}
 
 
 rule early_find_chain:
@@ -63,6 +67,7 @@ rule early_eval_sweep:
         augment=XCFG("dataset", "augment"),
         device=RUNTIME["device"],
         speed=SPEED,
+        **SWEEP_GROUP,
     script:
         "../scripts/early_eval_sweep.py"
 

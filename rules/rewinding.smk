@@ -20,6 +20,10 @@ RW_TRAIN = dict(
     device=RUNTIME["device"],
     speed=SPEED,
 )
+# runtime.group > 0: the sweep jobs train their levels as grouped networks (findeval.grouped). A params value
+# only then, so that group 0 leaves the sweeps' params (and Snakemake's params re-run trigger) as they were;
+# a dict, so that its repr is unique among the job's params values (Snakemake compares them as a set).
+SWEEP_GROUP = {"grouped": {"group": RUNTIME["group"]}} if RUNTIME["group"] else {}
 
 
 wildcard_constraints:
@@ -162,6 +166,7 @@ rule variant_eval_sweep:
     params:
         **RW_TRAIN,
         warmup_in_eval=RW["warmup_in_eval"],
+        **SWEEP_GROUP,
     script:
         "../scripts/rewinding.py"
 
@@ -229,6 +234,7 @@ rule late_random_eval_sweep:
         gpu=0 if RUNTIME["device"] == "cpu" else 1,
     params:
         **RW_TRAIN,
+        **SWEEP_GROUP,
     script:
         "../scripts/instability.py"
 

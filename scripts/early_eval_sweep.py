@@ -19,6 +19,7 @@ early.early_eval_sweep(
     augment=p.augment,
     device=str(p.device),
     **p.speed,
+    group=p.get("grouped", {}).get("group", 0),
     threads=snakemake.threads,
 )
 jobs.exit_now()

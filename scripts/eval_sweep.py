@@ -21,6 +21,7 @@ jobs.eval_sweep(
     augment=p.augment,
     device=str(p.device),
     **p.speed,
+    group=p.get("grouped", {}).get("group", 0),
     threads=snakemake.threads,
 )
 jobs.exit_now()

@@ -41,6 +41,7 @@ elif rule == "variant_eval_sweep":
         h_eval=H.parse(w.heval),
         seed=int(w.seed),
         warmup_in_eval=p.warmup_in_eval,
+        group=p.get("grouped", {}).get("group", 0),
         **train,
     )
 else:
