@@ -336,3 +336,59 @@ def test_benchmark_quick_prints_the_table(capsys):
     assert len(rows) == 5, out
     assert any(r.startswith("| grouped G=3") and ">= 5x hand" in r for r in rows)
     assert "load average" in out
+
+
+def test_other_sweeps_grouped_record_what_their_single_path_records(tmp_path, monkeypatch):
+    """runtime.group > 0 in early_eval_sweep and variant_eval_sweep (late rewinding: first_epoch 1; a NaN
+    start, as a diverged LR-rewinding level gives): the records of the single path (+ group_size), a NaN
+    start recorded as diverged in both, the healthy level within float tolerance."""
+    import json
+
+    import numpy as np
+
+    from findeval import early, jobs, rewinding
+    from findeval.io import load_checkpoint, save_checkpoint
+
+    monkeypatch.setenv(jobs.RESUME_EVERY_ENV, "1")
+    d = tmp_path / "dataset.npz"
+    jobs.prepare_data(str(d), name="digits")
+    init, reinit, arch = (str(tmp_path / n) for n in ("init.pt", "reinit.pt", "arch.json"))
+    jobs.init(init, reinit, arch, model={"name": "resnet_cifar", "depth": 8, "width": 4}, dataset="digits", seed=0)
+    levels = (1, 2)
+    mask = {lv: str(tmp_path / f"mask{lv}.h5") for lv in levels}
+    for lv in levels:
+        jobs.global_random_mask(mask[lv], architecture=arch, fraction=0.2, level=lv, seed=0)
+    state, meta = load_checkpoint(reinit)
+    state = dict(state)
+    state["conv1.weight"] = state["conv1.weight"].clone().fill_(float("nan"))
+    nan_start = str(tmp_path / "nan.pt")
+    save_checkpoint(nan_start, state, meta)
+    training_block = {"epochs": 2, "milestones": [1], "momentum": 0.9}
+    common = dict(masks_in=mask, data=str(d), h_find=H(0.05, 64, 5e-4), h_eval=H(0.05, 64, 5e-4), seed=0,
+                  training=training_block, augment=None)
+    sweeps = {
+        "early": lambda out, g: early.early_eval_sweep(metrics=out, starts={lv: reinit for lv in levels},
+                                                       prune_epoch=1, group=g, **common),
+        "late": lambda out, g: rewinding.variant_eval_sweep(vdir="late/k1", metrics=out,
+                                                            starts={1: reinit, 2: nan_start}, group=g, **common),
+    }
+    for name, sweep in sweeps.items():
+        out = {g: {lv: str(tmp_path / name / f"g{g}" / f"level{lv}" / "metrics.json") for lv in levels}
+               for g in (0, 2)}
+        for g in (0, 2):
+            sweep(out[g], g)
+        for lv in levels:
+            a, b = (json.loads(open(out[g][lv]).read()) for g in (0, 2))
+            assert set(b) == set(a) | {"group_size"} and b["group_size"] == 2, (name, lv)
+            for k in ("kind", "role", "level", "seeds", "H_eval", "epochs", "sparsity", "diverged", "diverged_in",
+                      "epochs_completed", "resumed_from_epoch", "prune_epoch", "variant", "first_epoch",
+                      "warmup_iters"):
+                assert a.get(k) == b.get(k), (name, lv, k)
+            if not a["diverged"]:
+                assert np.isclose(b["train_loss"], a["train_loss"], rtol=1e-2), (name, lv)
+        first = json.loads(open(out[2][1]).read())
+        assert first["kind"] == ("early" if name == "early" else "lottery")
+        if name == "late":
+            assert first["first_epoch"] == 1 and first["epochs_completed"] == len(first["history"]) == 1
+            assert json.loads(open(out[2][2]).read())["diverged"] is True
+    assert not list(tmp_path.rglob("*resume.pt"))
