@@ -4,6 +4,13 @@
     python benchmarks/grouped.py                  # about 1-2 minutes on 2 cores
     python benchmarks/grouped.py --quick          # seconds; numbers only indicative (used by the tests)
     python benchmarks/grouped.py --out benchmarks/grouped_results.md
+    python benchmarks/grouped.py --fig2 -n        # plan figures/fig2.pdf with runtime.group 0 and 14 (seconds)
+    python benchmarks/grouped.py --fig2           # time figures/fig2.pdf, group 0 vs 14 (~10 min, idle machine)
+
+``--fig2`` (issue 15, target 2) runs, for each G of ``--fig2-groups`` (default 0 14), the whole of
+``snakemake figures/fig2.pdf --cores N --config 'runtime={group: G}'`` on ``--config`` in a fresh work folder
+(its own results/: every job runs, find chains included), one G after the other, and prints the wall times
+against today's 6 min 15 s. ``-n`` only plans (``snakemake -n``) and prints the jobs per rule of each G.
 
 The default experiment of config.yaml (resnet_cifar depth 8 width 4 on digits, batch 64, its augmentation and
 schedule). Every timed unit trains ``--epochs`` epochs from fresh start weights and is converted into networks
@@ -179,6 +186,65 @@ def render(res: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: Issue 15: figures/fig2.pdf on the default config, 2 idle cores, before grouped sweeps (s).
+TODAY_FIG2_S = 6 * 60 + 15
+
+
+def snakemake_fig2(workdir: Path, config: Path, group: int, cores: int, dry_run: bool, target: str):
+    """One ``snakemake TARGET`` in ``workdir`` with ``config`` and ``runtime.group`` = ``group``; returns
+    (seconds, {rule: jobs}, completed process)."""
+    import re
+    import shutil
+    import subprocess
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    shutil.copy(config, workdir / "config.yaml")
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
+           "--configfile", str(workdir / "config.yaml"), "--cores", str(cores),
+           "--config", f"runtime={{group: {int(group)}}}", *(["-n"] if dry_run else []), "--", target]
+    print("$ " + " ".join(cmd), file=sys.stderr, flush=True)
+    t = time.perf_counter()
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    seconds = time.perf_counter() - t
+    if r.returncode != 0:
+        raise SystemExit(f"snakemake exited {r.returncode}\n{r.stdout[-4000:]}\n{r.stderr[-4000:]}")
+    counts, table = {}, False
+    for line in (r.stdout + r.stderr).splitlines():  # the first "Job stats" table
+        if line.startswith("job ") and "count" in line:
+            table = True
+            continue
+        m = re.match(r"^(\w+)\s+(\d+)$", line.strip()) if table else None
+        if m and m.group(1) != "total":
+            counts[m.group(1)] = int(m.group(2))
+        elif table and line.strip().startswith("total"):
+            break
+    return seconds, counts, r
+
+
+def fig2(args) -> int:
+    base = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="fig2_grouped_"))
+    rows = []
+    for G in args.fig2_groups:
+        seconds, counts, _ = snakemake_fig2(base / f"group{G}", Path(args.config), G, args.cores, args.dry_run,
+                                            args.target)
+        rows.append((G, seconds, counts))
+    lines = [f"{args.target} on {args.config}, --cores {args.cores}, load average "
+             f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} (at the end), work folders under {base}", ""]
+    if args.dry_run:
+        lines += ["| runtime.group | planned jobs per rule |", "| --- | --- |"]
+        lines += [f"| {G} | {', '.join(f'{k} {v}' for k, v in counts.items())} |" for G, _, counts in rows]
+    else:
+        first = rows[0][1]
+        lines += ["| runtime.group | wall time | vs first row | vs today (6 min 15 s) |", "| --- | --- | --- | --- |"]
+        lines += [f"| {G} | {s / 60:.0f} min {s % 60:.0f} s ({s:.1f} s) | {s / first:.2f} | {s / TODAY_FIG2_S:.2f} |"
+                  for G, s, _ in rows]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.out:
+        Path(args.out).write_text(text)
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--config", default=str(REPO / "config.yaml"))
@@ -187,7 +253,15 @@ def main(argv=None) -> int:
     ap.add_argument("--groups", type=int, nargs="+", default=[4, 8, 14])
     ap.add_argument("--quick", action="store_true", help="tiny budget: checks that everything runs")
     ap.add_argument("--out", default=None, help="also write the table here")
+    ap.add_argument("--fig2", action="store_true", help="time snakemake figures/fig2.pdf per runtime.group instead")
+    ap.add_argument("--fig2-groups", type=int, nargs="+", default=[0, 14], help="runtime.group values (default 0 14)")
+    ap.add_argument("--cores", type=int, default=2, help="--fig2: snakemake --cores (default 2)")
+    ap.add_argument("--workdir", default=None, help="--fig2: parent of the work folders (default: a new temp folder)")
+    ap.add_argument("--target", default="figures/fig2.pdf", help="--fig2: the target (default figures/fig2.pdf)")
+    ap.add_argument("-n", "--dry-run", action="store_true", help="--fig2: only plan")
     args = ap.parse_args(argv)
+    if args.fig2:
+        return fig2(args)
     if args.quick:
         args.epochs, args.repeats = 1, 1
     res = measure(Path(args.config), epochs=args.epochs, repeats=args.repeats, groups=tuple(args.groups),

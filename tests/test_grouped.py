@@ -392,3 +392,25 @@ def test_other_sweeps_grouped_record_what_their_single_path_records(tmp_path, mo
             assert first["first_epoch"] == 1 and first["epochs_completed"] == len(first["history"]) == 1
             assert json.loads(open(out[2][2]).read())["diverged"] is True
     assert not list(tmp_path.rglob("*resume.pt"))
+
+
+def test_benchmark_fig2_dry_run_plans_per_group(tmp_path, capsys):
+    """benchmarks/grouped.py --fig2 -n: snakemake -n of the target with --config 'runtime={group: G}' (the
+    documented invocation), and the jobs per rule it plans (tiny config, chain granularity)."""
+    import importlib.util
+    from pathlib import Path
+
+    import yaml
+
+    repo = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("bench_grouped", repo / "benchmarks" / "grouped.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    config = yaml.safe_load((repo / "tests" / "data" / "tiny.yaml").read_text())
+    config["runtime"] = {"granularity": "chain"}
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(config))
+    assert mod.main(["--fig2", "-n", "--fig2-groups", "3", "--config", str(tmp_path / "tiny.yaml"),
+                     "--workdir", str(tmp_path / "w")]) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith("| 3 |"))
+    assert "find_chain 2" in row and "eval_sweep 4" in row, out
