@@ -2,7 +2,8 @@
 per step) write the same files with the same contents, and chain mode keeps the partial re-runs.
 
 Two real runs of tests/data/tiny.yaml (fig2, fig7 and figA15: find chains, evaluations, random baselines,
-match-LPR and local chains), about a minute each on 2 cores.
+match-LPR and local chains), about a minute each on 2 cores; a third, chain mode with runtime.group: 4
+(grouped sweeps), is compared with the chain run of group 0.
 """
 
 import json
@@ -15,7 +16,7 @@ from conftest import REPO, TINY, planned_jobs, read_yaml, snakemake, write_confi
 
 pytestmark = pytest.mark.slow
 
-TARGETS = ("figures/fig2.pdf", "figures/fig7.pdf", "figures/figA15.pdf")
+TARGETS = ("results/tiny/figures/fig2.pdf", "results/tiny/figures/fig7.pdf", "results/tiny/figures/figA15.pdf")
 TIMINGS = {"train_time_s", "wall_time_s"}
 
 
@@ -77,6 +78,7 @@ def test_metrics_are_identical_but_for_timings(runs):
         a, b = (json.loads(p[name].read_text()) for p in (level, chain))
         assert without_timings(a) == without_timings(b), name
         assert a["role"] in {"train_find", "train_eval", "train_find_lpr", "train_eval_lpr"}
+        assert "group_size" not in b, name  # runtime.group 0 (the default): both use training.train
 
 
 def test_chain_mode_starts_far_fewer_jobs(runs):
@@ -92,7 +94,7 @@ def test_default_config_plans_ten_times_fewer_jobs(tmp_path):
         wd = tmp_path / granularity
         wd.mkdir()
         write_config(wd, config)
-        r = snakemake(wd, "-n", "figures/fig2.pdf", timeout=300)
+        r = snakemake(wd, "-n", "results/tiny/figures/fig2.pdf", timeout=300)
         counts[granularity] = len(planned_jobs(r.stdout))
     assert counts["chain"] * 8 < counts["level"], counts
 
@@ -104,7 +106,7 @@ def test_chain_mode_reruns_only_what_an_added_heval_needs(runs, tmp_path):
     config["grids"]["lr"]["eval"] = [*config["grids"]["lr"]["eval"], 0.4]
     write_config(wd, config)
     try:
-        r = snakemake(wd, "-n", "figures/fig2.pdf", timeout=180)
+        r = snakemake(wd, "-n", "results/tiny/figures/fig2.pdf", timeout=180)
     finally:
         write_config(wd, tiny("chain"))
     jobs = planned_jobs(r.stdout)
@@ -112,3 +114,87 @@ def test_chain_mode_reruns_only_what_an_added_heval_needs(runs, tmp_path):
     assert "eval_sweep" in rules
     assert not rules & {"find_chain", "init", "prepare_data", "global_random_masks", "preserve_lpr_masks"}, rules
     assert all("lr0.4_" in j.wildcards["heval"] for j in jobs if j.rule == "eval_sweep")
+
+
+# --------------------------------------------------------------------------- runtime.group (grouped sweeps)
+
+#: Sweep rules of the tiny targets; changing runtime.group may re-run them and what reads their metrics
+#: (aggregate, figures), never what is upstream of them.
+SWEEPS = {"eval_sweep", "lpr_eval_sweep"}
+UPSTREAM = {"prepare_data", "init", "find_chain", "global_random_masks", "preserve_lpr_masks", "lpr_find_chain"}
+#: Tolerance of the grouped sweeps' test accuracies against group 0's (float-level differences, amplified
+#: over the tiny config's 2 epochs): mean |delta| over all evaluation runs, and that of any one run.
+MEAN_ACC_TOL, MAX_ACC_TOL = 0.05, 0.2
+
+
+def tiny_grouped(group: int) -> dict:
+    config = tiny("chain")
+    config["runtime"]["group"] = group
+    return config
+
+
+@pytest.fixture(scope="module")
+def grouped_run(tmp_path_factory):
+    wd = tmp_path_factory.mktemp("grouped")
+    write_config(wd, tiny_grouped(4))
+    r = snakemake(wd, *TARGETS, cores=2, timeout=900)
+    return {"wd": wd, "log": r.stdout + r.stderr, "files": result_files(wd)}
+
+
+def test_grouped_run_writes_every_file_of_the_default(runs, grouped_run):
+    chain, grp = runs["chain"]["files"], grouped_run["files"]
+    assert set(grp) == set(chain)
+    assert not list(grouped_run["wd"].rglob("*resume.pt"))  # resume files removed once a group is written
+
+
+def test_grouped_run_keeps_find_chains_and_masks_byte_identical(runs, grouped_run):
+    """Find chains are not grouped: their weights, masks and tickets are the bytes of group 0."""
+    chain, grp = runs["chain"]["files"], grouped_run["files"]
+    binary = [n for n in chain if n.endswith((".h5", ".pt", ".npz"))]
+    assert any("find_local" in n for n in binary) and any("/find/" in n for n in binary)
+    assert [n for n in binary if chain[n].read_bytes() != grp[n].read_bytes()] == []
+    finds = [n for n in chain if n.endswith("metrics.json") and "/eval/" not in n]
+    assert len(finds) >= 10
+    for name in finds:
+        a, b = (json.loads(p[name].read_text()) for p in (chain, grp))
+        assert without_timings(a) == without_timings(b), name
+
+
+def test_grouped_sweeps_agree_with_group_0_within_tolerance(runs, grouped_run):
+    """Evaluation runs: same settings and keys (+ group_size), accuracy within the tolerance."""
+    chain, grp = runs["chain"]["files"], grouped_run["files"]
+    evals = [n for n in chain if n.endswith("metrics.json") and "/eval/" in n]
+    assert len(evals) >= 12
+    deltas, roles = [], set()
+    for name in evals:
+        a, b = (json.loads(p[name].read_text()) for p in (chain, grp))
+        assert set(b) == set(a) | {"group_size"}, name
+        assert b["group_size"] == 2, name  # tiny: 2 levels per sweep, runtime.group 4 -> one group
+        for key in ("kind", "role", "level", "seed", "seeds", "H_find", "H_eval", "epochs", "sparsity",
+                    "zero_fraction", "diverged", "epochs_completed", "iterations_per_epoch", "model",
+                    "constraint", "H_ref"):
+            assert a.get(key) == b.get(key), (name, key)
+        # the grouped path really ran: float-level differences
+        assert without_timings(b)["history"] != without_timings(a)["history"], name
+        roles.add(b["role"])
+        deltas.append(abs(a["test_accuracy"] - b["test_accuracy"]))
+    assert roles == {"train_eval", "train_eval_lpr"}
+    assert sum(deltas) / len(deltas) < MEAN_ACC_TOL, deltas
+    assert max(deltas) < MAX_ACC_TOL, deltas
+
+
+def test_changing_group_reruns_only_the_sweeps(grouped_run):
+    """runtime.group reaches the sweep jobs through params: 4 -> 0 (and 4 -> 2) plans the sweeps and what
+    reads their metrics, nothing upstream; an unchanged config plans nothing."""
+    wd = grouped_run["wd"]
+    assert planned_jobs(snakemake(wd, "-n", *TARGETS, timeout=180).stdout) == []
+    try:
+        for group in (0, 2):
+            write_config(wd, tiny_grouped(group))
+            jobs = planned_jobs(snakemake(wd, "-n", *TARGETS, timeout=180).stdout)
+            rules = {j.rule for j in jobs}
+            assert SWEEPS <= rules and not rules & UPSTREAM, (group, rules)
+            assert sum(j.rule in SWEEPS for j in jobs) == 8, group  # every sweep: 2 LR_eval x (2 lottery +
+            # global random + preserve-LPR), and 4 LPR-constrained chains x 1 H_eval
+    finally:
+        write_config(wd, tiny_grouped(4))
