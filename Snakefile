@@ -1,7 +1,10 @@
 # findeval: the decoupled find-eval phenomenon of global magnitude pruning, end to end.
 #
-#   snakemake --cores all figures/fig2.pdf      one figure
-#   snakemake --cores all                       every figure and results/<experiment>/summary.csv
+#   snakemake --cores all                       every figure (results/<experiment>/figures/) and the tables
+#   snakemake --cores all results/digits/figures/fig2.pdf     one figure of the default experiment
+#   snakemake --cores all figures/fig2.pdf      the same figure, copied to figures/ (the PDF is not committed)
+#   snakemake --cores all gallery               the committed gallery: this experiment's PNGs into figures/
+#   snakemake --report report.zip               the report: every figure with its caption, claims, regime
 #
 # Parsing stays cheap (the SLURM plugin re-parses this file for every job): no torch, no file scans.
 
@@ -9,6 +12,11 @@
 from snakemake.utils import min_version
 
 min_version("9.0")
+
+
+# `snakemake --report report.zip`: this description, then every figure (captions in report/<figure>.rst),
+# the claims table and the regime table, by paper section
+report: "report/workflow.rst"
 
 
 # config.yaml is the default experiment. A --configfile (a preset under config/) replaces it instead of being
@@ -76,3 +84,43 @@ rule all:
         structured=STRUCTURED_TARGETS,
         claims=CLAIMS_FILES,
         regime=REGIME_FILES,
+
+
+# --- the committed gallery, written only on purpose ---
+# Ordinary runs write results/<experiment>/figures/ only. `snakemake gallery` copies this experiment's PNGs
+# (every figure of `all`, and the claims) into figures/, the gallery the README shows; `snakemake
+# figures/<fig>.pdf` (or .png) copies one figure there. With another --configfile they copy that experiment's.
+GALLERY_FILES = plan.gallery_files(
+    config,
+    [
+        *FIGURE_FILES,
+        *OTHER_FIGURE_FILES,
+        *LPR_FIGURE_FILES,
+        *RW_FIGURE_FILES,
+        *EARLY_FIGURE_FILES,
+        *STRUCTURED_TARGETS,
+        *CLAIMS_FILES,
+    ],
+)
+
+
+rule gallery:
+    input:
+        GALLERY_FILES,
+
+
+rule gallery_figure:
+    input:
+        f"{plan.figure_dir(config)}/{{name}}.{{ext}}",
+    output:
+        f"{plan.GALLERY_DIR}/{{name}}.{{ext}}",
+    log:
+        f"results/{EXP}/logs/gallery/{{name}}.{{ext}}.log",
+    wildcard_constraints:
+        name="|".join(re.escape(fig) for fig in plan.REPORT_FIGURES),
+        ext="|".join(plan.FIGURE_FORMATS),
+    localrule: True
+    conda:
+        "envs/findeval.yaml"
+    shell:
+        "cp {input:q} {output:q} 2> {log:q}"

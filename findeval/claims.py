@@ -336,7 +336,9 @@ def inputs(config: dict) -> dict:
 
 
 def targets(config: dict) -> list[str]:
-    return [f"results/{config['experiment']}/claims.csv", "figures/claims.pdf", "figures/claims.png"]
+    from . import plan
+
+    return [f"results/{config['experiment']}/claims.csv", *plan.figure_files(config, ["claims"])]
 
 
 # =========================================================================== statistics (pure Python)

@@ -227,7 +227,7 @@ def figure_files(config: dict) -> list[str]:
     """The default target's share: fig9, figA18, figA19 as PDF and PNG (none without an early_pruning block)."""
     if not enabled(config):
         return []
-    return [f"figures/{fig}.{ext}" for fig in FIGURES for ext in ("pdf", "png")]
+    return plan.figure_files(config, FIGURES)
 
 
 def check(config: dict) -> None:

@@ -367,7 +367,7 @@ def figure_inputs(config: dict, fig: str) -> list[str]:
 
 def figure_files(config: dict) -> list[str]:
     """The default target's share: every LPR figure as PDF and PNG."""
-    return [f"figures/{fig}.{ext}" for fig in FIGURES for ext in ("pdf", "png")]
+    return plan.figure_files(config, FIGURES)
 
 
 # =========================================================================== pruning (job time)

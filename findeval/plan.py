@@ -16,6 +16,10 @@ the file system or torch. The path layout is a public interface (documented in t
     results/{exp}/eval/preserve_lpr/{H_find}/{H_eval}/seed{s}/level{L}/metrics.json
     results/{exp}/eval/global_random/{H_eval}/seed{s}/level{L}/metrics.json
     results/{exp}/summary.csv
+    results/{exp}/figures/{figure}.pdf, .png                        every figure of the experiment (figure_path)
+
+The committed gallery ``figures/<figure>.png`` is written only by the ``gallery`` target (gallery_path), never
+by an ordinary run, so two experiments (or a test's tiny config) never overwrite each other's figures.
 
 Figures A8 and A9 (``other_models``) draw the same files of a second experiment, ``results/<its name>/...``, whose
 config :func:`other_model_configs` derives from the main one.
@@ -133,6 +137,91 @@ def line_files(config: dict, line: Line) -> list[str]:
         for seed in config["seeds"]
         for level in range(first, levels(config) + 1)
     ]
+
+
+# --------------------------------------------------------------------------- figure files and the report
+
+#: Where the committed gallery lives (written only by the ``gallery`` target of the Snakefile).
+GALLERY_DIR = "figures"
+#: The formats every figure rule writes: the PDF (for the paper) and a PNG (the report shows it inline).
+FIGURE_FORMATS = ("pdf", "png")
+
+#: Paper sections, the report's categories.
+SECTION_FAILING = "3.1 Failing lottery tickets"
+SECTION_DECOUPLED = "3.2 The decoupled find-eval phenomenon"
+SECTION_OTHER = "3.3 Other models, configurations and structured pruning"
+SECTION_LPR = "3.4 Layerwise pruning ratios"
+SECTION_EARLY = "3.5 Early pruning"
+
+#: Every figure a rule draws: (report category = paper section, the paper figure it reproduces).
+#: figRethinking is no figure of the paper: it is Liu et al. (2019)'s Scratch-E/B comparison on our runs.
+REPORT_FIGURES = {
+    "fig1": (SECTION_FAILING, "Figure 1"),
+    "figA1": (SECTION_FAILING, "Figure A1"),
+    "fig2": (SECTION_DECOUPLED, "Figure 2"),
+    "fig3": (SECTION_DECOUPLED, "Figure 3"),
+    **{f"figA{i}": (SECTION_DECOUPLED, f"Figure A{i}") for i in range(2, 8)},
+    "figA8": (SECTION_OTHER, "Figure A8"),
+    "figA9": (SECTION_OTHER, "Figure A9"),
+    "fig4": (SECTION_OTHER, "Figure 4"),
+    "figA13": (SECTION_OTHER, "Figure A13"),
+    "figA14": (SECTION_OTHER, "Figure A14"),
+    "fig5": (SECTION_OTHER, "Figure 5"),
+    "figA10": (SECTION_OTHER, "Figure A10"),
+    "figA11": (SECTION_OTHER, "Figure A11"),
+    "figA12": (SECTION_OTHER, "Figure A12"),
+    "figRethinking": (SECTION_OTHER, "Scratch-E/B (Liu et al., 2019)"),
+    "fig6": (SECTION_LPR, "Figure 6"),
+    "fig7": (SECTION_LPR, "Figure 7"),
+    "fig8": (SECTION_LPR, "Figure 8"),
+    "figA15": (SECTION_LPR, "Figure A15"),
+    "figA16": (SECTION_LPR, "Figure A16"),
+    "figA17": (SECTION_LPR, "Figure A17"),
+    "fig9": (SECTION_EARLY, "Figure 9"),
+    "figA18": (SECTION_EARLY, "Figure A18"),
+    "figA19": (SECTION_EARLY, "Figure A19"),
+    "claims": ("Claims", "Claims of the paper"),
+}
+
+
+def figure_dir(config: dict) -> str:
+    """The figures of one experiment: ``results/<experiment>/figures``."""
+    return f"{exp_dir(config)}/figures"
+
+
+def figure_path(config: dict, fig: str, ext: str = "pdf") -> str:
+    """``results/<experiment>/figures/<fig>.<ext>``: the one place a figure's file is named (every rule and
+    planner asks here)."""
+    if ext not in FIGURE_FORMATS:
+        raise ValueError(f"unknown figure format {ext!r}; choose from {FIGURE_FORMATS}")
+    return f"{figure_dir(config)}/{fig}.{ext}"
+
+
+def figure_files(config: dict, figs) -> list[str]:
+    """Every figure of ``figs`` as PDF and PNG, in the experiment's figure folder."""
+    return [figure_path(config, fig, ext) for fig in figs for ext in FIGURE_FORMATS]
+
+
+def gallery_path(fig: str, ext: str = "png") -> str:
+    """The committed gallery's copy of a figure: ``figures/<fig>.<ext>`` (the ``gallery`` target)."""
+    return f"{GALLERY_DIR}/{fig}.{ext}"
+
+
+def gallery_files(config: dict, files) -> list[str]:
+    """The gallery copies (``figures/<name>.png``) of the experiment's figure PNGs among ``files`` (other files,
+    such as tables, are left out)."""
+    folder = figure_dir(config) + "/"
+    return [gallery_path(f[len(folder):-len(".png")]) for f in files if f.startswith(folder) and f.endswith(".png")]
+
+
+def report_args(fig: str) -> dict:
+    """Keyword arguments of Snakemake's ``report()`` for a figure's PNG: its caption (``report/<fig>.rst``,
+    a path relative to the rules/ file), the paper section as category and the paper figure as subcategory."""
+    if fig not in REPORT_FIGURES:
+        raise ValueError(f"figure {fig!r} has no entry in findeval.plan.REPORT_FIGURES (report category, caption)")
+    section, paper = REPORT_FIGURES[fig]
+    return {"caption": f"../report/{fig}.rst", "category": section, "subcategory": paper,
+            "labels": {"figure": fig, "paper": paper}}
 
 
 # --------------------------------------------------------------------------- figures

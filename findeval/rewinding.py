@@ -226,7 +226,7 @@ def figure_files(config: dict) -> list[str]:
     """fig4's files; none for a schedule of one epoch (nothing to rewind to)."""
     if settings(config)["late_epoch"] is None:
         return []
-    return [f"figures/{fig}.{ext}" for fig in FIGURES for ext in ("pdf", "png")]
+    return plan.figure_files(config, FIGURES)
 
 
 # --------------------------------------------------------------------------- input functions of the rules

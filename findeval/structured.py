@@ -400,8 +400,12 @@ def prune(out_pruned: str, out_channels: str, *, trained: str, data: str, ratio:
 
 def train_run(out_metrics: str, *, kind: str, start: str, data: str, h_find: H, h_eval: H, seed: int,
               ratio: float, training: dict, augment: dict | None, out_trained: str | None = None,
-              device: str = "cpu", threads: int = 1) -> dict:
+              device: str = "cpu", threads: int = 1, precision: str = "fp32",
+              channels_last: bool = False) -> dict:
     """Train one structured run and write its metrics.json.
+
+    ``precision`` / ``channels_last``: the GPU speed options of :func:`findeval.training.train` (runtime block),
+    as the other training jobs take them.
 
     ``kind``: ``dense`` (A2 line 2: ``start`` is the init, trained with H_find, also writes ``out_trained``),
     ``finetune`` (A2 line 4: ``start`` is pruned.pt, trained with H_eval, no rewind), ``scratch_e`` /
@@ -444,7 +448,8 @@ def train_run(out_metrics: str, *, kind: str, start: str, data: str, h_find: H, 
     sched = schedule(training, iters)
     t0 = time.perf_counter()
     result = tr.train(model, dataset, h, sched, data_seed=seeds["data"], mask=None,
-                      augment=tr.Augment.from_config(augment), device=device, log=log.info)
+                      augment=tr.Augment.from_config(augment), device=device, log=log.info,
+                      precision=precision, channels_last=channels_last)
     if result["iterations_per_epoch"] != iters:
         raise RuntimeError(f"iterations per epoch: training ran {result['iterations_per_epoch']}, warmup "
                            f"assumed {iters} (findeval.structured.iterations_per_epoch is out of date)")
@@ -473,6 +478,8 @@ def train_run(out_metrics: str, *, kind: str, start: str, data: str, h_find: H, 
         "train_time_s": result["train_time_s"],
         "wall_time_s": round(time.perf_counter() - t0, 3),
         "device": device,
+        "precision": precision,
+        "channels_last": channels_last,
         "model": spec,
         "history": result["history"],
     }

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from . import plan
 from .hparams import DIMENSIONS, H, format_number
 
 FIGURES = ("fig5", "figA10", "figA11", "figA12", "figRethinking")
@@ -318,5 +319,5 @@ def targets(config: dict) -> list[str]:
     """What the default target adds: the structured figures, the speed table and the summary."""
     if not enabled(config):
         return []
-    return ([f"figures/{fig}.{ext}" for fig in FIGURES for ext in ("pdf", "png")]
+    return (plan.figure_files(config, FIGURES)
             + [f"{exp_dir(config)}/speed.csv", f"{exp_dir(config)}/summary.csv"])

@@ -21,9 +21,15 @@ rule claims:
         figA15=CLAIMS_INPUTS["figA15"],
         figA16=CLAIMS_INPUTS["figA16"],
     output:
-        table=f"results/{EXP}/claims.csv",
-        pdf="figures/claims.pdf",
-        png="figures/claims.png",
+        table=report(
+            f"results/{EXP}/claims.csv",
+            caption="../report/claims_table.rst",
+            category="Claims",
+            subcategory="Claims table",
+            labels={"figure": "claims.csv", "paper": "all sections"},
+        ),
+        pdf=plan.figure_path(config, "claims", "pdf"),
+        png=report(plan.figure_path(config, "claims", "png"), **plan.report_args("claims")),
     log:
         f"results/{EXP}/logs/claims.log",
     conda:

@@ -109,8 +109,8 @@ if early.enabled(config):
             input:
                 files=at_dag_time(early.figure_inputs, _fig),
             output:
-                pdf=f"figures/{_fig}.pdf",
-                png=f"figures/{_fig}.png",
+                pdf=plan.figure_path(config, _fig, "pdf"),
+                png=report(plan.figure_path(config, _fig, "png"), **plan.report_args(_fig)),
                 table=early.data_path(config, _fig),
             log:
                 f"results/{EXP}/logs/figures/{_fig}.log",

@@ -10,8 +10,8 @@ for _fig in (*plan.FIGURES, *plan.other_figures(config)):
         input:
             metrics=at_dag_time(plan.figure_inputs, _fig),
         output:
-            pdf=f"figures/{_fig}.pdf",
-            png=f"figures/{_fig}.png",
+            pdf=plan.figure_path(config, _fig, "pdf"),
+            png=report(plan.figure_path(config, _fig, "png"), **plan.report_args(_fig)),
         log:
             f"results/{EXP}/logs/figures/{_fig}.log",
         localrule: True

@@ -22,8 +22,8 @@ for _fig in lpr.FIGURES:
         input:
             files=at_dag_time(lpr.figure_inputs, _fig),
         output:
-            pdf=f"figures/{_fig}.pdf",
-            png=f"figures/{_fig}.png",
+            pdf=plan.figure_path(config, _fig, "pdf"),
+            png=report(plan.figure_path(config, _fig, "png"), **plan.report_args(_fig)),
             table=lpr.data_path(config, _fig),
         log:
             f"results/{EXP}/logs/figures/{_fig}.log",

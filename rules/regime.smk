@@ -9,8 +9,20 @@ REGIME_FILES = [f"results/{name}/regime.csv" for name in EXPERIMENTS]
 
 rule regime:
     output:
-        table="results/{exp}/regime.csv",
-        layers="results/{exp}/regime_layers.csv",
+        table=report(
+            "results/{exp}/regime.csv",
+            caption="../report/regime.rst",
+            category="Regime",
+            subcategory="{exp}",
+            labels={"figure": "regime.csv", "paper": "Section 2.2, A.1"},
+        ),
+        layers=report(
+            "results/{exp}/regime_layers.csv",
+            caption="../report/regime_layers.rst",
+            category="Regime",
+            subcategory="{exp}",
+            labels={"figure": "regime_layers.csv", "paper": "Section 2.2, A.1"},
+        ),
     log:
         "results/{exp}/logs/regime.log",
     localrule: True

@@ -247,8 +247,8 @@ for _fig, _mod in (("fig4", rewinding), ("figA13", instability), ("figA14", inst
         input:
             files=at_dag_time(_mod.figure_inputs, _fig),
         output:
-            pdf=f"figures/{_fig}.pdf",
-            png=f"figures/{_fig}.png",
+            pdf=plan.figure_path(config, _fig, "pdf"),
+            png=report(plan.figure_path(config, _fig, "png"), **plan.report_args(_fig)),
             table=_mod.data_path(config, _fig),
         log:
             f"results/{EXP}/logs/figures/{_fig}.log",

@@ -48,6 +48,8 @@ rule train_find_structured:
     conda:
         "../envs/findeval.yaml"
     threads: RUNTIME["threads"]
+    resources:
+        gpu=0 if RUNTIME["device"] == "cpu" else 1,
     params:
         kind="dense",
         hfind=lambda w: w.hfind,
@@ -56,6 +58,7 @@ rule train_find_structured:
         training=SX("training"),
         augment=XCFG("dataset", "augment"),
         device=RUNTIME["device"],
+        speed=SPEED,
     script:
         "../scripts/train_structured.py"
 
@@ -88,6 +91,8 @@ rule finetune_structured:
     conda:
         "../envs/findeval.yaml"
     threads: RUNTIME["threads"]
+    resources:
+        gpu=0 if RUNTIME["device"] == "cpu" else 1,
     params:
         kind="finetune",
         hfind=lambda w: w.hfind,
@@ -96,6 +101,7 @@ rule finetune_structured:
         training=SX("training"),
         augment=XCFG("dataset", "augment"),
         device=RUNTIME["device"],
+        speed=SPEED,
     script:
         "../scripts/train_structured.py"
 
@@ -119,6 +125,8 @@ for _scratch in ("scratch_e", "scratch_b"):
         conda:
             "../envs/findeval.yaml"
         threads: RUNTIME["threads"]
+        resources:
+            gpu=0 if RUNTIME["device"] == "cpu" else 1,
         params:
             kind=_scratch,
             hfind=lambda w: w.hfind,
@@ -127,6 +135,7 @@ for _scratch in ("scratch_e", "scratch_b"):
             training=SX("training"),
             augment=XCFG("dataset", "augment"),
             device=RUNTIME["device"],
+            speed=SPEED,
         script:
             "../scripts/train_structured.py"
 
@@ -169,8 +178,8 @@ for _fig in splan.FIGURES:
         input:
             metrics=at_dag_time(splan.figure_inputs, _fig),
         output:
-            pdf=f"figures/{_fig}.pdf",
-            png=f"figures/{_fig}.png",
+            pdf=plan.figure_path(config, _fig, "pdf"),
+            png=report(plan.figure_path(config, _fig, "png"), **plan.report_args(_fig)),
         log:
             f"results/{EXP}/logs/figures/{_fig}.log",
         localrule: True

@@ -21,4 +21,5 @@ structured.train_run(
     augment=p.augment,
     device=str(p.device),
     threads=snakemake.threads,
+    **p.speed,
 )

@@ -513,7 +513,8 @@ def test_dry_run_plans_the_claims_rule(tmp_path, tiny_raw):
     r = snakemake(tmp_path, "-n", timeout=180)
     jobs = [j for j in planned_jobs(r.stdout) if j.rule == "claims"]
     assert len(jobs) == 1, r.stdout[-3000:]
-    assert sorted(jobs[0].output) == sorted(["results/tiny/claims.csv", "figures/claims.pdf", "figures/claims.png"])
+    assert sorted(jobs[0].output) == sorted(["results/tiny/claims.csv", "results/tiny/figures/claims.pdf",
+                                               "results/tiny/figures/claims.png"])
     block = r.stdout[r.stdout.index("rule claims:"):].split("\n\n")[0]
     for path in ("results/tiny/summary.csv", "results/tiny/lpr/fig6.csv", "results/tiny/lpr/fig7.csv",
                  "results/tiny/lpr/fig8.csv"):
@@ -537,9 +538,9 @@ def test_the_claims_rule_runs_on_the_pipeline_tables(tmp_path, tiny_raw):
             (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
             tables[name].to_csv(tmp_path / path, index=False)
     write_config(tmp_path, tiny_raw)
-    snakemake(tmp_path, "figures/claims.pdf", "--allowed-rules", "claims", timeout=180)
+    snakemake(tmp_path, "results/tiny/figures/claims.pdf", "--allowed-rules", "claims", timeout=180)
     table = pd.read_csv(tmp_path / "results/tiny/claims.csv")
-    assert (tmp_path / "figures/claims.png").stat().st_size > 0
+    assert (tmp_path / "results/tiny/figures/claims.png").stat().st_size > 0
     verdicts = dict(zip(table["claim_id"], table["verdict"]))
     assert set(table["verdict"]) <= set(claims.VERDICTS)
     assert verdicts["C3-LR"] == verdicts["C8-GR"] == verdicts["C9-late"] == verdicts["C11"] == "reproduced"  # 5 seeds

@@ -1,4 +1,5 @@
-"""End to end: a real ``snakemake --cores 2 figures/fig2.pdf`` with tests/data/tiny.yaml, then the summary.
+"""End to end: a real ``snakemake --cores 2 results/tiny/figures/fig2.pdf`` with tests/data/tiny.yaml, then the
+summary, then the report of both.
 
 The workflow runs once per session (module fixture, about a minute on 2 cores); the tests inspect its files.
 """
@@ -11,7 +12,7 @@ import pandas as pd
 import pytest
 import torch
 
-from conftest import TINY, planned_jobs, read_yaml, snakemake, validated, write_config
+from conftest import REPO, TINY, planned_jobs, read_yaml, snakemake, validated, write_config
 from findeval import analysis, io, masks, plan
 from findeval.hparams import H
 
@@ -23,24 +24,38 @@ FIND = re.compile(r"results/tiny/find/(?P<hf>[^/]+)/seed(?P<seed>\d+)/level(?P<l
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     wd = tmp_path_factory.mktemp("e2e")
+    gallery = _gallery_state()
     raw = read_yaml(TINY)
     write_config(wd, raw)
-    fig2 = snakemake(wd, "figures/fig2.pdf", cores=2, timeout=900)
+    fig2 = snakemake(wd, "results/tiny/figures/fig2.pdf", cores=2, timeout=900)
     after_fig2 = sorted(str(p.relative_to(wd)) for p in (wd / "results").rglob("metrics.json"))
     mtimes = {rel: (wd / rel).stat().st_mtime_ns for rel in after_fig2}
-    again = snakemake(wd, "-n", "figures/fig2.pdf", timeout=120)
+    again = snakemake(wd, "-n", "results/tiny/figures/fig2.pdf", timeout=120)
     summary = snakemake(wd, "results/tiny/summary.csv", cores=2, timeout=900)
     mtimes_after = {rel: (wd / rel).stat().st_mtime_ns for rel in after_fig2}
+    report = snakemake(wd, "--report", "report.html", "results/tiny/figures/fig2.pdf", "results/tiny/summary.csv",
+                       "results/tiny/regime.csv", timeout=300)
     return {"wd": wd, "config": validated(raw), "fig2": fig2, "metrics_after_fig2": after_fig2, "again": again,
-            "summary": summary, "mtimes": (mtimes, mtimes_after)}
+            "summary": summary, "mtimes": (mtimes, mtimes_after), "report": report,
+            "gallery": (gallery, _gallery_state())}
+
+
+def _gallery_state() -> dict:
+    """The repository's committed gallery figures/: every file with its size and modification time."""
+    return {p.name: (p.stat().st_size, p.stat().st_mtime_ns) for p in (REPO / "figures").iterdir() if p.is_file()}
 
 
 def test_figures_exist(run):
     wd = run["wd"]
-    pdf, png = wd / "figures" / "fig2.pdf", wd / "figures" / "fig2.png"
+    pdf, png = wd / "results/tiny/figures/fig2.pdf", wd / "results/tiny/figures/fig2.png"
     assert pdf.stat().st_size > 1000 and pdf.read_bytes()[:5] == b"%PDF-"
     assert png.stat().st_size > 1000 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert not (wd / "figures" / "fig1.pdf").exists()  # only what was asked for
+    assert not (wd / "results/tiny/figures" / "fig1.pdf").exists()  # only what was asked for
+    # an ordinary run writes its experiment's folder only: no gallery figures/ in the work folder, and the
+    # repository's committed gallery is as it was
+    assert not (wd / "figures").exists()
+    before, after = run["gallery"]
+    assert before == after and "fig2.png" in before
     log = wd / "results" / "tiny" / "logs" / "figures" / "fig2.log"
     assert log.is_file()
 
@@ -199,3 +214,28 @@ def test_summary_after_fig2_reuses_fig2_runs(run):
     assert "prepare_data" not in rules and "init" not in rules and "fig2" not in rules
     before, after = run["mtimes"]
     assert before == after  # no run of figure 2 was repeated for the summary
+
+
+def test_report_holds_the_figure_with_its_caption(run):
+    """``snakemake --report report.html`` after the run: fig2's PNG itself (inline), its caption with the paper
+    figure and the run's settings, the regime table, and the workflow description."""
+    html = (run["wd"] / "report.html").read_text()
+    results = _report_json(html, "results")
+    fig2 = results["results/tiny/figures/fig2.png"]
+    assert fig2["mime_type"] == "image/png" and fig2["size"] != "0 bytes"
+    caption = fig2["caption"]
+    assert "Figure 2" in caption and "Section 3.2" in caption
+    # the config values that shaped it, rendered from the config (tiny: 2 levels of 0.5, LR grids)
+    assert "2 pruning levels of 0.5" in caption and "75.0% sparse" in caption
+    assert "LR [0.05, 0.1] / [0.1, 0.2]" in caption
+    categories = _report_json(html, "categories")
+    assert categories["3.2 The decoupled find-eval phenomenon"]["Figure 2"] == ["results/tiny/figures/fig2.png"]
+    assert set(categories["Regime"]["tiny"]) == {"results/tiny/regime.csv", "results/tiny/regime_layers.csv"}
+    assert "the decoupled find-eval phenomenon of global magnitude pruning" in html  # report/workflow.rst
+
+
+def _report_json(html: str, name: str):
+    """A JSON value the Snakemake report embeds as ``<name> = {...}``."""
+    start = html.index(f"{name} = {{") + len(f"{name} = ")
+    return json.JSONDecoder().raw_decode(html, start)[0]
+

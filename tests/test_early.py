@@ -197,7 +197,7 @@ def test_claim_c5_reads_fig9(main_config):
 def test_dry_run_plans_the_early_jobs(tmp_path):
     raw = _raw(epochs=[1, 2])
     write_config(tmp_path, raw)
-    r = snakemake(tmp_path, "-n", "figures/fig9.pdf", "figures/figA18.pdf", "figures/figA19.pdf",
+    r = snakemake(tmp_path, "-n", *(f"results/tiny/figures/{fig}.pdf" for fig in ("fig9", "figA18", "figA19")),
                   "results/tiny/claims.csv", timeout=180)
     planned = planned_jobs(r.stdout)
     by_rule = {}
@@ -227,10 +227,11 @@ def test_tiny_run_of_the_early_figures(tmp_path):
     raw = _raw(epochs=[1], lr_find=[0.1])  # H_find = H_eval: the convergence curve is the find chain itself
     raw["runtime"] = {"granularity": "chain"}
     write_config(tmp_path, raw)
-    snakemake(tmp_path, "figures/fig9.pdf", "figures/figA18.pdf", "figures/figA19.pdf", timeout=240, cores=1)
+    snakemake(tmp_path, *(f"results/tiny/figures/{fig}.pdf" for fig in ("fig9", "figA18", "figA19")), timeout=240,
+              cores=1)
     for fig in early.FIGURES:
         for ext, magic in (("pdf", b"%PDF"), ("png", b"\x89PNG")):
-            assert (tmp_path / f"figures/{fig}.{ext}").read_bytes()[:4] == magic
+            assert (tmp_path / f"results/tiny/figures/{fig}.{ext}").read_bytes()[:4] == magic
     t9 = pd.read_csv(tmp_path / "results/tiny/early/fig9.csv")
     assert set(t9["prune_epoch"]) == {1, 3} and set(t9["level"]) == {0, 1, 2}
     early_rows = t9[t9["prune_epoch"] == 1]

@@ -154,7 +154,7 @@ def run(tmp_path_factory):
     raw = read_yaml(TINY)
     raw["figures"] = {"figA15": {"lr_eval": [0.1]}}  # one panel: the local chain of LR 0.1 is its own evaluation
     write_config(wd, raw)
-    r = snakemake(wd, "figures/fig6.pdf", "figures/fig7.pdf", "figures/figA15.pdf", cores=2, timeout=480)
+    r = snakemake(wd, "results/tiny/figures/fig6.pdf", "results/tiny/figures/fig7.pdf", "results/tiny/figures/figA15.pdf", cores=2, timeout=480)
     return {"wd": wd, "config": validated(raw), "out": r.stdout + r.stderr}
 
 
@@ -162,10 +162,10 @@ def run(tmp_path_factory):
 def test_e2e_figures_and_tables_exist(run):
     wd = run["wd"]
     for fig in ("fig6", "fig7", "figA15"):
-        assert (wd / "figures" / f"{fig}.pdf").read_bytes()[:5] == b"%PDF-"
-        assert (wd / "figures" / f"{fig}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert (wd / "results/tiny/figures" / f"{fig}.pdf").read_bytes()[:5] == b"%PDF-"
+        assert (wd / "results/tiny/figures" / f"{fig}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert (wd / "results" / "tiny" / "lpr" / f"{fig}.csv").is_file()
-    assert not (wd / "figures" / "fig8.pdf").exists()
+    assert not (wd / "results/tiny/figures" / "fig8.pdf").exists()
 
 
 @pytest.mark.slow

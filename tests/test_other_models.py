@@ -152,7 +152,7 @@ def test_unset_figures_have_no_rule(tiny_config):
 def test_dry_run_plans_only_the_other_experiment(tmp_path):
     raw = tiny_with(figA8=OTHER, figA9={"dataset": {"name": "miniplaces", "root": None}})
     write_config(tmp_path, raw)
-    out = snakemake(tmp_path, "-n", "figures/figA8.pdf").stdout
+    out = snakemake(tmp_path, "-n", "results/tiny/figures/figA8.pdf").stdout
     jobs = planned_jobs(out)
     assert {j.rule for j in jobs} >= {"prepare_data", "init", "train_find", "train_eval", "figA8"}
     assert all(j.wildcards.get("exp", "tiny-figa8") == "tiny-figa8" for j in jobs), out
@@ -160,11 +160,11 @@ def test_dry_run_plans_only_the_other_experiment(tmp_path):
     rules = {j.rule for j in planned_jobs(snakemake(tmp_path, "-n").stdout)}
     assert "figA8" in rules and "figA9" not in rules
     # asked for, figA9 stops at its data preparation, naming what is missing
-    r = snakemake(tmp_path, "figures/figA9.pdf", check=False, timeout=300)
+    r = snakemake(tmp_path, "results/tiny/figures/figA9.pdf", check=False, timeout=300)
     assert r.returncode != 0
     assert "needs dataset.root" in r.stdout + r.stderr + "".join(
         p.read_text() for p in (tmp_path / "results").rglob("prepare_data.log"))
-    assert not (tmp_path / "figures" / "figA9.pdf").exists()
+    assert not (tmp_path / "results/tiny/figures" / "figA9.pdf").exists()
 
 
 @pytest.fixture(scope="module")
@@ -173,16 +173,18 @@ def ran(tmp_path_factory):
     raw = tiny_with(figA8=OTHER)
     raw["runtime"] = {"granularity": "chain"}
     write_config(wd, raw)
-    snakemake(wd, "figures/figA8.pdf", cores=2, timeout=900)
+    snakemake(wd, "results/tiny/figures/figA8.pdf", cores=2, timeout=900)
     return wd, raw
 
 
 @pytest.mark.slow
 def test_figA8_trains_the_other_model_and_nothing_of_the_main_one(ran):
     wd, raw = ran
-    assert (wd / "figures" / "figA8.pdf").stat().st_size > 0 and (wd / "figures" / "figA8.png").stat().st_size > 0
-    main_files = [p for p in (wd / "results" / "tiny").rglob("*") if p.is_file() and "logs" not in p.parts]
-    assert main_files == []  # only the figure's log is under the main experiment
+    figures = wd / "results" / "tiny" / "figures"
+    assert (figures / "figA8.pdf").stat().st_size > 0 and (figures / "figA8.png").stat().st_size > 0
+    main_files = [p for p in (wd / "results" / "tiny").rglob("*")
+                  if p.is_file() and "logs" not in p.parts and p.parent != figures]
+    assert main_files == []  # only the figure (a figure of the main experiment) and its log
     config = validated(raw)
     assert all((wd / f).exists() for f in plan.figure_inputs(config, "figA8"))
     arch = json.loads((wd / "results/tiny-figa8/seed0/architecture.json").read_text())
@@ -201,18 +203,18 @@ def test_edits_replan_only_their_experiment(ran):
         other = copy.deepcopy(raw)
         other["other_models"]["figA8"]["model"]["width"] = 3
         write_config(wd, other)
-        jobs = planned_jobs(snakemake(wd, "-n", "figures/figA8.pdf").stdout)
+        jobs = planned_jobs(snakemake(wd, "-n", "results/tiny/figures/figA8.pdf").stdout)
         assert {"init", "find_chain", "eval_sweep", "figA8"} <= {j.rule for j in jobs}
         assert all(j.wildcards.get("exp", "tiny-figa8") == "tiny-figa8" for j in jobs)
         assert "prepare_data" not in {j.rule for j in jobs}  # the data did not change
         main = copy.deepcopy(raw)
         main["grids"]["batch_size"]["eval"] = [128, 256]  # the main experiment's BS grid: figA8 varies the LR only
         write_config(wd, main)
-        assert planned_jobs(snakemake(wd, "-n", "figures/figA8.pdf").stdout) == []
+        assert planned_jobs(snakemake(wd, "-n", "results/tiny/figures/figA8.pdf").stdout) == []
         edited = copy.deepcopy(raw)
         edited["other_models"]["figA8"]["caption"] = "another caption"
         write_config(wd, edited)
-        assert {j.rule for j in planned_jobs(snakemake(wd, "-n", "figures/figA8.pdf").stdout)} == {"figA8"}
+        assert {j.rule for j in planned_jobs(snakemake(wd, "-n", "results/tiny/figures/figA8.pdf").stdout)} == {"figA8"}
     finally:
         write_config(wd, raw)
 

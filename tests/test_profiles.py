@@ -98,7 +98,7 @@ def dry_run_jobs(tmp_path, profile_dir, **runtime):
     config = read_yaml(REPO / "tests" / "data" / "tiny.yaml")
     config["runtime"] = {**config["runtime"], **runtime}
     write_config(tmp_path, config)
-    r = snakemake(tmp_path, "-n", "--workflow-profile", str(profile_dir), "figures/fig2.pdf", timeout=120)
+    r = snakemake(tmp_path, "-n", "--workflow-profile", str(profile_dir), "results/tiny/figures/fig2.pdf", timeout=120)
     return planned_jobs(r.stdout), r.stdout
 
 

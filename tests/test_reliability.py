@@ -367,7 +367,7 @@ def test_sigkill_leaves_no_side_or_temporary_files(killed_and_reference):
 # =========================================================================== two runs from scratch
 
 DIVERGING_LR = 1000.0
-TWICE_TARGETS = ("results/tiny/summary.csv", "figures/figA3.pdf")
+TWICE_TARGETS = ("results/tiny/summary.csv", "results/tiny/figures/figA3.pdf")
 
 
 def twice_config() -> dict:
@@ -443,7 +443,7 @@ def test_diverged_runs_are_recorded_and_the_pipeline_goes_on(twice):
     for rel in table.loc[diverging, "path"]:
         m = json.loads((wd / rel).read_text())
         assert m["diverged"] is True and m["epochs_completed"] < m["epochs"]
-    assert (wd / "figures/figA3.pdf").stat().st_size > 0 and (wd / "figures/figA3.png").stat().st_size > 0
+    assert (wd / "results/tiny/figures/figA3.pdf").stat().st_size > 0 and (wd / "results/tiny/figures/figA3.png").stat().st_size > 0
 
 
 def test_a_diverged_find_chain_goes_on_flagged(twice):

@@ -254,7 +254,7 @@ def test_bad_settings(tiny_raw):
 
 def test_dry_run_plans_the_figures(tmp_path):
     write_config(tmp_path, read_yaml(TINY))
-    r = snakemake(tmp_path, "-n", "figures/fig4.pdf", "figures/figA13.pdf", "figures/figA14.pdf")
+    r = snakemake(tmp_path, "-n", "results/tiny/figures/fig4.pdf", "results/tiny/figures/figA13.pdf", "results/tiny/figures/figA14.pdf")
     rules = {j.rule for j in planned_jobs(r.stdout)}
     assert {"late_theta", "late_chain", "warmup_chain", "lr_rewind_chain", "variant_eval_sweep", "instability",
             "late_preserve_lpr_masks", "late_random_eval_sweep", "fig4", "figA13", "figA14"} <= rules
@@ -274,7 +274,7 @@ def test_e2e_tiny_figures(tmp_path):
     cfg["rewinding"] = {"lr_find": [0.1], "lr_eval": [0.2], "lr_rewind_eval": [0.2], "warmup_iters": 6}
     cfg["instability"] = {"alphas": 3}
     write_config(tmp_path, cfg)
-    targets = [f"figures/{f}.{e}" for f in ("fig4", "figA13", "figA14") for e in ("pdf", "png")]
+    targets = [f"results/tiny/figures/{f}.{e}" for f in ("fig4", "figA13", "figA14") for e in ("pdf", "png")]
     snakemake(tmp_path, *targets, timeout=400, cores=2)
     for t in targets:
         assert (tmp_path / t).stat().st_size > 1000

@@ -33,7 +33,7 @@ pytestmark = pytest.mark.slow
 
 CLUSTER = REPO / "tests" / "slurm" / "cluster.sh"
 PROFILE = REPO / "profiles" / "slurm" / "profile.yaml"
-TARGET = "figures/fig2.pdf"
+TARGET = "results/tiny/figures/fig2.pdf"
 
 
 def skip_reason() -> str | None:

@@ -303,10 +303,10 @@ def test_schema_rejects_a_ratio_of_one():
 def test_tiny_structured_pipeline(tmp_path):
     """fig5, figRethinking, the speed table and the summary from a tiny config, with Snakemake."""
     write_config(tmp_path, read_yaml(TINY_STRUCTURED))
-    targets = ["figures/fig5.pdf", "figures/figRethinking.pdf", "results/tiny/structured/speed.csv",
+    targets = ["results/tiny/figures/fig5.pdf", "results/tiny/figures/figRethinking.pdf", "results/tiny/structured/speed.csv",
                "results/tiny/structured/summary.csv"]
     snakemake(tmp_path, *targets, timeout=600, cores=2)
-    for t in targets + ["figures/fig5.png", "figures/figRethinking.png"]:
+    for t in targets + ["results/tiny/figures/fig5.png", "results/tiny/figures/figRethinking.png"]:
         assert (tmp_path / t).stat().st_size > 0, t
     base = tmp_path / "results/tiny/structured"
     hf = "lr0.1_bs256_wd5e-5"

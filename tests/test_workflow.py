@@ -16,9 +16,11 @@ NOTHING = "Nothing to be done"
 
 
 def is_consumer(job) -> bool:
-    """A job that only draws or tabulates runs: ``all``, a figure (outputs under figures/), an aggregate (.csv)."""
+    """A job that only draws or tabulates runs: ``all``, a figure (outputs under results/tiny/figures/), an
+    aggregate (.csv)."""
     return job.rule == "all" or (bool(job.output) and (
-        any(o.startswith("figures/") for o in job.output) or all(o.endswith(".csv") for o in job.output)))
+        any(o.startswith("results/tiny/figures/") for o in job.output)
+        or all(o.endswith(".csv") for o in job.output)))
 
 
 # --------------------------------------------------------------------------- check_config (in process)
@@ -174,7 +176,8 @@ def touched(tmp_path_factory):
     write_config(wd, cfg)
     summary = snakemake(wd, "-n", "--summary").stdout
     outputs = [line.split("\t")[0] for line in summary.splitlines()[1:] if line.strip()]
-    assert any(o.startswith("results/tiny/find/") for o in outputs) and "figures/fig2.pdf" in outputs
+    assert any(o.startswith("results/tiny/find/") for o in outputs)
+    assert "results/tiny/figures/fig2.pdf" in outputs and not any(o.startswith("figures/") for o in outputs)
     for o in outputs:
         (wd / o).parent.mkdir(parents=True, exist_ok=True)
         (wd / o).touch()
@@ -202,7 +205,7 @@ def edited(touched):
 
 def test_nothing_to_do_after_touch(touched):
     wd, _ = touched
-    r = snakemake(wd, "-n", "figures/fig2.pdf")
+    r = snakemake(wd, "-n", "results/tiny/figures/fig2.pdf")
     assert NOTHING in r.stdout + r.stderr
     assert planned_jobs(r.stdout + r.stderr) == []
 
@@ -214,7 +217,7 @@ def _metrics_of(jobs, rule):
 def test_new_eval_value_reruns_only_evaluations_fig2(touched, edited):
     """Changing one H_eval grid value plans only train_eval jobs (and figure 2), no find-side job."""
     _, cfg = touched
-    out = edited(lambda c: c["grids"]["lr"].update(eval=[0.1, 0.3]), "figures/fig2.pdf")
+    out = edited(lambda c: c["grids"]["lr"].update(eval=[0.1, 0.3]), "results/tiny/figures/fig2.pdf")
     jobs = planned_jobs(out)
     assert {j.rule for j in jobs} == {"train_eval", "fig2"}, out
     new = copy.deepcopy(cfg)
@@ -254,7 +257,8 @@ def test_plotting_option_reruns_only_figures(touched, edited):
     out = edited(lambda c: c.setdefault("figures", {}).setdefault("style", {}).update(dpi=100))
     jobs = planned_jobs(out)
     assert FIGURE_RULES | {"all"} <= {j.rule for j in jobs}, out
-    assert all(j.rule == "all" or any(o.startswith("figures/") for o in j.output) for j in jobs), out
+    assert all(j.rule == "all" or any(o.startswith("results/tiny/figures/") for o in j.output) for j in jobs), \
+        out
     assert "aggregate" not in {j.rule for j in jobs}
     assert "Params have changed" in out
 
@@ -266,12 +270,12 @@ def test_one_figures_option_reruns_only_that_figure(touched, edited):
 
 
 def test_training_option_reruns_training_but_not_data_or_init(touched, edited):
-    jobs = planned_jobs(edited(lambda c: c["training"].update(epochs=3), "figures/fig2.pdf"))
+    jobs = planned_jobs(edited(lambda c: c["training"].update(epochs=3), "results/tiny/figures/fig2.pdf"))
     rules = {j.rule for j in jobs}
     assert {"train_find", "prune", "rewind", "train_eval", "preserve_lpr_mask", "fig2"} <= rules
     assert not rules & {"prepare_data", "init", "global_random_mask"}, rules
 
 
 def test_unrelated_runtime_option_changes_nothing(touched, edited):
-    out = edited(lambda c: c.setdefault("runtime", {}).update(threads=2), "figures/fig2.pdf")
+    out = edited(lambda c: c.setdefault("runtime", {}).update(threads=2), "results/tiny/figures/fig2.pdf")
     assert planned_jobs(out) == [] and NOTHING in out
