@@ -16,7 +16,9 @@ TRAINING = ("train_find", "train_eval")
 CHEAP = ("prepare_data", "init", "prune", "rewind", "global_random_mask", "preserve_lpr_mask", "aggregate")
 CHAIN_TRAINING = ("find_chain", "eval_sweep", "lpr_find_chain", "lpr_eval_sweep")
 CHAIN_CHEAP = ("global_random_masks", "preserve_lpr_masks")
-PLACEHOLDERS = ("<account>", "<gpu-partition>", "<gpu-model>")
+PLACEHOLDERS = ("<account>", "<gpu-partition>", "<gpu-model>", "<cpu-partition>")
+#: training rules of the structured block (rules/structured.smk), and its CPU benchmark
+STRUCTURED_TRAINING = ("train_find_structured", "finetune_structured", "scratch_e", "scratch_b")
 
 
 def list_rules(wd, granularity: str) -> set:
@@ -87,10 +89,14 @@ def test_slurm_profile_site_settings_are_written_once():
     profile = read_yaml(SLURM)
     assert profile["executor"] == "slurm"
     blocks = profile["set-resources"]
-    # every training rule shares one block (a YAML alias), so the GPU model is set in one place
+    # every training rule shares one block (a YAML alias), so the GPU model is set in one place; the one CPU
+    # benchmark (structured_speed) has its own: a CPU partition and no GPU
     first = blocks["train_find"]
-    assert all(blocks[r] is first for r in blocks), "set-resources entries must alias one block"
+    training = {r: b for r, b in blocks.items() if r != "structured_speed"}
+    assert all(b is first for b in training.values()), "training set-resources entries must alias one block"
+    assert set(STRUCTURED_TRAINING) <= set(training)
     assert first["gpu"] == 1 and "attempt" in str(first["runtime"])
+    assert blocks["structured_speed"] == {"slurm_partition": "<cpu-partition>", "gpu": 0}
     assert not (profile.get("default-resources") or {}).get("slurm_extra"), "no sbatch flags in slurm_extra"
 
 
@@ -126,3 +132,26 @@ def test_training_rules_ask_for_a_gpu_unless_the_config_says_cpu(tmp_path, devic
         assert resources_of(out, rule)["gpu"] == gpu
     assert resources_of(out, "prune").get("gpu", "0") == "0"
     assert read_yaml(LOCAL_GPU)["resources"] == {"gpu": 1}
+
+
+def test_structured_rules_on_slurm_gpu_training_cpu_speed(tmp_path):
+    """The structured training jobs ask for a GPU as the other training rules do (with runtime.device cuda);
+    structured_speed, a CPU inference benchmark, goes to the CPU partition with no GPU."""
+    config = read_yaml(REPO / "tests" / "data" / "tiny_structured.yaml")
+    config["runtime"] = {"device": "cuda"}
+    write_config(tmp_path, config)
+    r = snakemake(tmp_path, "-n", "--workflow-profile", str(SLURM.parent), "results/tiny/structured/summary.csv",
+                  "results/tiny/structured/speed.csv", timeout=120)
+    for rule in STRUCTURED_TRAINING:
+        res = resources_of(r.stdout, rule)
+        assert res["gpu"] == "1" and res["slurm_partition"] == "<gpu-partition>", (rule, res)
+    speed = resources_of(r.stdout, "structured_speed")
+    assert speed["slurm_partition"] == "<cpu-partition>" and speed.get("gpu", "0") == "0", speed
+    # and with runtime.device cpu (the local-gpu profile's cap never binds), no structured job asks for one
+    config["runtime"] = {"device": "cpu"}
+    write_config(tmp_path, config)
+    r = snakemake(tmp_path, "-n", "--workflow-profile", str(LOCAL_GPU.parent), "results/tiny/structured/summary.csv",
+                  timeout=120)
+    for rule in STRUCTURED_TRAINING:
+        assert resources_of(r.stdout, rule)["gpu"] == "0", rule
+

@@ -67,6 +67,9 @@ def test_profile(dest: Path) -> Path:
     for resources in profile["set-resources"].values():
         if "gpu_model" in resources:
             resources["gpu_model"] = "fake"
+        if resources.get("slurm_partition") == "<cpu-partition>":  # structured_speed: no GPU
+            resources["slurm_partition"] = "debug"
+            continue
         resources["cpus_per_gpu"] = 1  # 2 CPUs on the test node
         resources["mem_mb"] = "1000 * attempt"
     profile["set-threads"] = {rule: 1 for rule in profile["set-threads"]}
