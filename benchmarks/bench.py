@@ -133,13 +133,10 @@ def read_config(path: Path) -> dict:
 
     with open(path) as fh:
         config = yaml.safe_load(fh)
-    try:
-        from snakemake.utils import validate
+    from findeval.workflow import precheck_file, validate_file
 
-        validate(config, schema=str(REPO / "schemas" / "config.schema.yaml"))
-    except ImportError:  # pragma: no cover - snakemake is a requirement
-        pass
-    return config
+    schema = str(REPO / "schemas" / "config.schema.yaml")
+    return validate_file(precheck_file(config, schema), schema)
 
 
 @dataclass
