@@ -33,6 +33,7 @@ def run(tmp_path_factory):
     again = snakemake(wd, "-n", "results/tiny/figures/fig2.pdf", timeout=120)
     summary = snakemake(wd, "results/tiny/summary.csv", cores=2, timeout=900)
     mtimes_after = {rel: (wd / rel).stat().st_mtime_ns for rel in after_fig2}
+    snakemake(wd, "results/tiny/regime.csv", timeout=120)  # config only, no training
     report = snakemake(wd, "--report", "report.html", "results/tiny/figures/fig2.pdf", "results/tiny/summary.csv",
                        "results/tiny/regime.csv", timeout=300)
     return {"wd": wd, "config": validated(raw), "fig2": fig2, "metrics_after_fig2": after_fig2, "again": again,
