@@ -1,4 +1,4 @@
-"""Drawing the claims report (``figures/claims.pdf`` / ``.png``) from the table of :mod:`findeval.claims`.
+"""Drawing the claims report (``results/<exp>/figures/claims.pdf`` / ``.png``) from the table of :mod:`findeval.claims`.
 
 One row per claim: the measured effect (dot) with its 95% Student-t interval of the mean per-seed difference
 (horizontal bar; paired over seeds, see :mod:`findeval.claims`) and the sign-flip p-value, coloured by the

@@ -1,4 +1,4 @@
-"""Rule claims: the claims report (results/<exp>/claims.csv, figures/claims.pdf and .png)."""
+"""Rule claims: the claims report (results/<exp>/claims.csv, results/<exp>/figures/claims.pdf and .png)."""
 
 import _bootstrap  # noqa: F401
 from findeval import claims, jobs
