@@ -140,3 +140,44 @@ def planned_jobs(output: str) -> list[Job]:
         if m:
             jobs[-1]["output"].extend(x.strip() for x in m.group(1).split(", ") if x.strip())
     return jobs
+
+
+# --------------------------------------------------------------------------- the two granularity runs
+# Real runs of tests/data/tiny.yaml in both runtime.granularity modes, once per test session: read by
+# tests/test_granularity.py (level and chain agree) and tests/test_digest.py (both match a stored digest).
+
+GRANULARITY_TARGETS = ("results/tiny/figures/fig2.pdf", "results/tiny/figures/fig7.pdf",
+                       "results/tiny/figures/figA15.pdf")
+TIMINGS = {"train_time_s", "wall_time_s"}
+
+
+def tiny_granularity(granularity: str) -> dict:
+    config = read_yaml(TINY)
+    config["runtime"]["granularity"] = granularity
+    return config
+
+
+def result_files(wd: Path) -> dict:
+    """The pipeline's data files (no logs or benchmark records), by path relative to results/."""
+    root = Path(wd) / "results"
+    return {str(p.relative_to(root)): p for p in root.rglob("*")
+            if p.is_file() and p.suffix in {".pt", ".h5", ".json", ".npz", ".csv"}
+            and not {"logs", "benchmarks"} & set(p.relative_to(root).parts)}
+
+
+def without_timings(metrics: dict) -> dict:
+    out = {k: v for k, v in metrics.items() if k not in TIMINGS}
+    out["history"] = [{k: v for k, v in epoch.items() if k != "time_s"} for epoch in metrics.get("history", [])]
+    return out
+
+
+@pytest.fixture(scope="session")
+def granularity_runs(tmp_path_factory):
+    """``{"level": run, "chain": run}``, each ``{"wd", "log", "files"}`` (about a minute each on 2 cores)."""
+    out = {}
+    for granularity in ("level", "chain"):
+        wd = tmp_path_factory.mktemp(granularity)
+        write_config(wd, tiny_granularity(granularity))
+        r = snakemake(wd, *GRANULARITY_TARGETS, cores=2, timeout=900)
+        out[granularity] = {"wd": wd, "log": r.stdout + r.stderr, "files": result_files(wd)}
+    return out

@@ -8,47 +8,22 @@ match-LPR and local chains), about a minute each on 2 cores; a third, chain mode
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 
-from conftest import REPO, TINY, planned_jobs, read_yaml, snakemake, write_config
+from conftest import (GRANULARITY_TARGETS, REPO, planned_jobs, read_yaml, result_files, snakemake, tiny_granularity,
+                      without_timings, write_config)
 
 pytestmark = pytest.mark.slow
 
-TARGETS = ("results/tiny/figures/fig2.pdf", "results/tiny/figures/fig7.pdf", "results/tiny/figures/figA15.pdf")
-TIMINGS = {"train_time_s", "wall_time_s"}
-
-
-def tiny(granularity: str) -> dict:
-    config = read_yaml(TINY)
-    config["runtime"]["granularity"] = granularity
-    return config
-
-
-def result_files(wd: Path) -> dict:
-    """The pipeline's data files (no logs or benchmark records), by path relative to results/."""
-    root = wd / "results"
-    return {str(p.relative_to(root)): p for p in root.rglob("*")
-            if p.is_file() and p.suffix in {".pt", ".h5", ".json", ".npz", ".csv"}
-            and not {"logs", "benchmarks"} & set(p.relative_to(root).parts)}
-
-
-def without_timings(metrics: dict) -> dict:
-    out = {k: v for k, v in metrics.items() if k not in TIMINGS}
-    out["history"] = [{k: v for k, v in epoch.items() if k != "time_s"} for epoch in metrics.get("history", [])]
-    return out
+TARGETS = GRANULARITY_TARGETS
+tiny = tiny_granularity
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    out = {}
-    for granularity in ("level", "chain"):
-        wd = tmp_path_factory.mktemp(granularity)
-        write_config(wd, tiny(granularity))
-        r = snakemake(wd, *TARGETS, cores=2, timeout=900)
-        out[granularity] = {"wd": wd, "log": r.stdout + r.stderr, "files": result_files(wd)}
-    return out
+def runs(granularity_runs):
+    """The session's two runs (conftest.granularity_runs, shared with tests/test_digest.py)."""
+    return granularity_runs
 
 
 def test_both_granularities_write_the_same_files(runs):
