@@ -4,7 +4,7 @@ Preparation (:func:`prepare`) turns a source dataset into one compact ``.npz`` f
 ``x_train``/``x_test`` uint8 of shape (N, C, H, W), ``y_train``/``y_test`` int64, the per-channel ``mean``
 and ``std`` of the training images (in [0, 1] units) and the class count. Training only ever reads that file.
 
-Registry (``DATASETS``):
+Registry (``DATASETS``, the names of :data:`findeval.datasets.REGISTRY`, which holds each one's facts):
 
 - ``digits``: scikit-learn's handwritten digits (1,797 real 8x8 grey images, 10 classes), read from the
   CSV that scikit-learn ships (no download, and no import of scikit-learn itself), 0..16 rescaled to
@@ -35,9 +35,11 @@ from pathlib import Path
 
 import numpy as np
 
-DATASETS = ("digits", "cifar10", "cifar100", "tiny_imagenet", "miniplaces")
+from .datasets import NAMES as DATASETS
+from .datasets import REGISTRY
+
 #: The JPEG datasets: (number of classes, image side in pixels). Folders with fewer classes (tests) are fine.
-IMAGE_DATASETS = {"tiny_imagenet": (200, 64), "miniplaces": (100, 128)}
+IMAGE_DATASETS = {n: (d.num_classes, d.image_size) for n, d in REGISTRY.items() if d.loader == "image_folder"}
 
 
 class DataError(ValueError):
@@ -318,17 +320,18 @@ def prepare(name: str, out: str | os.PathLike, *, root=None, test_fraction: floa
     """Build the compact array file of dataset ``name`` at ``out`` (written atomically)."""
     from .io import atomic_path
 
-    if name == "digits":
+    loader = REGISTRY[name].loader if name in REGISTRY else None
+    if loader == "digits":
         x, y = load_digits_arrays()
         tr, te = stratified_split(y, test_fraction, split_seed)
         arrays = {"x_train": x[tr], "y_train": y[tr], "x_test": x[te], "y_test": y[te]}
-    elif name in ("cifar10", "cifar100"):
+    elif loader == "cifar":
         arrays = load_cifar_arrays(name, root)
-    elif name in IMAGE_DATASETS:
+    elif loader == "image_folder":
         arrays = load_image_folder_arrays(name, root, workers)
     else:
         raise DataError(f"unknown dataset {name!r}; choose from {', '.join(DATASETS)}")
-    if name in IMAGE_DATASETS:
+    if loader == "image_folder":
         mean, std = channel_stats(arrays["x_train"])
         arrays["mean"] = mean.astype(np.float32)
         arrays["std"] = np.maximum(std, 1e-3).astype(np.float32)

@@ -15,19 +15,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .datasets import REGISTRY
 from .hparams import H, derive_seed, run_seeds
 from .io import _json_default, load_checkpoint, read_json, save_checkpoint, write_json
 
 log = logging.getLogger("findeval")
 
-#: (in_channels, num_classes) of the registered datasets: the model can be built without the data.
-DATASET_SHAPES = {
-    "digits": (1, 10),
-    "cifar10": (3, 10),
-    "cifar100": (3, 100),
-    "tiny_imagenet": (3, 200),
-    "miniplaces": (3, 100),
-}
+#: (in_channels, num_classes) of the registered datasets (findeval.datasets): the model can be built without
+#: the data.
+DATASET_SHAPES = {name: (d.in_channels, d.num_classes) for name, d in REGISTRY.items()}
 
 
 #: Log files this process started (:func:`job_started`): setup_logging appends to them instead of truncating.

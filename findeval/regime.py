@@ -45,20 +45,12 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
+from .datasets import DIGITS_CLASS_COUNTS, REGISTRY  # noqa: F401 (DIGITS_CLASS_COUNTS: read here by the tests)
 from .hparams import format_number
 
 DIMENSIONS = ("lr", "batch_size", "weight_decay")
 LABELS = {"lr": "LR", "batch_size": "BS", "weight_decay": "WD"}
 
-#: scikit-learn's digits: images per class 0..9 (1,797 in all; checked against the shipped file in the tests).
-DIGITS_CLASS_COUNTS = (178, 182, 177, 183, 181, 182, 181, 179, 174, 180)
-#: Nominal (train, test) images, input channels and classes of the datasets that live in a folder.
-DATASET_SIZES = {
-    "cifar10": (50_000, 10_000, 3, 10),
-    "cifar100": (50_000, 10_000, 3, 100),
-    "tiny_imagenet": (100_000, 10_000, 3, 200),
-    "miniplaces": (100_000, 10_000, 3, 100),
-}
 #: The schema's defaults of the ``training`` block (schemas/config.schema.yaml).
 TRAINING_DEFAULTS = {"schedule": "multistep", "milestones": [], "gamma": 0.2, "warmup_iters": 0}
 
@@ -137,14 +129,11 @@ def factor_sum(training: dict, iters: int) -> float:
 def dataset_sizes(dataset: dict) -> dict:
     """``{"n_train", "n_test", "in_channels", "num_classes"}`` of a dataset block, without reading it."""
     name = dataset["name"]
-    if name == "digits":
-        tf = float(dataset.get("test_fraction", 0.2))
-        n_test = sum(int(round(tf * n)) for n in DIGITS_CLASS_COUNTS)  # as data.stratified_split
-        return {"n_train": sum(DIGITS_CLASS_COUNTS) - n_test, "n_test": n_test, "in_channels": 1, "num_classes": 10}
-    if name in DATASET_SIZES:
-        n_train, n_test, c, k = DATASET_SIZES[name]
-        return {"n_train": n_train, "n_test": n_test, "in_channels": c, "num_classes": k}
-    raise ValueError(f"unknown dataset {name!r}; choose from digits, {', '.join(DATASET_SIZES)}")
+    if name not in REGISTRY:
+        raise ValueError(f"unknown dataset {name!r}; choose from {', '.join(REGISTRY)}")
+    d = REGISTRY[name]
+    n_train, n_test = d.sizes(dataset.get("test_fraction", 0.2))  # digits: as data.stratified_split
+    return {"n_train": n_train, "n_test": n_test, "in_channels": d.in_channels, "num_classes": d.num_classes}
 
 
 def conv_shapes(model: dict, in_channels: int) -> list[tuple[str, tuple]]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 
+from .datasets import REGISTRY
 from .hparams import H
 
 
@@ -15,21 +16,10 @@ class ConfigError(ValueError):
 
 
 #: Files and folders a dataset needs under ``dataset.root`` (existence checks only: no scan of their contents;
-#: the preparation job checks every image it needs and names what is missing).
-DATASET_FILES = {
-    "cifar10": ("cifar-10-batches-py/data_batch_1",),
-    "cifar100": ("cifar-100-python/train",),
-    "tiny_imagenet": ("wnids.txt", "train", "val/images", "val/val_annotations.txt"),
-    "miniplaces": ("train.txt", "val.txt", "categories.txt", "images/train", "images/val"),
-}
+#: the preparation job checks every image it needs and names what is missing). From findeval.datasets.
+DATASET_FILES = {name: d.files for name, d in REGISTRY.items() if d.needs_root}
 #: What ``dataset.root`` is, for the messages.
-DATASET_ROOTS = {
-    "cifar10": "the folder that holds cifar-10-batches-py/",
-    "cifar100": "the folder that holds cifar-100-python/",
-    "tiny_imagenet": "the standard tiny-imagenet-200 folder, or the folder that holds it",
-    "miniplaces": "the MiniPlaces development kit folder (images/train, images/val, and train.txt, val.txt, "
-                  "categories.txt either in its data/ subfolder, as the kit is distributed, or beside images/)",
-}
+DATASET_ROOTS = {name: d.root for name, d in REGISTRY.items() if d.needs_root}
 #: MiniPlaces' text files (train.txt, val.txt, categories.txt): in the kit's data/ subfolder, or at the root.
 MINIPLACES_TEXT = ("train.txt", "val.txt", "categories.txt")
 MINIPLACES_TEXT_DIRS = ("data", "")
@@ -43,7 +33,7 @@ def miniplaces_text_dir(base: str) -> str:
             return os.path.join(base, sub) if sub else base
     return base
 #: Datasets whose folder may also be a named subfolder of ``dataset.root``.
-DATASET_SUBDIRS = {"tiny_imagenet": "tiny-imagenet-200"}
+DATASET_SUBDIRS = {name: d.subdir for name, d in REGISTRY.items() if d.subdir}
 
 
 def dataset_base(name: str, root: str) -> str:
@@ -120,16 +110,12 @@ def check_config(config: dict, *, data: bool = True) -> None:
         raise ConfigError("seeds: at least one seed is needed")
 
 
-#: Input channels of each dataset's images (the model's stem; as findeval.jobs.DATASET_SHAPES).
-DATASET_CHANNELS = {"digits": 1}
-
-
 def prunable_weights(config: dict) -> int | None:
     """The prunable weights (every convolution) of the config's model, from its spec alone (no torch)."""
     from . import regime
 
     try:
-        shapes = regime.conv_shapes(config["model"], DATASET_CHANNELS.get(config["dataset"]["name"], 3))
+        shapes = regime.conv_shapes(config["model"], REGISTRY[config["dataset"]["name"]].in_channels)
     except (KeyError, ValueError, TypeError):
         return None  # reported by the model checks
     return sum(regime._numel(s) for _, s in shapes)

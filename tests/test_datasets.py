@@ -161,6 +161,21 @@ def test_registry_shapes_agree():
         assert jobs.DATASET_SHAPES[name] == (3, classes)
 
 
+def test_the_schema_enum_is_the_registry():
+    """findeval.datasets is the one list of datasets: the schema's enum, data, jobs and workflow read it."""
+    from conftest import SCHEMA, read_yaml
+    from findeval import datasets, workflow
+
+    enum = read_yaml(SCHEMA)["properties"]["dataset"]["properties"]["name"]["enum"]
+    assert tuple(enum) == datasets.NAMES == data.DATASETS
+    assert set(jobs.DATASET_SHAPES) == set(datasets.NAMES)
+    assert set(workflow.DATASET_FILES) == set(workflow.DATASET_ROOTS) == {"cifar10", "cifar100", "tiny_imagenet",
+                                                                         "miniplaces"}
+    assert data.IMAGE_DATASETS == {"tiny_imagenet": (200, 64), "miniplaces": (100, 128)}
+    assert jobs.DATASET_SHAPES["digits"] == (1, 10) and jobs.DATASET_SHAPES["cifar100"] == (3, 100)
+    assert workflow.DATASET_SUBDIRS == {"tiny_imagenet": "tiny-imagenet-200"}
+
+
 # --------------------------------------------------------------------------- bad folders
 
 
