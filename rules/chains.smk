@@ -89,6 +89,7 @@ rule eval_sweep:
     resources:
         gpu=0 if RUNTIME["device"] == "cpu" else 1,
     params:
+        **SWEEP_GROUP,
         kind=source_kind,
         hfind=source_hfind,
         heval=lambda w: w.heval,
@@ -96,7 +97,6 @@ rule eval_sweep:
         augment=XCFG("dataset", "augment"),
         device=RUNTIME["device"],
         speed=SPEED,
-        **SWEEP_GROUP,
     script:
         "../scripts/eval_sweep.py"
 
@@ -150,12 +150,12 @@ rule lpr_eval_sweep:
     resources:
         gpu=0 if RUNTIME["device"] == "cpu" else 1,
     params:
+        **SWEEP_GROUP,
         spec=lambda w: lpr.chain_spec(w.constrained),
         heval=lambda w: w.heval,
         training=XCFG("training"),
         augment=XCFG("dataset", "augment"),
         device=RUNTIME["device"],
         speed=SPEED,
-        **SWEEP_GROUP,
     script:
         "../scripts/lpr_eval_sweep.py"

@@ -33,7 +33,9 @@ EXP = config["experiment"]
 # settings from EXPERIMENTS[wildcards.exp] (XCFG below), so an edit to one experiment re-runs only its jobs.
 EXPERIMENTS = check_experiments(
     config,
-    lambda c: validate_config(precheck(c, SCHEMA), SCHEMA, validate, f"{workflow.basedir}/schemas/config.schema.yaml"),
+    lambda c: validate_config(
+        precheck(c, SCHEMA), SCHEMA, validate, f"{workflow.basedir}/schemas/config.schema.yaml"
+    ),
 )
 SUMMARY = f"results/{EXP}/summary.csv"
 # figures of this experiment: results/<experiment>/figures/<fig>.pdf/.png (plan.figure_path); the committed

@@ -60,6 +60,7 @@ rule early_eval_sweep:
     resources:
         gpu=0 if RUNTIME["device"] == "cpu" else 1,
     params:
+        **SWEEP_GROUP,
         hfind=lambda w: w.hfind,
         heval=lambda w: w.heval,
         epoch=lambda w: int(w.epoch),
@@ -67,7 +68,6 @@ rule early_eval_sweep:
         augment=XCFG("dataset", "augment"),
         device=RUNTIME["device"],
         speed=SPEED,
-        **SWEEP_GROUP,
     script:
         "../scripts/early_eval_sweep.py"
 

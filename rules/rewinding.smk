@@ -165,8 +165,8 @@ rule variant_eval_sweep:
         gpu=0 if RUNTIME["device"] == "cpu" else 1,
     params:
         **RW_TRAIN,
-        warmup_in_eval=RW["warmup_in_eval"],
         **SWEEP_GROUP,
+        warmup_in_eval=RW["warmup_in_eval"],
     script:
         "../scripts/rewinding.py"
 
