@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import data as data_mod
+from . import regime
 from .hparams import H, derive_seed
 from .training import (RESUME_FORMAT, RESUME_VERSION, SGD, Augment, Resume, Schedule, apply_masks, autocast,
                        check_precision, evaluate)
@@ -307,8 +308,7 @@ def train_group(models_or_states, data, h: H, schedule: Schedule, *, data_seed: 
               weight_decay=h.weight_decay)
     n = len(data.y_train)
     bs = min(h.batch_size, n)
-    n_full, rest = divmod(n, bs)
-    iters = n_full + (1 if rest > 1 else 0)
+    iters = regime.steps_per_epoch(n, bs)
     gen = torch.Generator(device="cpu")
     stop = schedule.epochs if stop_epoch is None else int(stop_epoch)
     if not 0 <= first_epoch < stop <= schedule.epochs:

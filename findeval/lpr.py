@@ -427,10 +427,10 @@ def prune_local(weights: dict, parent, fraction: float):
 
 
 def dense_mask(state: dict):
-    """The level-0 mask: every prunable tensor (4-D ``.weight``, as :func:`findeval.masks.global_magnitude_prune`)."""
-    from .masks import ones_like
+    """The level-0 mask: every prunable tensor (:func:`findeval.masks.prunable_shapes`)."""
+    from .masks import ones_like, prunable_shapes
 
-    return ones_like({k: tuple(v.shape) for k, v in state.items() if k.endswith(".weight") and v.dim() == 4})
+    return ones_like(prunable_shapes(state))
 
 
 def prune_chain(out_mask: str, out_ticket: str, *, constraint: str, trained: str, parent_mask: str | None,

@@ -129,6 +129,16 @@ def _smallest(scores: np.ndarray, candidates: np.ndarray, k: int) -> np.ndarray:
     return idx[order[:k]]
 
 
+def is_prunable(name: str, shape) -> bool:
+    """The one definition of what is pruned: every 4-D ``.weight`` (the convolutions' weights)."""
+    return name.endswith(".weight") and len(tuple(shape)) == 4
+
+
+def prunable_shapes(weights: dict) -> dict[str, tuple]:
+    """Name -> shape of the prunable tensors of a state dict (torch tensors or arrays), in its order."""
+    return {k: tuple(np.shape(v)) for k, v in weights.items() if is_prunable(k, np.shape(v))}
+
+
 def global_magnitude_prune(weights: dict, mask: Mask | None, fraction: float) -> Mask:
     """One level of global magnitude pruning (A1 line 5): remove ``fraction`` of the remaining weights.
 
@@ -136,7 +146,7 @@ def global_magnitude_prune(weights: dict, mask: Mask | None, fraction: float) ->
     ``mask`` None means the dense network (all prunable tensors of ``weights``, 4-D conv weights).
     """
     if mask is None:
-        mask = ones_like({k: tuple(np.shape(v)) for k, v in weights.items() if k.endswith(".weight") and np.ndim(v) == 4})
+        mask = ones_like(prunable_shapes(weights))
     names = list(mask)
     scores, kept = _flat_scores(_as_numpy(weights, names), mask, names)
     k = prune_count(int(kept.sum()), fraction)

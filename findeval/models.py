@@ -162,10 +162,13 @@ def init_model(spec: dict, seed: int) -> ResNet:
 
 
 def prunable_names(model_or_state) -> list[str]:
-    """State-dict keys of the prunable tensors, in network order: every convolution's weight (4-D)."""
+    """State-dict keys of the prunable tensors, in network order: every convolution's weight (4-D,
+    :func:`findeval.masks.is_prunable`)."""
+    from .masks import prunable_shapes
+
     if isinstance(model_or_state, nn.Module):
         return [f"{n}.weight" for n, m in model_or_state.named_modules() if isinstance(m, nn.Conv2d)]
-    return [k for k, v in model_or_state.items() if k.endswith(".weight") and v.dim() == 4]
+    return list(prunable_shapes(model_or_state))
 
 
 def load_state(model: nn.Module, state: dict, source: str = "checkpoint") -> None:

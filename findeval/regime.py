@@ -43,6 +43,7 @@ as train() does; the issue's 0.11 / 0.43 / 1.07 counts 195).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, fields
 from fractions import Fraction
 
 from .datasets import DIGITS_CLASS_COUNTS, REGISTRY  # noqa: F401 (DIGITS_CLASS_COUNTS: read here by the tests)
@@ -50,9 +51,6 @@ from .hparams import format_number
 
 DIMENSIONS = ("lr", "batch_size", "weight_decay")
 LABELS = {"lr": "LR", "batch_size": "BS", "weight_decay": "WD"}
-
-#: The schema's defaults of the ``training`` block (schemas/config.schema.yaml).
-TRAINING_DEFAULTS = {"schedule": "multistep", "milestones": [], "gamma": 0.2, "warmup_iters": 0}
 
 #: The paper's main setting (A.1): ResNet-50 on Tiny ImageNet.
 PAPER = {
@@ -86,7 +84,7 @@ LAYER_COLUMNS = ("source", "experiment", "layer", "shape", "prunable", "kept_uni
 
 
 def lr_factor(epoch: int, it_in_epoch: int, iters_per_epoch: int, *, epochs: int, schedule: str = "multistep",
-              milestones=(), gamma: float = 0.1, warmup_iters: int = 0) -> float:
+              milestones=(), gamma: float = 0.2, warmup_iters: int = 0) -> float:
     """Factor of the base LR at iteration ``it_in_epoch`` of ``epoch`` (0-based): ``warmup(t) * decay``.
 
     The arithmetic of :meth:`findeval.training.Schedule.lr_factor`, which calls this function: warmup
@@ -104,6 +102,38 @@ def lr_factor(epoch: int, it_in_epoch: int, iters_per_epoch: int, *, epochs: int
     return warm * decay
 
 
+@dataclass(frozen=True)
+class Schedule:
+    """Training settings shared by H_find and H_eval (the config's ``training`` block; findeval.training
+    re-exports it). Its defaults are the schema's (schemas/config.schema.yaml, tested): a validated block
+    gives every value, so they matter only to direct callers."""
+
+    epochs: int
+    schedule: str = "multistep"
+    milestones: tuple = ()
+    gamma: float = 0.2
+    momentum: float = 0.9
+    nesterov: bool = False
+    warmup_iters: int = 0
+    label_smoothing: float = 0.0
+
+    @classmethod
+    def from_config(cls, block: dict) -> "Schedule":
+        known = {f for f in cls.__dataclass_fields__}
+        values = {k: v for k, v in block.items() if k in known}
+        values["milestones"] = tuple(values.get("milestones", ()))
+        return cls(**values)
+
+    def lr_factor(self, epoch: int, it_in_epoch: int, iters_per_epoch: int) -> float:
+        return lr_factor(epoch, it_in_epoch, iters_per_epoch, epochs=self.epochs, schedule=self.schedule,
+                         milestones=self.milestones, gamma=self.gamma, warmup_iters=self.warmup_iters)
+
+
+#: The defaults of the ``training`` block that the LR schedule reads (:class:`Schedule`'s, the schema's).
+TRAINING_DEFAULTS = {f.name: f.default for f in fields(Schedule)
+                     if f.name in ("schedule", "milestones", "gamma", "warmup_iters")}
+
+
 def _training(config: dict) -> dict:
     tr = {**TRAINING_DEFAULTS, **config["training"]}
     return {"epochs": int(tr["epochs"]), "schedule": tr["schedule"], "milestones": tuple(tr["milestones"]),
@@ -111,7 +141,8 @@ def _training(config: dict) -> dict:
 
 
 def steps_per_epoch(n_train: int, batch_size: int) -> int:
-    """Optimizer steps per epoch, as :func:`findeval.training.train` counts them."""
+    """Optimizer steps per epoch: the one count that :func:`findeval.training.train`, the grouped sweeps and
+    the structured warmup use (the last partial batch is kept unless it holds one image: BatchNorm needs two)."""
     bs = min(int(batch_size), int(n_train))
     n_full, rest = divmod(int(n_train), bs)
     return n_full + (1 if rest > 1 else 0)

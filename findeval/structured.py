@@ -65,6 +65,7 @@ from torch import nn
 from . import models
 from .hparams import H, derive_seed, run_seeds
 from .io import atomic_path, load_checkpoint, save_checkpoint, write_json
+from .regime import Schedule, steps_per_epoch
 
 log = logging.getLogger("findeval")
 
@@ -311,22 +312,18 @@ def count(model: nn.Module, input_shape) -> dict:
 # --------------------------------------------------------------------------- training settings
 
 
-def iterations_per_epoch(n: int, batch_size: int) -> int:
-    """As :func:`findeval.training.train`: the last partial batch is kept unless it holds one image."""
-    bs = min(batch_size, n)
-    full, rest = divmod(n, bs)
-    return full + (1 if rest > 1 else 0)
+#: The defaults of the ``structured.training`` block: the schema's (tests/test_defaults.py holds them equal).
+#: A validated block gives every value; these serve direct callers.
+TRAINING_DEFAULTS = {"schedule": "cosine", "milestones": [], "gamma": 0.1, "momentum": 0.9, "nesterov": True,
+                     "warmup_epochs": 0, "label_smoothing": 0.1}
 
 
-def schedule(training: dict, iters: int):
-    """A :class:`findeval.training.Schedule` from the ``structured.training`` block (warmup in epochs)."""
-    from .training import Schedule
-
-    return Schedule(epochs=int(training["epochs"]), schedule=training.get("schedule", "cosine"),
-                    milestones=tuple(training.get("milestones", ())), gamma=training.get("gamma", 0.1),
-                    momentum=training.get("momentum", 0.9), nesterov=training.get("nesterov", True),
-                    warmup_iters=int(training.get("warmup_epochs", 0)) * iters,
-                    label_smoothing=training.get("label_smoothing", 0.1))
+def schedule(training: dict, iters: int) -> Schedule:
+    """A :class:`findeval.regime.Schedule` from the ``structured.training`` block (warmup in epochs)."""
+    tr = {**TRAINING_DEFAULTS, **training}
+    return Schedule(epochs=int(tr["epochs"]), schedule=tr["schedule"], milestones=tuple(tr["milestones"]),
+                    gamma=tr["gamma"], momentum=tr["momentum"], nesterov=tr["nesterov"],
+                    warmup_iters=int(tr["warmup_epochs"]) * iters, label_smoothing=tr["label_smoothing"])
 
 
 def scratch_b_training(training: dict, flops_dense: int, flops_pruned: int) -> dict:
@@ -444,15 +441,12 @@ def train_run(out_metrics: str, *, kind: str, start: str, data: str, h_find: H, 
                 "flops_dense": c["flops"], "flops": c["flops"], "flops_pruned": 0.0}
     if kind == "scratch_b":
         training = scratch_b_training(training, cost["flops_dense"], cost["flops"])
-    iters = iterations_per_epoch(len(dataset.y_train), h.batch_size)
+    iters = steps_per_epoch(len(dataset.y_train), h.batch_size)
     sched = schedule(training, iters)
     t0 = time.perf_counter()
     result = tr.train(model, dataset, h, sched, data_seed=seeds["data"], mask=None,
                       augment=tr.Augment.from_config(augment), device=device, log=log.info,
                       precision=precision, channels_last=channels_last)
-    if result["iterations_per_epoch"] != iters:
-        raise RuntimeError(f"iterations per epoch: training ran {result['iterations_per_epoch']}, warmup "
-                           f"assumed {iters} (findeval.structured.iterations_per_epoch is out of date)")
     metrics = {
         "kind": kind,
         "role": {"dense": "train_find_structured", "finetune": "finetune_structured"}.get(kind, kind),

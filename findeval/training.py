@@ -38,38 +38,15 @@ import torch.nn.functional as F
 from . import data as data_mod
 from . import regime
 from .hparams import H, derive_seed
-
-
-@dataclass(frozen=True)
-class Schedule:
-    """Training settings shared by H_find and H_eval (the config's ``training`` block)."""
-
-    epochs: int
-    schedule: str = "multistep"
-    milestones: tuple = ()
-    gamma: float = 0.1
-    momentum: float = 0.9
-    nesterov: bool = False
-    warmup_iters: int = 0
-    label_smoothing: float = 0.0
-
-    @classmethod
-    def from_config(cls, block: dict) -> "Schedule":
-        known = {f for f in cls.__dataclass_fields__}
-        values = {k: v for k, v in block.items() if k in known}
-        values["milestones"] = tuple(values.get("milestones", ()))
-        return cls(**values)
-
-    def lr_factor(self, epoch: int, it_in_epoch: int, iters_per_epoch: int) -> float:
-        # the arithmetic lives in the torch-free findeval.regime (its regime table sums the same factors)
-        return regime.lr_factor(epoch, it_in_epoch, iters_per_epoch, epochs=self.epochs, schedule=self.schedule,
-                                milestones=self.milestones, gamma=self.gamma, warmup_iters=self.warmup_iters)
+from .regime import Schedule  # noqa: F401 (torch-free, with the LR arithmetic; training.Schedule for callers)
 
 
 @dataclass(frozen=True)
 class Augment:
+    """The ``dataset.augment`` block (defaults: the schema's, tested); ``enabled=False`` for ``augment: null``."""
+
     crop_scale: tuple = (0.08, 1.0)
-    crop_ratio: tuple = (3 / 4, 4 / 3)
+    crop_ratio: tuple = (0.75, 1.3333333)
     flip: bool = True
     enabled: bool = True
 
@@ -291,8 +268,7 @@ def train(model, data, h: H, schedule: Schedule, *, data_seed: int, mask: dict |
               weight_decay=h.weight_decay)
     n = len(data.y_train)
     bs = min(h.batch_size, n)
-    n_full, rest = divmod(n, bs)
-    iters = n_full + (1 if rest > 1 else 0)
+    iters = regime.steps_per_epoch(n, bs)
     gen = torch.Generator(device="cpu")
     stop = schedule.epochs if stop_epoch is None else int(stop_epoch)
     if not 0 <= first_epoch < stop <= schedule.epochs:

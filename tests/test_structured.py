@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from conftest import TEST_DATA, read_yaml, snakemake, validated, write_config
-from findeval import models
+from findeval import models, regime
 from findeval import structured as st
 from findeval import structured_plan as splan
 from findeval.hparams import H
@@ -211,8 +211,8 @@ def test_scratch_b_epochs_follow_the_flops_ratio():
 def test_schedule_converts_warmup_epochs_to_iterations():
     s = st.schedule({"epochs": 4, "warmup_epochs": 2, "label_smoothing": 0.1}, iters=6)
     assert (s.warmup_iters, s.schedule, s.nesterov, s.label_smoothing) == (12, "cosine", True, 0.1)
-    assert st.iterations_per_epoch(1438, 256) == 6 and st.iterations_per_epoch(1437, 1436) == 1
-    assert st.iterations_per_epoch(1438, 64) == 23 and st.iterations_per_epoch(10, 100) == 1
+    assert regime.steps_per_epoch(1438, 256) == 6 and regime.steps_per_epoch(1437, 1436) == 1
+    assert regime.steps_per_epoch(1438, 64) == 23 and regime.steps_per_epoch(10, 100) == 1
 
 
 # --------------------------------------------------------------------------- plan
