@@ -898,6 +898,9 @@ def claim_wd0_large_lr_better(tables: dict, params: dict):
 
 
 class Claim(NamedTuple):
+    """One claim of the paper: its row texts, the function that measures it (``fn(tables, params)``) and the
+    tables it reads (keys of :func:`inputs`; :func:`evaluate` hands ``fn`` only these)."""
+
     id: str
     claim: str
     section: str
@@ -906,6 +909,21 @@ class Claim(NamedTuple):
     unit: str
     definition: str
     fn: Callable
+    tables: tuple[str, ...] = ()
+
+
+class _Declared(dict):
+    """The tables one claim declared; reading any other is a bug in the claim's record (KeyError)."""
+
+    def __init__(self, tables: dict, spec: Claim):
+        super().__init__({k: tables.get(k) for k in spec.tables})
+        self.spec = spec
+
+    def get(self, key, default=None):
+        return self[key] if self[key] is not None else default
+
+    def __missing__(self, key):
+        raise KeyError(f"claim {self.spec.id} reads table {key!r}, not among its declared tables {self.spec.tables}")
 
 
 _MOST = {"small": "smallest", "large": "largest"}
@@ -930,7 +948,7 @@ def _c2(d):
     bad, good = BAD_END[d], _good_end(d)
     return Claim(f"C2-{LABELS[d]}", f"{bad} {LABELS[d]}_find prunes early layers more", "Sec. 3.4, Fig. 6 (L114)",
                  _Q_C2, "", "pp", f"early({_MOST[bad]} {LABELS[d]}_find) - early({_MOST[good]} {LABELS[d]}_find) of "
-                 f"the find grid, at fig6's level; {_EARLY}", claim_early_layers(d))
+                 f"the find grid, at fig6's level; {_EARLY}", claim_early_layers(d), ("fig6",))
 
 
 def _c3(d):
@@ -938,7 +956,7 @@ def _c3(d):
                  "Sec. 3.2, Fig. 3 (L86)", _Q_C3, "+3 to +4 pp", "pp",
                  f"acc({_MOST[_good_end(d)]} {LABELS[d]}_find -> {_MOST[BAD_END[d]]} {LABELS[d]}_eval) - acc(coupled "
                  f"at that {LABELS[d]}_eval), at {_LEVEL_STAR}; declared pair: L84's good H_find with its "
-                 f"'{_GOOD_EVAL[d]}'", claim_decoupled_beats_coupled(d))
+                 f"'{_GOOD_EVAL[d]}'", claim_decoupled_beats_coupled(d), ("summary",))
 
 
 CLAIMS = [
@@ -946,57 +964,58 @@ CLAIMS = [
           "the good H_{find} values do not achieve the highest model accuracy", "", "decades of LR",
           "log10(best dense LR) - log10(best LR_find at L*) on the means; best dense LR = argmax of mean level-0 "
           "accuracy; best LR_find = argmax over LR_find of max over LR_eval; ties against the claim; descriptive",
-          claim_best_lr_find_below_dense),
+          claim_best_lr_find_below_dense, ("summary",)),
     *[_c2(d) for d in DIMENSIONS],
     *[_c3(d) for d in DIMENSIONS],
     *[Claim(f"C4-{LABELS[d]}", f"match-good-LPR beats match-bad-LPR ({LABELS[d]})", "Sec. 3.4, Fig. 7 (L118)",
             _Q_C4, "", "pp", f"acc(match-good-LPR) - acc(match-bad-LPR) ({LABELS[d]} panel of fig7, same H_eval) at "
-            f"{_LEVEL_STAR}", claim_match_good_beats_bad(d)) for d in DIMENSIONS],
+            f"{_LEVEL_STAR}", claim_match_good_beats_bad(d), ("fig7",)) for d in DIMENSIONS],
     Claim("C5", "early pruning at a middle epoch improves on pruning at convergence", "Sec. 3.5, Fig. 9 (L128)",
           "pruning at epochs 50 (orange) or 70 (green) is actually better than pruning at convergence (110 epochs, "
           "red)", "slight gain", "pp",
           f"acc(masks pruned at fig9's epoch nearest half the schedule) - acc(at convergence), same H_eval, fig9's "
-          f"panel of the default H_find, at {_LEVEL_STAR}; strict (> 0)", claim_early_pruning),
+          f"panel of the default H_find, at {_LEVEL_STAR}; strict (> 0)", claim_early_pruning, ("fig9",)),
     Claim("C6", "with WD_find = 0, LR_find barely moves the LPR", "Sec. 3.4, Fig. 8 (L120)",
           "when the weight decay is set to 0, the learning rate barely affects the LPR", "", "pp",
           f"spread(default WD_find) - spread(WD_find = 0) per seed, spread = max - min over LR_find of early(H) at "
-          f"fig6's level; {_EARLY}", claim_wd0_lpr_spread),
+          f"fig6's level; {_EARLY}", claim_wd0_lpr_spread, ("fig6", "fig8")),
     *[Claim(f"C7-{LABELS[d]}", f"structured: decoupled beats coupled ({LABELS[d]})", "Sec. 3.3, Fig. 5 (L100)",
             _Q_C7, "up to +2 pp", "pp", f"as C3 on the structured grids (fine-tuned runs) at the ratio of channels "
-            f"pruned nearest 0.5", claim_structured(d)) for d in DIMENSIONS],
+            f"pruned nearest 0.5", claim_structured(d), ("structured",)) for d in DIMENSIONS],
     Claim("C8-GR", "the coupled largest-LR ticket falls below global random at high sparsity",
           "Sec. 3.1, Fig. 1a (L40, L66)", "LR = 0.5 performed very poorly, even worse than the random baseline",
           "> 25 pp at 96-98%", "pp", "acc(global random) - acc(lottery), coupled H of fig1's largest LR, last level",
-          claim_below_random("lottery")),
+          claim_below_random("lottery"), ("summary",)),
     Claim("C8-PL", "preserve LPR of the largest-LR ticket falls below global random at high sparsity",
           "Sec. 3.1, Fig. 1a (L58, L66)",
           "the winning tickets (blue) and the random baseline with the same LPR as the winning ticket (green) are "
           "both worse than the global random baseline (orange) by over 25 percentage points at 96-98% sparsity",
           "> 25 pp at 96-98%", "pp", "acc(global random) - acc(preserve LPR), coupled H of fig1's largest LR, last "
-          "level", claim_below_random("preserve_lpr")),
+          "level", claim_below_random("preserve_lpr"), ("summary",)),
     *[Claim(f"C9-{VARIANT_IDS[v]}", f"a smaller LR_find is better under {_VARIANT_NAMES[v]}",
             f"Sec. 3.3, Fig. 4{'abc'[i]} ({'L96' if v == 'warmup' else 'L82'})", _Q_C9[v], "", "pp",
             "acc(smallest LR_find) - acc(largest LR_find), mean over the panel's LR_eval values, at fig4's level "
-            "nearest 80% sparsity", claim_fig4_small_lr_find(v)) for i, v in enumerate(("late", "warmup",
+            "nearest 80% sparsity", claim_fig4_small_lr_find(v), ("fig4",)) for i, v in enumerate(("late", "warmup",
                                                                                            "lr_rewind"))],
     Claim("C10", "LR rewinding to a high LR_eval beats weight rewinding", "Sec. 3.3, Fig. 4c (L98)",
           "taking a mask from a small LR_{find} and using learning rate rewinding to a high LR_{eval} improves "
           "accuracy by approximately 3 percentage points compared to weight rewinding (Figure 4c)", "about +3 pp",
           "pp", "acc(LR rewinding, smallest LR_find -> largest LR_eval) - acc(weight rewinding: the regular ticket, "
-          "same pair), at fig4's level nearest 80% sparsity", claim_lr_rewinding_beats_weight_rewinding),
+          "same pair), at fig4's level nearest 80% sparsity", claim_lr_rewinding_beats_weight_rewinding,
+          ("fig4", "summary")),
     Claim("C11", "local pruning: a larger LR_find is better", "App., Fig. A15 (L301)",
           "For both values of LR_{eval} , we see that the larger the LR_{find} , the better the pruned models perform.",
           "", "pp", f"acc(largest LR_find) - acc(smallest LR_find), local masks, mean over figA15's LR_eval panels, "
-          f"at {_LEVEL_STAR}", claim_local_lr),
+          f"at {_LEVEL_STAR}", claim_local_lr, ("figA15",)),
     *[Claim(f"C12-{LABELS[d]}", f"local pruning: {BAD_END[d]} {LABELS[d]}_find is better (opposite of global)",
             "App., Fig. A16 (L305)", "While large BS_{find} and small WD_{find} performed well in global pruning, we "
             "see the opposite for local pruning.", "", "pp",
             f"acc({_MOST[BAD_END[d]]} {LABELS[d]}_find) - acc({_MOST[_good_end(d)]}), local masks, figA16's H_eval, "
-            f"at {_LEVEL_STAR}", claim_local_opposite(d)) for d in ("batch_size", "weight_decay")],
+            f"at {_LEVEL_STAR}", claim_local_opposite(d), ("figA16",)) for d in ("batch_size", "weight_decay")],
     Claim("C13", "with WD_find = 0, the larger LR_find does better", "Sec. 3.4, Fig. 8c (L124)",
           "the larger LR_{find} does better (c)", "", "pp",
           f"acc(largest LR_find) - acc(smallest LR_find), WD_find = 0, fig8's H_eval, at {_LEVEL_STAR}",
-          claim_wd0_large_lr_better),
+          claim_wd0_large_lr_better, ("fig8",)),
 ]
 
 
@@ -1009,7 +1028,7 @@ def evaluate(claim_id: str, tables: dict, params: dict) -> dict:
            "sparsity": params["sparsity"], "detail": "", "definition": spec.definition,
            "regime_warnings": "; ".join(params.get("regime_warnings") or [])}
     try:
-        per_seed, how = spec.fn(tables, params)
+        per_seed, how = spec.fn(_Declared(tables, spec), params)
         seeds, diffs = per_seed_effects(per_seed, how["statistic"])
     except NotRun as reason:
         row["detail"] = f"not run: {reason}"

@@ -546,3 +546,17 @@ def test_the_claims_rule_runs_on_the_pipeline_tables(tmp_path, tiny_raw):
     assert verdicts["C3-LR"] == verdicts["C8-GR"] == verdicts["C9-late"] == verdicts["C11"] == "reproduced"  # 5 seeds
     assert verdicts["C3-BS"] == verdicts["C7-LR"] == verdicts["C5"] == "not run"
     assert "C6" in (tmp_path / "results/tiny/logs/claims.log").read_text()
+
+
+def test_claims_are_typed_records_that_name_their_tables(params):
+    """Each claim names the tables it reads (keys of claims.inputs); evaluate hands its function only those,
+    so reading another is a KeyError, not a silent "not run"."""
+    keys = {"summary", "fig6", "fig7", "fig8", "figA15", "figA16", "structured", "fig9", "fig4"}
+    assert all(c.tables and set(c.tables) <= keys for c in claims.CLAIMS)
+    assert {t for c in claims.CLAIMS for t in c.tables} == keys
+    spec = next(c for c in claims.CLAIMS if c.id == "C6")
+    assert spec.tables == ("fig6", "fig8") and spec._fields[-2:] == ("fn", "tables")
+    declared = claims._Declared(all_tables(params, +1), spec)
+    assert declared.get("fig6") is not None
+    with pytest.raises(KeyError, match="C6 reads table 'summary'"):
+        declared.get("summary")
