@@ -13,8 +13,8 @@ import pytest
 import torch
 
 from conftest import REPO, TINY, planned_jobs, read_yaml, snakemake, validated, write_config
-from findeval import claims, early, jobs, masks
-from findeval.hparams import H
+from findeval import claims, early, jobs, masks, plan
+from findeval.hparams import H, format_number
 from findeval.io import load_checkpoint
 from findeval.workflow import ConfigError
 
@@ -30,14 +30,24 @@ def _raw(**block) -> dict:
 
 
 def test_prune_epochs_lr_find_and_h_eval(main_config):
-    assert early.enabled(main_config) and early.prune_epochs(main_config) == [2, 5, 8]
-    assert [h.lr for h in early.hfinds(main_config)] == [0.02, 0.1, 0.5]
-    assert early.heval(main_config) == H(0.1, 64, 5e-4)
+    block, e = main_config["early_pruning"], main_config["training"]["epochs"]
+    assert early.enabled(main_config)
+    ks = early.prune_epochs(main_config)
+    assert ks == sorted(set(block["epochs"])) and all(1 <= k < e for k in ks)
+    lrs = block["lr_find"] or main_config["grids"]["lr"]["find"]
+    assert [h.lr for h in early.hfinds(main_config)] == sorted(set(lrs))
+    assert all(h.replace(lr=0.1) == plan.default_h(main_config).replace(lr=0.1) for h in early.hfinds(main_config))
+    assert early.heval(main_config) == plan.default_h(main_config).replace(
+        **{k: v for k, v in (block["h_eval"] or {}).items() if v is not None})
+    # the block silent: the paper's epochs scaled, the LR find grid, the defaults
     cfg = copy.deepcopy(main_config)
-    cfg["early_pruning"]["epochs"] = None  # the paper's 20, 50, 70 of 110 scaled to 12 epochs
+    cfg["early_pruning"] = {"epochs": None, "lr_find": None, "h_eval": None}
+    cfg["training"]["epochs"] = 12  # the paper's 20, 50, 70 of 110 scaled to 12 epochs
     assert early.prune_epochs(cfg) == [2, 5, 8]
     cfg["training"]["epochs"] = 110
     assert early.prune_epochs(cfg) == [20, 50, 70]
+    assert [h.lr for h in early.hfinds(cfg)] == sorted(main_config["grids"]["lr"]["find"])
+    assert early.heval(cfg) == plan.default_h(main_config)
     cfg = validated(_raw(epochs=[3], lr_find=[0.3], h_eval={"lr": 0.2}))
     with pytest.raises(ConfigError, match="not in 1..2"):
         early.check(cfg)
@@ -52,20 +62,25 @@ def test_prune_epochs_lr_find_and_h_eval(main_config):
 
 def test_fig9_reads_early_runs_and_the_regular_curve_at_convergence(main_config):
     params = early.figure_params(main_config, "fig9")
-    assert len(params["panels"]) == 3
-    panel = params["panels"][0]
-    assert [ln["prune_epoch"] for ln in panel["lines"]] == [2, 5, 8, 12]
+    hfs, he = early.hfinds(main_config), early.heval(main_config)
+    ks, e, n = early.prune_epochs(main_config), main_config["training"]["epochs"], main_config["pruning"]["levels"]
+    exp = f"results/{main_config['experiment']}"
+    assert len(params["panels"]) == len(hfs) > 1
+    panel, hf = params["panels"][0], hfs[0]
+    assert panel["hfind"] == hf.slug
+    assert [ln["prune_epoch"] for ln in panel["lines"]] == [*ks, e]
+    k = ks[1]
     files = {(f["seed"], f["level"]): f["path"] for f in panel["lines"][1]["files"]}
-    assert files[(0, 0)] == "results/digits/early/find/lr0.02_bs64_wd5e-4/epoch5/seed0/level0/metrics.json"
-    assert files[(1, 3)] == "results/digits/early/eval/lr0.02_bs64_wd5e-4/epoch5/lr0.1_bs64_wd5e-4/seed1/level3/metrics.json"
+    assert files[(0, 0)] == f"{exp}/early/find/{hf.slug}/epoch{k}/seed0/level0/metrics.json"
+    assert files[(1, 3)] == f"{exp}/early/eval/{hf.slug}/epoch{k}/{he.slug}/seed1/level3/metrics.json"
     conv = {(f["seed"], f["level"]): f["path"] for f in panel["lines"][-1]["files"]}
-    assert conv[(0, 0)] == "results/digits/find/lr0.02_bs64_wd5e-4/seed0/level0/metrics.json"
+    assert conv[(0, 0)] == f"{exp}/find/{hf.slug}/seed0/level0/metrics.json"
     last = max(conv)  # the last seed of the default config, its last level
-    assert last[1] == 14 and conv[last] == (
-        f"results/digits/eval/lottery/lr0.02_bs64_wd5e-4/lr0.1_bs64_wd5e-4/seed{last[0]}/level14/metrics.json")
-    assert "-58%" in panel["lines"][1]["label"]  # 1 - 5/12
+    assert last == (max(main_config["seeds"]), n) and conv[last] == (
+        f"{exp}/eval/lottery/{hf.slug}/{he.slug}/seed{last[0]}/level{n}/metrics.json")
+    assert f"-{100 * (1 - k / e):.0f}%" in panel["lines"][1]["label"]
     assert early.figure_inputs(main_config, "figA19") == sorted(
-        f"results/digits/early/lpr_trajectory/lr{lr}_bs64_wd5e-4/seed{s}.csv" for lr in (0.02, 0.1, 0.5) for s in main_config["seeds"])
+        f"{exp}/early/lpr_trajectory/{h.slug}/seed{s}.csv" for h in hfs for s in main_config["seeds"])
 
 
 def test_the_planning_half_imports_no_torch():
@@ -166,17 +181,23 @@ def test_lpr_trajectory_reproduces_the_find_level0_run(prepared):
 def test_claim_c5_reads_fig9(main_config):
     params = claims.settings(main_config)
     spec = params["fig9"]
-    assert spec == {"panel": 1, "hfind": "lr0.1_bs64_wd5e-4", "heval": "lr0.1_bs64_wd5e-4", "middle_epoch": 5,
-                    "epochs": 12}
-    assert claims.inputs(main_config)["fig9"] == ["results/digits/early/fig9.csv"]
+    hfs, base, e = early.hfinds(main_config), plan.default_h(main_config), main_config["training"]["epochs"]
+    assert base in hfs  # the default H_find's panel
+    middle = min(early.prune_epochs(main_config), key=lambda k: (abs(k - e / 2), k))  # nearest half the schedule
+    assert spec == {"panel": hfs.index(base), "hfind": base.slug, "heval": early.heval(main_config).slug,
+                    "middle_epoch": middle, "epochs": e}
+    assert claims.inputs(main_config)["fig9"] == [f"results/{main_config['experiment']}/early/fig9.csv"]
     level = params["level"]
+    others = [k for k in early.prune_epochs(main_config) if k != middle]
 
     def table(delta):
         rows = []
-        for k, acc in ((2, 0.5), (5, 0.7 + delta), (8, 0.7), (12, 0.7)):
+        for k, acc in ((others[0], 0.5), (middle, 0.7 + delta), *((k, 0.7) for k in others[1:]), (e, 0.7)):
             rows += [{"panel": panel, "prune_epoch": k, "level": lv, "seed": s,
-                      "test_accuracy": acc + 0.002 * (s - 1) * (1 + (k == 5)) + (0.3 if panel != 1 else 0)}
-                     for panel in range(3) for lv in range(15) for s in range(3)]
+                      "test_accuracy": acc + 0.002 * (s - 1) * (1 + (k == middle)) +
+                      (0.3 if panel != spec["panel"] else 0)}
+                     for panel in range(len(hfs)) for lv in range(main_config["pruning"]["levels"] + 1)
+                     for s in range(3)]
         return pd.DataFrame(rows)
 
     def c5(tables):
@@ -245,12 +266,21 @@ def test_tiny_run_of_the_early_figures(tmp_path):
 
 def test_figA18_panels_are_a_large_then_a_small_lr_find(main_config):
     """L315: (a) LR_find 0.5, (b) 0.05; unset: the largest and the smallest early-pruning LR_find."""
+    def labels(cfg):
+        return [ln["label"] for ln in early.figure_params(cfg, "figA18")["lines"]]
+
+    given = (main_config["figures"].get("figA18") or {}).get("lr_find")
+    own = [h.lr for h in early.hfinds(main_config)]
+    expect = given or [max(own), min(own)]
+    assert labels(main_config) == [f"LR_find = {format_number(v)}" for v in expect]
+    # figures.figA18 silent: the largest, then the smallest early-pruning LR_find
     cfg = copy.deepcopy(main_config)
+    cfg["figures"].pop("figA18", None)
     cfg["early_pruning"] = {"lr_find": [0.1, 0.02, 0.5]}
-    assert [ln["label"] for ln in early.figure_params(cfg, "figA18")["lines"]] == ["LR_find = 0.5", "LR_find = 0.02"]
+    assert labels(cfg) == ["LR_find = 0.5", "LR_find = 0.02"]
     cfg["figures"]["figA18"] = {"lr_find": [0.5, 0.05]}
-    lines = early.figure_params(cfg, "figA18")["lines"]
-    assert [ln["label"] for ln in lines] == ["LR_find = 0.5", "LR_find = 0.05"]
+    assert labels(cfg) == ["LR_find = 0.5", "LR_find = 0.05"]
     # figA18's own LRs get trajectory runs; figA19 keeps the early-pruning LRs
     assert any("lr0.05_" in p for p in early.figure_inputs(cfg, "figA18"))
+    assert not any("lr0.05_" in p for p in early.figure_inputs(cfg, "figA19"))
     assert len(early.figure_params(cfg, "figA19")["lines"]) == 3

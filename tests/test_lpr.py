@@ -95,15 +95,37 @@ def test_local_pruning_gives_equal_ratios():
 # --------------------------------------------------------------------------- planning
 
 
+def _silent(config: dict, *figs: str) -> dict:
+    """``config`` without its ``figures.<fig>`` settings: what the code chooses when the config says nothing."""
+    cfg = copy.deepcopy(config)
+    for fig in figs:
+        cfg["figures"].pop(fig, None)
+    return cfg
+
+
 def test_default_figure_settings(main_config):
     n = plan.levels(main_config)
-    assert lpr.fig6_level(main_config) == min(5, n)
-    assert lpr.figA17_levels(main_config) == sorted({1, n // 2, n})
-    pairs = {p["dim"]: (p["good"], p["bad"]) for p in lpr.fig7_pairs(main_config)}
+    figures = main_config["figures"]
+    cfg = _silent(main_config, "fig6", "figA17", "fig7", "fig8")
+    assert lpr.fig6_level(cfg) == min(5, n)
+    assert lpr.figA17_levels(cfg) == sorted({1, n // 2, n})
+    assert lpr.fig8_levels(cfg) == sorted({min(5, n), min(10, n)})
+    assert lpr.fig8_levels(main_config) == ((figures.get("fig8") or {}).get("levels") or lpr.fig8_levels(cfg))
     lr, bs, wd = (main_config["grids"][d]["find"] for d in ("lr", "batch_size", "weight_decay"))
-    assert (pairs["lr"][0].lr, pairs["lr"][1].lr) == (min(lr), max(lr))
-    assert (pairs["batch_size"][0].batch_size, pairs["batch_size"][1].batch_size) == (max(bs), min(bs))
-    assert (pairs["weight_decay"][0].weight_decay, pairs["weight_decay"][1].weight_decay) == (min(wd), max(wd))
+    grid_rule = {"lr": (min(lr), max(lr)), "batch_size": (max(bs), min(bs)), "weight_decay": (min(wd), max(wd))}
+    # silent: good = smallest LR, largest BS, smallest WD of the find grid; bad = the opposite
+    pairs = {p["dim"]: (getattr(p["good"], p["dim"]), getattr(p["bad"], p["dim"])) for p in lpr.fig7_pairs(cfg)}
+    assert pairs == grid_rule
+    # the config's figures.fig7.good/bad where set, the grid rule for the rest
+    given = figures.get("fig7") or {}
+    pairs = {p["dim"]: (getattr(p["good"], p["dim"]), getattr(p["bad"], p["dim"]))
+             for p in lpr.fig7_pairs(main_config)}
+    assert pairs == {d: ((given.get("good") or {}).get(d, g), (given.get("bad") or {}).get(d, b))
+                     for d, (g, b) in grid_rule.items()}
+    for p in lpr.fig7_pairs(main_config):  # one hyperparameter moved off the defaults per panel
+        base = plan.default_h(main_config)
+        assert p["good"] == base.replace(**{p["dim"]: getattr(p["good"], p["dim"])})
+        assert p["bad"] == base.replace(**{p["dim"]: getattr(p["bad"], p["dim"])})
     assert all(h.weight_decay == 0 for h in lpr.fig8_hs(main_config))
 
 
@@ -251,9 +273,11 @@ def test_fig7_draws_the_papers_three_lines_and_the_fourth_on_request(main_config
 
 def test_figA15_lr_find_is_a_setting(main_config):
     grid = sorted(set(main_config["grids"]["lr"]["find"]))
-    assert [h.lr for h in lpr.figA15_hfinds(main_config)] == grid
+    given = (main_config["figures"].get("figA15") or {}).get("lr_find")
+    assert [h.lr for h in lpr.figA15_hfinds(main_config)] == sorted(set(given or grid))
+    assert [h.lr for h in lpr.figA15_hfinds(_silent(main_config, "figA15"))] == grid  # silent: the LR find grid
     cfg = copy.deepcopy(main_config)
-    cfg["figures"]["figA15"] = {"lr_find": [0.5, 0.1, 0.2]}
+    cfg["figures"]["figA15"] = {"lr_find": [0.5, 0.02, 0.2]}  # neither the grid nor the default config's
     panels = lpr.figure_panels(cfg, "figA15")
-    assert all([ln["label"] for ln in p["lines"]] == ["LR_find = 0.1", "LR_find = 0.2", "LR_find = 0.5"]
+    assert all([ln["label"] for ln in p["lines"]] == ["LR_find = 0.02", "LR_find = 0.2", "LR_find = 0.5"]
                for p in panels)

@@ -37,16 +37,21 @@ def tiny_with(**entries) -> dict:
 
 def test_default_config_has_two_stand_ins(main_config):
     exps = experiments(main_config)
-    assert list(exps) == ["digits", "digits-wide", "digits-resnet18"]
-    wide, r18 = exps["digits-wide"], exps["digits-resnet18"]
-    assert wide["model"] == {"name": "resnet_cifar", "depth": 8, "width": 6}
-    assert r18["model"] == {"name": "resnet18", "width": 4}
-    for derived in (wide, r18):  # what the entry does not set is the main experiment's
+    entries = main_config["other_models"]
+    assert list(exps) == [main_config["experiment"], entries["figA8"]["experiment"], entries["figA9"]["experiment"]]
+    wide, r18 = exps[entries["figA8"]["experiment"]], exps[entries["figA9"]["experiment"]]
+    assert wide["model"] == entries["figA8"]["model"] != main_config["model"]
+    assert wide["model"]["name"] == "resnet_cifar" and wide["model"]["width"] > main_config["model"]["width"]
+    assert r18["model"] == entries["figA9"]["model"] and r18["model"]["name"] == "resnet18"
+    for fig, derived in (("figA8", wide), ("figA9", r18)):  # what the entry does not set is the main experiment's
         for key in ("dataset", "training", "defaults", "seeds", "pruning", "runtime"):
             assert derived[key] == main_config[key], key
-        assert derived["grids"]["batch_size"] == {"find": [64], "eval": [64]}
+        bs = main_config["defaults"]["batch_size"]
+        assert derived["grids"]["batch_size"] == {"find": [bs], "eval": [bs]}
+        assert derived["grids"]["lr"] == entries[fig]["lr"]
     assert plan.other_figures(main_config) == ["figA8", "figA9"]
-    for fig, exp in (("figA8", "digits-wide"), ("figA9", "digits-resnet18")):
+    for fig in ("figA8", "figA9"):
+        exp = entries[fig]["experiment"]
         files = plan.figure_inputs(main_config, fig)
         assert files and all(f.startswith(f"results/{exp}/") for f in files)
         params = plan.figure_params(main_config, fig)
@@ -54,24 +59,34 @@ def test_default_config_has_two_stand_ins(main_config):
 
 
 def test_figA8_panels_follow_the_paper(main_config):
-    """(a)-(c): constant LR_eval 0.02, 0.1, 0.5, each with every LR_find and both random baselines;
-    (d): LR_find = defaults.lr with every LR_eval."""
+    """(a)-(c): one panel per constant LR_eval of the entry (paper: 0.02, 0.1, 0.5), each with every LR_find
+    and both random baselines; (d): constant_find (unset: defaults.lr) with every LR_eval."""
+    entry = main_config["other_models"]["figA8"]
+    finds, evals = sorted(entry["lr"]["find"]), sorted(entry["lr"]["eval"])
+    const_find = entry.get("constant_find")
+    const_find = [main_config["defaults"]["lr"]] if const_find is None else const_find
     panels = plan.figure_panels(main_config, "figA8")
     base = H(**main_config["defaults"])
+    assert len(evals) == 3 and const_find  # the paper's four panels
     assert [(p["compare"], p["constant"].lr) for p in panels] == [
-        ("find", 0.02), ("find", 0.1), ("find", 0.5), ("eval", 0.1)]
-    for p in panels[:3]:
+        *(("find", v) for v in evals), *(("eval", v) for v in const_find)]
+    for p in panels[:len(evals)]:
         lottery = [ln for ln in p["lines"] if ln.kind == "lottery"]
-        assert [ln.hfind.lr for ln in lottery] == [0.02, 0.1, 0.5]
+        assert [ln.hfind.lr for ln in lottery] == finds
         assert {ln.heval for ln in lottery} == {p["constant"]}
         assert {ln.kind for ln in p["lines"]} == {"lottery", "global_random", "preserve_lpr"}
-    assert [ln.heval.lr for ln in panels[3]["lines"] if ln.kind == "lottery"] == [0.02, 0.1, 0.5]
+    for p in panels[len(evals):]:
+        lottery = [ln for ln in p["lines"] if ln.kind == "lottery"]
+        assert [ln.heval.lr for ln in lottery] == evals and {ln.hfind for ln in lottery} == {p["constant"]}
     assert all(ln.heval.batch_size == base.batch_size for p in panels for ln in p["lines"])
 
 
 def test_figA9_has_the_two_constant_eval_panels(main_config):
+    entry = main_config["other_models"]["figA9"]
+    finds, evals = set(entry["lr"]["find"]), sorted(entry["lr"]["eval"])
+    assert entry["constant_find"] == [] and len(evals) == 2  # as the paper: (a), (b) at a constant LR_eval
     panels = plan.figure_panels(main_config, "figA9")
-    assert [(p["compare"], p["constant"].lr) for p in panels] == [("find", 0.1), ("find", 0.5)]
+    assert [(p["compare"], p["constant"].lr) for p in panels] == [("find", v) for v in evals]
     # every level of every seed of every curve, the dense level 0 of each lottery curve included
     n_levels, n_seeds = main_config["pruning"]["levels"], len(main_config["seeds"])
     lines = plan.figure_lines(main_config, "figA9")
@@ -79,10 +94,16 @@ def test_figA9_has_the_two_constant_eval_panels(main_config):
     for ln in lines:
         expected |= set(plan.line_files(plan.other_model_configs(main_config)["figA9"], ln))
     assert set(plan.figure_inputs(main_config, "figA9")) == expected
-    assert sum(ln.kind == "lottery" for ln in lines) == 6 and sum(ln.kind != "lottery" for ln in lines) == 4
-    # 4 decoupled and 4 random curves are evaluation runs; the 2 coupled curves are find runs (levels 0-L), and
-    # LR_find 0.02, never coupled here, adds its dense level 0
-    assert len(expected) == (4 + 4) * n_seeds * n_levels + (2 * (n_levels + 1) + 1) * n_seeds
+    n_lottery, n_random = len(finds) * len(evals), 2 * len(evals)
+    assert sum(ln.kind == "lottery" for ln in lines) == n_lottery
+    assert sum(ln.kind != "lottery" for ln in lines) == n_random
+    # decoupled and random curves are evaluation runs (levels 1-L); coupled curves (LR_find = LR_eval) are find
+    # runs (levels 0-L), and each LR_find never coupled here adds its dense level 0
+    coupled = finds & set(evals)
+    assert coupled  # the case the count below is about
+    decoupled = n_lottery - len(coupled)
+    assert len(expected) == (decoupled + n_random) * n_seeds * n_levels + (
+        len(coupled) * (n_levels + 1) + len(finds - coupled)) * n_seeds
 
 
 def test_an_entry_replaces_a_block_wholesale():

@@ -202,7 +202,14 @@ def test_recompute_bn_uses_training_statistics(base):
 
 def test_default_settings_and_paths(main_config):
     s = rewinding.settings(main_config)
-    assert s["late_epoch"] == 1 and s["warmup_iters"] == 25 and not s["warmup_in_eval"]
+    block = main_config["rewinding"]
+    assert (s["late_epoch"], s["warmup_iters"], s["warmup_in_eval"]) == (
+        block["late_epoch"], block["warmup_iters"], block["warmup_in_eval"])
+    silent = copy.deepcopy(main_config)
+    for key in ("late_epoch", "warmup_iters", "warmup_in_eval"):
+        del silent["rewinding"][key]
+    t = rewinding.settings(silent)  # unset: rewind to epoch 1; 25 warmup iterations of H_find only
+    assert (t["late_epoch"], t["warmup_iters"], t["warmup_in_eval"]) == (1, 25, False)
     # Fig. 4 (L82): two LR_find x two LR_eval per panel, unstated: defaults.lr and the grid's largest
     find, evals = sorted(set(main_config["grids"]["lr"]["find"])), sorted(set(main_config["grids"]["lr"]["eval"]))
     centre = main_config["defaults"]["lr"]
@@ -211,21 +218,28 @@ def test_default_settings_and_paths(main_config):
     assert [len(p["lines"]) for p in rewinding.figure_panels(main_config)] == [4, 4, 4]
     assert s["levels"] == main_config["pruning"]["levels"]
     i = instability.settings(main_config)
-    assert (i["lr_small"], i["lr_large"], i["levels"], i["alphas"]) == (0.02, 0.1, [3, 6], 11)
-    h, he = H(0.02, 64, 5e-4), H(0.1, 64, 5e-4)
+    small_large = main_config["instability"]["lr"] or [min(find), centre]  # unset: the paper's 0.05, 0.2
+    n = s["levels"]
+    lv = main_config["instability"]["levels"] or sorted({min(3, n), min(6, n)})  # unset: 48.8%, 73.8% pruned
+    alphas = main_config["instability"]["alphas"]
+    assert (i["lr_small"], i["lr_large"], i["levels"], i["alphas"]) == (*small_large, lv, alphas)
+    base = plan.default_h(main_config)
+    h, he = base.replace(lr=min(find)), base.replace(lr=max(evals))
+    assert h != he
+    k, w, exp = s["late_epoch"], s["warmup_iters"], f"results/{main_config['experiment']}"
     mp = rewinding.metrics_path
     assert mp(main_config, "late", h, he, 0, 0) == plan.metrics_path(main_config, plan.Line("lottery", h, h), 0, 0)
-    assert mp(main_config, "late", h, h, 1, 3) == f"results/digits/late/k1/{h.slug}/seed1/level3/metrics.json"
-    late_eval = f"results/digits/late/k1/eval/{h.slug}/{he.slug}/seed1/level3/metrics.json"
+    assert mp(main_config, "late", h, h, 1, 3) == f"{exp}/late/k{k}/{h.slug}/seed1/level3/metrics.json"
+    late_eval = f"{exp}/late/k{k}/eval/{h.slug}/{he.slug}/seed1/level3/metrics.json"
     assert mp(main_config, "late", h, he, 1, 3) == late_eval
     # warmup: the dense point is its own run, and the coupled evaluation (no warmup) is not the find run
-    assert mp(main_config, "warmup", h, h, 0, 0) == f"results/digits/warmup/w25/{h.slug}/seed0/level0/metrics.json"
-    warm_eval = f"results/digits/warmup/w25/eval/{h.slug}/{h.slug}/seed0/level2/metrics.json"
+    assert mp(main_config, "warmup", h, h, 0, 0) == f"{exp}/warmup/w{w}/{h.slug}/seed0/level0/metrics.json"
+    warm_eval = f"{exp}/warmup/w{w}/eval/{h.slug}/{h.slug}/seed0/level2/metrics.json"
     assert mp(main_config, "warmup", h, h, 0, 2) == warm_eval
-    assert mp(main_config, "lr_rewind", h, h, 0, 2) == f"results/digits/lr_rewind/{h.slug}/seed0/level2/metrics.json"
+    assert mp(main_config, "lr_rewind", h, h, 0, 2) == f"{exp}/lr_rewind/{h.slug}/seed0/level2/metrics.json"
     assert rewinding.parse_variant("late/k3") == {"variant": "late", "late_epoch": 3, "warmup_iters": None}
     lines = [ln["label"] for ln in instability.figure_panels(main_config, "figA14")[0]["lines"]]
-    assert lines == ["lottery ticket, late rewinding to epoch 1", "global random", "preserve LPR", "preserve mask"]
+    assert lines == [f"lottery ticket, late rewinding to epoch {k}", "global random", "preserve LPR", "preserve mask"]
 
 
 def test_two_values_of_a_grid():
