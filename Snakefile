@@ -23,6 +23,13 @@ report: "report/workflow.rst"
 # merged into it: a preset's `model: {name: resnet50}` must not inherit config.yaml's resnet_cifar depth.
 # (Snakemake's --replace-workflow-config would do the same, but it is not passed on to cluster jobs.)
 if not workflow.overwrite_configfiles:
+    import os
+
+    from findeval.workflow import load_yaml_file
+
+    # a YAML error in config.yaml then names its line and column (Snakemake's own message does not)
+    if os.path.exists("config.yaml"):
+        load_yaml_file("config.yaml", strict=False)
 
     configfile: "config.yaml"
 

@@ -299,7 +299,11 @@ def precheck(config, schema: dict, key: str = "", root: dict | None = None):
     if isinstance(config, str) and numeric and "string" not in types:
         config = _as_number(name, config, integer=types & {"number", "integer"} == {"integer"})
     if isinstance(config, str) and types == {"boolean"}:
-        raise ConfigError(f"{name}: {config!r} is not true or false; write true or false without quotes")
+        # `--config 'runtime={channels_last: true}'` hands Snakemake's config the text 'true'
+        if config.strip().lower() in ("true", "false"):
+            config = config.strip().lower() == "true"
+        else:
+            raise ConfigError(f"{name}: {config!r} is not true or false; write true or false without quotes")
     if isinstance(config, bool) and numeric and "boolean" not in types:
         raise ConfigError(f"{name}: {config!r} is not a number")
     if isinstance(config, float) and types & {"number", "integer"} == {"integer"}:

@@ -536,6 +536,9 @@ PRECHECK_CONVERSIONS = {
     "quoted-integer": ("defaults.batch_size", "128", 128),
     "integral-float-batch": ("defaults.batch_size", 128.0, 128),
     "quoted-milestone": ("training.milestones", ["1"], [1]),
+    # what `--config 'runtime={channels_last: true}'` hands over: the text 'true'
+    "boolean-from-config-flag": ("runtime.channels_last", "true", True),
+    "boolean-false-from-config-flag": ("dataset.augment.flip", "False", False),
 }
 
 
