@@ -129,5 +129,5 @@ rule gallery_figure:
     localrule: True
     conda:
         "envs/findeval.yaml"
-    shell:
-        "cp {input:q} {output:q} 2> {log:q}"
+    script:
+        "scripts/gallery_figure.py"
