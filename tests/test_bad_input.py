@@ -571,6 +571,21 @@ def test_yaml_syntax_error_has_a_line_number(tmp_path):
         wf.load_yaml_file(str(f))
 
 
+def test_yaml_error_in_the_default_config_yaml_has_a_line_number(tmp_path):
+    """The default config.yaml (no --configfile) is read by the Snakefile's ``configfile:``, whose own message
+    names no line; the Snakefile reads it first with load_yaml_file."""
+    import subprocess
+    import sys
+
+    from conftest import SNAKEFILE
+
+    (tmp_path / "config.yaml").write_text("experiment: x\ndataset:\n  name: [digits\n")
+    r = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "-n", "--cores", "1"],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert r.returncode != 0
+    assert "config.yaml line 4, column 1: YAML syntax error" in r.stdout + r.stderr
+
+
 def test_yaml_tab_indentation_has_a_line_number(tmp_path):
     f = tmp_path / "c.yaml"
     f.write_text("experiment: x\ntraining:\n\tepochs: 2\n")
