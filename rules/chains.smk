@@ -103,10 +103,10 @@ rule eval_sweep:
 
 rule lpr_find_chain:
     input:
-        unpack(lpr_chain_input),
+        unpack(MAIN_INPUT(lpr_chain_input)),
     output:
         **per_level(
-            "results/{exp}/{chain}/seed{seed}",
+            MAIN("results/{exp}/{chain}/seed{seed}"),
             1,
             mask="mask.h5",
             ticket="ticket.pt",
@@ -114,9 +114,9 @@ rule lpr_find_chain:
             metrics="metrics.json",
         ),
     log:
-        "results/{exp}/logs/lpr_find_chain/{chain}/seed{seed}.log",
+        MAIN("results/{exp}/logs/lpr_find_chain/{chain}/seed{seed}.log"),
     benchmark:
-        "results/{exp}/benchmarks/lpr_find_chain/{chain}/seed{seed}.tsv"
+        MAIN("results/{exp}/benchmarks/lpr_find_chain/{chain}/seed{seed}.tsv")
     conda:
         "../envs/findeval.yaml"
     threads: RUNTIME["threads"]
@@ -135,15 +135,15 @@ rule lpr_find_chain:
 
 rule lpr_eval_sweep:
     input:
-        unpack(lpr_eval_sweep_input),
+        unpack(MAIN_INPUT(lpr_eval_sweep_input)),
     output:
         **per_level(
-            "results/{exp}/eval/{constrained}/{heval}/seed{seed}", 1, metrics="metrics.json"
+            MAIN("results/{exp}/eval/{constrained}/{heval}/seed{seed}"), 1, metrics="metrics.json"
         ),
     log:
-        "results/{exp}/logs/lpr_eval_sweep/{constrained}/{heval}/seed{seed}.log",
+        MAIN("results/{exp}/logs/lpr_eval_sweep/{constrained}/{heval}/seed{seed}.log"),
     benchmark:
-        "results/{exp}/benchmarks/lpr_eval_sweep/{constrained}/{heval}/seed{seed}.tsv"
+        MAIN("results/{exp}/benchmarks/lpr_eval_sweep/{constrained}/{heval}/seed{seed}.tsv")
     conda:
         "../envs/findeval.yaml"
     threads: RUNTIME["threads"]

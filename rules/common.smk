@@ -77,11 +77,46 @@ def at_dag_time(inputs, *args):
     return lambda wildcards: inputs(config, *args)
 
 
+# --- the main experiment's own rules (issue 15 item 3) ---
+# Only the main experiment has the analysis blocks (rewinding, instability, early pruning, LPR, structured):
+# figA8/figA9's experiments are the Algorithm A1 part of the config (plan.other_model_config). Those rules
+# write the main experiment's name into their patterns instead of `{exp}`: the files are the same, but
+# Snakemake indexes a rule's outputs by the text before their first wildcard, and `results/{exp}/` made every
+# one of the ~110,000 file look-ups of the paper's DAG scan all ~700 output patterns (120 per chain rule of
+# 30 levels). With the name written, a look-up scans only the rules of its own folder (README "Running at
+# scale"). The A1 rules (and regime) keep `{exp}`: they serve every experiment.
+
+
+def MAIN(pattern):
+    """``pattern`` (or a dict of named patterns) with ``{exp}`` written out as the main experiment's name."""
+    if isinstance(pattern, dict):
+        return {k: MAIN(v) for k, v in pattern.items()}
+    return pattern.replace("{exp}", EXP)
+
+
+class MainWildcards:
+    """A main-experiment rule's wildcards, plus ``exp`` (for the input functions the {exp} rules share)."""
+
+    __slots__ = ("_w",)
+
+    def __init__(self, w):
+        self._w = w
+
+    def __getattr__(self, name):
+        return EXP if name == "exp" else getattr(self._w, name)
+
+
+def MAIN_INPUT(inputs, *args):
+    """An input function ``inputs(wildcards, *args)`` of the {exp} form, for a rule of the main experiment."""
+    return lambda w: inputs(MainWildcards(w), *args)
+
+
 def XCFG(*keys):
-    """A params function: the value at ``keys`` in the config of the job's experiment (``{exp}``)."""
+    """A params function: the value at ``keys`` in the config of the job's experiment (``{exp}``; the main
+    experiment for its own rules, which have no ``{exp}``)."""
 
     def value(w):
-        v = EXPERIMENTS[w.exp]
+        v = EXPERIMENTS[getattr(w, "exp", EXP)]
         for k in keys:
             v = v[k]
         return v
@@ -95,10 +130,11 @@ def SX(key):
     """
 
     def value(w):
-        s = splan.settings(EXPERIMENTS[w.exp])
+        exp = getattr(w, "exp", EXP)
+        s = splan.settings(EXPERIMENTS[exp])
         if s is None:
             raise ValueError(
-                f"experiment '{w.exp}' has no structured block: structured runs belong to an experiment "
+                f"experiment '{exp}' has no structured block: structured runs belong to an experiment "
                 f"that sets one (here '{EXP}')"
             )
         return s[key]

@@ -16,14 +16,14 @@ SWEEP_GROUP = {"grouped": {"group": RUNTIME["group"]}} if RUNTIME["group"] else 
 
 rule early_find_chain:
     input:
-        data="results/{exp}/dataset.npz",
-        init="results/{exp}/seed{seed}/init.pt",
+        data=MAIN("results/{exp}/dataset.npz"),
+        init=MAIN("results/{exp}/seed{seed}/init.pt"),
     output:
-        **early.chain_outputs(config),
+        **MAIN(early.chain_outputs(config)),
     log:
-        "results/{exp}/logs/early_find_chain/{hfind}/epoch{epoch}/seed{seed}.log",
+        MAIN("results/{exp}/logs/early_find_chain/{hfind}/epoch{epoch}/seed{seed}.log"),
     benchmark:
-        "results/{exp}/benchmarks/early_find_chain/{hfind}/epoch{epoch}/seed{seed}.tsv"
+        MAIN("results/{exp}/benchmarks/early_find_chain/{hfind}/epoch{epoch}/seed{seed}.tsv")
     wildcard_constraints:
         epoch=r"\d+",
     conda:
@@ -45,13 +45,13 @@ rule early_find_chain:
 
 rule early_eval_sweep:
     input:
-        unpack(early.eval_inputs(config)),
+        unpack(MAIN_INPUT(early.eval_inputs(config))),
     output:
-        **early.eval_outputs(config),
+        **MAIN(early.eval_outputs(config)),
     log:
-        "results/{exp}/logs/early_eval_sweep/{hfind}/epoch{epoch}/{heval}/seed{seed}.log",
+        MAIN("results/{exp}/logs/early_eval_sweep/{hfind}/epoch{epoch}/{heval}/seed{seed}.log"),
     benchmark:
-        "results/{exp}/benchmarks/early_eval_sweep/{hfind}/epoch{epoch}/{heval}/seed{seed}.tsv"
+        MAIN("results/{exp}/benchmarks/early_eval_sweep/{hfind}/epoch{epoch}/{heval}/seed{seed}.tsv")
     wildcard_constraints:
         epoch=r"\d+",
     conda:
@@ -74,14 +74,14 @@ rule early_eval_sweep:
 
 rule lpr_trajectory:
     input:
-        data="results/{exp}/dataset.npz",
-        init="results/{exp}/seed{seed}/init.pt",
+        data=MAIN("results/{exp}/dataset.npz"),
+        init=MAIN("results/{exp}/seed{seed}/init.pt"),
     output:
-        table="results/{exp}/early/lpr_trajectory/{hfind}/seed{seed}.csv",
+        table=MAIN("results/{exp}/early/lpr_trajectory/{hfind}/seed{seed}.csv"),
     log:
-        "results/{exp}/logs/lpr_trajectory/{hfind}/seed{seed}.log",
+        MAIN("results/{exp}/logs/lpr_trajectory/{hfind}/seed{seed}.log"),
     benchmark:
-        "results/{exp}/benchmarks/lpr_trajectory/{hfind}/seed{seed}.tsv"
+        MAIN("results/{exp}/benchmarks/lpr_trajectory/{hfind}/seed{seed}.tsv")
     conda:
         "../envs/findeval.yaml"
     threads: RUNTIME["threads"]

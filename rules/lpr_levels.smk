@@ -5,12 +5,12 @@
 
 rule prune_match_lpr:
     input:
-        unpack(lpr.prune_match_lpr_input),
+        unpack(MAIN_INPUT(lpr.prune_match_lpr_input)),
     output:
-        mask="results/{exp}/find_matched/{hfind}/match-{href}/seed{seed}/level{level}/mask.h5",
-        ticket="results/{exp}/find_matched/{hfind}/match-{href}/seed{seed}/level{level}/ticket.pt",
+        mask=MAIN("results/{exp}/find_matched/{hfind}/match-{href}/seed{seed}/level{level}/mask.h5"),
+        ticket=MAIN("results/{exp}/find_matched/{hfind}/match-{href}/seed{seed}/level{level}/ticket.pt"),
     log:
-        "results/{exp}/logs/prune_match_lpr/{hfind}/match-{href}/seed{seed}/level{level}.log",
+        MAIN("results/{exp}/logs/prune_match_lpr/{hfind}/match-{href}/seed{seed}/level{level}.log"),
     localrule: True
     conda:
         "../envs/findeval.yaml"
@@ -22,12 +22,12 @@ rule prune_match_lpr:
 
 rule prune_local:
     input:
-        unpack(lpr.prune_local_input),
+        unpack(MAIN_INPUT(lpr.prune_local_input)),
     output:
-        mask="results/{exp}/find_local/{hfind}/seed{seed}/level{level}/mask.h5",
-        ticket="results/{exp}/find_local/{hfind}/seed{seed}/level{level}/ticket.pt",
+        mask=MAIN("results/{exp}/find_local/{hfind}/seed{seed}/level{level}/mask.h5"),
+        ticket=MAIN("results/{exp}/find_local/{hfind}/seed{seed}/level{level}/ticket.pt"),
     log:
-        "results/{exp}/logs/prune_local/{hfind}/seed{seed}/level{level}.log",
+        MAIN("results/{exp}/logs/prune_local/{hfind}/seed{seed}/level{level}.log"),
     localrule: True
     conda:
         "../envs/findeval.yaml"
@@ -39,14 +39,14 @@ rule prune_local:
 
 rule train_find_lpr:
     input:
-        unpack(lpr.chain_train_input),
+        unpack(MAIN_INPUT(lpr.chain_train_input)),
     output:
-        trained="results/{exp}/{chain}/seed{seed}/level{level}/trained.pt",
-        metrics="results/{exp}/{chain}/seed{seed}/level{level}/metrics.json",
+        trained=MAIN("results/{exp}/{chain}/seed{seed}/level{level}/trained.pt"),
+        metrics=MAIN("results/{exp}/{chain}/seed{seed}/level{level}/metrics.json"),
     log:
-        "results/{exp}/logs/train_find_lpr/{chain}/seed{seed}/level{level}.log",
+        MAIN("results/{exp}/logs/train_find_lpr/{chain}/seed{seed}/level{level}.log"),
     benchmark:
-        "results/{exp}/benchmarks/train_find_lpr/{chain}/seed{seed}/level{level}.tsv"
+        MAIN("results/{exp}/benchmarks/train_find_lpr/{chain}/seed{seed}/level{level}.tsv")
     conda:
         "../envs/findeval.yaml"
     threads: RUNTIME["threads"]
@@ -67,13 +67,13 @@ rule train_find_lpr:
 
 rule train_eval_lpr:
     input:
-        unpack(lpr.chain_eval_input),
+        unpack(MAIN_INPUT(lpr.chain_eval_input)),
     output:
-        metrics="results/{exp}/eval/{constrained}/{heval}/seed{seed}/level{level}/metrics.json",
+        metrics=MAIN("results/{exp}/eval/{constrained}/{heval}/seed{seed}/level{level}/metrics.json"),
     log:
-        "results/{exp}/logs/train_eval_lpr/{constrained}/{heval}/seed{seed}/level{level}.log",
+        MAIN("results/{exp}/logs/train_eval_lpr/{constrained}/{heval}/seed{seed}/level{level}.log"),
     benchmark:
-        "results/{exp}/benchmarks/train_eval_lpr/{constrained}/{heval}/seed{seed}/level{level}.tsv"
+        MAIN("results/{exp}/benchmarks/train_eval_lpr/{constrained}/{heval}/seed{seed}/level{level}.tsv")
     conda:
         "../envs/findeval.yaml"
     threads: RUNTIME["threads"]

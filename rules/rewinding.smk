@@ -35,12 +35,12 @@ wildcard_constraints:
 
 rule late_theta:
     input:
-        init="results/{exp}/seed{seed}/init.pt",
-        data="results/{exp}/dataset.npz",
+        init=MAIN("results/{exp}/seed{seed}/init.pt"),
+        data=MAIN("results/{exp}/dataset.npz"),
     output:
-        theta="results/{exp}/late/k{late_k}/{hfind}/seed{seed}/theta_k.pt",
+        theta=MAIN("results/{exp}/late/k{late_k}/{hfind}/seed{seed}/theta_k.pt"),
     log:
-        "results/{exp}/logs/late_theta/k{late_k}/{hfind}/seed{seed}.log",
+        MAIN("results/{exp}/logs/late_theta/k{late_k}/{hfind}/seed{seed}.log"),
     conda:
         "../envs/findeval.yaml"
     threads: RUNTIME["threads"]
@@ -54,10 +54,10 @@ rule late_theta:
 
 rule late_chain:
     input:
-        unpack(lambda w: rewinding.chain_input(w, "late")),
+        unpack(MAIN_INPUT(rewinding.chain_input, "late")),
     output:
         **rewinding.per_level(
-            "results/{exp}/late/k{late_k}/{hfind}/seed{seed}",
+            MAIN("results/{exp}/late/k{late_k}/{hfind}/seed{seed}"),
             1,
             RW_LEVELS,
             mask="mask.h5",
@@ -66,9 +66,9 @@ rule late_chain:
             metrics="metrics.json",
         ),
     log:
-        "results/{exp}/logs/late_chain/k{late_k}/{hfind}/seed{seed}.log",
+        MAIN("results/{exp}/logs/late_chain/k{late_k}/{hfind}/seed{seed}.log"),
     benchmark:
-        "results/{exp}/benchmarks/late_chain/k{late_k}/{hfind}/seed{seed}.tsv"
+        MAIN("results/{exp}/benchmarks/late_chain/k{late_k}/{hfind}/seed{seed}.tsv")
     conda:
         "../envs/findeval.yaml"
     threads: RUNTIME["threads"]
@@ -83,26 +83,26 @@ rule late_chain:
 
 rule warmup_chain:
     input:
-        unpack(lambda w: rewinding.chain_input(w, "warmup")),
+        unpack(MAIN_INPUT(rewinding.chain_input, "warmup")),
     output:
         **rewinding.per_level(
-            "results/{exp}/warmup/w{warm}/{hfind}/seed{seed}",
+            MAIN("results/{exp}/warmup/w{warm}/{hfind}/seed{seed}"),
             0,
             RW_LEVELS,
             trained="trained.pt",
             metrics="metrics.json",
         ),
         **rewinding.per_level(
-            "results/{exp}/warmup/w{warm}/{hfind}/seed{seed}",
+            MAIN("results/{exp}/warmup/w{warm}/{hfind}/seed{seed}"),
             1,
             RW_LEVELS,
             mask="mask.h5",
             ticket="ticket.pt",
         ),
     log:
-        "results/{exp}/logs/warmup_chain/w{warm}/{hfind}/seed{seed}.log",
+        MAIN("results/{exp}/logs/warmup_chain/w{warm}/{hfind}/seed{seed}.log"),
     benchmark:
-        "results/{exp}/benchmarks/warmup_chain/w{warm}/{hfind}/seed{seed}.tsv"
+        MAIN("results/{exp}/benchmarks/warmup_chain/w{warm}/{hfind}/seed{seed}.tsv")
     conda:
         "../envs/findeval.yaml"
     threads: RUNTIME["threads"]
@@ -117,10 +117,10 @@ rule warmup_chain:
 
 rule lr_rewind_chain:
     input:
-        unpack(lambda w: rewinding.chain_input(w, "lr_rewind")),
+        unpack(MAIN_INPUT(rewinding.chain_input, "lr_rewind")),
     output:
         **rewinding.per_level(
-            "results/{exp}/lr_rewind/{hfind}/seed{seed}",
+            MAIN("results/{exp}/lr_rewind/{hfind}/seed{seed}"),
             1,
             RW_LEVELS,
             mask="mask.h5",
@@ -129,9 +129,9 @@ rule lr_rewind_chain:
             metrics="metrics.json",
         ),
     log:
-        "results/{exp}/logs/lr_rewind_chain/{hfind}/seed{seed}.log",
+        MAIN("results/{exp}/logs/lr_rewind_chain/{hfind}/seed{seed}.log"),
     benchmark:
-        "results/{exp}/benchmarks/lr_rewind_chain/{hfind}/seed{seed}.tsv"
+        MAIN("results/{exp}/benchmarks/lr_rewind_chain/{hfind}/seed{seed}.tsv")
     conda:
         "../envs/findeval.yaml"
     threads: RUNTIME["threads"]
@@ -146,18 +146,18 @@ rule lr_rewind_chain:
 
 rule variant_eval_sweep:
     input:
-        unpack(lambda w: rewinding.eval_sweep_input(w, RW_LEVELS)),
+        unpack(MAIN_INPUT(rewinding.eval_sweep_input, RW_LEVELS)),
     output:
         **rewinding.per_level(
-            "results/{exp}/{variant}/eval/{hfind}/{heval}/seed{seed}",
+            MAIN("results/{exp}/{variant}/eval/{hfind}/{heval}/seed{seed}"),
             1,
             RW_LEVELS,
             metrics="metrics.json",
         ),
     log:
-        "results/{exp}/logs/variant_eval_sweep/{variant}/{hfind}/{heval}/seed{seed}.log",
+        MAIN("results/{exp}/logs/variant_eval_sweep/{variant}/{hfind}/{heval}/seed{seed}.log"),
     benchmark:
-        "results/{exp}/benchmarks/variant_eval_sweep/{variant}/{hfind}/{heval}/seed{seed}.tsv"
+        MAIN("results/{exp}/benchmarks/variant_eval_sweep/{variant}/{hfind}/{heval}/seed{seed}.tsv")
     conda:
         "../envs/findeval.yaml"
     threads: RUNTIME["threads"]
@@ -173,13 +173,13 @@ rule variant_eval_sweep:
 
 rule instability:
     input:
-        unpack(instability.instability_input),
+        unpack(MAIN_INPUT(instability.instability_input)),
     output:
-        json="results/{exp}/instability/k{late_k}/{hfind}/seed{seed}/level{level}/interpolation.json",
+        json=MAIN("results/{exp}/instability/k{late_k}/{hfind}/seed{seed}/level{level}/interpolation.json"),
     log:
-        "results/{exp}/logs/instability/k{late_k}/{hfind}/seed{seed}/level{level}.log",
+        MAIN("results/{exp}/logs/instability/k{late_k}/{hfind}/seed{seed}/level{level}.log"),
     benchmark:
-        "results/{exp}/benchmarks/instability/k{late_k}/{hfind}/seed{seed}/level{level}.tsv"
+        MAIN("results/{exp}/benchmarks/instability/k{late_k}/{hfind}/seed{seed}/level{level}.tsv")
     conda:
         "../envs/findeval.yaml"
     threads: RUNTIME["threads"]
@@ -195,17 +195,17 @@ rule instability:
 rule late_preserve_lpr_masks:
     input:
         **rewinding.per_level(
-            "results/{exp}/late/k{late_k}/{hfind}/seed{seed}", 1, RW_LEVELS, lottery="mask.h5"
+            MAIN("results/{exp}/late/k{late_k}/{hfind}/seed{seed}"), 1, RW_LEVELS, lottery="mask.h5"
         ),
     output:
         **rewinding.per_level(
-            "results/{exp}/late/k{late_k}/random/preserve_lpr/{hfind}/seed{seed}",
+            MAIN("results/{exp}/late/k{late_k}/random/preserve_lpr/{hfind}/seed{seed}"),
             1,
             RW_LEVELS,
             mask="mask.h5",
         ),
     log:
-        "results/{exp}/logs/late_preserve_lpr_masks/k{late_k}/{hfind}/seed{seed}.log",
+        MAIN("results/{exp}/logs/late_preserve_lpr_masks/k{late_k}/{hfind}/seed{seed}.log"),
     localrule: True
     conda:
         "../envs/findeval.yaml"
@@ -215,18 +215,18 @@ rule late_preserve_lpr_masks:
 
 rule late_random_eval_sweep:
     input:
-        unpack(lambda w: instability.random_eval_input(w, RW_LEVELS)),
+        unpack(MAIN_INPUT(instability.random_eval_input, RW_LEVELS)),
     output:
         **rewinding.per_level(
-            "results/{exp}/late/k{late_k}/random_eval/{rkind}/{hfind}/{heval}/seed{seed}",
+            MAIN("results/{exp}/late/k{late_k}/random_eval/{rkind}/{hfind}/{heval}/seed{seed}"),
             1,
             RW_LEVELS,
             metrics="metrics.json",
         ),
     log:
-        "results/{exp}/logs/late_random_eval_sweep/k{late_k}/{rkind}/{hfind}/{heval}/seed{seed}.log",
+        MAIN("results/{exp}/logs/late_random_eval_sweep/k{late_k}/{rkind}/{hfind}/{heval}/seed{seed}.log"),
     benchmark:
-        "results/{exp}/benchmarks/late_random_eval_sweep/k{late_k}/{rkind}/{hfind}/{heval}/seed{seed}.tsv"
+        MAIN("results/{exp}/benchmarks/late_random_eval_sweep/k{late_k}/{rkind}/{hfind}/{heval}/seed{seed}.tsv")
     conda:
         "../envs/findeval.yaml"
     threads: RUNTIME["threads"]

@@ -10,7 +10,8 @@ from findeval import structured_plan as splan
 splan.check(config)
 SCFG = splan.settings(config)
 STRUCTURED_TARGETS = splan.targets(config)
-SDIR = "results/{exp}/structured"
+# the main experiment's own rules (MAIN, rules/common.smk); aggregate_structured keeps {exp} (its script reads it)
+SDIR = MAIN("results/{exp}/structured")
 
 
 # SX (a params function: the structured settings of the job's experiment) is in rules/common.smk.
@@ -24,7 +25,7 @@ rule init_structured:
     output:
         init=f"{SDIR}/seed{{seed}}/init.pt",
     log:
-        "results/{exp}/logs/structured/init/seed{seed}.log",
+        MAIN("results/{exp}/logs/structured/init/seed{seed}.log"),
     conda:
         "../envs/findeval.yaml"
     params:
@@ -37,14 +38,14 @@ rule init_structured:
 rule train_find_structured:
     input:
         start=f"{SDIR}/seed{{seed}}/init.pt",
-        data="results/{exp}/dataset.npz",
+        data=MAIN("results/{exp}/dataset.npz"),
     output:
         trained=f"{SDIR}/find/{{hfind}}/seed{{seed}}/dense/trained.pt",
         metrics=f"{SDIR}/find/{{hfind}}/seed{{seed}}/dense/metrics.json",
     log:
-        "results/{exp}/logs/structured/train_find/{hfind}/seed{seed}.log",
+        MAIN("results/{exp}/logs/structured/train_find/{hfind}/seed{seed}.log"),
     benchmark:
-        "results/{exp}/benchmarks/structured/train_find/{hfind}/seed{seed}.tsv"
+        MAIN("results/{exp}/benchmarks/structured/train_find/{hfind}/seed{seed}.tsv")
     conda:
         "../envs/findeval.yaml"
     threads: RUNTIME["threads"]
@@ -66,12 +67,12 @@ rule train_find_structured:
 rule prune_structured:
     input:
         trained=f"{SDIR}/find/{{hfind}}/seed{{seed}}/dense/trained.pt",
-        data="results/{exp}/dataset.npz",
+        data=MAIN("results/{exp}/dataset.npz"),
     output:
         pruned=f"{SDIR}/find/{{hfind}}/seed{{seed}}/ratio{{ratio}}/pruned.pt",
         channels=f"{SDIR}/find/{{hfind}}/seed{{seed}}/ratio{{ratio}}/channels.json",
     log:
-        "results/{exp}/logs/structured/prune/{hfind}/seed{seed}/ratio{ratio}.log",
+        MAIN("results/{exp}/logs/structured/prune/{hfind}/seed{seed}/ratio{ratio}.log"),
     conda:
         "../envs/findeval.yaml"
     script:
@@ -81,13 +82,13 @@ rule prune_structured:
 rule finetune_structured:
     input:
         start=f"{SDIR}/find/{{hfind}}/seed{{seed}}/ratio{{ratio}}/pruned.pt",
-        data="results/{exp}/dataset.npz",
+        data=MAIN("results/{exp}/dataset.npz"),
     output:
         metrics=f"{SDIR}/finetune/{{hfind}}/{{heval}}/seed{{seed}}/ratio{{ratio}}/metrics.json",
     log:
-        "results/{exp}/logs/structured/finetune/{hfind}/{heval}/seed{seed}/ratio{ratio}.log",
+        MAIN("results/{exp}/logs/structured/finetune/{hfind}/{heval}/seed{seed}/ratio{ratio}.log"),
     benchmark:
-        "results/{exp}/benchmarks/structured/finetune/{hfind}/{heval}/seed{seed}/ratio{ratio}.tsv"
+        MAIN("results/{exp}/benchmarks/structured/finetune/{hfind}/{heval}/seed{seed}/ratio{ratio}.tsv")
     conda:
         "../envs/findeval.yaml"
     threads: RUNTIME["threads"]
@@ -115,13 +116,13 @@ for _scratch in ("scratch_e", "scratch_b"):
             _scratch
         input:
             start=f"{SDIR}/find/{{hfind}}/seed{{seed}}/ratio{{ratio}}/pruned.pt",
-            data="results/{exp}/dataset.npz",
+            data=MAIN("results/{exp}/dataset.npz"),
         output:
             metrics=f"{SDIR}/{_scratch}/{{hfind}}/{{heval}}/seed{{seed}}/ratio{{ratio}}/metrics.json",
         log:
-            f"results/{{exp}}/logs/structured/{_scratch}/{{hfind}}/{{heval}}/seed{{seed}}/ratio{{ratio}}.log",
+            MAIN(f"results/{{exp}}/logs/structured/{_scratch}/{{hfind}}/{{heval}}/seed{{seed}}/ratio{{ratio}}.log"),
         benchmark:
-            f"results/{{exp}}/benchmarks/structured/{_scratch}/{{hfind}}/{{heval}}/seed{{seed}}/ratio{{ratio}}.tsv"
+            MAIN(f"results/{{exp}}/benchmarks/structured/{_scratch}/{{hfind}}/{{heval}}/seed{{seed}}/ratio{{ratio}}.tsv")
         conda:
             "../envs/findeval.yaml"
         threads: RUNTIME["threads"]
@@ -143,11 +144,11 @@ for _scratch in ("scratch_e", "scratch_b"):
 rule structured_speed:
     input:
         unpack(lambda w: splan.speed_inputs(config)),
-        data="results/{exp}/dataset.npz",
+        data=MAIN("results/{exp}/dataset.npz"),
     output:
         speed=f"{SDIR}/speed.csv",
     log:
-        "results/{exp}/logs/structured/speed.log",
+        MAIN("results/{exp}/logs/structured/speed.log"),
     conda:
         "../envs/findeval.yaml"
     threads: lambda w: SCFG["speed"]["threads"]
@@ -161,7 +162,7 @@ rule aggregate_structured:
     input:
         metrics=at_dag_time(splan.all_inputs),
     output:
-        summary=f"{SDIR}/summary.csv",
+        summary="results/{exp}/structured/summary.csv",
     log:
         "results/{exp}/logs/structured/aggregate.log",
     conda:

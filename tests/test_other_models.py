@@ -279,8 +279,26 @@ with SnakemakeApi(OutputSettings(quiet={Quietness.ALL})) as api:
     wf._build_dag()
     for job in wf.dag.jobs:
         p = dict(job.params.items())
-        print("JOB " + json.dumps({"rule": job.rule.name, "wildcards": dict(job.wildcards.items()),
+        # the main experiment's own rules write its name into their patterns: no {exp} wildcard
+        exp = job.wildcards.get("exp") or job.output[0].split("/")[1]
+        print("JOB " + json.dumps({"rule": job.rule.name, "exp": exp, "wildcards": dict(job.wildcards.items()),
                                    **{k: p[k] for k in ("training", "augment", "model", "dataset") if k in p}}))
+'''
+
+#: Loads the Snakefile (no DAG) and prints, for each path given on the command line, the rules that produce it.
+PRODUCERS_PROBE = r'''
+import json, sys
+from pathlib import Path
+from snakemake.api import ConfigSettings, OutputSettings, ResourceSettings, SnakemakeApi
+from snakemake.settings.enums import Quietness
+
+snakefile, targets = sys.argv[1], sys.argv[2:]
+with SnakemakeApi(OutputSettings(quiet={Quietness.ALL})) as api:
+    wapi = api.workflow(resource_settings=ResourceSettings(cores=1), snakefile=Path(snakefile), workdir=Path("."),
+                        config_settings=ConfigSettings(configfiles=[Path("config.yaml")]))
+    wf = wapi._workflow  # the Snakefile is parsed
+    for t in targets:
+        print("PRODUCERS " + json.dumps([t, sorted(r.name for r in wf.rules if r.is_producer(t))]))
 '''
 
 #: The second experiment: another model, schedule and augmentation than tests/data/tiny_structured.yaml's.
@@ -292,11 +310,12 @@ H1, H2, HE = "lr0.05_bs128_wd5e-4", "lr0.1_bs128_wd5e-4", "lr0.2_bs128_wd5e-4"
 
 
 def _family_targets(exp: str, chains: bool) -> list[str]:
-    """One target per rule family that takes {exp} and trains (LPR, early pruning, rewinding, instability)."""
+    """One target per analysis rule family that trains (LPR, early pruning, rewinding, instability): the main
+    experiment's own rules (figA8/figA9's experiments are the Algorithm A1 part of the config)."""
     r = f"results/{exp}"
     if chains:  # runtime.granularity: chain (rules/chains.smk)
         return [f"{r}/find_local/{H1}/seed0/level1/metrics.json", f"{r}/eval/local/{H1}/{HE}/seed0/level1/metrics.json",
-                f"{r}/find_matched/{H1}/match-{H2}/seed0/level1/metrics.json", f"{r}/find/{H1}/seed0/level1/mask.h5"]
+                f"{r}/find_matched/{H1}/match-{H2}/seed0/level1/metrics.json"]
     return [f"{r}/find_local/{H1}/seed0/level1/metrics.json", f"{r}/eval/local/{H1}/{HE}/seed0/level1/metrics.json",
             f"{r}/find_matched/{H1}/match-{H2}/seed0/level1/metrics.json",
             f"{r}/early/eval/{H1}/epoch1/{HE}/seed0/level1/metrics.json",
@@ -305,6 +324,13 @@ def _family_targets(exp: str, chains: bool) -> list[str]:
             f"{r}/lr_rewind/eval/{H1}/{HE}/seed0/level1/metrics.json",
             f"{r}/instability/k1/{H1}/seed0/level1/interpolation.json",
             f"{r}/late/k1/random_eval/preserve_mask/{H1}/{HE}/seed0/level1/metrics.json"]
+
+
+def _a1_targets(exp: str) -> list[str]:
+    """Algorithm A1 (the rules every experiment has): a lottery and a random-baseline evaluation."""
+    r = f"results/{exp}"
+    return [f"{r}/eval/lottery/{H1}/{HE}/seed0/level1/metrics.json",
+            f"{r}/eval/global_random/{HE}/seed0/level1/metrics.json"]
 
 
 def _probe(workdir, targets: list[str]) -> list[dict]:
@@ -318,19 +344,22 @@ def _probe(workdir, targets: list[str]) -> list[dict]:
     return [json.loads(line[4:]) for line in r.stdout.splitlines() if line.startswith("JOB ")]
 
 
+#: the training rules of Algorithm A1 (every experiment) and of the analyses (the main experiment only)
+A1_RULES = {False: {"train_find", "train_eval"}, True: {"find_chain", "eval_sweep"}}
 TRAINING_RULES = {
-    False: {"train_find", "train_find_lpr", "train_eval_lpr", "early_find_chain", "early_eval_sweep", "lpr_trajectory",
+    False: {"train_find_lpr", "train_eval_lpr", "early_find_chain", "early_eval_sweep", "lpr_trajectory",
             "late_theta", "late_chain", "warmup_chain", "lr_rewind_chain", "variant_eval_sweep", "instability",
             "late_random_eval_sweep"},
-    True: {"find_chain", "lpr_find_chain", "lpr_eval_sweep"},
+    True: {"lpr_find_chain", "lpr_eval_sweep"},
 }
 
 
 @pytest.mark.parametrize("chains", [False, True], ids=["per-level", "chain"])
 def test_every_rule_family_trains_with_its_experiments_settings(tmp_path, chains):
-    """Every job of a rule that takes {exp} gets that experiment's training schedule and augmentation: the
-    second experiment's jobs its own, the main experiment's jobs the main ones (paper Figs. A8/A9 reach
-    these rules through other_models)."""
+    """Every training job gets its experiment's training schedule and augmentation: the A1 jobs of the second
+    experiment (paper Figs. A8/A9, through other_models) its own, every family of the main experiment the main
+    ones. The analysis families are the main experiment's only (their patterns carry its name, issue 15): no
+    rule produces the second experiment's files of them."""
     raw = read_yaml(REPO / "tests" / "data" / "tiny_structured.yaml")
     raw["other_models"] = {"figA9": copy.deepcopy(SECOND)}
     raw["early_pruning"] = {"epochs": [1]}
@@ -339,22 +368,37 @@ def test_every_rule_family_trains_with_its_experiments_settings(tmp_path, chains
     exps = experiments(validated(raw))
     main, second = exps["tiny"], exps["tiny-second"]
     assert main["training"] != second["training"] and main["dataset"]["augment"] != second["dataset"]["augment"]
-    jobs = _probe(tmp_path, _family_targets("tiny", chains) + _family_targets("tiny-second", chains)
+    jobs = _probe(tmp_path, _family_targets("tiny", chains) + _a1_targets("tiny") + _a1_targets("tiny-second")
                   + ["results/tiny/structured/finetune/lr0.1_bs256_wd5e-5/lr0.2_bs256_wd5e-5/seed0/ratio0.3/"
                      "metrics.json"])
-    seen = {(j["rule"], j["wildcards"]["exp"]) for j in jobs if "training" in j}
-    for exp in ("tiny", "tiny-second"):
-        assert {rule for rule, e in seen if e == exp} >= TRAINING_RULES[chains], exp
+    seen = {(j["rule"], j["exp"]) for j in jobs if "training" in j}
+    assert {rule for rule, e in seen if e == "tiny"} >= TRAINING_RULES[chains] | A1_RULES[chains]
+    assert {rule for rule, e in seen if e == "tiny-second"} == A1_RULES[chains]
     for j in jobs:
-        cfg = exps[j["wildcards"]["exp"]]
+        cfg = exps[j["exp"]]
         if "training" in j and not j["rule"].endswith("_structured"):
             assert j["training"] == cfg["training"], j["rule"]
             assert j["augment"] == cfg["dataset"]["augment"], j["rule"]
         if j["rule"] == "init":
             assert j["model"] == cfg["model"]
+    assert {j["exp"] for j in jobs if j["rule"] == "init"} == {"tiny", "tiny-second"}
     structured = [j for j in jobs if j["rule"] in ("finetune_structured", "train_find_structured")]
     assert structured and all(j["training"] == main["structured"]["training"] for j in structured)
     assert {j["model"]["name"] for j in jobs if j["rule"] == "init_structured"} == {"resnet_cifar"}
+    producers = _producers(tmp_path, _family_targets("tiny-second", chains) + _family_targets("tiny", chains))
+    assert all(not producers[t] for t in _family_targets("tiny-second", chains)), producers
+    assert all(producers[t] for t in _family_targets("tiny", chains)), producers
+
+
+def _producers(workdir, targets: list[str]) -> dict:
+    import subprocess
+    import sys
+
+    (workdir / "producers.py").write_text(PRODUCERS_PROBE)
+    r = subprocess.run([sys.executable, "producers.py", str(REPO / "Snakefile"), *targets], cwd=workdir,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    return dict(json.loads(line[10:]) for line in r.stdout.splitlines() if line.startswith("PRODUCERS "))
 
 
 def test_structured_runs_of_an_experiment_without_a_structured_block_are_refused(tmp_path):
@@ -368,4 +412,5 @@ def test_structured_runs_of_an_experiment_without_a_structured_block_are_refused
     r = subprocess.run([sys.executable, "probe.py", str(REPO / "Snakefile"),
                         f"results/tiny-second/structured/find/{H2}/seed0/dense/metrics.json"],
                        cwd=tmp_path, capture_output=True, text=True, timeout=300)
-    assert r.returncode != 0 and "has no structured block" in r.stdout + r.stderr
+    # the structured rules are the main experiment's (its name is in their patterns): no rule for another's
+    assert r.returncode != 0 and "No rule to produce results/tiny-second/structured/" in r.stdout + r.stderr
