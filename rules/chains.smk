@@ -34,7 +34,7 @@ rule find_chain:
     resources:
         gpu=0 if RUNTIME["device"] == "cpu" else 1,
     params:
-        hfind=lambda w: w.hfind,
+        hfind="{hfind}",
         fraction=config["pruning"]["fraction"],
         training=XCFG("training"),
         augment=XCFG("dataset", "augment"),
@@ -92,7 +92,7 @@ rule eval_sweep:
         **SWEEP_GROUP,
         kind=source_kind,
         hfind=source_hfind,
-        heval=lambda w: w.heval,
+        heval="{heval}",
         training=XCFG("training"),
         augment=XCFG("dataset", "augment"),
         device=RUNTIME["device"],
@@ -125,8 +125,8 @@ rule lpr_find_chain:
     params:
         spec=lambda w: lpr.chain_spec(w.chain),
         fraction=config["pruning"]["fraction"],
-        training=XCFG("training"),
-        augment=XCFG("dataset", "augment"),
+        training=MAIN_CFG("training"),
+        augment=MAIN_CFG("dataset", "augment"),
         device=RUNTIME["device"],
         speed=SPEED,
     script:
@@ -152,9 +152,9 @@ rule lpr_eval_sweep:
     params:
         **SWEEP_GROUP,
         spec=lambda w: lpr.chain_spec(w.constrained),
-        heval=lambda w: w.heval,
-        training=XCFG("training"),
-        augment=XCFG("dataset", "augment"),
+        heval="{heval}",
+        training=MAIN_CFG("training"),
+        augment=MAIN_CFG("dataset", "augment"),
         device=RUNTIME["device"],
         speed=SPEED,
     script:

@@ -142,6 +142,22 @@ def SX(key):
     return value
 
 
+def MAIN_CFG(*keys):
+    """The value at ``keys`` in the main experiment's config, for its own rules: a constant, not a params
+    function (Snakemake calls each params function once per job; at paper scale that is ~100,000 calls)."""
+    v = EXPERIMENTS[EXP]
+    for k in keys:
+        v = v[k]
+    return v
+
+
+def MAIN_SX(key):
+    """``key`` of the main experiment's structured settings (a constant); without a structured block, SX's
+    params function, which refuses the job with its message."""
+    s = splan.settings(EXPERIMENTS[EXP])
+    return SX(key) if s is None else s[key]
+
+
 def find_path(w, level, name):
     return f"results/{w.exp}/find/{w.hfind}/seed{w.seed}/level{level}/{name}"
 

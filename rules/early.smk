@@ -32,11 +32,11 @@ rule early_find_chain:
     resources:
         gpu=0 if RUNTIME["device"] == "cpu" else 1,
     params:
-        hfind=lambda w: w.hfind,
+        hfind="{hfind}",
         epoch=lambda w: int(w.epoch),
         fraction=config["pruning"]["fraction"],
-        training=XCFG("training"),
-        augment=XCFG("dataset", "augment"),
+        training=MAIN_CFG("training"),
+        augment=MAIN_CFG("dataset", "augment"),
         device=RUNTIME["device"],
         speed=SPEED,
     script:
@@ -61,11 +61,11 @@ rule early_eval_sweep:
         gpu=0 if RUNTIME["device"] == "cpu" else 1,
     params:
         **SWEEP_GROUP,
-        hfind=lambda w: w.hfind,
-        heval=lambda w: w.heval,
+        hfind="{hfind}",
+        heval="{heval}",
         epoch=lambda w: int(w.epoch),
-        training=XCFG("training"),
-        augment=XCFG("dataset", "augment"),
+        training=MAIN_CFG("training"),
+        augment=MAIN_CFG("dataset", "augment"),
         device=RUNTIME["device"],
         speed=SPEED,
     script:
@@ -88,10 +88,10 @@ rule lpr_trajectory:
     resources:
         gpu=0 if RUNTIME["device"] == "cpu" else 1,
     params:
-        hfind=lambda w: w.hfind,
+        hfind="{hfind}",
         fraction=config["pruning"]["fraction"],
-        training=XCFG("training"),
-        augment=XCFG("dataset", "augment"),
+        training=MAIN_CFG("training"),
+        augment=MAIN_CFG("dataset", "augment"),
         device=RUNTIME["device"],
         speed=SPEED,
     script:

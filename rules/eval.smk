@@ -20,7 +20,7 @@ rule train_eval:
     params:
         kind=source_kind,
         hfind=source_hfind,
-        heval=lambda w: w.heval,
+        heval="{heval}",
         training=XCFG("training"),
         augment=XCFG("dataset", "augment"),
         device=RUNTIME["device"],

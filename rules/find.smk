@@ -19,8 +19,8 @@ rule train_find:
         gpu=0 if RUNTIME["device"] == "cpu" else 1,
     params:
         kind="lottery",
-        hfind=lambda w: w.hfind,
-        heval=lambda w: w.hfind,
+        hfind="{hfind}",
+        heval="{hfind}",
         training=XCFG("training"),
         augment=XCFG("dataset", "augment"),
         device=RUNTIME["device"],

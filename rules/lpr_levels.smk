@@ -57,8 +57,8 @@ rule train_find_lpr:
         hfind=lambda w: lpr.chain_spec(w.chain)["hfind"],
         href=lambda w: lpr.chain_spec(w.chain)["href"],
         heval=lambda w: lpr.chain_spec(w.chain)["hfind"],
-        training=XCFG("training"),
-        augment=XCFG("dataset", "augment"),
+        training=MAIN_CFG("training"),
+        augment=MAIN_CFG("dataset", "augment"),
         device=RUNTIME["device"],
         speed=SPEED,
     script:
@@ -83,9 +83,9 @@ rule train_eval_lpr:
         constraint=lambda w: lpr.chain_spec(w.constrained)["constraint"],
         hfind=lambda w: lpr.chain_spec(w.constrained)["hfind"],
         href=lambda w: lpr.chain_spec(w.constrained)["href"],
-        heval=lambda w: w.heval,
-        training=XCFG("training"),
-        augment=XCFG("dataset", "augment"),
+        heval="{heval}",
+        training=MAIN_CFG("training"),
+        augment=MAIN_CFG("dataset", "augment"),
         device=RUNTIME["device"],
         speed=SPEED,
     script:

@@ -13,10 +13,10 @@ from findeval import instability, rewinding
 RW = rewinding.settings(config)
 RW_LEVELS = RW["levels"]
 RW_FIGURE_FILES = rewinding.figure_files(config) + instability.figure_files(config)
-# the job's experiment ({exp}): its training schedule and augmentation (XCFG, rules/common.smk)
+# the main experiment's training schedule and augmentation (MAIN_CFG, rules/common.smk): these rules are its own
 RW_TRAIN = dict(
-    training=XCFG("training"),
-    augment=XCFG("dataset", "augment"),
+    training=MAIN_CFG("training"),
+    augment=MAIN_CFG("dataset", "augment"),
     device=RUNTIME["device"],
     speed=SPEED,
 )

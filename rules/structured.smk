@@ -29,8 +29,8 @@ rule init_structured:
     conda:
         "../envs/findeval.yaml"
     params:
-        model=SX("model"),
-        dataset=XCFG("dataset", "name"),
+        model=MAIN_SX("model"),
+        dataset=MAIN_CFG("dataset", "name"),
     script:
         "../scripts/init_structured.py"
 
@@ -53,11 +53,11 @@ rule train_find_structured:
         gpu=0 if RUNTIME["device"] == "cpu" else 1,
     params:
         kind="dense",
-        hfind=lambda w: w.hfind,
-        heval=lambda w: w.hfind,
+        hfind="{hfind}",
+        heval="{hfind}",
         ratio=0.0,
-        training=SX("training"),
-        augment=XCFG("dataset", "augment"),
+        training=MAIN_SX("training"),
+        augment=MAIN_CFG("dataset", "augment"),
         device=RUNTIME["device"],
         speed=SPEED,
     script:
@@ -96,11 +96,11 @@ rule finetune_structured:
         gpu=0 if RUNTIME["device"] == "cpu" else 1,
     params:
         kind="finetune",
-        hfind=lambda w: w.hfind,
-        heval=lambda w: w.heval,
+        hfind="{hfind}",
+        heval="{heval}",
         ratio=lambda w: float(w.ratio),
-        training=SX("training"),
-        augment=XCFG("dataset", "augment"),
+        training=MAIN_SX("training"),
+        augment=MAIN_CFG("dataset", "augment"),
         device=RUNTIME["device"],
         speed=SPEED,
     script:
@@ -130,11 +130,11 @@ for _scratch in ("scratch_e", "scratch_b"):
             gpu=0 if RUNTIME["device"] == "cpu" else 1,
         params:
             kind=_scratch,
-            hfind=lambda w: w.hfind,
-            heval=lambda w: w.heval,
+            hfind="{hfind}",
+            heval="{heval}",
             ratio=lambda w: float(w.ratio),
-            training=SX("training"),
-            augment=XCFG("dataset", "augment"),
+            training=MAIN_SX("training"),
+            augment=MAIN_CFG("dataset", "augment"),
             device=RUNTIME["device"],
             speed=SPEED,
         script:
@@ -153,7 +153,7 @@ rule structured_speed:
         "../envs/findeval.yaml"
     threads: lambda w: SCFG["speed"]["threads"]
     params:
-        speed=SX("speed"),
+        speed=MAIN_SX("speed"),
     script:
         "../scripts/speed_structured.py"
 
