@@ -144,7 +144,8 @@ def SX(key):
 
 def MAIN_CFG(*keys):
     """The value at ``keys`` in the main experiment's config, for its own rules: a constant, not a params
-    function (Snakemake calls each params function once per job; at paper scale that is ~100,000 calls)."""
+    function (Snakemake calls each params function once per job; at paper scale that is ~100,000 calls).
+    """
     v = EXPERIMENTS[EXP]
     for k in keys:
         v = v[k]

@@ -51,7 +51,9 @@ rule early_eval_sweep:
     log:
         MAIN("results/{exp}/logs/early_eval_sweep/{hfind}/epoch{epoch}/{heval}/seed{seed}.log"),
     benchmark:
-        MAIN("results/{exp}/benchmarks/early_eval_sweep/{hfind}/epoch{epoch}/{heval}/seed{seed}.tsv")
+        MAIN(
+            "results/{exp}/benchmarks/early_eval_sweep/{hfind}/epoch{epoch}/{heval}/seed{seed}.tsv"
+        )
     wildcard_constraints:
         epoch=r"\d+",
     conda:

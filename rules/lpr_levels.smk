@@ -8,7 +8,9 @@ rule prune_match_lpr:
         unpack(MAIN_INPUT(lpr.prune_match_lpr_input)),
     output:
         mask=MAIN("results/{exp}/find_matched/{hfind}/match-{href}/seed{seed}/level{level}/mask.h5"),
-        ticket=MAIN("results/{exp}/find_matched/{hfind}/match-{href}/seed{seed}/level{level}/ticket.pt"),
+        ticket=MAIN(
+            "results/{exp}/find_matched/{hfind}/match-{href}/seed{seed}/level{level}/ticket.pt"
+        ),
     log:
         MAIN("results/{exp}/logs/prune_match_lpr/{hfind}/match-{href}/seed{seed}/level{level}.log"),
     localrule: True
@@ -69,11 +71,15 @@ rule train_eval_lpr:
     input:
         unpack(MAIN_INPUT(lpr.chain_eval_input)),
     output:
-        metrics=MAIN("results/{exp}/eval/{constrained}/{heval}/seed{seed}/level{level}/metrics.json"),
+        metrics=MAIN(
+            "results/{exp}/eval/{constrained}/{heval}/seed{seed}/level{level}/metrics.json"
+        ),
     log:
         MAIN("results/{exp}/logs/train_eval_lpr/{constrained}/{heval}/seed{seed}/level{level}.log"),
     benchmark:
-        MAIN("results/{exp}/benchmarks/train_eval_lpr/{constrained}/{heval}/seed{seed}/level{level}.tsv")
+        MAIN(
+            "results/{exp}/benchmarks/train_eval_lpr/{constrained}/{heval}/seed{seed}/level{level}.tsv"
+        )
     conda:
         "../envs/findeval.yaml"
     threads: RUNTIME["threads"]

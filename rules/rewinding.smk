@@ -175,7 +175,9 @@ rule instability:
     input:
         unpack(MAIN_INPUT(instability.instability_input)),
     output:
-        json=MAIN("results/{exp}/instability/k{late_k}/{hfind}/seed{seed}/level{level}/interpolation.json"),
+        json=MAIN(
+            "results/{exp}/instability/k{late_k}/{hfind}/seed{seed}/level{level}/interpolation.json"
+        ),
     log:
         MAIN("results/{exp}/logs/instability/k{late_k}/{hfind}/seed{seed}/level{level}.log"),
     benchmark:
@@ -195,7 +197,10 @@ rule instability:
 rule late_preserve_lpr_masks:
     input:
         **rewinding.per_level(
-            MAIN("results/{exp}/late/k{late_k}/{hfind}/seed{seed}"), 1, RW_LEVELS, lottery="mask.h5"
+            MAIN("results/{exp}/late/k{late_k}/{hfind}/seed{seed}"),
+            1,
+            RW_LEVELS,
+            lottery="mask.h5",
         ),
     output:
         **rewinding.per_level(
@@ -224,9 +229,13 @@ rule late_random_eval_sweep:
             metrics="metrics.json",
         ),
     log:
-        MAIN("results/{exp}/logs/late_random_eval_sweep/k{late_k}/{rkind}/{hfind}/{heval}/seed{seed}.log"),
+        MAIN(
+            "results/{exp}/logs/late_random_eval_sweep/k{late_k}/{rkind}/{hfind}/{heval}/seed{seed}.log"
+        ),
     benchmark:
-        MAIN("results/{exp}/benchmarks/late_random_eval_sweep/k{late_k}/{rkind}/{hfind}/{heval}/seed{seed}.tsv")
+        MAIN(
+            "results/{exp}/benchmarks/late_random_eval_sweep/k{late_k}/{rkind}/{hfind}/{heval}/seed{seed}.tsv"
+        )
     conda:
         "../envs/findeval.yaml"
     threads: RUNTIME["threads"]

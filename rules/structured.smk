@@ -88,7 +88,9 @@ rule finetune_structured:
     log:
         MAIN("results/{exp}/logs/structured/finetune/{hfind}/{heval}/seed{seed}/ratio{ratio}.log"),
     benchmark:
-        MAIN("results/{exp}/benchmarks/structured/finetune/{hfind}/{heval}/seed{seed}/ratio{ratio}.tsv")
+        MAIN(
+            "results/{exp}/benchmarks/structured/finetune/{hfind}/{heval}/seed{seed}/ratio{ratio}.tsv"
+        )
     conda:
         "../envs/findeval.yaml"
     threads: RUNTIME["threads"]
@@ -120,9 +122,13 @@ for _scratch in ("scratch_e", "scratch_b"):
         output:
             metrics=f"{SDIR}/{_scratch}/{{hfind}}/{{heval}}/seed{{seed}}/ratio{{ratio}}/metrics.json",
         log:
-            MAIN(f"results/{{exp}}/logs/structured/{_scratch}/{{hfind}}/{{heval}}/seed{{seed}}/ratio{{ratio}}.log"),
+            MAIN(
+                f"results/{{exp}}/logs/structured/{_scratch}/{{hfind}}/{{heval}}/seed{{seed}}/ratio{{ratio}}.log"
+            ),
         benchmark:
-            MAIN(f"results/{{exp}}/benchmarks/structured/{_scratch}/{{hfind}}/{{heval}}/seed{{seed}}/ratio{{ratio}}.tsv")
+            MAIN(
+                f"results/{{exp}}/benchmarks/structured/{_scratch}/{{hfind}}/{{heval}}/seed{{seed}}/ratio{{ratio}}.tsv"
+            )
         conda:
             "../envs/findeval.yaml"
         threads: RUNTIME["threads"]
