@@ -267,11 +267,11 @@ def settings(config: dict) -> dict:
 
     structured = None
     if splan.enabled(config):
-        sdecl = {}
+        sdecl, sbase = {}, splan.default_h(config)  # the structured block's own defaults, not the main ones
         for dim in DIMENSIONS:
             d = declared_pair(splan.grid(config, dim, "find"), splan.grid(config, dim, "eval"), dim)
             if d and "find" in d:
-                d.update(hfind=base.replace(**{dim: d["find"]}).slug, heval=base.replace(**{dim: d["eval"]}).slug)
+                d.update(hfind=sbase.replace(**{dim: d["find"]}).slug, heval=sbase.replace(**{dim: d["eval"]}).slug)
             sdecl[dim] = d
         structured = {"ratio": moderate_ratio(splan.ratios(config)), "seeds": list(splan.settings(config)["seeds"]),
                       "declared": sdecl}

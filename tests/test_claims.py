@@ -560,3 +560,19 @@ def test_claims_are_typed_records_that_name_their_tables(params):
     assert declared.get("fig6") is not None
     with pytest.raises(KeyError, match="C6 reads table 'summary'"):
         declared.get("summary")
+
+
+def test_structured_declared_pairs_are_runs_the_structured_rules_plan(main_config):
+    """C7's declared pairs are spelled with the structured block's own defaults (its LR, BS, WD), so they name
+    runs that the structured rules write (the main defaults differ: a pair built on them is never run)."""
+    from findeval import plan
+    from findeval import structured_plan as splan
+
+    spec = claims.settings(main_config)["structured"]
+    assert splan.default_h(main_config) != plan.default_h(main_config)  # the case that went wrong
+    for dim, d in spec["declared"].items():
+        assert d and "find" in d, (dim, d)
+        lines = splan._pairs(main_config, dim, splan.grid(main_config, dim, "find"), splan.grid(main_config, dim, "eval"))
+        planned = {(ln.hfind.slug, ln.heval.slug) for ln in lines}
+        assert (d["hfind"], d["heval"]) in planned, (dim, d, planned)
+        assert (d["heval"], d["heval"]) in planned, (dim, d, planned)
