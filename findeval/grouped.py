@@ -39,9 +39,9 @@ from torch import nn
 
 from . import data as data_mod
 from . import regime
-from .hparams import H, derive_seed
+from .hparams import H
 from .training import (RESUME_FORMAT, RESUME_VERSION, SGD, Augment, Resume, Schedule, apply_masks, autocast,
-                       check_precision, evaluate)
+                       check_precision, epoch_batches, evaluate)
 
 
 class GroupedLinear(nn.Module):
@@ -353,22 +353,12 @@ def train_group(models_or_states, data, h: H, schedule: Schedule, *, data_seed: 
     for epoch in range(start_epoch, stop):
         if all(diverged):
             break
-        gen.manual_seed(derive_seed(data_seed, "epoch", epoch))
-        order = torch.randperm(n, generator=gen).to(data.x_train.device)
         grouped.train()
         tot_loss, seen = [0.0] * G, [0] * G
         tot_correct = torch.zeros(G, dtype=torch.long, device=device)
         new_this_epoch = []
-        for it in range(iters):
-            idx = order[it * bs : (it + 1) * bs]
+        for it, xb, yb in epoch_batches(data, gen, data_seed, epoch, bs, iters, augment, channels_last):
             lr = h.lr * schedule.lr_factor(epoch, it, iters)
-            xb = data_mod.normalize(data.x_train[idx], data.mean, data.std)
-            if augment.enabled:
-                xb = data_mod.augment(xb, gen, crop_scale=augment.crop_scale, crop_ratio=augment.crop_ratio,
-                                      flip=augment.flip)
-            if channels_last:
-                xb = xb.contiguous(memory_format=torch.channels_last)
-            yb = data.y_train[idx]
             B = len(yb)
             with autocast(device, precision):
                 out = grouped(xb)  # (G, B, K)

@@ -238,6 +238,24 @@ def evaluate(model, x_uint8, y, mean, std, batch_size: int = 1024, *, precision:
     return {"loss": loss / n, "accuracy": correct / n}
 
 
+def epoch_batches(data, gen, data_seed: int, epoch: int, bs: int, iters: int, augment: Augment,
+                  channels_last: bool = False):
+    """The training batches ``(it, x, y)`` of one epoch: the data order of ``derive_seed(data_seed, "epoch",
+    epoch)``, normalised and augmented from the same generator. The one definition of what a network sees in an
+    epoch (train(), and findeval.grouped, whose G networks see exactly these batches)."""
+    gen.manual_seed(derive_seed(data_seed, "epoch", epoch))
+    order = torch.randperm(len(data.y_train), generator=gen).to(data.x_train.device)
+    for it in range(iters):
+        idx = order[it * bs : (it + 1) * bs]
+        xb = data_mod.normalize(data.x_train[idx], data.mean, data.std)
+        if augment.enabled:
+            xb = data_mod.augment(xb, gen, crop_scale=augment.crop_scale, crop_ratio=augment.crop_ratio,
+                                  flip=augment.flip)
+        if channels_last:
+            xb = xb.contiguous(memory_format=torch.channels_last)
+        yield it, xb, data.y_train[idx]
+
+
 def train(model, data, h: H, schedule: Schedule, *, data_seed: int, mask: dict | None = None,
           augment: Augment = Augment(), device="cpu", log=None, resume: Resume | None = None,
           precision: str = "fp32", channels_last: bool = False, first_epoch: int = 0,
@@ -285,20 +303,10 @@ def train(model, data, h: H, schedule: Schedule, *, data_seed: int, mask: dict |
             log(f"resuming from {resume.path}: epoch {start_epoch} of {schedule.epochs} completed")
     t0 = time.perf_counter() - elapsed
     for epoch in range(start_epoch, stop):
-        gen.manual_seed(derive_seed(data_seed, "epoch", epoch))
-        order = torch.randperm(n, generator=gen).to(data.x_train.device)
         model.train()
         tot_loss, tot_correct, seen = 0.0, 0, 0
-        for it in range(iters):
-            idx = order[it * bs : (it + 1) * bs]
+        for it, xb, yb in epoch_batches(data, gen, data_seed, epoch, bs, iters, augment, channels_last):
             lr = h.lr * schedule.lr_factor(epoch, it, iters)
-            xb = data_mod.normalize(data.x_train[idx], data.mean, data.std)
-            if augment.enabled:
-                xb = data_mod.augment(xb, gen, crop_scale=augment.crop_scale, crop_ratio=augment.crop_ratio,
-                                      flip=augment.flip)
-            if channels_last:
-                xb = xb.contiguous(memory_format=torch.channels_last)
-            yb = data.y_train[idx]
             with autocast(device, precision):
                 out = model(xb)
                 loss = F.cross_entropy(out, yb, label_smoothing=schedule.label_smoothing)
