@@ -521,6 +521,13 @@ def _pair_rows(at, hf: str, he: str, where: str):
     return rows
 
 
+def _declared_vs_coupled(at, d: dict, where: str) -> dict:
+    """Per-seed accuracies (%) of a declared pair ``d`` (C3, C7): the decoupled run H_find -> H_eval and the coupled
+    run at that H_eval, from the rows ``at``."""
+    return {"decoupled": _pct(_pair_rows(at, d["hfind"], d["heval"], where)),
+            "coupled": _pct(_pair_rows(at, d["heval"], d["heval"], where))}
+
+
 def _diff(a, b):
     def stat(m):
         return m[a] - m[b]
@@ -634,9 +641,7 @@ def claim_decoupled_beats_coupled(dim: str):
             raise NotRun(f"{LABELS[dim]} grids: " + (d or {}).get("why", "no declared pair"))
         level = params["level"]
         at = _lottery_at(_need(tables, "summary", "summary.csv"), level)
-        where = f"summary.csv at level {level}"
-        per_seed = {"decoupled": _pct(_pair_rows(at, d["hfind"], d["heval"], where)),
-                    "coupled": _pct(_pair_rows(at, d["heval"], d["heval"], where))}
+        per_seed = _declared_vs_coupled(at, d, f"summary.csv at level {level}")
 
         def detail(m):
             return (f"decoupled {d['hfind']} -> {d['heval']} {m['decoupled']:.1f}% vs coupled {d['heval']} "
@@ -741,9 +746,7 @@ def claim_structured(dim: str):
         ratio = spec["ratio"]
         table = _need(tables, "structured", "the structured summary (results/<exp>/structured/summary.csv)")
         at = table[(table["kind"] == "finetune") & ((table["ratio"] - ratio).abs() < 1e-9)]
-        where = f"the structured summary (fine-tuned, ratio {format_number(ratio)})"
-        per_seed = {"decoupled": _pct(_pair_rows(at, d["hfind"], d["heval"], where)),
-                    "coupled": _pct(_pair_rows(at, d["heval"], d["heval"], where))}
+        per_seed = _declared_vs_coupled(at, d, f"the structured summary (fine-tuned, ratio {format_number(ratio)})")
 
         def detail(m):
             return (f"decoupled {d['hfind']} -> {d['heval']} {m['decoupled']:.1f}% vs coupled {d['heval']} "
