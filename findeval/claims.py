@@ -191,11 +191,9 @@ _FIG4_LABEL = re.compile(r"LR_find = ([0-9.eE+-]+), LR_eval = ([0-9.eE+-]+)")
 
 
 def regime_warnings(config: dict) -> list[str]:
-    """:func:`findeval.regime.far_from_paper` when that module exists (else no warning)."""
-    try:
-        from .regime import far_from_paper
-    except ImportError:
-        return []
+    """:func:`findeval.regime.far_from_paper`: why this config's training regime is far from the paper's."""
+    from .regime import far_from_paper
+
     return [str(w) for w in far_from_paper(config)]
 
 
