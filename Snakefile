@@ -118,14 +118,14 @@ rule gallery:
 
 rule gallery_figure:
     input:
-        f"{plan.figure_dir(config)}/{{name}}.{{ext}}",
+        paths.figure(EXP, "{name}", "{ext}"),
     output:
-        f"{plan.GALLERY_DIR}/{{name}}.{{ext}}",
+        paths.gallery("{name}", "{ext}"),
     log:
-        f"results/{EXP}/logs/gallery/{{name}}.{{ext}}.log",
+        paths.log(EXP, "gallery/{name}.{ext}"),
     wildcard_constraints:
         name="|".join(re.escape(fig) for fig in plan.REPORT_FIGURES),
-        ext="|".join(plan.FIGURE_FORMATS),
+        ext="|".join(paths.FIGURE_FORMATS),
     localrule: True
     conda:
         "envs/findeval.yaml"

@@ -96,6 +96,7 @@ import random
 import re
 from typing import Callable, NamedTuple
 
+from . import paths
 from .hparams import DIMENSIONS, LABELS, format_number
 
 log = logging.getLogger("findeval")
@@ -319,15 +320,14 @@ def inputs(config: dict) -> dict:
     from . import early, lpr, plan, rewinding
     from . import structured_plan as splan
 
-    exp = plan.exp_dir(config)
     return {
-        "summary": f"{exp}/summary.csv",
+        "summary": paths.summary(config["experiment"]),
         "fig6": lpr.data_path(config, "fig6"),
         "fig7": lpr.data_path(config, "fig7"),
         "fig8": lpr.data_path(config, "fig8"),
         "figA15": lpr.data_path(config, "figA15"),
         "figA16": lpr.data_path(config, "figA16"),
-        "structured": [f"{splan.exp_dir(config)}/summary.csv"] if splan.enabled(config) else [],
+        "structured": [paths.structured_summary(config["experiment"])] if splan.enabled(config) else [],
         "fig9": [early.data_path(config, "fig9")] if early.enabled(config) else [],
         "fig4": [rewinding.data_path(config, "fig4")] if rewinding.figure_files(config) else [],
     }
@@ -336,7 +336,7 @@ def inputs(config: dict) -> dict:
 def targets(config: dict) -> list[str]:
     from . import plan
 
-    return [f"results/{config['experiment']}/claims.csv", *plan.figure_files(config, ["claims"])]
+    return [paths.claims(config["experiment"]), *plan.figure_files(config, ["claims"])]
 
 
 # =========================================================================== statistics (pure Python)
@@ -613,7 +613,7 @@ def claim_early_layers(dim: str):
         lines = spec["lines"]
         if len(lines) < 2:
             raise NotRun(f"the {LABELS[dim]} find grid has one value")
-        fig6 = _need(tables, "fig6", "the fig6 table (results/<exp>/lpr/fig6.csv)")
+        fig6 = _need(tables, "fig6", f"the fig6 table ({paths.table('<exp>', 'lpr', 'fig6')})")
         small, large = lines[0], lines[-1]
         level = params["fig6"]["level"]
         per_seed = {name: _early(_lpr_rows(fig6, spec["panel"], line["label"], level, "fig6.csv"),
@@ -655,7 +655,7 @@ def claim_match_good_beats_bad(dim: str):
         spec = params["fig7"].get(dim)
         if spec is None:
             raise NotRun(f"fig7 has no {LABELS[dim]} panel (good and bad {LABELS[dim]}_find coincide)")
-        fig7 = _need(tables, "fig7", "the fig7 table (results/<exp>/lpr/fig7.csv)")
+        fig7 = _need(tables, "fig7", f"the fig7 table ({paths.table('<exp>', 'lpr', 'fig7')})")
         level = params["level"]
         per_seed = {}
         for style in ("match-good", "match-bad"):
@@ -679,7 +679,7 @@ def claim_early_pruning(tables: dict, params: dict):
     if spec is None:
         raise NotRun("this config has no early-pruning runs (no early_pruning: block; Fig. 9: masks from the "
                      "weights at a middle epoch)")
-    fig9 = _need(tables, "fig9", "the early-pruning table (results/<exp>/early/fig9.csv)")
+    fig9 = _need(tables, "fig9", f"the early-pruning table ({paths.table('<exp>', 'early', 'fig9')})")
     level = params["level"]
     at = fig9[(fig9["panel"] == spec["panel"]) & (fig9["level"] == level)]
     per_seed = {}
@@ -704,8 +704,8 @@ def claim_wd0_lpr_spread(tables: dict, params: dict):
         raise NotRun("defaults.weight_decay is 0: fig6's LR_find panel already has WD_find = 0")
     if f8["panel"] is None:
         raise NotRun(f"fig8 has no LPR panel at fig6's level {level} (fig8 levels {f8['levels']})")
-    fig6 = _need(tables, "fig6", "the fig6 table (results/<exp>/lpr/fig6.csv)")
-    fig8 = _need(tables, "fig8", "the fig8 table (results/<exp>/lpr/fig8.csv)")
+    fig6 = _need(tables, "fig6", f"the fig6 table ({paths.table('<exp>', 'lpr', 'fig6')})")
+    fig8 = _need(tables, "fig8", f"the fig8 table ({paths.table('<exp>', 'lpr', 'fig8')})")
     lines6 = {line["value"]: line["label"] for line in params["fig6"]["panels"]["lr"]["lines"]}
     lines8 = {line["value"]: line["label"] for line in f8["lines"]}
     lrs = sorted(set(lines6) & set(lines8))
@@ -742,7 +742,7 @@ def claim_structured(dim: str):
         if d is None or "find" not in d:
             raise NotRun(f"structured {LABELS[dim]} grids: " + (d or {}).get("why", "no declared pair"))
         ratio = spec["ratio"]
-        table = _need(tables, "structured", "the structured summary (results/<exp>/structured/summary.csv)")
+        table = _need(tables, "structured", f"the structured summary ({paths.structured_summary('<exp>')})")
         at = table[(table["kind"] == "finetune") & ((table["ratio"] - ratio).abs() < 1e-9)]
         per_seed = _declared_vs_coupled(at, d, f"the structured summary (fine-tuned, ratio {format_number(ratio)})")
 
@@ -797,7 +797,7 @@ def claim_fig4_small_lr_find(variant: str):
         finds = sorted({ln["lr_find"] for ln in lines})
         if len(finds) < 2:
             raise NotRun(f"fig4's {variant} panel has fewer than two LR_find values")
-        table = _need(tables, "fig4", "the fig4 table (results/<exp>/rewinding/fig4.csv)")
+        table = _need(tables, "fig4", f"the fig4 table ({paths.table('<exp>', 'rewinding', 'fig4')})")
         panel, level = spec["panels"][variant]["panel"], spec["level"]
         label = {(ln["lr_find"], ln["lr_eval"]): ln["label"] for ln in lines}
         evals = sorted({e for f, e in label if (min(finds), e) in label and (max(finds), e) in label})
@@ -828,7 +828,7 @@ def claim_lr_rewinding_beats_weight_rewinding(tables: dict, params: dict):
     if label is None:
         raise NotRun(f"fig4's LR-rewinding panel has no line LR_find {format_number(w['lr_find'])} -> LR_eval "
                      f"{format_number(w['lr_eval'])}")
-    table = _need(tables, "fig4", "the fig4 table (results/<exp>/rewinding/fig4.csv)")
+    table = _need(tables, "fig4", f"the fig4 table ({paths.table('<exp>', 'rewinding', 'fig4')})")
     summary = _need(tables, "summary", "summary.csv")
     per_seed = {"lr rewinding": _pct(_acc_rows(table, spec["panels"]["lr_rewind"]["panel"], label, level,
                                                "fig4.csv")),
@@ -844,7 +844,7 @@ def claim_lr_rewinding_beats_weight_rewinding(tables: dict, params: dict):
 
 def _local_claim(tables: dict, params: dict, fig: str, panels: list, dim: str, winner: str):
     """acc(``winner`` end of the find grid) - acc(the other end), averaged over ``panels`` (local pruning)."""
-    table = _need(tables, fig, f"the {fig} table (results/<exp>/lpr/{fig}.csv)")
+    table = _need(tables, fig, f"the {fig} table ({paths.table('<exp>', 'lpr', fig)})")
     level = params["level"]
     per_seed, pairs = {}, []
     for spec in panels:
@@ -882,7 +882,7 @@ def claim_wd0_large_lr_better(tables: dict, params: dict):
     lines = f8["accuracy_lines"]
     if len(lines) < 2:
         raise NotRun("fig8 has one LR_find value")
-    table = _need(tables, "fig8", "the fig8 table (results/<exp>/lpr/fig8.csv)")
+    table = _need(tables, "fig8", f"the fig8 table ({paths.table('<exp>', 'lpr', 'fig8')})")
     level = params["level"]
     small, large = lines[0], lines[-1]
     per_seed = {name: _pct(_acc_rows(table, f8["accuracy_panel"], line["label"], level, "fig8.csv"))
@@ -1060,25 +1060,25 @@ def claims_table(tables: dict, params: dict):
     return pd.DataFrame([evaluate(c.id, tables, params) for c in CLAIMS], columns=COLUMNS)
 
 
-def read_tables(paths: dict) -> dict:
+def read_tables(files: dict) -> dict:
     """Read the input tables; a path that is None, empty or missing gives None (its claims are ``not run``)."""
     import pandas as pd
 
     tables = {}
     for name in INPUTS:
-        path = paths.get(name)
+        path = files.get(name)
         if isinstance(path, (list, tuple)):
             path = path[0] if path else None
         tables[name] = pd.read_csv(path) if path and os.path.exists(path) else None
     return tables
 
 
-def write_report(paths: dict, params: dict, *, out_csv: str, pdf: str | None = None, png: str | None = None,
+def write_report(files: dict, params: dict, *, out_csv: str, pdf: str | None = None, png: str | None = None,
                  style: dict | None = None):
     """The claims job: read the tables, write ``claims.csv`` and (with ``pdf``/``png``) the figure."""
     from .io import atomic_path
 
-    table = claims_table(read_tables(paths), params)
+    table = claims_table(read_tables(files), params)
     with atomic_path(out_csv) as tmp:
         table.to_csv(tmp, index=False)
     warnings = list(params.get("regime_warnings") or [])

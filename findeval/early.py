@@ -43,11 +43,10 @@ functions import torch and numpy lazily.
 from __future__ import annotations
 
 import logging
-import time
 from decimal import ROUND_HALF_UP, Decimal
 
-from . import plan
-from .hparams import H, format_number, run_seeds
+from . import paths, plan
+from .hparams import H, format_number
 from .workflow import ConfigError
 
 log = logging.getLogger("findeval")
@@ -119,64 +118,42 @@ def levels(config: dict) -> int:
     return plan.levels(config)
 
 
-def _exp(config: dict) -> str:
-    return plan.exp_dir(config)
-
-
-def chain_dir(exp_dir: str, hfind: str, epoch, seed, level) -> str:
-    return f"{exp_dir}/early/find/{hfind}/epoch{epoch}/seed{seed}/level{level}"
-
-
-def eval_dir(exp_dir: str, hfind: str, epoch, heval_slug: str, seed, level) -> str:
-    return f"{exp_dir}/early/eval/{hfind}/epoch{epoch}/{heval_slug}/seed{seed}/level{level}"
-
-
-def trajectory_path(exp_dir: str, hfind: str, seed) -> str:
-    return f"{exp_dir}/early/lpr_trajectory/{hfind}/seed{seed}.csv"
-
-
 def data_path(config: dict, fig: str) -> str:
-    return f"{_exp(config)}/early/{fig}.csv"
+    return paths.table(config["experiment"], "early", fig)
 
 
 def metrics_path(config: dict, hfind: H, epoch: int, he: H, seed: int, level: int) -> str:
     """Metrics of the mask found at ``epoch`` (k < E: early chain; k = E: the regular chain) at ``level``
     trained with ``he``; level 0 is the dense network trained k epochs with H_find."""
-    exp = _exp(config)
+    exp = config["experiment"]
     if epoch == total_epochs(config):
         return plan.metrics_path(config, plan.Line("lottery", hfind, he), seed, level)
     if level == 0:
-        return f"{chain_dir(exp, hfind.slug, epoch, seed, 0)}/metrics.json"
-    return f"{eval_dir(exp, hfind.slug, epoch, he.slug, seed, level)}/metrics.json"
+        return paths.level_file(paths.early_chain(exp, hfind.slug, epoch, seed), 0, "metrics")
+    return paths.level_file(paths.early_eval(exp, hfind.slug, epoch, he.slug, seed), level, "metrics")
 
 
 # --------------------------------------------------------------------------- rule file patterns
 
 
-def named(pattern_dir: str, first: int, last: int, **files) -> dict:
-    """``{name}_{L}`` -> ``{pattern_dir}/level{L}/{file}`` for L = first..last (wildcards kept)."""
-    return {f"{name}_{lv}": f"{pattern_dir}/level{lv}/{file}" for name, file in files.items()
-            for lv in range(first, last + 1)}
-
-
-def chain_outputs(config: dict) -> dict:
-    d = "results/{exp}/early/find/{hfind}/epoch{epoch}/seed{seed}"
+def chain_outputs(config: dict, exp: str) -> dict:
+    """The files of an early chain job (levels 0..N-1 trained, masks and tickets 1..N) of experiment ``exp``."""
+    d = paths.early_chain(exp, "{hfind}", "{epoch}", "{seed}")
     n = levels(config)
-    return {**named(d, 0, n - 1, trained="trained.pt", metrics="metrics.json"),
-            **named(d, 1, n, mask="mask.h5", ticket="ticket.pt")}
+    return {**paths.per_level(d, 0, n - 1, "trained", "metrics"), **paths.per_level(d, 1, n, "mask", "ticket")}
 
 
-def eval_outputs(config: dict) -> dict:
-    return named("results/{exp}/early/eval/{hfind}/epoch{epoch}/{heval}/seed{seed}", 1, levels(config),
-                 metrics="metrics.json")
+def eval_outputs(config: dict, exp: str) -> dict:
+    d = paths.early_eval(exp, "{hfind}", "{epoch}", "{heval}", "{seed}")
+    return paths.per_level(d, 1, levels(config), "metrics")
 
 
 def eval_inputs(config: dict):
     n = levels(config)
 
     def inputs(w) -> dict:
-        d = f"results/{w.exp}/early/find/{w.hfind}/epoch{w.epoch}/seed{w.seed}"
-        return {**named(d, 1, n, start="ticket.pt", mask="mask.h5"), "data": f"results/{w.exp}/dataset.npz"}
+        d = paths.early_chain(w.exp, w.hfind, w.epoch, w.seed)
+        return {**paths.per_level(d, 1, n, start="ticket", mask="mask"), "data": paths.data(w.exp)}
 
     return inputs
 
@@ -195,7 +172,7 @@ def figure_params(config: dict, fig: str) -> dict:
             "experiment": config["experiment"], "dataset": config["dataset"]["name"],
             "model": config["model"]["name"], "heval": he.slug,
             "milestones": list(config["training"].get("milestones") or [])}
-    exp = _exp(config)
+    exp = config["experiment"]
     if fig == "fig9":
         panels = []
         for hf in hfinds(config):
@@ -211,7 +188,7 @@ def figure_params(config: dict, fig: str) -> dict:
         return {**base, "panels": panels}
     if fig in ("figA18", "figA19"):
         lines = [{"label": f"LR_find = {format_number(hf.lr)}", "hfind": hf.slug,
-                  "files": [{"seed": int(s), "path": trajectory_path(exp, hf.slug, s)} for s in config["seeds"]]}
+                  "files": [{"seed": int(s), "path": paths.lpr_trajectory(exp, hf.slug, s)} for s in config["seeds"]]}
                  for hf in (figA18_hfinds(config) if fig == "figA18" else hfinds(config))]
         return {**base, "lines": lines}
     raise ValueError(f"unknown early-pruning figure {fig!r}; choose from {FIGURES}")
@@ -243,46 +220,33 @@ def check(config: dict) -> None:
 # =========================================================================== jobs (job time)
 
 
-def train_until(out_metrics: str, *, out_trained: str | None, start: str, mask: str | None, data: str, h_find: H,
-                level: int, seed: int, stop_epoch: int, training: dict, augment: dict | None,
-                role: str = "train_find_early", device: str = "cpu", threads: int = 1, precision: str = "fp32",
-                channels_last: bool = False) -> dict:
-    """``jobs.train_run`` for a find run stopped after epoch ``stop_epoch`` of the schedule: the same inputs,
-    checks, seeds (those of the lottery run of this level), resume file and metrics, plus ``prune_epoch``."""
-    from . import jobs, training as tr
-    from .io import save_checkpoint, write_json
+def early_run(out_metrics: str, *, out_trained: str | None, start: str, mask: str | None, data: str, h_find: H,
+              level: int, seed: int, stop_epoch: int, training: dict, augment: dict | None,
+              role: str = "train_find_early", device: str = "cpu", threads: int = 1, precision: str = "fp32",
+              channels_last: bool = False):
+    """The run of ``jobs.train_run`` for a find run stopped after epoch ``stop_epoch`` of the schedule: the same
+    inputs, checks, seeds (those of the lottery run of this level), resume file and metrics, plus ``prune_epoch``
+    (``epochs`` is k, ``schedule_epochs`` the schedule's)."""
+    from .regime import Schedule
+    from .runs import DIVERGED, Outputs, Runtime, Seeds, TrainRun
 
-    every = jobs.resume_every()
-    jobs.set_threads(threads)
-    device = jobs.resolve_device(device)
-    run = jobs.load_run(start, mask, data, level, device)
-    model, meta = run.model, run.meta
-    seeds = run_seeds(seed, "lottery", level)
-    schedule, aug = tr.Schedule.from_config(training), tr.Augment.from_config(augment)
-    if not 1 <= int(stop_epoch) <= schedule.epochs:
-        raise ValueError(f"stop_epoch {stop_epoch} is not in 1..{schedule.epochs}")
-    resume = None
-    if every:
-        fingerprint = jobs.resume_fingerprint(
-            start=start, mask=mask, data=data, kind="early", role=role, level=level, seeds=seeds,
-            h_find=h_find.as_dict(), h_eval=h_find.as_dict(), schedule=schedule.__dict__, augment=aug.__dict__,
-            device=device, stop_epoch=int(stop_epoch), precision=precision, channels_last=bool(channels_last))
-        resume = tr.Resume(jobs.resume_path(out_metrics), fingerprint, every)
-    t0 = time.perf_counter()
-    result = tr.train(model, run.dataset, h_find, schedule, data_seed=seeds["data"], mask=run.mask, augment=aug,
-                      device=device, log=log.info, resume=resume, precision=precision, channels_last=channels_last,
-                      stop_epoch=int(stop_epoch))
-    metrics = {"kind": "early", "role": role, "level": level, "seed": seed, "seeds": seeds,
-               "H_find": h_find.as_dict(), "H_eval": h_find.as_dict(), "prune_epoch": int(stop_epoch),
-               "epochs": int(stop_epoch), "schedule_epochs": training["epochs"], **run.outcome(result, t0)}
-    if out_trained:
-        save_checkpoint(out_trained, model.state_dict(), {**meta, "role": "trained", "level": level,
-                                                          "H": h_find.as_dict(), "diverged": result["diverged"],
-                                                          "prune_epoch": int(stop_epoch)})
-    write_json(out_metrics, metrics)
-    if resume is not None:
-        resume.remove()
-    return metrics
+    seeds = Seeds(seed, "lottery", level)
+    head = {"kind": "early", "role": role, "level": level, "seed": seed, "seeds": seeds.resolve(),
+            "H_find": h_find.as_dict(), "H_eval": h_find.as_dict(), "prune_epoch": int(stop_epoch),
+            "epochs": int(stop_epoch), "schedule_epochs": training["epochs"]}
+    return TrainRun(role=role, kind="early", start=start, mask=mask, data=data, h=h_find, h_find=h_find, level=level,
+                    schedule=Schedule.from_config(training), seeds=seeds, augment=augment,
+                    runtime=Runtime(device, threads, precision, channels_last), stop_epoch=int(stop_epoch), head=head,
+                    outputs=Outputs(metrics=out_metrics, trained=out_trained, trained_meta={
+                        "role": "trained", "level": level, "H": h_find.as_dict(), "diverged": DIVERGED,
+                        "prune_epoch": int(stop_epoch)}))
+
+
+def train_until(out_metrics: str, **kwargs) -> dict:
+    """Train one run of :func:`early_run`'s arguments with the training entry point; its record."""
+    from . import runs
+
+    return runs.train(early_run(out_metrics, **kwargs))
 
 
 def prune_early(out_mask: str, *, prune_epoch: int, **kwargs):
@@ -325,25 +289,16 @@ def early_chain(*, trained: dict, metrics: dict, masks_out: dict, tickets: dict,
 def early_eval_sweep(*, metrics: dict, starts: dict, masks_in: dict, data: str, h_find: H, h_eval: H,
                      prune_epoch: int, seed: int, training: dict, augment: dict | None, device: str = "cpu",
                      threads: int = 1, group: int = 0, **speed) -> None:
-    """A1 line 8 for every early mask of one chain with one H_eval (the whole schedule, ``jobs.train_run``); the
+    """A1 line 8 for every early mask of one chain with one H_eval (the whole schedule, ``jobs.a1_run``); the
     metrics record ``kind: early`` and ``prune_epoch``. ``group`` > 0 (runtime.group): grouped networks of at
-    most ``group`` levels (``jobs.grouped_sweep``)."""
-    from . import jobs
-    from .io import write_json
+    most ``group`` levels (``runs.train_grouped``)."""
+    from . import jobs, runs
 
-    if group:
-        jobs.grouped_sweep(group, metrics=dict(sorted(metrics.items())), starts=starts, masks_in=masks_in,
-                           data=data, kind="lottery", h_find=h_find, h_eval=h_eval, seed=seed, training=training,
-                           augment=augment, device=device, threads=threads, role="train_eval_early",
-                           update={"kind": "early", "prune_epoch": int(prune_epoch)}, **speed)
-        return
-
-    for level, out in sorted(metrics.items()):
-        m = jobs.train_run(out, start=starts[level], mask=masks_in[level], data=data, kind="lottery", h_find=h_find,
-                           h_eval=h_eval, level=level, seed=seed, training=training, augment=augment,
-                           role="train_eval_early", device=device, threads=threads, **speed)
-        m.update(kind="early", prune_epoch=int(prune_epoch))
-        write_json(out, m)
+    runs.train_all(jobs.eval_runs(metrics=dict(sorted(metrics.items())), starts=starts, masks_in=masks_in,
+                                  data=data, kind="lottery", h_find=h_find, h_eval=h_eval, seed=seed,
+                                  training=training, augment=augment, role="train_eval_early",
+                                  tail={"kind": "early", "prune_epoch": int(prune_epoch)}, device=device,
+                                  threads=threads, **speed), group)
 
 
 TRAJECTORY_COLUMNS = ["hfind", "seed", "epoch", "lr", "test_accuracy", "layer_index", "layer", "pruned", "total",
@@ -358,33 +313,24 @@ def lpr_trajectory(out_table: str, *, init: str, data: str, h_find: H, seed: int
     ``out_trained`` (tests) also saves the final weights, which equal the find chain's level-0 ``trained.pt``."""
     import pandas as pd
 
-    from . import jobs, masks, models, training as tr
-    from .io import atomic_path, load_checkpoint, save_checkpoint
+    from . import masks, models, runs
+    from .io import atomic_path
+    from .regime import Schedule
 
-    jobs.set_threads(threads)
-    device = jobs.resolve_device(device)
     masks.prune_count(1, fraction)
-    state, meta = load_checkpoint(init)
-    spec = meta.get("model_spec")
-    if not spec:
-        raise ValueError(f"checkpoint {init} has no meta['model_spec']; was it written by findeval?")
-    model = models.build(spec)
-    models.load_state(model, state, f"checkpoint {init}")
-    dataset = jobs.load_data(data, device)
-    jobs.check_data_fits(dataset, spec, data, init)
-    seeds = run_seeds(seed, "lottery", 0)
-    schedule, aug = tr.Schedule.from_config(training), tr.Augment.from_config(augment)
-    names = models.prunable_names(model)
     measured = []
 
     def measure(epoch: int, net) -> None:
+        names = models.prunable_names(net)
         weights = {k: v for k, v in net.state_dict().items() if k in names}
         mask = masks.global_magnitude_prune(weights, None, fraction)
         measured.append((epoch, masks.layer_table(mask), masks.sparsity(mask)))
 
-    measure(0, model)
-    result = tr.train(model, dataset, h_find, schedule, data_seed=seeds["data"], augment=aug, device=device,
-                      log=log.info, precision=precision, channels_last=channels_last, on_epoch_end=measure)
+    result = runs.train(runs.TrainRun(
+        role="lpr_trajectory", kind="lottery", start=init, data=data, h=h_find, h_find=h_find, level=0,
+        schedule=Schedule.from_config(training), seeds=runs.Seeds(seed, "lottery", 0), augment=augment,
+        runtime=runs.Runtime(device, threads, precision, channels_last), on_epoch_end=measure,
+        outputs=runs.Outputs(trained=out_trained)))
     history = {row["epoch"]: row for row in result["history"]}
     final = {r["name"]: r["ratio"] for r in measured[-1][1]}
     rows = []
@@ -398,9 +344,6 @@ def lpr_trajectory(out_table: str, *, init: str, data: str, h_find: H, seed: int
     df = pd.DataFrame(rows, columns=TRAJECTORY_COLUMNS)
     with atomic_path(out_table) as tmp:
         df.to_csv(tmp, index=False)
-    if out_trained:
-        save_checkpoint(out_trained, model.state_dict(), {**meta, "role": "trained", "level": 0,
-                                                          "H": h_find.as_dict(), "diverged": result["diverged"]})
     log.info("LPR through training of %s seed %d: %d epochs measured, final test accuracy %.4f%s", h_find.slug,
              seed, len(measured) - 1, result["test_accuracy"], " (diverged)" if result["diverged"] else "")
     return df

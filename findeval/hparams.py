@@ -48,7 +48,28 @@ def format_number(x: float | int) -> str:
     return f"{'-' if sign else ''}{body}e{exp10}"
 
 
-_SLUG = re.compile(r"^lr(?P<lr>[0-9.e+-]+)_bs(?P<bs>[0-9]+)_wd(?P<wd>[0-9.e+-]+)$")
+# --------------------------------------------------------------------------- the grammar of an H slug
+# Defined once, here. H.parse accepts exactly the strings SLUG matches, and the rules' wildcards {hfind}, {heval}
+# and {href} are SLUG (rules/common.smk, lpr.smk): a path the rules accept is one the jobs can parse, and the
+# other way round. Every H's slug matches it (H.slug refuses a value it cannot spell so, e.g. lr 1e-120).
+# Numbers are written without redundant characters: no sign, no leading zeros, no trailing zeros after the point,
+# no '+' and no 'E'. A plain number has at most 5 digits before the point and 19 after it; a scientific one a
+# mantissa d.ddd of at most 17 significant digits and an exponent of one or two digits. So every match is a
+# finite float, and H.parse never refuses one. The grammar also admits spellings that format_number does not
+# write, such as 1.5e3 for 1500: they parse to the H they name. (No regular expression can tell the shortest
+# spelling of a float from a longer one of 17 digits.)
+
+_PLAIN = r"(?:[1-9][0-9]{0,4}(?:\.[0-9]{0,18}[1-9])?|0\.[0-9]{0,18}[1-9])"
+_SCIENTIFIC = r"[1-9](?:\.[0-9]{0,15}[1-9])?e-?[1-9][0-9]?"
+#: A number > 0 (a learning rate; a structured pruning ratio).
+POSITIVE = rf"(?:{_PLAIN}|{_SCIENTIFIC})"
+#: A number >= 0 (a weight decay): 0 or a positive number.
+NON_NEGATIVE = rf"(?:0|{POSITIVE})"
+#: A count >= 1 (a batch size).
+COUNT = r"[1-9][0-9]*"
+#: An H slug, e.g. ``lr0.2_bs512_wd1e-4``. It has no capturing group: a rule's pattern can hold two slugs.
+SLUG = rf"lr{POSITIVE}_bs{COUNT}_wd{NON_NEGATIVE}"
+_SLUG = re.compile(SLUG)
 
 
 @dataclass(frozen=True, order=True)
@@ -73,16 +94,19 @@ class H:
     @functools.cached_property
     def slug(self) -> str:
         """Path spelling, e.g. ``lr0.2_bs512_wd1e-4`` (computed once: planning spells paths ~10^5 times)."""
-        return (
-            f"lr{format_number(self.lr)}_bs{self.batch_size}_wd{format_number(self.weight_decay)}"
-        )
+        slug = f"lr{format_number(self.lr)}_bs{self.batch_size}_wd{format_number(self.weight_decay)}"
+        if not _SLUG.fullmatch(slug):  # e.g. lr 1e-120: an exponent of three digits
+            raise ValueError(f"{self.as_dict()} cannot be spelled in a path: {slug!r} is outside the grammar of "
+                             "findeval.hparams.SLUG (exponents of at most two digits)")
+        return slug
 
     @classmethod
     def parse(cls, slug: str) -> "H":
-        m = _SLUG.fullmatch(slug)
-        if not m:
+        """The H a slug names; exactly the strings :data:`SLUG` matches (ValueError for any other)."""
+        if not isinstance(slug, str) or not _SLUG.fullmatch(slug):
             raise ValueError(f"not a hyperparameter slug: {slug!r} (expected e.g. 'lr0.2_bs512_wd1e-4')")
-        return cls(float(m["lr"]), int(m["bs"]), float(m["wd"]))
+        lr, bs, wd = (part[2:] for part in slug.split("_"))  # numbers hold no '_': SLUG says so
+        return cls(float(lr), int(bs), float(wd))
 
     def replace(self, **changes) -> "H":
         values = self.as_dict()

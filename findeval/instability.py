@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import logging
 
-from . import plan, rewinding
+from . import paths, plan, rewinding
 from .hparams import H, derive_seed, format_number, run_seeds
 from .workflow import ConfigError
 
@@ -39,6 +39,8 @@ log = logging.getLogger("findeval")
 
 FIGURES = ("figA13", "figA14")
 RANDOM_KINDS = ("preserve_lpr", "preserve_mask")
+#: The grammar of an ``{rkind}`` wildcard (rules/rewinding.smk): one of :data:`RANDOM_KINDS`.
+RKIND = "|".join(RANDOM_KINDS)
 #: Batch size of the batch-norm recomputation (fixed: the statistics must not depend on H).
 BN_BATCH = 256
 
@@ -83,24 +85,17 @@ def a13_lines(config: dict) -> list[dict]:
     ]
 
 
-def interpolation_path(exp_dir: str, k: int, hslug: str, seed, level) -> str:
-    return f"{exp_dir}/instability/k{k}/{hslug}/seed{seed}/level{level}/interpolation.json"
-
-
-def source_dir(exp_dir: str, k: int, hslug: str, seed, level) -> str:
+def source_chain(exp: str, k: int, hslug: str, seed) -> str:
     """The chain whose ticket, mask and trained weights (copy A) an instability job uses: the regular find chain
     for k = 0, the late-rewinding chain to epoch k otherwise."""
     if int(k) == 0:
-        return f"{exp_dir}/find/{hslug}/seed{seed}/level{level}"
-    return rewinding.chain_dir(exp_dir, f"late/k{k}", hslug, seed, level)
+        return paths.find_chain(exp, hslug, seed)
+    return paths.variant_chain(exp, rewinding.variant_name("late", k), hslug, seed)
 
 
-def random_mask_dir(exp_dir: str, k: int, hfind: str, seed) -> str:
-    return f"{exp_dir}/late/k{k}/random/preserve_lpr/{hfind}/seed{seed}"
-
-
-def random_eval_path(exp_dir: str, k: int, rkind: str, hfind: str, heval: str, seed, level) -> str:
-    return f"{exp_dir}/late/k{k}/random_eval/{rkind}/{hfind}/{heval}/seed{seed}/level{level}/metrics.json"
+def random_eval_path(exp: str, k: int, rkind: str, hfind: str, heval: str, seed, level) -> str:
+    sweep = paths.variant_random_eval(exp, rewinding.variant_name("late", k), rkind, hfind, heval, seed)
+    return paths.level_file(sweep, level, "metrics")
 
 
 def _files(config: dict, path_of, levels) -> list[dict]:
@@ -109,7 +104,7 @@ def _files(config: dict, path_of, levels) -> list[dict]:
 
 def figure_panels(config: dict, fig: str) -> list[dict]:
     s = settings(config)
-    exp = plan.exp_dir(config)
+    exp = config["experiment"]
     frac = float(config["pruning"]["fraction"])
     if fig == "figA13":
         panels = []
@@ -117,7 +112,7 @@ def figure_panels(config: dict, fig: str) -> list[dict]:
             pct = format_number(round(100 * (1 - (1 - frac) ** lv), 1))
             panels.append({"type": "interpolation", "title": f"level {lv} ({pct}% pruned)", "lines": [
                 {"label": ln["label"], "style": None,
-                 "files": _files(config, lambda sd, L, ln=ln: interpolation_path(exp, ln["k"], ln["h"].slug, sd, L),
+                 "files": _files(config, lambda sd, L, ln=ln: paths.interpolation(exp, ln["k"], ln["h"].slug, sd, L),
                                  [lv])} for ln in a13_lines(config)]})
         return panels
     if fig == "figA14":
@@ -150,7 +145,7 @@ def figure_inputs(config: dict, fig: str) -> list[str]:
 
 
 def data_path(config: dict, fig: str) -> str:
-    return f"{plan.exp_dir(config)}/instability/{fig}.csv"
+    return paths.table(config["experiment"], "instability", fig)
 
 
 def figure_files(config: dict) -> list[str]:
@@ -166,19 +161,18 @@ def figure_files(config: dict) -> list[str]:
 
 
 def instability_input(w) -> dict:
-    d = source_dir(f"results/{w.exp}", int(w.late_k), w.hfind, w.seed, w.level)
-    return {"ticket": f"{d}/ticket.pt", "mask": f"{d}/mask.h5", "copy_a": f"{d}/trained.pt",
-            "copy_a_metrics": f"{d}/metrics.json", "data": f"results/{w.exp}/dataset.npz"}
+    d = source_chain(w.exp, int(w.late_k), w.hfind, w.seed)
+    return {"ticket": paths.level_file(d, w.level, "ticket"), "mask": paths.level_file(d, w.level, "mask"),
+            "copy_a": paths.level_file(d, w.level, "trained"),
+            "copy_a_metrics": paths.level_file(d, w.level, "metrics"), "data": paths.data(w.exp)}
 
 
 def random_eval_input(w, levels: int) -> dict:
-    base = f"results/{w.exp}"
     if w.rkind == "preserve_lpr":
-        d = random_mask_dir(base, int(w.late_k), w.hfind, w.seed)
+        d = paths.variant_random_masks(w.exp, rewinding.variant_name("late", int(w.late_k)), w.hfind, w.seed)
     else:
-        d = rewinding.chain_dir(base, f"late/k{w.late_k}", w.hfind, w.seed)
-    return {**rewinding.per_level(d, 1, levels, mask="mask.h5"), "reinit": f"{base}/seed{w.seed}/reinit.pt",
-            "data": f"{base}/dataset.npz"}
+        d = paths.variant_chain(w.exp, rewinding.variant_name("late", w.late_k), w.hfind, w.seed)
+    return {**paths.per_level(d, 1, levels, "mask"), "reinit": paths.reinit(w.exp, w.seed), "data": paths.data(w.exp)}
 
 
 # =========================================================================== jobs (job time)
@@ -233,26 +227,29 @@ def instability(out_json: str, *, ticket: str, mask: str, copy_a: str, copy_a_me
                 seed: int, level: int, late_epoch: int, alphas: int, training: dict, augment: dict | None,
                 device: str = "cpu", threads: int = 1, out_copy_b: str | None = None, **speed) -> dict:
     """Train copy B of the ticket (other data order), then the test error along the path from copy A to B.
-    ``out_copy_b``: also keep copy B's weights there (the rule does not)."""
+    ``out_copy_b``: also keep copy B's weights there (the rule does not). Copy B's resume file sits beside
+    ``out_json`` (a killed job goes on training copy B where it stopped)."""
+    import dataclasses
     import tempfile
 
-    from . import jobs, models
+    from . import models, runs
     from .io import load_checkpoint, read_json, write_json
 
     with tempfile.TemporaryDirectory() as tmp:
-        mb = rewinding.train_variant(f"{tmp}/metrics.json", out_trained=f"{tmp}/copy_b.pt", start=ticket, mask=mask,
-                                     data=data, variant="late" if late_epoch else "lottery", h_find=h, h_eval=h,
-                                     level=level, seed=seed, training=training, augment=augment,
-                                     role="instability_copy_b", first_epoch=late_epoch, data_seed=copy_b_seed(seed),
-                                     device=device, threads=threads, **speed)
+        copy_b = rewinding.variant_run(None, out_trained=f"{tmp}/copy_b.pt", start=ticket, mask=mask, data=data,
+                                       variant="late" if late_epoch else "lottery", h_find=h, h_eval=h, level=level,
+                                       seed=seed, training=training, augment=augment, role="instability_copy_b",
+                                       first_epoch=late_epoch, data_seed=copy_b_seed(seed), device=device,
+                                       threads=threads, **speed)
+        mb = runs.train(dataclasses.replace(copy_b, outputs=dataclasses.replace(copy_b.outputs, resume=out_json)))
         b, _ = load_checkpoint(f"{tmp}/copy_b.pt", require_finite=False)
         if out_copy_b:
             import shutil
 
             shutil.copyfile(f"{tmp}/copy_b.pt", out_copy_b)
     a, meta = load_checkpoint(copy_a, require_finite=False)
-    device = jobs.resolve_device(device)
-    dataset = jobs.load_data(data, device)
+    device = runs.resolve_device(device)
+    dataset = runs.load_data(data, device)
     model = models.build(meta["model_spec"]).to(device)
     models.load_state(model, a, f"checkpoint {copy_a}")
     from . import training as tr
@@ -286,12 +283,15 @@ def instability(out_json: str, *, ticket: str, mask: str, copy_a: str, copy_a_me
 
 def random_eval_sweep(*, rkind: str, metrics: dict, masks_in: dict, reinit: str, data: str, h_find: H, h_eval: H,
                       seed: int, training: dict, augment: dict | None, device: str = "cpu", threads: int = 1,
-                      **speed) -> None:
+                      group: int = 0, **speed) -> None:
     """A14's random baselines of a late-rewinding chain: its masks (preserve mask) or their within-layer
-    shuffles (preserve LPR), each trained from the replicate's new random init, the full schedule."""
+    shuffles (preserve LPR), each trained from the replicate's new random init, the full schedule (records of
+    ``rewinding.variant_run``). ``group`` > 0 (runtime.group): grouped networks of at most ``group`` levels."""
+    from . import runs
+
     if rkind not in RANDOM_KINDS:
         raise ValueError(f"unknown baseline {rkind!r}; choose from {RANDOM_KINDS}")
-    for level, out in metrics.items():
-        rewinding.train_variant(out, start=reinit, mask=masks_in[level], data=data, variant="late", kind=rkind,
-                                h_find=h_find, h_eval=h_eval, level=level, seed=seed, training=training,
-                                augment=augment, role="train_eval", device=device, threads=threads, **speed)
+    runs.train_all([rewinding.variant_run(out, start=reinit, mask=masks_in[level], data=data, variant="late",
+                                          kind=rkind, h_find=h_find, h_eval=h_eval, level=level, seed=seed,
+                                          training=training, augment=augment, role="train_eval", device=device,
+                                          threads=threads, **speed) for level, out in metrics.items()], group)

@@ -39,9 +39,10 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 
-from . import plan
-from .hparams import DIMENSIONS, LABELS, H, format_number, run_seeds
+from . import paths, plan
+from .hparams import DIMENSIONS, LABELS, SLUG, H, format_number, run_seeds
 from .workflow import ConfigError
 
 log = logging.getLogger("findeval")
@@ -53,96 +54,125 @@ CONSTRAINTS = ("match_lpr", "local")
 
 # =========================================================================== planning (parse time)
 
+#: The grammar of a ``{constrained}`` wildcard, a constrained chain's masks under evaluation
+#: (``results/<exp>/eval/<constrained>/...``): ``matched/<H_find>/match-<H_ref>`` or ``local/<H_find>``.
+CONSTRAINED = rf"matched/{SLUG}/match-{SLUG}|local/{SLUG}"
+#: The grammar of a ``{chain}`` wildcard, a constrained chain's folder: ``find_`` and a ``{constrained}``.
+CHAIN = rf"find_(?:{CONSTRAINED})"
+_CHAIN_OR_CONSTRAINED = re.compile(rf"(?:find_)?(?:{CONSTRAINED})")
 
-def _exp(config: dict) -> str:
-    return plan.exp_dir(config)
 
-
-def chain_dir(exp_dir: str, constraint: str, hfind: str, seed, level, href: str | None = None) -> str:
-    """Folder of one level of an LPR-constrained chain (``exp_dir`` is ``results/<experiment>``)."""
+def chain_name(constraint: str, hfind: str, href: str | None = None, find: bool = True) -> str:
+    """The ``{chain}`` of a constrained chain (``find=False``: its ``{constrained}``, the spelling of its masks
+    in evaluation folders); ``hfind``/``href`` are H slugs."""
     if constraint == "match_lpr":
         if not href:
             raise ValueError("a match_lpr chain needs the H_ref whose LPR it matches")
-        return f"{exp_dir}/find_matched/{hfind}/match-{href}/seed{seed}/level{level}"
-    if constraint == "local":
-        return f"{exp_dir}/find_local/{hfind}/seed{seed}/level{level}"
-    raise ValueError(f"unknown LPR constraint {constraint!r}; choose from {CONSTRAINTS}")
+        name = f"matched/{hfind}/match-{href}"
+    elif constraint == "local":
+        name = f"local/{hfind}"
+    else:
+        raise ValueError(f"unknown LPR constraint {constraint!r}; choose from {CONSTRAINTS}")
+    return f"find_{name}" if find else name
+
+
+def chain_spec(chain: str) -> dict:
+    """A ``{chain}`` (``find_matched/<H_find>/match-<H_ref>``, ``find_local/<H_find>``) or a ``{constrained}``
+    (the same without ``find_``) -> constraint, hfind, href (H slugs). Accepts exactly the strings of
+    :data:`CHAIN` and :data:`CONSTRAINED`."""
+    if not _CHAIN_OR_CONSTRAINED.fullmatch(chain):
+        raise ValueError(f"not an LPR-constrained chain: {chain!r} (find_matched/<H_find>/match-<H_ref>, "
+                         "find_local/<H_find>, or either without find_)")
+    parts = chain.removeprefix("find_").split("/")  # slugs hold no '/': SLUG says so
+    if parts[0] == "matched":
+        return {"constraint": "match_lpr", "hfind": parts[1], "href": parts[2].removeprefix("match-")}
+    return {"constraint": "local", "hfind": parts[1], "href": None}
+
+
+def chain_dir(exp: str, constraint: str, hfind: str, seed, level, href: str | None = None) -> str:
+    """Folder of one level of an LPR-constrained chain of experiment ``exp`` (H slugs)."""
+    return paths.level_dir(paths.lpr_chain(exp, chain_name(constraint, hfind, href), seed), level)
 
 
 def chain_metrics_path(config: dict, constraint: str, hfind: H, heval: H, seed: int, level: int,
                        href: H | None = None) -> str:
     """The metrics.json of a constrained chain's mask of ``level`` trained with ``heval``."""
-    exp = _exp(config)
+    exp = config["experiment"]
     if level == 0:  # the dense network trained with H_find: the regular find chain's level 0
-        return f"{plan.find_dir(config, hfind, seed, 0)}/metrics.json"
+        return paths.find_file(exp, hfind.slug, seed, 0, "metrics")
     ref = href.slug if href else None
     if heval == hfind:
-        return f"{chain_dir(exp, constraint, hfind.slug, seed, level, ref)}/metrics.json"
-    if constraint == "match_lpr":
-        return f"{exp}/eval/matched/{hfind.slug}/match-{ref}/{heval.slug}/seed{seed}/level{level}/metrics.json"
-    return f"{exp}/eval/local/{hfind.slug}/{heval.slug}/seed{seed}/level{level}/metrics.json"
+        return paths.level_file(paths.lpr_chain(exp, chain_name(constraint, hfind.slug, ref), seed), level,
+                                "metrics")
+    sweep = paths.eval_sweep(exp, chain_name(constraint, hfind.slug, ref, find=False), heval.slug, seed)
+    return paths.level_file(sweep, level, "metrics")
 
 
 def mask_path(config: dict, hfind: H, seed: int, level: int) -> str:
-    return f"{plan.find_dir(config, hfind, seed, level)}/mask.h5"
+    return paths.find_file(config["experiment"], hfind.slug, seed, level, "mask")
 
 
 def data_path(config: dict, fig: str) -> str:
-    return f"{_exp(config)}/lpr/{fig}.csv"
+    return paths.table(config["experiment"], "lpr", fig)
 
 
 # --------------------------------------------------------------------------- input functions of the rules
-
-
-def _wild_dir(w, sub: str, level) -> str:
-    return f"results/{w.exp}/{sub}/seed{w.seed}/level{level}"
 
 
 def _prune_inputs(w, chain: str) -> dict:
     level = int(w.level)
     if level < 1:
         raise ValueError("level 0 is the dense network: it has no mask")
-    trained = (f"results/{w.exp}/find/{w.hfind}/seed{w.seed}/level0/trained.pt" if level == 1
-               else f"{_wild_dir(w, chain, level - 1)}/trained.pt")
-    inputs = {"trained": trained, "start": f"results/{w.exp}/seed{w.seed}/init.pt"}
+    d = paths.lpr_chain(w.exp, chain, w.seed)
+    trained = (paths.find_file(w.exp, w.hfind, w.seed, 0, "trained") if level == 1
+               else paths.level_file(d, level - 1, "trained"))
+    inputs = {"trained": trained, "start": paths.init(w.exp, w.seed)}
     if level > 1:
-        inputs["parent"] = f"{_wild_dir(w, chain, level - 1)}/mask.h5"
+        inputs["parent"] = paths.level_file(d, level - 1, "mask")
     return inputs
 
 
 def prune_match_lpr_input(w) -> dict:
     """Mask M_L of the chain (H_find matched to H_ref): this chain's weights trained at L-1, its mask M_{L-1},
     theta_0 (the rewind target) and the reference: H_ref's regular mask M_L of the same replicate."""
-    inputs = _prune_inputs(w, f"find_matched/{w.hfind}/match-{w.href}")
-    inputs["reference"] = f"results/{w.exp}/find/{w.href}/seed{w.seed}/level{w.level}/mask.h5"
+    inputs = _prune_inputs(w, chain_name("match_lpr", w.hfind, w.href))
+    inputs["reference"] = paths.find_file(w.exp, w.href, w.seed, w.level, "mask")
     return inputs
 
 
 def prune_local_input(w) -> dict:
-    return _prune_inputs(w, f"find_local/{w.hfind}")
+    return _prune_inputs(w, chain_name("local", w.hfind))
 
 
 def chain_train_input(w) -> dict:
     """Training a chain's level (``{chain}`` = find_matched/... or find_local/...) starts from its ticket."""
-    d = _wild_dir(w, w.chain, w.level)
-    return {"start": f"{d}/ticket.pt", "mask": f"{d}/mask.h5", "data": f"results/{w.exp}/dataset.npz"}
+    d = paths.lpr_chain(w.exp, w.chain, w.seed)
+    return {"start": paths.level_file(d, w.level, "ticket"), "mask": paths.level_file(d, w.level, "mask"),
+            "data": paths.data(w.exp)}
 
 
 def chain_eval_input(w) -> dict:
     """Evaluating a chain's mask (``{constrained}`` = matched/... or local/...) starts from the same ticket."""
-    d = _wild_dir(w, f"find_{w.constrained}", w.level)
-    return {"start": f"{d}/ticket.pt", "mask": f"{d}/mask.h5", "data": f"results/{w.exp}/dataset.npz"}
+    d = paths.lpr_chain(w.exp, f"find_{w.constrained}", w.seed)
+    return {"start": paths.level_file(d, w.level, "ticket"), "mask": paths.level_file(d, w.level, "mask"),
+            "data": paths.data(w.exp)}
 
 
-def chain_spec(chain: str) -> dict:
-    """``find_matched/<H_find>/match-<H_ref>`` or ``find_local/<H_find>`` (with or without ``find_``) ->
-    constraint, hfind, href (path spellings)."""
-    parts = chain.removeprefix("find_").split("/")
-    if parts[0] == "matched" and len(parts) == 3 and parts[2].startswith("match-"):
-        return {"constraint": "match_lpr", "hfind": parts[1], "href": parts[2].removeprefix("match-")}
-    if parts[0] == "local" and len(parts) == 2:
-        return {"constraint": "local", "hfind": parts[1], "href": None}
-    raise ValueError(f"not an LPR-constrained chain: {chain!r}")
+def find_chain_input(w, levels: int) -> dict:
+    """A whole constrained chain in one job (``lpr_find_chain``): theta_0, the regular chain's dense run and,
+    for match-LPR, the reference chain's masks M_1..M_N."""
+    spec = chain_spec(w.chain)
+    inputs = {"data": paths.data(w.exp), "init": paths.init(w.exp, w.seed),
+              "dense": paths.find_file(w.exp, spec["hfind"], w.seed, 0, "trained")}
+    if spec["constraint"] == "match_lpr":
+        inputs.update(paths.per_level(paths.find_chain(w.exp, spec["href"], w.seed), 1, levels, reference="mask"))
+    return inputs
+
+
+def eval_sweep_input(w, levels: int) -> dict:
+    """Every level of a constrained chain evaluated in one job (``lpr_eval_sweep``): its tickets and masks."""
+    d = paths.lpr_chain(w.exp, f"find_{w.constrained}", w.seed)
+    return {**paths.per_level(d, 1, levels, start="ticket", mask="mask"), "data": paths.data(w.exp)}
 
 
 # --------------------------------------------------------------------------- figure settings
@@ -479,20 +509,25 @@ def prune_chain(out_mask: str, out_ticket: str, *, constraint: str, trained: str
     return mask
 
 
-def train_chain(out_metrics: str, *, constraint: str, h_find: H, h_eval: H, h_ref: H | None = None,
-                **kwargs) -> dict:
-    """Train a constrained chain's ticket (``h_eval`` = H_find for its find run, another H for an evaluation).
+def chain_run(out_metrics: str, *, constraint: str, h_find: H, h_eval: H, h_ref: H | None = None, **kwargs):
+    """The run that trains a constrained chain's ticket (``h_eval`` = H_find for its find run, another H for an
+    evaluation; the other arguments: ``jobs.a1_run``'s).
 
     The run is a lottery run in every respect (theta_0 and the replicate's data order: same seeds); its
     metrics.json says ``kind`` = the constraint and records ``H_ref``.
     """
     from . import jobs
-    from .io import write_json
 
-    metrics = jobs.train_run(out_metrics, kind="lottery", h_find=h_find, h_eval=h_eval, **kwargs)
-    metrics.update(kind=constraint, constraint=constraint, H_ref=h_ref.as_dict() if h_ref else None)
-    write_json(out_metrics, metrics)
-    return metrics
+    return jobs.a1_run(out_metrics, kind="lottery", h_find=h_find, h_eval=h_eval,
+                       tail={"kind": constraint, "constraint": constraint, "H_ref": h_ref.as_dict() if h_ref else None},
+                       **kwargs)
+
+
+def train_chain(out_metrics: str, **kwargs) -> dict:
+    """Train one run of :func:`chain_run`'s arguments with the training entry point; its record."""
+    from . import runs
+
+    return runs.train(chain_run(out_metrics, **kwargs))
 
 
 def constrained_chain(*, constraint: str, trained: dict, metrics: dict, masks_out: dict, tickets: dict,
@@ -521,12 +556,16 @@ def constrained_chain(*, constraint: str, trained: dict, metrics: dict, masks_ou
 
 def constrained_eval_sweep(*, constraint: str, metrics: dict, tickets: dict, masks_in: dict, data: str,
                            h_find: H, h_eval: H, seed: int, training: dict, augment: dict | None,
-                           h_ref: H | None = None, device: str = "cpu", threads: int = 1, **speed) -> None:
-    """``train_eval_lpr`` for every level of one constrained chain with one H_eval, in one job."""
-    for level, out in metrics.items():
-        train_chain(out, constraint=constraint, h_find=h_find, h_eval=h_eval, h_ref=h_ref, start=tickets[level],
-                    mask=masks_in[level], data=data, role="train_eval_lpr", level=level, seed=seed,
-                    training=training, augment=augment, device=device, threads=threads, **speed)
+                           h_ref: H | None = None, device: str = "cpu", threads: int = 1, group: int = 0,
+                           **speed) -> None:
+    """``train_eval_lpr`` for every level of one constrained chain with one H_eval, in one job. ``group`` > 0
+    (runtime.group): grouped networks of at most ``group`` levels (the same records, plus ``group_size``)."""
+    from . import runs
+
+    runs.train_all([chain_run(out, constraint=constraint, h_find=h_find, h_eval=h_eval, h_ref=h_ref,
+                              start=tickets[level], mask=masks_in[level], data=data, role="train_eval_lpr",
+                              level=level, seed=seed, training=training, augment=augment, device=device,
+                              threads=threads, **speed) for level, out in metrics.items()], group)
 
 
 # =========================================================================== reading LPRs

@@ -1,8 +1,8 @@
 """Which runs each figure needs, and where their files live.
 
 Pure Python on the (validated) config dict, imported by the Snakefile at parse time: it never touches
-the file system or torch. The path layout is a public interface (documented in the README and pinned by
-``tests/test_plan.py``):
+the file system or torch. The path layout is a public interface (documented in the README, spelled by
+:mod:`findeval.paths` and pinned by ``tests/test_plan.py``):
 
     results/{exp}/seed{s}/init.pt                                   theta_0 of replicate s
     results/{exp}/seed{s}/reinit.pt                                 new random init of the random baselines
@@ -31,9 +31,11 @@ hyperparameters and data order), so that evaluation is never run twice: its metr
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass
 
-from .hparams import DIMENSIONS, H
+from . import paths
+from .hparams import DIMENSIONS, SLUG, H
 
 KINDS = ("lottery", "global_random", "preserve_lpr")
 FIGURES = (
@@ -105,29 +107,61 @@ def levels(config: dict) -> int:
 # --------------------------------------------------------------------------- paths
 
 
+#: The grammar of a ``{source}`` wildcard, the masks an evaluation trains (rules/eval.smk, chains.smk):
+#: ``lottery/<H_find>``, ``preserve_lpr/<H_find>`` or ``global_random``. :func:`parse_source` accepts exactly
+#: these strings, :func:`source` spells them.
+SOURCE = rf"lottery/{SLUG}|preserve_lpr/{SLUG}|global_random"
+_SOURCE = re.compile(SOURCE)
+
+
+def source(kind: str, hfind: str | None) -> str:
+    """The ``{source}`` of a mask kind (``hfind``: the H_find slug; None for global random masks)."""
+    if kind == "global_random":
+        return "global_random"
+    if kind in ("lottery", "preserve_lpr"):
+        return f"{kind}/{hfind}"
+    raise ValueError(f"unknown kind {kind!r}; choose from {KINDS}")
+
+
+def parse_source(text: str) -> tuple[str, str | None]:
+    """``lottery/<H_find>`` -> (``lottery``, the H_find slug); ``global_random`` -> (``global_random``, None)."""
+    if not _SOURCE.fullmatch(text):
+        raise ValueError(f"not a mask source: {text!r} (lottery/<H_find>, preserve_lpr/<H_find>, global_random)")
+    kind, _, hfind = text.partition("/")
+    return kind, hfind or None
+
+
+def source_masks(exp: str, kind: str, hfind: str | None, seed) -> str:
+    """The chain folder that holds a mask source's masks (``level<L>/mask.h5``): the find chain's for lottery
+    masks, the random masks' folders for the baselines."""
+    if kind == "lottery":
+        return paths.find_chain(exp, hfind, seed)
+    if kind == "preserve_lpr":
+        return paths.preserve_lpr_masks(exp, hfind, seed)
+    if kind == "global_random":
+        return paths.global_random_masks(exp, seed)
+    raise ValueError(f"unknown kind {kind!r}; choose from {KINDS}")
+
+
 def exp_dir(config: dict) -> str:
-    return f"results/{config['experiment']}"
+    return paths.exp_dir(config["experiment"])
 
 
 def find_dir(config: dict, hfind: H, seed: int, level: int) -> str:
-    return f"{exp_dir(config)}/find/{hfind.slug}/seed{seed}/level{level}"
+    return paths.find_level(config["experiment"], hfind.slug, seed, level)
 
 
 def metrics_path(config: dict, line: Line, seed: int, level: int) -> str:
     """The metrics.json that holds ``line`` at ``level`` for ``seed``."""
-    exp = exp_dir(config)
+    exp = config["experiment"]
     if line.kind == "lottery":
         if level == 0 or line.coupled:
             # level 0 is the dense model trained with H_find (the paper's points at 0% sparsity)
-            return f"{find_dir(config, line.hfind, seed, level)}/metrics.json"
-        return f"{exp}/eval/lottery/{line.hfind.slug}/{line.heval.slug}/seed{seed}/level{level}/metrics.json"
-    if level == 0:
+            return paths.find_file(exp, line.hfind.slug, seed, level, "metrics")
+    elif level == 0:
         raise ValueError("random baselines start at level 1")
-    if line.kind == "global_random":
-        return f"{exp}/eval/global_random/{line.heval.slug}/seed{seed}/level{level}/metrics.json"
-    if line.kind == "preserve_lpr":
-        return f"{exp}/eval/preserve_lpr/{line.hfind.slug}/{line.heval.slug}/seed{seed}/level{level}/metrics.json"
-    raise ValueError(f"unknown kind {line.kind!r}; choose from {KINDS}")
+    sweep = paths.eval_sweep(exp, source(line.kind, line.hfind and line.hfind.slug), line.heval.slug, seed)
+    return paths.level_file(sweep, level, "metrics")
 
 
 def line_files(config: dict, line: Line) -> list[str]:
@@ -141,10 +175,9 @@ def line_files(config: dict, line: Line) -> list[str]:
 
 # --------------------------------------------------------------------------- figure files and the report
 
-#: Where the committed gallery lives (written only by the ``gallery`` target of the Snakefile).
-GALLERY_DIR = "figures"
-#: The formats every figure rule writes: the PDF (for the paper) and a PNG (the report shows it inline).
-FIGURE_FORMATS = ("pdf", "png")
+#: Where the committed gallery lives, and the formats every figure rule writes (:mod:`findeval.paths`).
+GALLERY_DIR = paths.GALLERY_DIR
+FIGURE_FORMATS = paths.FIGURE_FORMATS
 
 #: Paper sections, the report's categories.
 SECTION_FAILING = "3.1 Failing lottery tickets"
@@ -186,15 +219,15 @@ REPORT_FIGURES = {
 
 def figure_dir(config: dict) -> str:
     """The figures of one experiment: ``results/<experiment>/figures``."""
-    return f"{exp_dir(config)}/figures"
+    return paths.figure_dir(config["experiment"])
 
 
 def figure_path(config: dict, fig: str, ext: str = "pdf") -> str:
-    """``results/<experiment>/figures/<fig>.<ext>``: the one place a figure's file is named (every rule and
-    planner asks here)."""
+    """``results/<experiment>/figures/<fig>.<ext>`` (:func:`findeval.paths.figure`) of one of
+    :data:`FIGURE_FORMATS`: every rule and planner asks here for a figure's file."""
     if ext not in FIGURE_FORMATS:
         raise ValueError(f"unknown figure format {ext!r}; choose from {FIGURE_FORMATS}")
-    return f"{figure_dir(config)}/{fig}.{ext}"
+    return paths.figure(config["experiment"], fig, ext)
 
 
 def figure_files(config: dict, figs) -> list[str]:
@@ -204,7 +237,7 @@ def figure_files(config: dict, figs) -> list[str]:
 
 def gallery_path(fig: str, ext: str = "png") -> str:
     """The committed gallery's copy of a figure: ``figures/<fig>.<ext>`` (the ``gallery`` target)."""
-    return f"{GALLERY_DIR}/{fig}.{ext}"
+    return paths.gallery(fig, ext)
 
 
 def gallery_files(config: dict, files) -> list[str]:

@@ -26,6 +26,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from . import paths
+
 SNAKEFILE = Path(__file__).resolve().parents[1] / "Snakefile"
 
 
@@ -73,9 +75,8 @@ def benchmark_seconds(path: str) -> float | None:
 def done_jobs(directory: str) -> dict[str, list[float]]:
     """``{rule: [seconds of each finished job]}`` from ``results/*/benchmarks/<rule>/**.tsv``."""
     done: dict[str, list[float]] = {}
-    for path in glob.glob(os.path.join(directory, "results", "*", "benchmarks", "*", "**", "*.tsv"),
-                          recursive=True):
-        rule = Path(path).relative_to(directory).parts[3]
+    for path in glob.glob(os.path.join(directory, paths.BENCHMARK_RECORDS), recursive=True):
+        rule = paths.benchmark_folder(Path(path).relative_to(directory).as_posix())
         s = benchmark_seconds(path)
         if s is not None:
             done.setdefault(rule, []).append(s)
@@ -85,7 +86,7 @@ def done_jobs(directory: str) -> dict[str, list[float]]:
 def finished_runs(directory: str) -> tuple[int, float]:
     """(number of metrics.json files, their summed ``train_time_s``) under ``results/``."""
     n, total = 0, 0.0
-    for path in glob.glob(os.path.join(directory, "results", "**", "metrics.json"), recursive=True):
+    for path in glob.glob(os.path.join(directory, paths.METRICS_FILES), recursive=True):
         try:
             with open(path) as fh:
                 m = json.load(fh)

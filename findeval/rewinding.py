@@ -42,10 +42,10 @@ from __future__ import annotations
 
 import logging
 import os
-import time
+import re
 
-from . import plan
-from .hparams import H, format_number, run_seeds
+from . import paths, plan
+from .hparams import H, format_number
 from .workflow import ConfigError
 
 log = logging.getLogger("findeval")
@@ -98,41 +98,42 @@ def two_values(grid, centre: float) -> list[float]:
     return [small, values[-1]]
 
 
-def variant_dir(config: dict, variant: str) -> str:
-    """``late/k{k}``, ``warmup/w{N}`` or ``lr_rewind``: the variant with the setting that defines it."""
-    s = settings(config)
+#: The grammar of a ``{variant}`` wildcard, a variant with the setting that defines it: ``late/k<epoch>``,
+#: ``warmup/w<iterations>`` or ``lr_rewind``. :func:`parse_variant` accepts exactly these strings,
+#: :func:`variant_name` spells them.
+VARIANT = rf"late/k{paths.INDEX}|warmup/w{paths.INDEX}|lr_rewind"
+_VARIANT = re.compile(VARIANT)
+
+
+def variant_name(variant: str, setting=None) -> str:
+    """The ``{variant}`` of ``variant`` with its setting (late: the epoch k; warmup: the iterations; a wildcard
+    such as ``"{late_k}"`` gives a rule's pattern)."""
     if variant == "late":
-        return f"late/k{s['late_epoch']}"
+        return f"late/k{setting}"
     if variant == "warmup":
-        return f"warmup/w{s['warmup_iters']}"
+        return f"warmup/w{setting}"
     if variant == "lr_rewind":
         return "lr_rewind"
     raise ValueError(f"unknown rewinding variant {variant!r}; choose from {VARIANTS}")
 
 
+def variant_dir(config: dict, variant: str) -> str:
+    """``late/k{k}``, ``warmup/w{N}`` or ``lr_rewind``: the variant with the config's setting that defines it."""
+    s = settings(config)
+    return variant_name(variant, {"late": s["late_epoch"], "warmup": s["warmup_iters"]}.get(variant))
+
+
 def parse_variant(vdir: str) -> dict:
     """``late/k1`` -> {variant: late, late_epoch: 1}; ``warmup/w25`` -> {variant: warmup, warmup_iters: 25}."""
+    if not _VARIANT.fullmatch(vdir):
+        raise ValueError(f"not a rewinding variant folder: {vdir!r} (late/k<epoch>, warmup/w<iterations>, "
+                         "lr_rewind)")
     name, _, arg = vdir.partition("/")
-    if name == "late" and arg.startswith("k") and arg[1:].isdigit():
+    if name == "late":
         return {"variant": "late", "late_epoch": int(arg[1:]), "warmup_iters": None}
-    if name == "warmup" and arg.startswith("w") and arg[1:].isdigit():
+    if name == "warmup":
         return {"variant": "warmup", "late_epoch": 0, "warmup_iters": int(arg[1:])}
-    if name == "lr_rewind" and not arg:
-        return {"variant": "lr_rewind", "late_epoch": 0, "warmup_iters": None}
-    raise ValueError(f"not a rewinding variant folder: {vdir!r} (late/k<epoch>, warmup/w<iterations>, lr_rewind)")
-
-
-def chain_dir(exp_dir: str, vdir: str, hfind: str, seed, level=None) -> str:
-    d = f"{exp_dir}/{vdir}/{hfind}/seed{seed}"
-    return d if level is None else f"{d}/level{level}"
-
-
-def eval_dir(exp_dir: str, vdir: str, hfind: str, heval: str, seed) -> str:
-    return f"{exp_dir}/{vdir}/eval/{hfind}/{heval}/seed{seed}"
-
-
-def theta_k_path(exp_dir: str, k: int, hfind: str, seed) -> str:
-    return f"{exp_dir}/late/k{k}/{hfind}/seed{seed}/theta_k.pt"
+    return {"variant": "lr_rewind", "late_epoch": 0, "warmup_iters": None}
 
 
 def eval_is_find(config: dict, variant: str) -> bool:
@@ -143,20 +144,12 @@ def eval_is_find(config: dict, variant: str) -> bool:
 def metrics_path(config: dict, variant: str, hfind: H, heval: H, seed: int, level: int) -> str:
     """The metrics.json of a variant's mask of ``level`` (found with ``hfind``) trained with ``heval``.
     Level 0 is the chain's dense run with H_find (the regular one, but for warmup: its own)."""
-    exp, vdir = plan.exp_dir(config), variant_dir(config, variant)
-    if level == 0:
-        if variant == "warmup":
-            return f"{chain_dir(exp, vdir, hfind.slug, seed, 0)}/metrics.json"
-        return f"{plan.find_dir(config, hfind, seed, 0)}/metrics.json"
-    if heval == hfind and eval_is_find(config, variant):
-        return f"{chain_dir(exp, vdir, hfind.slug, seed, level)}/metrics.json"
-    return f"{eval_dir(exp, vdir, hfind.slug, heval.slug, seed)}/level{level}/metrics.json"
-
-
-def per_level(directory: str, first: int, last: int, **files) -> dict:
-    """Named files ``{name}_{L}`` = ``{directory}/level{L}/{file}`` for L = first..last (wildcards kept)."""
-    return {f"{name}_{lv}": f"{directory}/level{lv}/{file}" for name, file in files.items()
-            for lv in range(first, last + 1)}
+    exp, vdir = config["experiment"], variant_dir(config, variant)
+    if level == 0 and variant != "warmup":
+        return paths.find_file(exp, hfind.slug, seed, 0, "metrics")
+    if level == 0 or (heval == hfind and eval_is_find(config, variant)):
+        return paths.level_file(paths.variant_chain(exp, vdir, hfind.slug, seed), level, "metrics")
+    return paths.level_file(paths.variant_eval(exp, vdir, hfind.slug, heval.slug, seed), level, "metrics")
 
 
 # --------------------------------------------------------------------------- figure contents
@@ -219,7 +212,7 @@ def figure_inputs(config: dict, fig: str = "fig4") -> list[str]:
 
 
 def data_path(config: dict, fig: str = "fig4") -> str:
-    return f"{plan.exp_dir(config)}/rewinding/{fig}.csv"
+    return paths.table(config["experiment"], "rewinding", fig)
 
 
 def figure_files(config: dict) -> list[str]:
@@ -234,98 +227,77 @@ def figure_files(config: dict) -> list[str]:
 
 def chain_input(w, variant: str) -> dict:
     """Inputs of a variant's find chain (wildcards exp, hfind, seed, and k for late)."""
-    base = f"results/{w.exp}"
-    inputs = {"data": f"{base}/dataset.npz"}
+    inputs = {"data": paths.data(w.exp)}
     if variant == "warmup":
-        inputs["init"] = f"{base}/seed{w.seed}/init.pt"
+        inputs["init"] = paths.init(w.exp, w.seed)
     else:
-        inputs["dense"] = f"{base}/find/{w.hfind}/seed{w.seed}/level0/trained.pt"
+        inputs["dense"] = paths.find_file(w.exp, w.hfind, w.seed, 0, "trained")
     if variant == "late":
-        inputs["theta"] = theta_k_path(base, int(w.late_k), w.hfind, w.seed)
+        inputs["theta"] = paths.theta_k(w.exp, variant_name("late", int(w.late_k)), w.hfind, w.seed)
     return inputs
 
 
 def eval_sweep_input(w, levels: int) -> dict:
     """An evaluation sweep trains the chain's tickets (its per-level starts) under the chain's masks."""
-    d = chain_dir(f"results/{w.exp}", w.variant, w.hfind, w.seed)
-    return {**per_level(d, 1, levels, start="ticket.pt", mask="mask.h5"), "data": f"results/{w.exp}/dataset.npz"}
+    d = paths.variant_chain(w.exp, w.variant, w.hfind, w.seed)
+    return {**paths.per_level(d, 1, levels, start="ticket", mask="mask"), "data": paths.data(w.exp)}
 
 
 # =========================================================================== jobs (job time)
 
 
-def train_variant(out_metrics: str, *, start: str, mask: str | None, data: str, variant: str, h_find: H,
-                  h_eval: H, level: int, seed: int, training: dict, augment: dict | None, role: str,
-                  first_epoch: int = 0, warmup_iters: int | None = None, kind: str = "lottery",
-                  data_seed: int | None = None, out_trained: str | None = None, device: str = "cpu",
-                  threads: int = 1, precision: str = "fp32", channels_last: bool = False,
-                  extra: dict | None = None) -> dict:
-    """Train ``start`` under ``mask`` with ``h_eval`` for epochs ``first_epoch``+1..E and write a metrics.json
-    with the keys of :func:`findeval.jobs.train_run` (plus ``variant``, ``first_epoch``, ``warmup_iters``).
+def variant_run(out_metrics: str | None, *, start: str, mask: str | None, data: str, variant: str, h_find: H,
+                h_eval: H, level: int, seed: int, training: dict, augment: dict | None, role: str,
+                first_epoch: int = 0, warmup_iters: int | None = None, kind: str = "lottery",
+                data_seed: int | None = None, out_trained: str | None = None, device: str = "cpu",
+                threads: int = 1, precision: str = "fp32", channels_last: bool = False):
+    """The run that trains ``start`` under ``mask`` with ``h_eval`` for epochs ``first_epoch``+1..E, recording
+    the keys of :func:`findeval.jobs.train_run` plus ``variant``, ``first_epoch`` and ``warmup_iters``.
 
     ``warmup_iters`` (not None) replaces the training block's; ``data_seed`` (not None) replaces the replicate's
     data-order seed (instability copies). A start with NaN weights (a diverged earlier level of an LR
     rewinding chain) gives a diverged run, recorded as such."""
-    from . import jobs, training as tr
-    from .io import save_checkpoint, write_json
+    from .regime import Schedule
+    from .runs import DIVERGED, Outputs, Runtime, Seeds, TrainRun
 
-    jobs.set_threads(threads)
-    device = jobs.resolve_device(device)
     if warmup_iters is not None:
         training = {**training, "warmup_iters": int(warmup_iters)}
-    run = jobs.load_run(start, mask, data, level, device, require_finite=False)
-    model, meta = run.model, run.meta
-    seeds = run_seeds(seed, kind, level)
-    if data_seed is not None:
-        seeds["data"] = int(data_seed)
-    schedule, aug = tr.Schedule.from_config(training), tr.Augment.from_config(augment)
-    resume = None
-    every = jobs.resume_every()
-    if every and first_epoch == 0:  # a resume file counts epochs from 0 (train()'s resume check)
-        fingerprint = jobs.resume_fingerprint(
-            start=start, mask=mask, data=data, kind=kind, role=role, level=level, seeds=seeds, variant=variant,
-            h_find=h_find.as_dict(), h_eval=h_eval.as_dict(), schedule=schedule.__dict__, augment=aug.__dict__,
-            device=device, precision=precision, channels_last=channels_last)
-        resume = tr.Resume(jobs.resume_path(out_metrics), fingerprint, every)
-    t0 = time.perf_counter()
-    result = tr.train(model, run.dataset, h_eval, schedule, data_seed=seeds["data"], mask=run.mask, augment=aug,
-                      device=device, log=log.info, resume=resume, precision=precision, channels_last=channels_last,
-                      first_epoch=int(first_epoch))
-    metrics = {"kind": kind, "role": role, "variant": variant, "level": level, "seed": seed, "seeds": seeds,
-               "H_find": h_find.as_dict(), "H_eval": h_eval.as_dict(), "epochs": training["epochs"],
-               "first_epoch": int(first_epoch), "warmup_iters": int(training.get("warmup_iters", 0)),
-               **(extra or {}), **run.outcome(result, t0)}
-    if out_trained:
-        save_checkpoint(out_trained, model.state_dict(), {**meta, "role": "trained", "level": level, "variant": variant,
-                                                          "H": h_eval.as_dict(), "diverged": result["diverged"]})
-    write_json(out_metrics, metrics)
-    if resume is not None:
-        resume.remove()
-    return metrics
+    seeds = Seeds(seed, kind, level, data=data_seed)
+    head = {"kind": kind, "role": role, "variant": variant, "level": level, "seed": seed, "seeds": seeds.resolve(),
+            "H_find": h_find.as_dict(), "H_eval": h_eval.as_dict(), "epochs": training["epochs"],
+            "first_epoch": int(first_epoch), "warmup_iters": int(training.get("warmup_iters", 0))}
+    return TrainRun(role=role, kind=kind, start=start, mask=mask, data=data, h=h_eval, h_find=h_find, level=level,
+                    schedule=Schedule.from_config(training), seeds=seeds, augment=augment,
+                    runtime=Runtime(device, threads, precision, channels_last), first_epoch=int(first_epoch),
+                    require_finite=False, head=head,
+                    outputs=Outputs(metrics=out_metrics, trained=out_trained, trained_meta={
+                        "role": "trained", "level": level, "variant": variant, "H": h_eval.as_dict(),
+                        "diverged": DIVERGED}))
+
+
+def train_variant(out_metrics: str, **kwargs) -> dict:
+    """Train one run of :func:`variant_run`'s arguments with the training entry point; its record."""
+    from . import runs
+
+    return runs.train(variant_run(out_metrics, **kwargs))
 
 
 def late_theta(out: str, *, init: str, data: str, h_find: H, seed: int, late_epoch: int, training: dict,
                augment: dict | None, device: str = "cpu", threads: int = 1, precision: str = "fp32",
                channels_last: bool = False) -> None:
     """theta_k: theta_0 trained densely with H_find for k epochs (the data order of the replicate): the first k
-    epochs of the regular dense run, bit for bit."""
-    from . import jobs, models, training as tr
-    from .io import load_checkpoint, save_checkpoint
+    epochs of the regular dense run, bit for bit. Its checkpoint's meta records the k epochs' history."""
+    from . import runs
+    from .regime import Schedule
 
-    jobs.set_threads(threads)
-    device = jobs.resolve_device(device)
-    state, meta = load_checkpoint(init)
-    model = models.build(meta["model_spec"])
-    models.load_state(model, state, f"checkpoint {init}")
-    dataset = jobs.load_data(data, device)
-    jobs.check_data_fits(dataset, meta["model_spec"], data, init)
-    seeds = run_seeds(seed)
-    result = tr.train(model, dataset, h_find, tr.Schedule.from_config(training), data_seed=seeds["data"],
-                      augment=tr.Augment.from_config(augment), device=device, log=log.info, precision=precision,
-                      channels_last=channels_last, stop_epoch=int(late_epoch))
-    save_checkpoint(out, model.state_dict(), {**meta, "role": "late_rewind_point", "epoch": int(late_epoch),
-                                              "H": h_find.as_dict(), "seeds": seeds, "diverged": result["diverged"],
-                                              "history": result["history"]})
+    seeds = runs.Seeds(seed)
+    runs.train(runs.TrainRun(
+        role="late_theta", kind="lottery", start=init, data=data, h=h_find, h_find=h_find, level=0,
+        schedule=Schedule.from_config(training), seeds=seeds, augment=augment,
+        runtime=runs.Runtime(device, threads, precision, channels_last), stop_epoch=int(late_epoch),
+        outputs=runs.Outputs(trained=out, trained_meta={
+            "role": "late_rewind_point", "epoch": int(late_epoch), "H": h_find.as_dict(), "seeds": seeds.resolve(),
+            "diverged": runs.DIVERGED, "history": runs.HISTORY})))
 
 
 def rewind_any(out_ticket: str, *, start: str, mask: str) -> None:
@@ -380,42 +352,13 @@ def variant_eval_sweep(*, vdir: str, metrics: dict, starts: dict, masks_in: dict
                        seed: int, training: dict, augment: dict | None, warmup_in_eval: bool = False,
                        device: str = "cpu", threads: int = 1, group: int = 0, **speed) -> None:
     """Every level of one variant chain's masks trained with ``h_eval`` from the chain's tickets.
-    ``group`` > 0 (runtime.group): grouped networks of at most ``group`` levels (:func:`grouped_variant_sweep`)."""
+    ``group`` > 0 (runtime.group): grouped networks of at most ``group`` levels (``runs.train_grouped``; the
+    same records, plus ``group_size``)."""
+    from . import runs
+
     v = parse_variant(vdir)
-    if group:
-        grouped_variant_sweep(group, metrics=metrics, starts=starts, masks_in=masks_in, data=data,
-                              variant=v["variant"], kind="lottery", h_find=h_find, h_eval=h_eval, seed=seed,
-                              training=training, augment=augment, first_epoch=v["late_epoch"],
-                              warmup_iters=v["warmup_iters"] if warmup_in_eval else None, device=device,
-                              threads=threads, **speed)
-        return
-    for level, out in metrics.items():
-        train_variant(out, start=starts[level], mask=masks_in[level], data=data, variant=v["variant"],
-                      h_find=h_find, h_eval=h_eval, level=level, seed=seed, training=training, augment=augment,
-                      role="train_eval", first_epoch=v["late_epoch"],
-                      warmup_iters=v["warmup_iters"] if warmup_in_eval else None, device=device, threads=threads,
-                      **speed)
-
-
-def grouped_variant_sweep(group: int, *, metrics: dict, starts: dict, masks_in: dict, data: str, variant: str,
-                          kind: str, h_find: H, h_eval: H, seed: int, training: dict, augment: dict | None,
-                          first_epoch: int = 0, warmup_iters: int | None = None, device: str = "cpu",
-                          threads: int = 1, **speed) -> list[dict]:
-    """:func:`train_variant` for every level of a sweep (one H_eval, one start epoch), the levels trained as
-    grouped networks of at most ``group`` levels (``jobs.grouped_sweep``): the same metrics keys (plus
-    ``group_size``), start weights with NaN accepted (recorded as diverged), no resume file for late starts."""
-    from . import jobs
-
-    if warmup_iters is not None:
-        training = {**training, "warmup_iters": int(warmup_iters)}
-
-    def head(level, seeds):
-        return {"kind": kind, "role": "train_eval", "variant": variant, "level": level, "seed": seed,
-                "seeds": seeds, "H_find": h_find.as_dict(), "H_eval": h_eval.as_dict(), "epochs": training["epochs"],
-                "first_epoch": int(first_epoch), "warmup_iters": int(training.get("warmup_iters", 0))}
-
-    return jobs.grouped_sweep(group, metrics=metrics, starts=starts, masks_in=masks_in, data=data, kind=kind,
-                              h_find=h_find, h_eval=h_eval, seed=seed, training=training, augment=augment,
-                              device=device, threads=threads, role="train_eval", first_epoch=int(first_epoch),
-                              require_finite=False, head=head, check_batch=False,
-                              fingerprint_extra={"variant": variant}, **speed)
+    runs.train_all([variant_run(out, start=starts[level], mask=masks_in[level], data=data, variant=v["variant"],
+                                h_find=h_find, h_eval=h_eval, level=level, seed=seed, training=training,
+                                augment=augment, role="train_eval", first_epoch=v["late_epoch"],
+                                warmup_iters=v["warmup_iters"] if warmup_in_eval else None, device=device,
+                                threads=threads, **speed) for level, out in metrics.items()], group)

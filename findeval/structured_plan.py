@@ -31,8 +31,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import plan
-from .hparams import DIMENSIONS, H, format_number
+import re
+
+from . import paths, plan
+from .hparams import DIMENSIONS, POSITIVE, H, format_number
 
 FIGURES = ("fig5", "figA10", "figA11", "figA12", "figRethinking")
 #: Figs. A10-A12: all combinations of the grid of one hyperparameter.
@@ -119,8 +121,21 @@ def ratios(config: dict) -> list[float]:
     return [float(r) for r in config["structured"]["ratios"]]
 
 
+#: The grammar of a ``{ratio}`` wildcard: a positive number spelled like a hyperparameter
+#: (:data:`findeval.hparams.POSITIVE`); :func:`parse_ratio` accepts exactly these strings.
+RATIO = POSITIVE
+_RATIO = re.compile(RATIO)
+
+
 def ratio_slug(ratio: float) -> str:
     return format_number(float(ratio))
+
+
+def parse_ratio(text: str) -> float:
+    """A ``{ratio}`` as a number (``0.2``, ``5e-4``); ValueError for a string outside :data:`RATIO`."""
+    if not _RATIO.fullmatch(text):
+        raise ValueError(f"not a pruning ratio: {text!r} (a positive number such as 0.2 or 5e-4)")
+    return float(text)
 
 
 def rethinking_hs(config: dict) -> tuple[H, list[H]]:
@@ -193,15 +208,7 @@ def check(config: dict) -> None:
 
 
 def exp_dir(config: dict) -> str:
-    return f"results/{config['experiment']}/structured"
-
-
-def dense_dir(config: dict, hfind: H, seed: int) -> str:
-    return f"{exp_dir(config)}/find/{hfind.slug}/seed{seed}/dense"
-
-
-def pruned_dir(config: dict, hfind: H, seed: int, ratio: float) -> str:
-    return f"{exp_dir(config)}/find/{hfind.slug}/seed{seed}/ratio{ratio_slug(ratio)}"
+    return paths.structured_dir(config["experiment"])
 
 
 def metrics_path(config: dict, line: Line, seed: int, ratio: float) -> str:
@@ -211,9 +218,9 @@ def metrics_path(config: dict, line: Line, seed: int, ratio: float) -> str:
     if ratio == 0 or line.kind == "dense":
         if line.kind in ("scratch_e", "scratch_b"):
             raise ValueError("Scratch-E / Scratch-B train pruned architectures: ratio must be > 0")
-        return f"{dense_dir(config, line.hfind, seed)}/metrics.json"
-    return (f"{exp_dir(config)}/{line.kind}/{line.hfind.slug}/{line.heval.slug}/seed{seed}/"
-            f"ratio{ratio_slug(ratio)}/metrics.json")
+        return paths.structured_dense(config["experiment"], line.hfind.slug, seed, "metrics")
+    return paths.structured_run(config["experiment"], line.kind, line.hfind.slug, line.heval.slug, seed,
+                                ratio_slug(ratio))
 
 
 def line_files(config: dict, line: Line) -> list[str]:
@@ -311,8 +318,9 @@ def speed_inputs(config: dict) -> dict:
     if not enabled(config):
         return {}
     hfind, seed = speed_hfind(config), settings(config)["seeds"][0]
-    return {"dense": f"{dense_dir(config, hfind, seed)}/trained.pt",
-            "pruned": [f"{pruned_dir(config, hfind, seed, r)}/pruned.pt" for r in ratios(config)]}
+    exp = config["experiment"]
+    return {"dense": paths.structured_dense(exp, hfind.slug, seed, "trained"),
+            "pruned": [paths.structured_pruned(exp, hfind.slug, seed, ratio_slug(r), "pruned") for r in ratios(config)]}
 
 
 def targets(config: dict) -> list[str]:
@@ -320,4 +328,4 @@ def targets(config: dict) -> list[str]:
     if not enabled(config):
         return []
     return (plan.figure_files(config, FIGURES)
-            + [f"{exp_dir(config)}/speed.csv", f"{exp_dir(config)}/summary.csv"])
+            + [paths.structured_speed(config["experiment"]), paths.structured_summary(config["experiment"])])

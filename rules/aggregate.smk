@@ -4,7 +4,7 @@ rule aggregate:
     output:
         summary=SUMMARY,
     log:
-        f"results/{EXP}/logs/aggregate.log",
+        paths.log(EXP, "aggregate"),
     conda:
         "../envs/findeval.yaml"
     params:

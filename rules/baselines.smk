@@ -3,11 +3,11 @@
 
 rule global_random_mask:
     input:
-        architecture="results/{exp}/seed{seed}/architecture.json",
+        architecture=paths.architecture("{exp}", "{seed}"),
     output:
-        mask="results/{exp}/random/global/seed{seed}/level{level}/mask.h5",
+        mask=paths.level_file(paths.global_random_masks("{exp}", "{seed}"), "{level}", "mask"),
     log:
-        "results/{exp}/logs/global_random_mask/seed{seed}/level{level}.log",
+        paths.log("{exp}", "global_random_mask", "seed", "level"),
     localrule: True
     conda:
         "../envs/findeval.yaml"
@@ -19,11 +19,13 @@ rule global_random_mask:
 
 rule preserve_lpr_mask:
     input:
-        mask="results/{exp}/find/{hfind}/seed{seed}/level{level}/mask.h5",
+        mask=paths.find_file("{exp}", "{hfind}", "{seed}", "{level}", "mask"),
     output:
-        mask="results/{exp}/random/preserve_lpr/{hfind}/seed{seed}/level{level}/mask.h5",
+        mask=paths.level_file(
+            paths.preserve_lpr_masks("{exp}", "{hfind}", "{seed}"), "{level}", "mask"
+        ),
     log:
-        "results/{exp}/logs/preserve_lpr_mask/{hfind}/seed{seed}/level{level}.log",
+        paths.log("{exp}", "preserve_lpr_mask", "hfind", "seed", "level"),
     localrule: True
     conda:
         "../envs/findeval.yaml"

@@ -4,30 +4,29 @@
 # written by the same functions in the same order: only the number of process starts changes.
 # See README "Job granularity".
 
-# Their input functions (per_level, eval_sweep_input, ...) are in rules/common.smk.
+# Their input functions: eval_sweep_input in rules/common.smk, the LPR chains' in findeval.lpr; every file is
+# named by findeval.paths (per_level: the named files of levels first..last of a chain folder).
 
 # runtime.group > 0: the sweep jobs train their levels as grouped networks (findeval.grouped). A params value
 # only then, so that group 0 leaves the sweeps' params (and Snakemake's params re-run trigger) as they were;
 # a dict, so that its repr is unique among the job's params values (Snakemake compares them as a set).
 SWEEP_GROUP = {"grouped": {"group": RUNTIME["group"]}} if RUNTIME["group"] else {}
+# the folders of a find chain and of an LPR-constrained chain (rule patterns)
+FIND_CHAIN = paths.find_chain("{exp}", "{hfind}", "{seed}")
+LPR_CHAIN = paths.lpr_chain(EXP, "{chain}", "{seed}")
 
 
 rule find_chain:
     input:
-        data="results/{exp}/dataset.npz",
-        init="results/{exp}/seed{seed}/init.pt",
+        data=paths.data("{exp}"),
+        init=paths.init("{exp}", "{seed}"),
     output:
-        **per_level(
-            "results/{exp}/find/{hfind}/seed{seed}",
-            0,
-            trained="trained.pt",
-            metrics="metrics.json",
-        ),
-        **per_level("results/{exp}/find/{hfind}/seed{seed}", 1, mask="mask.h5", ticket="ticket.pt"),
+        **paths.per_level(FIND_CHAIN, 0, LEVELS, "trained", "metrics"),
+        **paths.per_level(FIND_CHAIN, 1, LEVELS, "mask", "ticket"),
     log:
-        "results/{exp}/logs/find_chain/{hfind}/seed{seed}.log",
+        paths.log("{exp}", "find_chain", "hfind", "seed"),
     benchmark:
-        "results/{exp}/benchmarks/find_chain/{hfind}/seed{seed}.tsv"
+        paths.benchmark("{exp}", "find_chain", "hfind", "seed")
     conda:
         "../envs/findeval.yaml"
     threads: RUNTIME["threads"]
@@ -46,11 +45,11 @@ rule find_chain:
 
 rule global_random_masks:
     input:
-        architecture="results/{exp}/seed{seed}/architecture.json",
+        architecture=paths.architecture("{exp}", "{seed}"),
     output:
-        **per_level("results/{exp}/random/global/seed{seed}", 1, mask="mask.h5"),
+        **paths.per_level(paths.global_random_masks("{exp}", "{seed}"), 1, LEVELS, "mask"),
     log:
-        "results/{exp}/logs/global_random_masks/seed{seed}.log",
+        paths.log("{exp}", "global_random_masks", "seed"),
     localrule: True
     conda:
         "../envs/findeval.yaml"
@@ -62,11 +61,11 @@ rule global_random_masks:
 
 rule preserve_lpr_masks:
     input:
-        **per_level("results/{exp}/find/{hfind}/seed{seed}", 1, lottery="mask.h5"),
+        **paths.per_level(FIND_CHAIN, 1, LEVELS, lottery="mask"),
     output:
-        **per_level("results/{exp}/random/preserve_lpr/{hfind}/seed{seed}", 1, mask="mask.h5"),
+        **paths.per_level(paths.preserve_lpr_masks("{exp}", "{hfind}", "{seed}"), 1, LEVELS, "mask"),
     log:
-        "results/{exp}/logs/preserve_lpr_masks/{hfind}/seed{seed}.log",
+        paths.log("{exp}", "preserve_lpr_masks", "hfind", "seed"),
     localrule: True
     conda:
         "../envs/findeval.yaml"
@@ -78,11 +77,13 @@ rule eval_sweep:
     input:
         unpack(eval_sweep_input),
     output:
-        **per_level("results/{exp}/eval/{source}/{heval}/seed{seed}", 1, metrics="metrics.json"),
+        **paths.per_level(
+            paths.eval_sweep("{exp}", "{source}", "{heval}", "{seed}"), 1, LEVELS, "metrics"
+        ),
     log:
-        "results/{exp}/logs/eval_sweep/{source}/{heval}/seed{seed}.log",
+        paths.log("{exp}", "eval_sweep", "source", "heval", "seed"),
     benchmark:
-        "results/{exp}/benchmarks/eval_sweep/{source}/{heval}/seed{seed}.tsv"
+        paths.benchmark("{exp}", "eval_sweep", "source", "heval", "seed")
     conda:
         "../envs/findeval.yaml"
     threads: RUNTIME["threads"]
@@ -103,20 +104,13 @@ rule eval_sweep:
 
 rule lpr_find_chain:
     input:
-        unpack(MAIN_INPUT(lpr_chain_input)),
+        unpack(MAIN_INPUT(lpr.find_chain_input, LEVELS)),
     output:
-        **per_level(
-            MAIN("results/{exp}/{chain}/seed{seed}"),
-            1,
-            mask="mask.h5",
-            ticket="ticket.pt",
-            trained="trained.pt",
-            metrics="metrics.json",
-        ),
+        **paths.per_level(LPR_CHAIN, 1, LEVELS, "mask", "ticket", "trained", "metrics"),
     log:
-        MAIN("results/{exp}/logs/lpr_find_chain/{chain}/seed{seed}.log"),
+        paths.log(EXP, "lpr_find_chain", "chain", "seed"),
     benchmark:
-        MAIN("results/{exp}/benchmarks/lpr_find_chain/{chain}/seed{seed}.tsv")
+        paths.benchmark(EXP, "lpr_find_chain", "chain", "seed")
     conda:
         "../envs/findeval.yaml"
     threads: RUNTIME["threads"]
@@ -135,15 +129,15 @@ rule lpr_find_chain:
 
 rule lpr_eval_sweep:
     input:
-        unpack(MAIN_INPUT(lpr_eval_sweep_input)),
+        unpack(MAIN_INPUT(lpr.eval_sweep_input, LEVELS)),
     output:
-        **per_level(
-            MAIN("results/{exp}/eval/{constrained}/{heval}/seed{seed}"), 1, metrics="metrics.json"
+        **paths.per_level(
+            paths.eval_sweep(EXP, "{constrained}", "{heval}", "{seed}"), 1, LEVELS, "metrics"
         ),
     log:
-        MAIN("results/{exp}/logs/lpr_eval_sweep/{constrained}/{heval}/seed{seed}.log"),
+        paths.log(EXP, "lpr_eval_sweep", "constrained", "heval", "seed"),
     benchmark:
-        MAIN("results/{exp}/benchmarks/lpr_eval_sweep/{constrained}/{heval}/seed{seed}.tsv")
+        paths.benchmark(EXP, "lpr_eval_sweep", "constrained", "heval", "seed")
     conda:
         "../envs/findeval.yaml"
     threads: RUNTIME["threads"]

@@ -22,7 +22,7 @@ rule claims:
         figA16=CLAIMS_INPUTS["figA16"],
     output:
         table=report(
-            f"results/{EXP}/claims.csv",
+            paths.claims(EXP),
             caption="../report/claims_table.rst",
             category="Claims",
             subcategory="Claims table",
@@ -31,7 +31,7 @@ rule claims:
         pdf=plan.figure_path(config, "claims", "pdf"),
         png=report(plan.figure_path(config, "claims", "png"), **plan.report_args("claims")),
     log:
-        f"results/{EXP}/logs/claims.log",
+        paths.log(EXP, "claims"),
     conda:
         "../envs/findeval.yaml"
     params:

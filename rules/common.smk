@@ -1,5 +1,6 @@
 # Config validation, wildcard constraints and the input functions of the rules.
-# The logic of "which runs a figure needs" and the path layout live in findeval.plan (pure Python, tested).
+# The logic of "which runs a figure needs" lives in findeval.plan, every results path in findeval.paths, and each
+# wildcard's grammar in the module that parses its values (pure Python, tested: tests/test_paths.py).
 
 import re
 import sys
@@ -9,9 +10,9 @@ from snakemake.utils import validate
 
 sys.path.insert(0, workflow.basedir)
 
-from findeval import lpr, plan
+from findeval import lpr, paths, plan
 from findeval import structured_plan as splan
-from findeval.hparams import H
+from findeval.hparams import SLUG
 from findeval.workflow import (
     check_config,
     check_experiments,
@@ -37,7 +38,7 @@ EXPERIMENTS = check_experiments(
         precheck(c, SCHEMA), SCHEMA, validate, f"{workflow.basedir}/schemas/config.schema.yaml"
     ),
 )
-SUMMARY = f"results/{EXP}/summary.csv"
+SUMMARY = paths.summary(EXP)
 # figures of this experiment: results/<experiment>/figures/<fig>.pdf/.png (plan.figure_path); the committed
 # gallery figures/*.png is written only by the `gallery` target (Snakefile)
 FIGURE_FILES = plan.figure_files(config, plan.FIGURES)
@@ -57,16 +58,17 @@ OTHER_FIGURE_FILES = plan.figure_files(
 RUNTIME = {**config["runtime"], "device": UserString(config["runtime"]["device"])}
 # GPU speed options of the training jobs (findeval.training.train): fp32 / False run the default code path
 SPEED = {k: RUNTIME[k] for k in ("precision", "channels_last")}
-HSLUG = r"lr[^/_]+_bs\d+_wd[^/_]+"
 
 
+# Each grammar is the one its parser accepts: H.parse (hparams.SLUG), plan.parse_source (plan.SOURCE); numbers
+# are paths.INDEX. The others are beside their rules (lpr.smk, rewinding.smk, structured.smk, early.smk).
 wildcard_constraints:
     exp="|".join(re.escape(name) for name in EXPERIMENTS),
-    hfind=HSLUG,
-    heval=HSLUG,
-    seed=r"\d+",
-    level=r"\d+",
-    source=rf"lottery/{HSLUG}|preserve_lpr/{HSLUG}|global_random",
+    hfind=SLUG,
+    heval=SLUG,
+    seed=paths.INDEX,
+    level=paths.INDEX,
+    source=plan.SOURCE,
 
 
 def at_dag_time(inputs, *args):
@@ -80,18 +82,11 @@ def at_dag_time(inputs, *args):
 # --- the main experiment's own rules (issue 15 item 3) ---
 # Only the main experiment has the analysis blocks (rewinding, instability, early pruning, LPR, structured):
 # figA8/figA9's experiments are the Algorithm A1 part of the config (plan.other_model_config). Those rules
-# write the main experiment's name into their patterns instead of `{exp}`: the files are the same, but
-# Snakemake indexes a rule's outputs by the text before their first wildcard, and `results/{exp}/` made every
-# one of the ~110,000 file look-ups of the paper's DAG scan all ~700 output patterns (120 per chain rule of
-# 30 levels). With the name written, a look-up scans only the rules of its own folder (README "Running at
-# scale"). The A1 rules (and regime) keep `{exp}`: they serve every experiment.
-
-
-def MAIN(pattern):
-    """``pattern`` (or a dict of named patterns) with ``{exp}`` written out as the main experiment's name."""
-    if isinstance(pattern, dict):
-        return {k: MAIN(v) for k, v in pattern.items()}
-    return pattern.replace("{exp}", EXP)
+# spell their patterns with the main experiment's name, paths.<file>(EXP, ...), instead of `{exp}`: the files
+# are the same, but Snakemake indexes a rule's outputs by the text before their first wildcard, and
+# `results/{exp}/` made every one of the ~110,000 file look-ups of the paper's DAG scan all ~700 output patterns
+# (120 per chain rule of 30 levels). With the name written, a look-up scans only the rules of its own folder
+# (README "Running at scale"). The A1 rules (and regime) keep `{exp}`: they serve every experiment.
 
 
 class MainWildcards:
@@ -159,19 +154,15 @@ def MAIN_SX(key):
     return SX(key) if s is None else s[key]
 
 
-def find_path(w, level, name):
-    return f"results/{w.exp}/find/{w.hfind}/seed{w.seed}/level{level}/{name}"
-
-
 def train_find_input(w):
     """Level 0 trains theta_0 densely; level L >= 1 trains the ticket theta_0 * M_L."""
     level = int(w.level)
-    inputs = {"data": f"results/{w.exp}/dataset.npz"}
+    inputs = {"data": paths.data(w.exp)}
     if level == 0:
-        inputs["start"] = f"results/{w.exp}/seed{w.seed}/init.pt"
+        inputs["start"] = paths.init(w.exp, w.seed)
     else:
-        inputs["start"] = find_path(w, level, "ticket.pt")
-        inputs["mask"] = find_path(w, level, "mask.h5")
+        inputs["start"] = paths.find_file(w.exp, w.hfind, w.seed, level, "ticket")
+        inputs["mask"] = paths.find_file(w.exp, w.hfind, w.seed, level, "mask")
     return inputs
 
 
@@ -180,33 +171,33 @@ def prune_input(w):
     level = int(w.level)
     if level < 1:
         raise ValueError("level 0 is the dense network: it has no mask")
-    inputs = {"trained": find_path(w, level - 1, "trained.pt")}
+    inputs = {"trained": paths.find_file(w.exp, w.hfind, w.seed, level - 1, "trained")}
     if level > 1:
-        inputs["parent"] = find_path(w, level - 1, "mask.h5")
+        inputs["parent"] = paths.find_file(w.exp, w.hfind, w.seed, level - 1, "mask")
     return inputs
 
 
 def train_eval_input(w):
     """Lottery masks start from their ticket; random baselines from a new random init (reinit.pt)."""
-    kind, _, hfind = w.source.partition("/")
-    base = f"results/{w.exp}"
+    kind, hfind = plan.parse_source(w.source)
+    masks = plan.source_masks(w.exp, kind, hfind, w.seed)
     if kind == "lottery":
-        d = f"{base}/find/{hfind}/seed{w.seed}/level{w.level}"
-        start = f"{d}/ticket.pt"
+        start = paths.level_file(masks, w.level, "ticket")
     else:
-        d = f"{base}/random/global/seed{w.seed}/level{w.level}"
-        if kind == "preserve_lpr":
-            d = f"{base}/random/preserve_lpr/{hfind}/seed{w.seed}/level{w.level}"
-        start = f"{base}/seed{w.seed}/reinit.pt"
-    return {"start": start, "mask": f"{d}/mask.h5", "data": f"{base}/dataset.npz"}
+        start = paths.reinit(w.exp, w.seed)
+    return {
+        "start": start,
+        "mask": paths.level_file(masks, w.level, "mask"),
+        "data": paths.data(w.exp),
+    }
 
 
 def source_kind(w):
-    return w.source.partition("/")[0]
+    return plan.parse_source(w.source)[0]
 
 
 def source_hfind(w):
-    return w.source.partition("/")[2] or None
+    return plan.parse_source(w.source)[1]
 
 
 # --- runtime.granularity "chain" (rules/chains.smk) ---
@@ -214,48 +205,14 @@ def source_hfind(w):
 LEVELS = plan.levels(config)
 
 
-def per_level(directory, first, **files):
-    """Named files {name}_{L} = {directory}/level{L}/{file} for L = first..LEVELS (wildcards kept)."""
-    return {
-        f"{name}_{level}": f"{directory}/level{level}/{file}"
-        for name, file in files.items()
-        for level in range(first, LEVELS + 1)
-    }
-
-
 def eval_sweep_input(w):
     """Lottery masks start from their tickets; random baselines from the replicate's new init (reinit.pt)."""
-    kind, _, hfind = w.source.partition("/")
-    base = f"results/{w.exp}"
+    kind, hfind = plan.parse_source(w.source)
+    masks = plan.source_masks(w.exp, kind, hfind, w.seed)
     if kind == "lottery":
-        d = f"{base}/find/{hfind}/seed{w.seed}"
-        inputs = per_level(d, 1, start="ticket.pt", mask="mask.h5")
+        inputs = paths.per_level(masks, 1, LEVELS, start="ticket", mask="mask")
     else:
-        d = f"{base}/random/global/seed{w.seed}"
-        if kind == "preserve_lpr":
-            d = f"{base}/random/preserve_lpr/{hfind}/seed{w.seed}"
-        inputs = per_level(d, 1, mask="mask.h5")
-        inputs["reinit"] = f"{base}/seed{w.seed}/reinit.pt"
-    inputs["data"] = f"{base}/dataset.npz"
+        inputs = paths.per_level(masks, 1, LEVELS, "mask")
+        inputs["reinit"] = paths.reinit(w.exp, w.seed)
+    inputs["data"] = paths.data(w.exp)
     return inputs
-
-
-def lpr_chain_input(w):
-    spec = lpr.chain_spec(w.chain)
-    base = f"results/{w.exp}"
-    inputs = {
-        "data": f"{base}/dataset.npz",
-        "init": f"{base}/seed{w.seed}/init.pt",
-        "dense": f"{base}/find/{spec['hfind']}/seed{w.seed}/level0/trained.pt",
-    }
-    if spec["constraint"] == "match_lpr":
-        inputs.update(per_level(f"{base}/find/{spec['href']}/seed{w.seed}", 1, reference="mask.h5"))
-    return inputs
-
-
-def lpr_eval_sweep_input(w):
-    d = f"results/{w.exp}/find_{w.constrained}/seed{w.seed}"
-    return {
-        **per_level(d, 1, start="ticket.pt", mask="mask.h5"),
-        "data": f"results/{w.exp}/dataset.npz",
-    }

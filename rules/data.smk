@@ -1,8 +1,8 @@
 rule prepare_data:
     output:
-        data="results/{exp}/dataset.npz",
+        data=paths.data("{exp}"),
     log:
-        "results/{exp}/logs/prepare_data.log",
+        paths.log("{exp}", "prepare_data"),
     conda:
         "../envs/findeval.yaml"
     params:
@@ -16,11 +16,11 @@ rule prepare_data:
 
 rule init:
     output:
-        init="results/{exp}/seed{seed}/init.pt",
-        reinit="results/{exp}/seed{seed}/reinit.pt",
-        architecture="results/{exp}/seed{seed}/architecture.json",
+        init=paths.init("{exp}", "{seed}"),
+        reinit=paths.reinit("{exp}", "{seed}"),
+        architecture=paths.architecture("{exp}", "{seed}"),
     log:
-        "results/{exp}/logs/init/seed{seed}.log",
+        paths.log("{exp}", "init", "seed"),
     conda:
         "../envs/findeval.yaml"
     params:

@@ -1,5 +1,5 @@
 # Early pruning (Section 3.5, Fig. 9) and the LPR through training (Figs. A18, A19), planned only when the
-# config has an `early_pruning:` block (see findeval.early for the semantics and paths):
+# config has an `early_pruning:` block (see findeval.early for the semantics, findeval.paths for the paths):
 #   early_find_chain   iterative early pruning: each level trained k epochs of the schedule, then pruned
 #   early_eval_sweep   every early mask trained with H_eval for the whole schedule
 #   lpr_trajectory     the dense level-0 find run again, with the LPR pruning would give after every epoch
@@ -16,16 +16,16 @@ SWEEP_GROUP = {"grouped": {"group": RUNTIME["group"]}} if RUNTIME["group"] else 
 
 rule early_find_chain:
     input:
-        data=MAIN("results/{exp}/dataset.npz"),
-        init=MAIN("results/{exp}/seed{seed}/init.pt"),
+        data=paths.data(EXP),
+        init=paths.init(EXP, "{seed}"),
     output:
-        **MAIN(early.chain_outputs(config)),
+        **early.chain_outputs(config, EXP),
     log:
-        MAIN("results/{exp}/logs/early_find_chain/{hfind}/epoch{epoch}/seed{seed}.log"),
+        paths.log(EXP, "early_find_chain", "hfind", "epoch", "seed"),
     benchmark:
-        MAIN("results/{exp}/benchmarks/early_find_chain/{hfind}/epoch{epoch}/seed{seed}.tsv")
+        paths.benchmark(EXP, "early_find_chain", "hfind", "epoch", "seed")
     wildcard_constraints:
-        epoch=r"\d+",
+        epoch=paths.INDEX,
     conda:
         "../envs/findeval.yaml"
     threads: RUNTIME["threads"]
@@ -47,15 +47,13 @@ rule early_eval_sweep:
     input:
         unpack(MAIN_INPUT(early.eval_inputs(config))),
     output:
-        **MAIN(early.eval_outputs(config)),
+        **early.eval_outputs(config, EXP),
     log:
-        MAIN("results/{exp}/logs/early_eval_sweep/{hfind}/epoch{epoch}/{heval}/seed{seed}.log"),
+        paths.log(EXP, "early_eval_sweep", "hfind", "epoch", "heval", "seed"),
     benchmark:
-        MAIN(
-            "results/{exp}/benchmarks/early_eval_sweep/{hfind}/epoch{epoch}/{heval}/seed{seed}.tsv"
-        )
+        paths.benchmark(EXP, "early_eval_sweep", "hfind", "epoch", "heval", "seed")
     wildcard_constraints:
-        epoch=r"\d+",
+        epoch=paths.INDEX,
     conda:
         "../envs/findeval.yaml"
     threads: RUNTIME["threads"]
@@ -76,14 +74,14 @@ rule early_eval_sweep:
 
 rule lpr_trajectory:
     input:
-        data=MAIN("results/{exp}/dataset.npz"),
-        init=MAIN("results/{exp}/seed{seed}/init.pt"),
+        data=paths.data(EXP),
+        init=paths.init(EXP, "{seed}"),
     output:
-        table=MAIN("results/{exp}/early/lpr_trajectory/{hfind}/seed{seed}.csv"),
+        table=paths.lpr_trajectory(EXP, "{hfind}", "{seed}"),
     log:
-        MAIN("results/{exp}/logs/lpr_trajectory/{hfind}/seed{seed}.log"),
+        paths.log(EXP, "lpr_trajectory", "hfind", "seed"),
     benchmark:
-        MAIN("results/{exp}/benchmarks/lpr_trajectory/{hfind}/seed{seed}.tsv")
+        paths.benchmark(EXP, "lpr_trajectory", "hfind", "seed")
     conda:
         "../envs/findeval.yaml"
     threads: RUNTIME["threads"]
@@ -115,7 +113,7 @@ if early.enabled(config):
                 png=report(plan.figure_path(config, _fig, "png"), **plan.report_args(_fig)),
                 table=early.data_path(config, _fig),
             log:
-                f"results/{EXP}/logs/figures/{_fig}.log",
+                paths.log(EXP, f"figures/{_fig}"),
             localrule: True
             conda:
                 "../envs/findeval.yaml"

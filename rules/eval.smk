@@ -7,11 +7,13 @@ rule train_eval:
     input:
         unpack(train_eval_input),
     output:
-        metrics="results/{exp}/eval/{source}/{heval}/seed{seed}/level{level}/metrics.json",
+        metrics=paths.level_file(
+            paths.eval_sweep("{exp}", "{source}", "{heval}", "{seed}"), "{level}", "metrics"
+        ),
     log:
-        "results/{exp}/logs/train_eval/{source}/{heval}/seed{seed}/level{level}.log",
+        paths.log("{exp}", "train_eval", "source", "heval", "seed", "level"),
     benchmark:
-        "results/{exp}/benchmarks/train_eval/{source}/{heval}/seed{seed}/level{level}.tsv"
+        paths.benchmark("{exp}", "train_eval", "source", "heval", "seed", "level")
     conda:
         "../envs/findeval.yaml"
     threads: RUNTIME["threads"]

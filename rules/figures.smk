@@ -13,7 +13,7 @@ for _fig in (*plan.FIGURES, *plan.other_figures(config)):
             pdf=plan.figure_path(config, _fig, "pdf"),
             png=report(plan.figure_path(config, _fig, "png"), **plan.report_args(_fig)),
         log:
-            f"results/{EXP}/logs/figures/{_fig}.log",
+            paths.log(EXP, f"figures/{_fig}"),
         localrule: True
         conda:
             "../envs/findeval.yaml"

@@ -6,12 +6,12 @@ rule train_find:
     input:
         unpack(train_find_input),
     output:
-        trained="results/{exp}/find/{hfind}/seed{seed}/level{level}/trained.pt",
-        metrics="results/{exp}/find/{hfind}/seed{seed}/level{level}/metrics.json",
+        trained=paths.find_file("{exp}", "{hfind}", "{seed}", "{level}", "trained"),
+        metrics=paths.find_file("{exp}", "{hfind}", "{seed}", "{level}", "metrics"),
     log:
-        "results/{exp}/logs/train_find/{hfind}/seed{seed}/level{level}.log",
+        paths.log("{exp}", "train_find", "hfind", "seed", "level"),
     benchmark:
-        "results/{exp}/benchmarks/train_find/{hfind}/seed{seed}/level{level}.tsv"
+        paths.benchmark("{exp}", "train_find", "hfind", "seed", "level")
     conda:
         "../envs/findeval.yaml"
     threads: RUNTIME["threads"]
@@ -33,9 +33,9 @@ rule prune:
     input:
         unpack(prune_input),
     output:
-        mask="results/{exp}/find/{hfind}/seed{seed}/level{level}/mask.h5",
+        mask=paths.find_file("{exp}", "{hfind}", "{seed}", "{level}", "mask"),
     log:
-        "results/{exp}/logs/prune/{hfind}/seed{seed}/level{level}.log",
+        paths.log("{exp}", "prune", "hfind", "seed", "level"),
     localrule: True
     conda:
         "../envs/findeval.yaml"
@@ -47,12 +47,12 @@ rule prune:
 
 rule rewind:
     input:
-        start="results/{exp}/seed{seed}/init.pt",
-        mask="results/{exp}/find/{hfind}/seed{seed}/level{level}/mask.h5",
+        start=paths.init("{exp}", "{seed}"),
+        mask=paths.find_file("{exp}", "{hfind}", "{seed}", "{level}", "mask"),
     output:
-        ticket="results/{exp}/find/{hfind}/seed{seed}/level{level}/ticket.pt",
+        ticket=paths.find_file("{exp}", "{hfind}", "{seed}", "{level}", "ticket"),
     log:
-        "results/{exp}/logs/rewind/{hfind}/seed{seed}/level{level}.log",
+        paths.log("{exp}", "rewind", "hfind", "seed", "level"),
     localrule: True
     conda:
         "../envs/findeval.yaml"

@@ -2,17 +2,19 @@
 # prune_local (mask and ticket) -> train_find_lpr -> ..., and train_eval_lpr. rules/chains.smk runs the
 # same steps as one job per chain (lpr_find_chain) and per evaluation sweep (lpr_eval_sweep).
 
+# the chain folders of the pruning rules, whose wildcards are {hfind} and {href} rather than one {chain}
+MATCHED_CHAIN = paths.lpr_chain(EXP, lpr.chain_name("match_lpr", "{hfind}", "{href}"), "{seed}")
+LOCAL_CHAIN = paths.lpr_chain(EXP, lpr.chain_name("local", "{hfind}"), "{seed}")
+
 
 rule prune_match_lpr:
     input:
         unpack(MAIN_INPUT(lpr.prune_match_lpr_input)),
     output:
-        mask=MAIN("results/{exp}/find_matched/{hfind}/match-{href}/seed{seed}/level{level}/mask.h5"),
-        ticket=MAIN(
-            "results/{exp}/find_matched/{hfind}/match-{href}/seed{seed}/level{level}/ticket.pt"
-        ),
+        mask=paths.level_file(MATCHED_CHAIN, "{level}", "mask"),
+        ticket=paths.level_file(MATCHED_CHAIN, "{level}", "ticket"),
     log:
-        MAIN("results/{exp}/logs/prune_match_lpr/{hfind}/match-{href}/seed{seed}/level{level}.log"),
+        paths.log(EXP, "prune_match_lpr", "hfind", "href", "seed", "level"),
     localrule: True
     conda:
         "../envs/findeval.yaml"
@@ -26,10 +28,10 @@ rule prune_local:
     input:
         unpack(MAIN_INPUT(lpr.prune_local_input)),
     output:
-        mask=MAIN("results/{exp}/find_local/{hfind}/seed{seed}/level{level}/mask.h5"),
-        ticket=MAIN("results/{exp}/find_local/{hfind}/seed{seed}/level{level}/ticket.pt"),
+        mask=paths.level_file(LOCAL_CHAIN, "{level}", "mask"),
+        ticket=paths.level_file(LOCAL_CHAIN, "{level}", "ticket"),
     log:
-        MAIN("results/{exp}/logs/prune_local/{hfind}/seed{seed}/level{level}.log"),
+        paths.log(EXP, "prune_local", "hfind", "seed", "level"),
     localrule: True
     conda:
         "../envs/findeval.yaml"
@@ -43,12 +45,12 @@ rule train_find_lpr:
     input:
         unpack(MAIN_INPUT(lpr.chain_train_input)),
     output:
-        trained=MAIN("results/{exp}/{chain}/seed{seed}/level{level}/trained.pt"),
-        metrics=MAIN("results/{exp}/{chain}/seed{seed}/level{level}/metrics.json"),
+        trained=paths.level_file(paths.lpr_chain(EXP, "{chain}", "{seed}"), "{level}", "trained"),
+        metrics=paths.level_file(paths.lpr_chain(EXP, "{chain}", "{seed}"), "{level}", "metrics"),
     log:
-        MAIN("results/{exp}/logs/train_find_lpr/{chain}/seed{seed}/level{level}.log"),
+        paths.log(EXP, "train_find_lpr", "chain", "seed", "level"),
     benchmark:
-        MAIN("results/{exp}/benchmarks/train_find_lpr/{chain}/seed{seed}/level{level}.tsv")
+        paths.benchmark(EXP, "train_find_lpr", "chain", "seed", "level")
     conda:
         "../envs/findeval.yaml"
     threads: RUNTIME["threads"]
@@ -71,15 +73,13 @@ rule train_eval_lpr:
     input:
         unpack(MAIN_INPUT(lpr.chain_eval_input)),
     output:
-        metrics=MAIN(
-            "results/{exp}/eval/{constrained}/{heval}/seed{seed}/level{level}/metrics.json"
+        metrics=paths.level_file(
+            paths.eval_sweep(EXP, "{constrained}", "{heval}", "{seed}"), "{level}", "metrics"
         ),
     log:
-        MAIN("results/{exp}/logs/train_eval_lpr/{constrained}/{heval}/seed{seed}/level{level}.log"),
+        paths.log(EXP, "train_eval_lpr", "constrained", "heval", "seed", "level"),
     benchmark:
-        MAIN(
-            "results/{exp}/benchmarks/train_eval_lpr/{constrained}/{heval}/seed{seed}/level{level}.tsv"
-        )
+        paths.benchmark(EXP, "train_eval_lpr", "constrained", "heval", "seed", "level")
     conda:
         "../envs/findeval.yaml"
     threads: RUNTIME["threads"]

@@ -4,27 +4,27 @@
 
 from findeval import regime as findeval_regime
 
-REGIME_FILES = [f"results/{name}/regime.csv" for name in EXPERIMENTS]
+REGIME_FILES = [paths.regime(name) for name in EXPERIMENTS]
 
 
 rule regime:
     output:
         table=report(
-            "results/{exp}/regime.csv",
+            paths.regime("{exp}"),
             caption="../report/regime.rst",
             category="Regime",
             subcategory="{exp}",
             labels={"figure": "regime.csv", "paper": "Section 2.2, A.1"},
         ),
         layers=report(
-            "results/{exp}/regime_layers.csv",
+            paths.regime_layers("{exp}"),
             caption="../report/regime_layers.rst",
             category="Regime",
             subcategory="{exp}",
             labels={"figure": "regime_layers.csv", "paper": "Section 2.2, A.1"},
         ),
     log:
-        "results/{exp}/logs/regime.log",
+        paths.log("{exp}", "regime"),
     localrule: True
     conda:
         "../envs/findeval.yaml"

@@ -1,7 +1,7 @@
 # Variants of the lottery ticket procedure (Section 3.3, Fig. 4) and the instability analysis (Figs. A13,
 # A14). One job per variant find chain (every level) and per evaluation sweep, as rules/chains.smk does for
-# Algorithm A1, in either runtime.granularity. Semantics, paths and figure inputs: findeval.rewinding and
-# findeval.instability (README "Rewinding variants and instability").
+# Algorithm A1, in either runtime.granularity. Semantics and figure inputs: findeval.rewinding and
+# findeval.instability (README "Rewinding variants and instability"); paths: findeval.paths.
 #   late:      late_theta (theta_k) -> late_chain (prune, rewind to theta_k, train epochs k+1..E)
 #   warmup:    warmup_chain (H_find with linear LR warmup, from theta_0, every level incl. the dense run)
 #   lr_rewind: lr_rewind_chain (no weight rewinding: trained_{L-1} * M_L, the whole schedule)
@@ -26,21 +26,31 @@ RW_TRAIN = dict(
 SWEEP_GROUP = {"grouped": {"group": RUNTIME["group"]}} if RUNTIME["group"] else {}
 
 
+# the grammars rewinding.parse_variant and instability.random_eval_sweep accept
 wildcard_constraints:
-    late_k=r"\d+",
-    warm=r"\d+",
-    variant=r"late/k\d+|warmup/w\d+|lr_rewind",
-    rkind=r"preserve_lpr|preserve_mask",
+    late_k=paths.INDEX,
+    warm=paths.INDEX,
+    variant=rewinding.VARIANT,
+    rkind=instability.RKIND,
+
+
+# the chain folders of the variants (their wildcards: {late_k} or {warm}, {hfind}, {seed})
+LATE = rewinding.variant_name("late", "{late_k}")
+LATE_CHAIN = paths.variant_chain(EXP, LATE, "{hfind}", "{seed}")
+WARMUP_CHAIN = paths.variant_chain(
+    EXP, rewinding.variant_name("warmup", "{warm}"), "{hfind}", "{seed}"
+)
+LR_REWIND_CHAIN = paths.variant_chain(EXP, rewinding.variant_name("lr_rewind"), "{hfind}", "{seed}")
 
 
 rule late_theta:
     input:
-        init=MAIN("results/{exp}/seed{seed}/init.pt"),
-        data=MAIN("results/{exp}/dataset.npz"),
+        init=paths.init(EXP, "{seed}"),
+        data=paths.data(EXP),
     output:
-        theta=MAIN("results/{exp}/late/k{late_k}/{hfind}/seed{seed}/theta_k.pt"),
+        theta=paths.theta_k(EXP, LATE, "{hfind}", "{seed}"),
     log:
-        MAIN("results/{exp}/logs/late_theta/k{late_k}/{hfind}/seed{seed}.log"),
+        paths.log(EXP, "late_theta", "late_k", "hfind", "seed"),
     conda:
         "../envs/findeval.yaml"
     threads: RUNTIME["threads"]
@@ -56,19 +66,11 @@ rule late_chain:
     input:
         unpack(MAIN_INPUT(rewinding.chain_input, "late")),
     output:
-        **rewinding.per_level(
-            MAIN("results/{exp}/late/k{late_k}/{hfind}/seed{seed}"),
-            1,
-            RW_LEVELS,
-            mask="mask.h5",
-            ticket="ticket.pt",
-            trained="trained.pt",
-            metrics="metrics.json",
-        ),
+        **paths.per_level(LATE_CHAIN, 1, RW_LEVELS, "mask", "ticket", "trained", "metrics"),
     log:
-        MAIN("results/{exp}/logs/late_chain/k{late_k}/{hfind}/seed{seed}.log"),
+        paths.log(EXP, "late_chain", "late_k", "hfind", "seed"),
     benchmark:
-        MAIN("results/{exp}/benchmarks/late_chain/k{late_k}/{hfind}/seed{seed}.tsv")
+        paths.benchmark(EXP, "late_chain", "late_k", "hfind", "seed")
     conda:
         "../envs/findeval.yaml"
     threads: RUNTIME["threads"]
@@ -85,24 +87,12 @@ rule warmup_chain:
     input:
         unpack(MAIN_INPUT(rewinding.chain_input, "warmup")),
     output:
-        **rewinding.per_level(
-            MAIN("results/{exp}/warmup/w{warm}/{hfind}/seed{seed}"),
-            0,
-            RW_LEVELS,
-            trained="trained.pt",
-            metrics="metrics.json",
-        ),
-        **rewinding.per_level(
-            MAIN("results/{exp}/warmup/w{warm}/{hfind}/seed{seed}"),
-            1,
-            RW_LEVELS,
-            mask="mask.h5",
-            ticket="ticket.pt",
-        ),
+        **paths.per_level(WARMUP_CHAIN, 0, RW_LEVELS, "trained", "metrics"),
+        **paths.per_level(WARMUP_CHAIN, 1, RW_LEVELS, "mask", "ticket"),
     log:
-        MAIN("results/{exp}/logs/warmup_chain/w{warm}/{hfind}/seed{seed}.log"),
+        paths.log(EXP, "warmup_chain", "warm", "hfind", "seed"),
     benchmark:
-        MAIN("results/{exp}/benchmarks/warmup_chain/w{warm}/{hfind}/seed{seed}.tsv")
+        paths.benchmark(EXP, "warmup_chain", "warm", "hfind", "seed")
     conda:
         "../envs/findeval.yaml"
     threads: RUNTIME["threads"]
@@ -119,19 +109,11 @@ rule lr_rewind_chain:
     input:
         unpack(MAIN_INPUT(rewinding.chain_input, "lr_rewind")),
     output:
-        **rewinding.per_level(
-            MAIN("results/{exp}/lr_rewind/{hfind}/seed{seed}"),
-            1,
-            RW_LEVELS,
-            mask="mask.h5",
-            ticket="ticket.pt",
-            trained="trained.pt",
-            metrics="metrics.json",
-        ),
+        **paths.per_level(LR_REWIND_CHAIN, 1, RW_LEVELS, "mask", "ticket", "trained", "metrics"),
     log:
-        MAIN("results/{exp}/logs/lr_rewind_chain/{hfind}/seed{seed}.log"),
+        paths.log(EXP, "lr_rewind_chain", "hfind", "seed"),
     benchmark:
-        MAIN("results/{exp}/benchmarks/lr_rewind_chain/{hfind}/seed{seed}.tsv")
+        paths.benchmark(EXP, "lr_rewind_chain", "hfind", "seed")
     conda:
         "../envs/findeval.yaml"
     threads: RUNTIME["threads"]
@@ -148,16 +130,16 @@ rule variant_eval_sweep:
     input:
         unpack(MAIN_INPUT(rewinding.eval_sweep_input, RW_LEVELS)),
     output:
-        **rewinding.per_level(
-            MAIN("results/{exp}/{variant}/eval/{hfind}/{heval}/seed{seed}"),
+        **paths.per_level(
+            paths.variant_eval(EXP, "{variant}", "{hfind}", "{heval}", "{seed}"),
             1,
             RW_LEVELS,
-            metrics="metrics.json",
+            "metrics",
         ),
     log:
-        MAIN("results/{exp}/logs/variant_eval_sweep/{variant}/{hfind}/{heval}/seed{seed}.log"),
+        paths.log(EXP, "variant_eval_sweep", "variant", "hfind", "heval", "seed"),
     benchmark:
-        MAIN("results/{exp}/benchmarks/variant_eval_sweep/{variant}/{hfind}/{heval}/seed{seed}.tsv")
+        paths.benchmark(EXP, "variant_eval_sweep", "variant", "hfind", "heval", "seed")
     conda:
         "../envs/findeval.yaml"
     threads: RUNTIME["threads"]
@@ -175,13 +157,11 @@ rule instability:
     input:
         unpack(MAIN_INPUT(instability.instability_input)),
     output:
-        json=MAIN(
-            "results/{exp}/instability/k{late_k}/{hfind}/seed{seed}/level{level}/interpolation.json"
-        ),
+        json=paths.interpolation(EXP, "{late_k}", "{hfind}", "{seed}", "{level}"),
     log:
-        MAIN("results/{exp}/logs/instability/k{late_k}/{hfind}/seed{seed}/level{level}.log"),
+        paths.log(EXP, "instability", "late_k", "hfind", "seed", "level"),
     benchmark:
-        MAIN("results/{exp}/benchmarks/instability/k{late_k}/{hfind}/seed{seed}/level{level}.tsv")
+        paths.benchmark(EXP, "instability", "late_k", "hfind", "seed", "level")
     conda:
         "../envs/findeval.yaml"
     threads: RUNTIME["threads"]
@@ -196,21 +176,13 @@ rule instability:
 
 rule late_preserve_lpr_masks:
     input:
-        **rewinding.per_level(
-            MAIN("results/{exp}/late/k{late_k}/{hfind}/seed{seed}"),
-            1,
-            RW_LEVELS,
-            lottery="mask.h5",
-        ),
+        **paths.per_level(LATE_CHAIN, 1, RW_LEVELS, lottery="mask"),
     output:
-        **rewinding.per_level(
-            MAIN("results/{exp}/late/k{late_k}/random/preserve_lpr/{hfind}/seed{seed}"),
-            1,
-            RW_LEVELS,
-            mask="mask.h5",
+        **paths.per_level(
+            paths.variant_random_masks(EXP, LATE, "{hfind}", "{seed}"), 1, RW_LEVELS, "mask"
         ),
     log:
-        MAIN("results/{exp}/logs/late_preserve_lpr_masks/k{late_k}/{hfind}/seed{seed}.log"),
+        paths.log(EXP, "late_preserve_lpr_masks", "late_k", "hfind", "seed"),
     localrule: True
     conda:
         "../envs/findeval.yaml"
@@ -222,20 +194,16 @@ rule late_random_eval_sweep:
     input:
         unpack(MAIN_INPUT(instability.random_eval_input, RW_LEVELS)),
     output:
-        **rewinding.per_level(
-            MAIN("results/{exp}/late/k{late_k}/random_eval/{rkind}/{hfind}/{heval}/seed{seed}"),
+        **paths.per_level(
+            paths.variant_random_eval(EXP, LATE, "{rkind}", "{hfind}", "{heval}", "{seed}"),
             1,
             RW_LEVELS,
-            metrics="metrics.json",
+            "metrics",
         ),
     log:
-        MAIN(
-            "results/{exp}/logs/late_random_eval_sweep/k{late_k}/{rkind}/{hfind}/{heval}/seed{seed}.log"
-        ),
+        paths.log(EXP, "late_random_eval_sweep", "late_k", "rkind", "hfind", "heval", "seed"),
     benchmark:
-        MAIN(
-            "results/{exp}/benchmarks/late_random_eval_sweep/k{late_k}/{rkind}/{hfind}/{heval}/seed{seed}.tsv"
-        )
+        paths.benchmark(EXP, "late_random_eval_sweep", "late_k", "rkind", "hfind", "heval", "seed")
     conda:
         "../envs/findeval.yaml"
     threads: RUNTIME["threads"]
@@ -260,7 +228,7 @@ for _fig, _mod in (("fig4", rewinding), ("figA13", instability), ("figA14", inst
             png=report(plan.figure_path(config, _fig, "png"), **plan.report_args(_fig)),
             table=_mod.data_path(config, _fig),
         log:
-            f"results/{EXP}/logs/figures/{_fig}.log",
+            paths.log(EXP, f"figures/{_fig}"),
         localrule: True
         conda:
             "../envs/findeval.yaml"

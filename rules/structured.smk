@@ -3,29 +3,31 @@
 #   init_structured -> train_find_structured (dense, H_find) -> prune_structured (ratio: narrow net)
 #     -> finetune_structured (H_eval, no rewind) | scratch_e / scratch_b (same narrow net, new init)
 #   -> fig5, figA10-A12, figRethinking; structured_speed (dense vs narrow images/s); aggregate_structured.
-# Paths and figure inputs: findeval.structured_plan. Off unless the config has a `structured:` block.
+# Settings and figure inputs: findeval.structured_plan; paths: findeval.paths. Off unless the config has a
+# `structured:` block.
 
 from findeval import structured_plan as splan
 
 splan.check(config)
 SCFG = splan.settings(config)
 STRUCTURED_TARGETS = splan.targets(config)
-# the main experiment's own rules (MAIN, rules/common.smk); aggregate_structured keeps {exp} (its script reads it)
-SDIR = MAIN("results/{exp}/structured")
+# The main experiment's own rules: their patterns name EXP (rules/common.smk). aggregate_structured keeps {exp}
+# (its script reads it).
 
 
 # SX (a params function: the structured settings of the job's experiment) is in rules/common.smk.
 
 
+# the grammar structured_plan.parse_ratio accepts
 wildcard_constraints:
-    ratio=r"[0-9][0-9.e-]*",
+    ratio=splan.RATIO,
 
 
 rule init_structured:
     output:
-        init=f"{SDIR}/seed{{seed}}/init.pt",
+        init=paths.structured_init(EXP, "{seed}"),
     log:
-        MAIN("results/{exp}/logs/structured/init/seed{seed}.log"),
+        paths.log(EXP, "structured/init", "seed"),
     conda:
         "../envs/findeval.yaml"
     params:
@@ -37,15 +39,15 @@ rule init_structured:
 
 rule train_find_structured:
     input:
-        start=f"{SDIR}/seed{{seed}}/init.pt",
-        data=MAIN("results/{exp}/dataset.npz"),
+        start=paths.structured_init(EXP, "{seed}"),
+        data=paths.data(EXP),
     output:
-        trained=f"{SDIR}/find/{{hfind}}/seed{{seed}}/dense/trained.pt",
-        metrics=f"{SDIR}/find/{{hfind}}/seed{{seed}}/dense/metrics.json",
+        trained=paths.structured_dense(EXP, "{hfind}", "{seed}", "trained"),
+        metrics=paths.structured_dense(EXP, "{hfind}", "{seed}", "metrics"),
     log:
-        MAIN("results/{exp}/logs/structured/train_find/{hfind}/seed{seed}.log"),
+        paths.log(EXP, "structured/train_find", "hfind", "seed"),
     benchmark:
-        MAIN("results/{exp}/benchmarks/structured/train_find/{hfind}/seed{seed}.tsv")
+        paths.benchmark(EXP, "structured/train_find", "hfind", "seed")
     conda:
         "../envs/findeval.yaml"
     threads: RUNTIME["threads"]
@@ -66,13 +68,13 @@ rule train_find_structured:
 
 rule prune_structured:
     input:
-        trained=f"{SDIR}/find/{{hfind}}/seed{{seed}}/dense/trained.pt",
-        data=MAIN("results/{exp}/dataset.npz"),
+        trained=paths.structured_dense(EXP, "{hfind}", "{seed}", "trained"),
+        data=paths.data(EXP),
     output:
-        pruned=f"{SDIR}/find/{{hfind}}/seed{{seed}}/ratio{{ratio}}/pruned.pt",
-        channels=f"{SDIR}/find/{{hfind}}/seed{{seed}}/ratio{{ratio}}/channels.json",
+        pruned=paths.structured_pruned(EXP, "{hfind}", "{seed}", "{ratio}", "pruned"),
+        channels=paths.structured_pruned(EXP, "{hfind}", "{seed}", "{ratio}", "channels"),
     log:
-        MAIN("results/{exp}/logs/structured/prune/{hfind}/seed{seed}/ratio{ratio}.log"),
+        paths.log(EXP, "structured/prune", "hfind", "seed", "ratio"),
     conda:
         "../envs/findeval.yaml"
     script:
@@ -81,16 +83,14 @@ rule prune_structured:
 
 rule finetune_structured:
     input:
-        start=f"{SDIR}/find/{{hfind}}/seed{{seed}}/ratio{{ratio}}/pruned.pt",
-        data=MAIN("results/{exp}/dataset.npz"),
+        start=paths.structured_pruned(EXP, "{hfind}", "{seed}", "{ratio}", "pruned"),
+        data=paths.data(EXP),
     output:
-        metrics=f"{SDIR}/finetune/{{hfind}}/{{heval}}/seed{{seed}}/ratio{{ratio}}/metrics.json",
+        metrics=paths.structured_run(EXP, "finetune", "{hfind}", "{heval}", "{seed}", "{ratio}"),
     log:
-        MAIN("results/{exp}/logs/structured/finetune/{hfind}/{heval}/seed{seed}/ratio{ratio}.log"),
+        paths.log(EXP, "structured/finetune", "hfind", "heval", "seed", "ratio"),
     benchmark:
-        MAIN(
-            "results/{exp}/benchmarks/structured/finetune/{hfind}/{heval}/seed{seed}/ratio{ratio}.tsv"
-        )
+        paths.benchmark(EXP, "structured/finetune", "hfind", "heval", "seed", "ratio")
     conda:
         "../envs/findeval.yaml"
     threads: RUNTIME["threads"]
@@ -117,18 +117,14 @@ for _scratch in ("scratch_e", "scratch_b"):
         name:
             _scratch
         input:
-            start=f"{SDIR}/find/{{hfind}}/seed{{seed}}/ratio{{ratio}}/pruned.pt",
-            data=MAIN("results/{exp}/dataset.npz"),
+            start=paths.structured_pruned(EXP, "{hfind}", "{seed}", "{ratio}", "pruned"),
+            data=paths.data(EXP),
         output:
-            metrics=f"{SDIR}/{_scratch}/{{hfind}}/{{heval}}/seed{{seed}}/ratio{{ratio}}/metrics.json",
+            metrics=paths.structured_run(EXP, _scratch, "{hfind}", "{heval}", "{seed}", "{ratio}"),
         log:
-            MAIN(
-                f"results/{{exp}}/logs/structured/{_scratch}/{{hfind}}/{{heval}}/seed{{seed}}/ratio{{ratio}}.log"
-            ),
+            paths.log(EXP, f"structured/{_scratch}", "hfind", "heval", "seed", "ratio"),
         benchmark:
-            MAIN(
-                f"results/{{exp}}/benchmarks/structured/{_scratch}/{{hfind}}/{{heval}}/seed{{seed}}/ratio{{ratio}}.tsv"
-            )
+            paths.benchmark(EXP, f"structured/{_scratch}", "hfind", "heval", "seed", "ratio")
         conda:
             "../envs/findeval.yaml"
         threads: RUNTIME["threads"]
@@ -150,11 +146,11 @@ for _scratch in ("scratch_e", "scratch_b"):
 rule structured_speed:
     input:
         unpack(lambda w: splan.speed_inputs(config)),
-        data=MAIN("results/{exp}/dataset.npz"),
+        data=paths.data(EXP),
     output:
-        speed=f"{SDIR}/speed.csv",
+        speed=paths.structured_speed(EXP),
     log:
-        MAIN("results/{exp}/logs/structured/speed.log"),
+        paths.log(EXP, "structured/speed"),
     conda:
         "../envs/findeval.yaml"
     threads: lambda w: SCFG["speed"]["threads"]
@@ -168,9 +164,9 @@ rule aggregate_structured:
     input:
         metrics=at_dag_time(splan.all_inputs),
     output:
-        summary="results/{exp}/structured/summary.csv",
+        summary=paths.structured_summary("{exp}"),
     log:
-        "results/{exp}/logs/structured/aggregate.log",
+        paths.log("{exp}", "structured/aggregate"),
     conda:
         "../envs/findeval.yaml"
     script:
@@ -188,7 +184,7 @@ for _fig in splan.FIGURES:
             pdf=plan.figure_path(config, _fig, "pdf"),
             png=report(plan.figure_path(config, _fig, "png"), **plan.report_args(_fig)),
         log:
-            f"results/{EXP}/logs/figures/{_fig}.log",
+            paths.log(EXP, f"figures/{_fig}"),
         localrule: True
         conda:
             "../envs/findeval.yaml"

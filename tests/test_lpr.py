@@ -219,7 +219,7 @@ def test_e2e_matched_chain_hits_the_reference_counts(run):
     for hfind, href in ((pair["bad"], pair["good"]), (pair["good"], pair["bad"])):
         prev = None
         for level in range(1, plan.levels(cfg) + 1):
-            d = wd / lpr.chain_dir("results/tiny", "match_lpr", hfind.slug, 0, level, href.slug)
+            d = wd / lpr.chain_dir("tiny", "match_lpr", hfind.slug, 0, level, href.slug)
             mine, attrs = masks.load_mask(d / "mask.h5")
             ref, _ = masks.load_mask(wd / lpr.mask_path(cfg, href, 0, level))
             regular, _ = masks.load_mask(wd / lpr.mask_path(cfg, hfind, 0, level))
