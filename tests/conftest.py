@@ -181,3 +181,64 @@ def granularity_runs(tmp_path_factory):
         r = snakemake(wd, *GRANULARITY_TARGETS, cores=2, timeout=900)
         out[granularity] = {"wd": wd, "log": r.stdout + r.stderr, "files": result_files(wd)}
     return out
+
+
+# --------------------------------------------------------------------------- the feature runs
+# Real tiny runs of the analysis features, once per test session: early pruning and the LPR through training
+# (fig9, figA18, figA19), the rewinding variants and the instability analysis (fig4, figA13, figA14), and the
+# structured runs (fig5, figRethinking). Read by tests/test_early.py, test_rewinding.py and test_structured.py
+# (their end-to-end checks) and by tests/test_digest.py (their outputs match tests/data/digest_features.json).
+
+TINY_STRUCTURED = TEST_DATA / "tiny_structured.yaml"
+EARLY_TARGETS = tuple(f"results/tiny/figures/{fig}.pdf" for fig in ("fig9", "figA18", "figA19"))
+REWINDING_TARGETS = tuple(f"results/tiny/figures/{f}.{e}" for f in ("fig4", "figA13", "figA14") for e in ("pdf", "png"))
+STRUCTURED_TARGETS = ("results/tiny/figures/fig5.pdf", "results/tiny/figures/figRethinking.pdf",
+                      "results/tiny/structured/speed.csv", "results/tiny/structured/summary.csv")
+
+
+def early_config() -> dict:
+    """Three epochs, early pruning at epoch 1, one LR_find (H_find = H_eval: the convergence curve is the find
+    chain itself), chain granularity."""
+    raw = read_yaml(TINY)
+    raw["training"] = {"epochs": 3, "milestones": [2], "gamma": 0.2}
+    raw["early_pruning"] = {"epochs": [1], "lr_find": [0.1]}
+    raw["runtime"] = {"granularity": "chain"}
+    return raw
+
+
+def rewinding_config() -> dict:
+    """A one-level miniature of fig4, figA13 and figA14 (chain granularity)."""
+    cfg = read_yaml(TINY)
+    cfg["runtime"] = {"granularity": "chain"}
+    cfg["pruning"]["levels"] = 1
+    cfg["rewinding"] = {"lr_find": [0.1], "lr_eval": [0.2], "lr_rewind_eval": [0.2], "warmup_iters": 6}
+    cfg["instability"] = {"alphas": 3}
+    return cfg
+
+
+def _feature_run(tmp_path_factory, name: str, config: dict, targets, *, cores: int, timeout: float) -> dict:
+    wd = tmp_path_factory.mktemp(name)
+    write_config(wd, config)
+    r = snakemake(wd, *targets, cores=cores, timeout=timeout)
+    return {"wd": wd, "log": r.stdout + r.stderr, "files": result_files(wd)}
+
+
+@pytest.fixture(scope="session")
+def early_run(tmp_path_factory):
+    """``{"wd", "log", "files"}`` of the early-pruning figures on :func:`early_config` (read only: do not change
+    its files)."""
+    return _feature_run(tmp_path_factory, "early", early_config(), EARLY_TARGETS, cores=1, timeout=240)
+
+
+@pytest.fixture(scope="session")
+def rewinding_run(tmp_path_factory):
+    """``{"wd", "log", "files"}`` of fig4, figA13 and figA14 on :func:`rewinding_config` (read only)."""
+    return _feature_run(tmp_path_factory, "rewinding", rewinding_config(), REWINDING_TARGETS, cores=2, timeout=400)
+
+
+@pytest.fixture(scope="session")
+def structured_run(tmp_path_factory):
+    """``{"wd", "log", "files"}`` of fig5, figRethinking, the speed table and the summary of
+    tests/data/tiny_structured.yaml (read only)."""
+    return _feature_run(tmp_path_factory, "structured", read_yaml(TINY_STRUCTURED), STRUCTURED_TARGETS, cores=2,
+                        timeout=600)

@@ -244,12 +244,10 @@ def test_dry_run_plans_the_early_jobs(tmp_path):
 
 
 @pytest.mark.slow
-def test_tiny_run_of_the_early_figures(tmp_path):
-    raw = _raw(epochs=[1], lr_find=[0.1])  # H_find = H_eval: the convergence curve is the find chain itself
-    raw["runtime"] = {"granularity": "chain"}
-    write_config(tmp_path, raw)
-    snakemake(tmp_path, *(f"results/tiny/figures/{fig}.pdf" for fig in ("fig9", "figA18", "figA19")), timeout=240,
-              cores=1)
+def test_tiny_run_of_the_early_figures(early_run):
+    """The three figures of conftest.early_config (H_find = H_eval: the convergence curve is the find chain itself),
+    run once per session (tests/test_digest.py holds its outputs to a stored digest)."""
+    tmp_path = early_run["wd"]
     for fig in early.FIGURES:
         for ext, magic in (("pdf", b"%PDF"), ("png", b"\x89PNG")):
             assert (tmp_path / f"results/tiny/figures/{fig}.{ext}").read_bytes()[:4] == magic

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import TINY, planned_jobs, read_yaml, snakemake, validated, write_config
+from conftest import REWINDING_TARGETS, TINY, planned_jobs, read_yaml, snakemake, validated, write_config
 from findeval import instability, jobs, masks, models, plan, rewinding
 from findeval import training as tr
 from findeval.hparams import H, derive_seed, run_seeds
@@ -280,16 +280,11 @@ def test_dry_run_plans_the_figures(tmp_path):
 # --------------------------------------------------------------------------- end to end
 
 
-def test_e2e_tiny_figures(tmp_path):
-    """The three figure targets, for real, on a one-level miniature (chain granularity)."""
-    cfg = read_yaml(TINY)
-    cfg["runtime"] = {"granularity": "chain"}
-    cfg["pruning"]["levels"] = 1
-    cfg["rewinding"] = {"lr_find": [0.1], "lr_eval": [0.2], "lr_rewind_eval": [0.2], "warmup_iters": 6}
-    cfg["instability"] = {"alphas": 3}
-    write_config(tmp_path, cfg)
-    targets = [f"results/tiny/figures/{f}.{e}" for f in ("fig4", "figA13", "figA14") for e in ("pdf", "png")]
-    snakemake(tmp_path, *targets, timeout=400, cores=2)
+def test_e2e_tiny_figures(rewinding_run):
+    """The three figure targets, for real, on a one-level miniature (conftest.rewinding_config, chain granularity;
+    run once per session, tests/test_digest.py holds its outputs to a stored digest)."""
+    tmp_path = rewinding_run["wd"]
+    targets = REWINDING_TARGETS
     for t in targets:
         assert (tmp_path / t).stat().st_size > 1000
     import pandas as pd

@@ -9,7 +9,7 @@ import math
 import pytest
 import torch
 
-from conftest import TEST_DATA, read_yaml, snakemake, validated, write_config
+from conftest import STRUCTURED_TARGETS, TEST_DATA, read_yaml, validated
 from findeval import models, regime
 from findeval import structured as st
 from findeval import structured_plan as splan
@@ -300,12 +300,11 @@ def test_schema_rejects_a_ratio_of_one():
 
 
 @pytest.mark.slow
-def test_tiny_structured_pipeline(tmp_path):
-    """fig5, figRethinking, the speed table and the summary from a tiny config, with Snakemake."""
-    write_config(tmp_path, read_yaml(TINY_STRUCTURED))
-    targets = ["results/tiny/figures/fig5.pdf", "results/tiny/figures/figRethinking.pdf", "results/tiny/structured/speed.csv",
-               "results/tiny/structured/summary.csv"]
-    snakemake(tmp_path, *targets, timeout=600, cores=2)
+def test_tiny_structured_pipeline(structured_run):
+    """fig5, figRethinking, the speed table and the summary from a tiny config, with Snakemake (run once per
+    session: tests/test_digest.py holds its outputs to a stored digest)."""
+    tmp_path = structured_run["wd"]
+    targets = list(STRUCTURED_TARGETS)
     for t in targets + ["results/tiny/figures/fig5.png", "results/tiny/figures/figRethinking.png"]:
         assert (tmp_path / t).stat().st_size > 0, t
     base = tmp_path / "results/tiny/structured"
