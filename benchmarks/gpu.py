@@ -1,7 +1,7 @@
 """findeval on one GPU: the parts that benchmarks/gpu.sh runs, each in a fresh process under its own time
 limit (a hang or a crash in one loses none of the others); each writes WORK/part_<name>.json as it goes.
 
-    python benchmarks/gpu.py PART WORK          # PART: step, chain, epoch or cudnn
+    python benchmarks/gpu.py PART WORK          # PART: step, chain, epoch, cudnn or pack
     python benchmarks/gpu.py report WORK OUT    # OUT/gpu_results.md and OUT/gpu_results.json from WORK's parts
 
 Parts:
@@ -20,11 +20,18 @@ Parts:
   epoch  ResNet-18 / ResNet-50 at 64x64, preset batch 512, fp32 (the pipeline's default) and bf16 +
          channels_last: training and evaluation images/s, and the GPU-hours they imply for the presets.
   cudnn  ours with torch.backends.cudnn.benchmark on vs off (optional).
+  pack   several trainings per GPU (issue 15 item 2): trainings per GPU-hour at G = 1, 2, 4, 8 for ResNet-18 and
+         ResNet-50 at 64x64, batch 512, bf16 + channels_last, with the GPU's busy share (NVML utilization) and
+         memory: (a) G networks grouped in one process (findeval.grouped.train_group: runtime.group G), (b) G
+         processes on the same GPU, each training one network (findeval.training.train), against today's one
+         training per GPU (train(), G = 1). A G that does not fit in memory is recorded as such. The processes are
+         `python benchmarks/gpu.py pack-worker` (started once, warm before each timed epoch, started together).
 
 Environment: FINDEVAL_BENCH_DEVICE (cuda, or cpu to test on a machine without a GPU), FINDEVAL_BENCH_SMOKE=1
 (tiny models and sizes), FINDEVAL_BENCH_CHAIN_DATA=digits|tiny_imagenet (the chain's data set; default digits
-when scikit-learn is installed, else a generated tiny-imagenet-200 folder). Importing this module reads them
-and imports torch; nothing runs until :func:`main`.
+when scikit-learn is installed, else a generated tiny-imagenet-200 folder), FINDEVAL_BENCH_PACK_G="1 2 4 8" (the
+pack part's G), FINDEVAL_BENCH_PACK_LIMIT_S (no measurement of the pack part starts after this many seconds;
+270). Importing this module reads them and imports torch; nothing runs until :func:`main`.
 """
 
 from __future__ import annotations
@@ -55,7 +62,7 @@ models = importlib.import_module("findeval.models")
 training = importlib.import_module("findeval.training")
 H = importlib.import_module("findeval.hparams").H
 
-PARTS = ("step", "chain", "epoch", "cudnn")
+PARTS = ("step", "chain", "epoch", "cudnn", "pack")
 
 SMOKE = os.environ.get("FINDEVAL_BENCH_SMOKE", "0") not in ("", "0")
 DEV = os.environ.get("FINDEVAL_BENCH_DEVICE", "cuda")
@@ -65,12 +72,12 @@ PEAK_MEASURED = 790.0  # TFLOP/s, bf16 matmul measured on the H200
 if SMOKE:
     C = {"size": 16, "width": 8, "classes": 200, "batches": (8, 16), "n_timed": 32, "warm_batches": 1, "pairs": 1,
          "mask_n": 16, "compute_steps": 2, "prof_steps": 2, "workers": 1, "fp32_n": 16, "epoch_batch": 16,
-         "epoch_n": 32, "eval_n": 32}
+         "epoch_n": 32, "eval_n": 32, "pack_groups": (1, 2), "pack_n": 32, "pack_warm": 1, "pack_limit_s": 1e9}
 else:
     C = {"size": 64, "width": 64, "classes": 200, "batches": (256, 512), "n_timed": 12288, "warm_batches": 3,
          "pairs": 3, "mask_n": 6144, "compute_steps": 20, "prof_steps": 8,
          "workers": min(12, max(1, (os.cpu_count() or 4) - 4)), "fp32_n": 6144, "epoch_batch": 512, "epoch_n": 8192,
-         "eval_n": 10000}
+         "eval_n": 10000, "pack_groups": (1, 2, 4, 8), "pack_n": 6144, "pack_warm": 2, "pack_limit_s": 270}
 LR, WD = 0.01, 5e-5
 AUG = training.Augment((0.08, 1.0), (3 / 4, 4 / 3), True)
 MEAN, STD = (0.48, 0.45, 0.40), (0.27, 0.26, 0.28)
@@ -210,13 +217,15 @@ class StepEvents:
         return sum(s.elapsed_time(e) for s, e in zip(self.starts, self.ends)) / 1000.0
 
 
-def ours(case: Case, d, bs: int, *, masked=True, precision="bf16", cl=True, events=False, seed=1) -> dict:
+def ours(case: Case, d, bs: int, *, masked=True, precision="bf16", cl=True, events=False, seed=1,
+         check_mask=False) -> dict:
     """One epoch of findeval.training.train over ``d``: images/s (whole call, model transfer and the 2-image
-    evaluation included) and, with ``events``, the GPU time inside the steps' forward/backward/step/mask."""
+    evaluation included) and, with ``events``, the GPU time inside the steps' forward/backward/step/mask; with
+    ``events`` or ``check_mask``, the pruned weights that are nonzero afterwards (after the timing)."""
     model = case.fresh()
     ctx = StepEvents(model) if events else contextlib.nullcontext()
     sync()
-    t = time.perf_counter()
+    t, t_start = time.perf_counter(), time.time()
     with ctx:
         r = training.train(model, d, H(LR, bs, WD), training.Schedule(epochs=1, momentum=0.9), data_seed=seed,
                            mask=case.mask if masked else None, augment=AUG, device=DEV, precision=precision,
@@ -226,15 +235,16 @@ def ours(case: Case, d, bs: int, *, masked=True, precision="bf16", cl=True, even
     if r["diverged"]:
         raise RuntimeError("training diverged: the timing would be meaningless")
     n = len(d.y_train)
-    out = {"images": n, "steps": r["iterations_per_epoch"], "wall_s": round(wall, 4), "ips": n / wall}
+    out = {"images": n, "steps": r["iterations_per_epoch"], "wall_s": round(wall, 4), "ips": n / wall,
+           "t_start": t_start}
     if events:
         g = ctx.gpu_s()
         if g is not None:
             out.update(step_gpu_s=round(g, 4), busy_events=g / wall)
-        if masked:  # the mask must hold exactly, channels_last and bf16 included
-            w = dict(model.named_parameters())
-            out["pruned_nonzero"] = sum(int(((w[k].detach().cpu().numpy() != 0) & ~keep).sum())
-                                        for k, keep in case.mask.items())
+    if masked and (events or check_mask):  # the mask must hold exactly, channels_last and bf16 included
+        w = dict(model.named_parameters())
+        out["pruned_nonzero"] = sum(int(((w[k].detach().cpu().numpy() != 0) & ~keep).sum())
+                                    for k, keep in case.mask.items())
     return out
 
 
@@ -649,6 +659,287 @@ def part_cudnn(p: Part, work: Path) -> None:
             p.put("cudnn_benchmark", out)
 
 
+# --------------------------------------------------------------------------- part: pack (issue 15 item 2)
+
+#: Issue 15's targets: trainings per GPU-hour with several trainings per GPU, over one training per GPU.
+PACK_TARGETS = {"resnet18": 2.0, "resnet50": 1.5}
+#: One training of the presets: 110 epochs of Tiny ImageNet's 100,000 training images (training steps only).
+RUN_EPOCHS, RUN_IMAGES = 110, 100_000
+PACK_STRATEGIES = ("grouped", "processes")
+PROTO = "@@pack "  # prefix of the protocol lines a pack worker writes to its stdout
+
+
+def pack_groups() -> tuple[int, ...]:
+    raw = os.environ.get("FINDEVAL_BENCH_PACK_G", "").replace(",", " ").split()
+    return tuple(int(g) for g in raw) if raw else C["pack_groups"]
+
+
+def trainings_per_gpu_hour(network_ips: float) -> float:
+    return 3600.0 * network_ips / (RUN_EPOCHS * RUN_IMAGES)
+
+
+class GpuBusy:
+    """The GPU's busy share over a window: NVML's utilization.gpu (the share of each sample period in which a
+    kernel of any process ran; nvidia-ml-py's pynvml) polled every 50 ms by a thread, and the device memory in
+    use (all processes). Only on CUDA, and only where pynvml imports; otherwise ``result()`` says why not."""
+
+    def __init__(self):
+        self.samples, self.memory, self.error, self._stop = [], [], None, None
+
+    def __enter__(self):
+        if not CUDA:
+            self.error = "not measured on the CPU"
+            return self
+        try:
+            import threading
+
+            import pynvml
+
+            pynvml.nvmlInit()
+            try:
+                handle = pynvml.nvmlDeviceGetHandleByUUID(f"GPU-{torch.cuda.get_device_properties(0).uuid}")
+            except Exception:  # noqa: BLE001 - older torch or another UUID spelling: the first device
+                handle = pynvml.nvmlDeviceGetHandleByIndex(0)
+            self._stop = threading.Event()
+
+            def poll():
+                while not self._stop.is_set():
+                    self.samples.append(pynvml.nvmlDeviceGetUtilizationRates(handle).gpu)
+                    self.memory.append(pynvml.nvmlDeviceGetMemoryInfo(handle).used)
+                    self._stop.wait(0.05)
+
+            self._thread = threading.Thread(target=poll, daemon=True)
+            self._thread.start()
+        except Exception as err:  # noqa: BLE001 - the throughput is still measured
+            self.error = f"NVML unavailable: {type(err).__name__}: {err}"
+        return self
+
+    def __exit__(self, *exc):
+        if self._stop is not None:
+            self._stop.set()
+            self._thread.join(timeout=5)
+
+    def result(self) -> dict:
+        if not self.samples:
+            return {"busy": None, "busy_note": self.error or "no NVML sample"}
+        # the first samples can still report the period before the window
+        s = self.samples[2:] if len(self.samples) > 6 else self.samples
+        return {"busy": statistics.mean(s) / 100.0, "busy_samples": len(s),
+                "device_memory_used_gib": round(max(self.memory) / 2**30, 2)}
+
+
+def oom(err: BaseException) -> bool:
+    return "out of memory" in str(err).lower()
+
+
+def grouped_once(case: Case, d, bs: int, G: int, seed: int = 1) -> dict:
+    """One epoch of findeval.grouped.train_group over ``d`` for G copies of the case's network (the case's mask
+    in each), bf16 + channels_last: the pipeline's grouped sweep (runtime.group G) on one GPU."""
+    grouped_mod = importlib.import_module("findeval.grouped")
+    nets = [case.fresh() for _ in range(G)]
+    sync()
+    t = time.perf_counter()
+    rs = grouped_mod.train_group(nets, d, H(LR, bs, WD), training.Schedule(epochs=1, momentum=0.9), data_seed=seed,
+                                 masks=[case.mask] * G, augment=AUG, device=DEV, precision="bf16", channels_last=True)
+    sync()
+    wall = time.perf_counter() - t
+    if any(r["diverged"] for r in rs):
+        raise RuntimeError("a grouped training diverged: the timing would be meaningless")
+    w = [dict(n.named_parameters()) for n in nets]
+    nz = sum(int(((w[g][k].detach().cpu().numpy() != 0) & ~keep).sum()) for g in range(G)
+             for k, keep in case.mask.items())
+    n = len(d.y_train)
+    return {"images_per_network": n, "steps": rs[0]["iterations_per_epoch"], "wall_s": round(wall, 4),
+            "network_ips": G * n / wall, "pruned_nonzero": nz}
+
+
+class PackWorker:
+    """A process of its own (``python benchmarks/gpu.py pack-worker``) that trains one network per command with
+    findeval.training.train on the same GPU as the others: warm-up, then 'ready', then the timed epoch on 'go'."""
+
+    def __init__(self, index: int):
+        import queue
+        import subprocess
+        import threading
+
+        self.index, self.lines = index, queue.Queue()
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(REPO)}
+        self.proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "pack-worker"], env=env,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+
+        def read():
+            for line in self.proc.stdout:
+                if line.startswith(PROTO):
+                    self.lines.put(json.loads(line[len(PROTO):]))
+            self.lines.put({"error": f"worker {index} exited ({self.proc.wait()})"})
+
+        threading.Thread(target=read, daemon=True).start()
+
+    def send(self, msg: dict) -> None:
+        self.proc.stdin.write(json.dumps(msg) + "\n")
+        self.proc.stdin.flush()
+
+    def get(self, timeout: float) -> dict:
+        import queue
+
+        try:
+            return self.lines.get(timeout=timeout)
+        except queue.Empty:
+            return {"error": f"worker {self.index}: no answer in {timeout:.0f} s"}
+
+    def close(self) -> None:
+        try:
+            self.send({"op": "quit"})
+            self.proc.wait(timeout=30)
+        except Exception:  # noqa: BLE001 - a hung or dead worker is killed
+            self.proc.kill()
+            self.proc.wait()
+
+
+def processes_once(workers: list, name: str, n: int, bs: int, G: int, timeout: float) -> dict:
+    """G workers train one network each at the same time (started together once all are warm): network images/s
+    over the span from the first start to the last end."""
+    use = workers[:G]
+    for i, w in enumerate(use):
+        w.send({"op": "train", "model": name, "n": n, "batch": bs, "seed": 1 + i})
+    ready = [w.get(timeout) for w in use]
+    errors = [r["error"] for r in ready if "error" in r]
+    if errors:  # the others are told to skip this run (they wait for 'go')
+        for w, r in zip(use, ready):
+            if "error" not in r:
+                w.send({"op": "skip"})
+        raise RuntimeError("; ".join(errors))
+    with GpuBusy() as busy:
+        for w in use:
+            w.send({"op": "go"})
+        done = [w.get(timeout) for w in use]
+    errors = [r["error"] for r in done if "error" in r]
+    if errors:
+        raise RuntimeError("; ".join(errors))
+    wall = max(r["t1"] for r in done) - min(r["t0"] for r in done)
+    out = {"images_per_network": n, "steps": done[0]["steps"], "wall_s": round(wall, 4), "network_ips": G * n / wall,
+           "per_process_wall_s": [r["wall_s"] for r in done], "pruned_nonzero": sum(r["pruned_nonzero"] for r in done),
+           "start_spread_s": round(max(r["t0"] for r in done) - min(r["t0"] for r in done), 4), **busy.result()}
+    if CUDA:
+        out["max_memory_gib"] = round(sum(r["max_memory_gib"] for r in done), 2)
+    return out
+
+
+def pack_worker() -> int:
+    """The loop of one pack worker: commands as JSON lines on stdin, answers as PROTO lines on stdout."""
+    if not CUDA:
+        torch.set_num_threads(1)
+    cases = {}
+
+    def say(msg):
+        print(PROTO + json.dumps(msg, default=str), flush=True)
+
+    for line in sys.stdin:
+        cmd = json.loads(line)
+        if cmd["op"] == "quit":
+            break
+        try:
+            key = (cmd["model"], cmd["n"])
+            if key not in cases:
+                cases.clear()  # one case at a time: the GPU memory of the others is free
+                cases[key] = Case(cmd["model"], C["width"], cmd["n"])
+            case, bs = cases[key], cmd["batch"]
+            ours(case, case.subset(C["pack_warm"] * bs), bs)  # cuDNN plans, allocator
+            if CUDA:
+                torch.cuda.reset_peak_memory_stats()
+            say({"ready": True})
+            go = json.loads(sys.stdin.readline() or '{"op": "quit"}')
+            if go["op"] == "skip":  # another worker could not start this run
+                continue
+            if go["op"] != "go":
+                break
+            r = ours(case, case.data, bs, seed=cmd["seed"], check_mask=True)
+            t0 = r.pop("t_start")  # the span of ours' own timing (the mask check after it is not counted)
+            say({**r, "t0": t0, "t1": t0 + r["wall_s"],
+                 "max_memory_gib": torch.cuda.max_memory_allocated() / 2**30 if CUDA else None})
+        except Exception as err:  # noqa: BLE001 - the parent records it and goes on
+            say({"error": f"{type(err).__name__}: {err}"})
+        finally:
+            if CUDA:
+                torch.cuda.empty_cache()
+    return 0
+
+
+def part_pack(p: Part, work: Path) -> None:
+    """Trainings per GPU-hour with G trainings on one GPU (G = 1, 2, 4, 8), ResNet-18 and ResNet-50 at the
+    presets' 64x64 and batch 512, bf16 + channels_last: (a) G networks grouped in one process
+    (findeval.grouped.train_group, what runtime.group G runs), (b) G processes each training one network
+    (findeval.training.train) on the same GPU at once, against today's one training per GPU (train(), G = 1)."""
+    limit = float(os.environ.get("FINDEVAL_BENCH_PACK_LIMIT_S", C["pack_limit_s"]))
+    bs, n, groups = C["epoch_batch"], C["pack_n"], pack_groups()
+    p.put("pack_settings", {"batch": bs, "images_per_network": n, "groups": groups, "image_size": C["size"],
+                            "width": C["width"], "precision": "bf16", "channels_last": True,
+                            "run": f"{RUN_EPOCHS} epochs x {RUN_IMAGES} images", "targets": PACK_TARGETS})
+    out = {}
+    workers = []
+    try:
+        # started first: their interpreters and CUDA contexts start while this process measures
+        workers = [PackWorker(i) for i in range(max(groups))]
+        for name in ("resnet18", "resnet50"):
+            res = out.setdefault(name, {"single": None, "grouped": {}, "processes": {}})
+            case = Case(name, C["width"], n)
+            with p.guard(f"pack_{name}_single"):  # today: one training per GPU
+                ours(case, case.subset(C["pack_warm"] * bs), bs)
+                if CUDA:
+                    torch.cuda.reset_peak_memory_stats()
+                with GpuBusy() as busy:
+                    r = ours(case, case.data, bs, check_mask=True)
+                res["single"] = {"images_per_network": r["images"], "steps": r["steps"], "wall_s": r["wall_s"],
+                                 "network_ips": r["ips"], "pruned_nonzero": r["pruned_nonzero"], **busy.result()}
+                if CUDA:
+                    res["single"]["max_memory_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
+                p.put("pack", out)
+            for G in groups:  # both packings at each G before the next G: a time limit cuts the largest G
+                key = f"pack_{name}_grouped_G{G}"
+                if over(limit):
+                    p.res["errors"][key] = "skipped: part time limit"
+                else:
+                    with p.guard(key):
+                        try:
+                            grouped_once(case, case.subset(C["pack_warm"] * bs), bs, G)
+                            if CUDA:
+                                torch.cuda.reset_peak_memory_stats()
+                            with GpuBusy() as busy:
+                                r = grouped_once(case, case.data, bs, G)
+                            r.update(busy.result())
+                            if CUDA:
+                                r["max_memory_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
+                        except Exception as err:  # noqa: BLE001
+                            if not oom(err):
+                                raise
+                            r = {"error": "out of memory"}
+                        finally:
+                            if CUDA:
+                                torch.cuda.empty_cache()
+                        res["grouped"][str(G)] = r
+                        p.put("pack", out)
+                key = f"pack_{name}_processes_G{G}"
+                if over(limit):
+                    p.res["errors"][key] = "skipped: part time limit"
+                    continue
+                with p.guard(key):
+                    remaining = limit - (time.perf_counter() - T_START)
+                    try:
+                        r = processes_once(workers, name, n, bs, G, timeout=max(60.0, remaining))
+                    except RuntimeError as err:
+                        if not oom(err):
+                            raise
+                        r = {"error": "out of memory"}
+                    res["processes"][str(G)] = r
+                    p.put("pack", out)
+            del case
+            if CUDA:
+                torch.cuda.empty_cache()
+    finally:
+        for w in workers:
+            w.close()
+
+
 # --------------------------------------------------------------------------- report
 
 
@@ -666,7 +957,7 @@ def pct(x):
 
 def report(work: Path, out: Path) -> None:
     parts = {}
-    for name in ("step", "chain", "epoch", "cudnn"):
+    for name in PARTS:
         path = work / f"part_{name}.json"
         if path.exists():
             parts[name] = json.loads(path.read_text())
@@ -811,10 +1102,63 @@ def report(work: Path, out: Path) -> None:
         if (parts.get("cudnn") or {}).get("errors"):
             L.append(f"\nErrors: {parts['cudnn']['errors']}")
         L.append("")
+    L += report_pack(parts.get("pack", {}))
     out.mkdir(parents=True, exist_ok=True)
     (out / "gpu_results.json").write_text(json.dumps(res, indent=1, default=str))
     (out / "gpu_results.md").write_text("\n".join(L) + "\n")
     print("\n".join(L))
+
+
+def report_pack(pk: dict) -> list[str]:
+    """The pack part's section: trainings per GPU-hour per G and packing beside today's (G = 1, train()) and the
+    issue's targets."""
+    st, res = pk.get("pack_settings"), pk.get("pack")
+    L = ["## Issue 15 item 2: several trainings per GPU", ""]
+    if not st:
+        L += ["Not run (part pack).", ""]
+        return L
+    L += [(f"ResNet-18 and ResNet-50 (width {st['width']}, {st['image_size']}x{st['image_size']} synthetic images), "
+           f"batch {st['batch']} per network, bf16 autocast + channels_last, {st['images_per_network']} images per "
+           "network per timed epoch after a warm-up. Packings: **grouped** = G networks as one grouped network in one "
+           "process (findeval.grouped.train_group, what `runtime.group: G` runs in an eval_sweep job); **processes** = "
+           "G processes on the same GPU at once, each training one network (findeval.training.train; no MPS: the "
+           "GPU time-slices between them). Today = one training per GPU (train(), G = 1). Trainings per GPU-hour = "
+           f"3600 x network images/s / ({st['run']}); training steps only (evaluation adds about a tenth: part "
+           "epoch). GPU busy = NVML utilization.gpu (share of time a kernel of any process ran), averaged over the "
+           "timed epoch."), ""]
+    if not res:
+        L += ["No measurement finished.", ""]
+        return L
+    L += ["| model | packing | G | network img/s | trainings / GPU-hour | x today | target | GPU busy | "
+          "memory GiB | note |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    best = {}
+    for name, r in res.items():
+        target = PACK_TARGETS.get(name)
+        today = (r.get("single") or {}).get("network_ips")
+        rows = [("today (train())", "1", r.get("single") or {})]
+        rows += [(k, g, v) for k in PACK_STRATEGIES for g, v in (r.get(k) or {}).items()]
+        for strategy, g, v in rows:
+            ips = v.get("network_ips")
+            ratio = ips / today if ips and today else None
+            note = v.get("error") or ("" if not v.get("pruned_nonzero") else f"{v['pruned_nonzero']} pruned nonzero!")
+            mem = v.get("max_memory_gib", v.get("device_memory_used_gib"))
+            met = "" if ratio is None or strategy.startswith("today") else (" met" if ratio >= target else " not met")
+            L.append(f"| {name} | {strategy} | {g} | {f(ips)} | {f(trainings_per_gpu_hour(ips) if ips else None)} | "
+                     f"{f(ratio)} | {target}x{met} | {pct(v.get('busy'))} | {f(mem)} | {note} |")
+            if ratio is not None and int(g) > 1 and ratio > best.get(name, (0,))[0]:  # packed: G >= 2
+                best[name] = (ratio, strategy, g)
+    L.append("")
+    for name, target in PACK_TARGETS.items():
+        if name in best:
+            ratio, strategy, g = best[name]
+            L.append(f"- {name}: best {strategy} at G = {g}: {f(ratio)}x today's trainings per GPU-hour (target "
+                     f"{target}x: {'met' if ratio >= target else 'not met'}).")
+        elif name in res:
+            L.append(f"- {name}: no packed measurement finished (target {target}x).")
+    if pk.get("errors"):
+        L.append(f"\nErrors: {pk['errors']}")
+    L.append("")
+    return L
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -826,6 +1170,8 @@ def main(argv: list[str] | None = None) -> int:
     if argv[0] == "report" and len(argv) == 3:
         report(Path(argv[1]), Path(argv[2]))
         return 0
+    if argv == ["pack-worker"]:
+        return pack_worker()
     if argv[0] not in PARTS or len(argv) != 2:
         print(f"usage:\n{usage}", file=sys.stderr)
         return 2
@@ -837,7 +1183,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(1)
     p = Part(work, name)
     print(f"part {name}: {p.res['env']}", flush=True)
-    {"step": part_step, "chain": part_chain, "epoch": part_epoch, "cudnn": part_cudnn}[name](p, work)
+    {"step": part_step, "chain": part_chain, "epoch": part_epoch, "cudnn": part_cudnn, "pack": part_pack}[name](p, work)
     p.res["done"] = True
     p.res["seconds"] = round(time.perf_counter() - T_START, 1)
     p.save()
