@@ -459,114 +459,17 @@ def _counter_offsets(start_counters: dict, forwards: int) -> dict:
 # --------------------------------------------------------------------------- jobs: a grouped evaluation sweep
 
 
-def sweep_fingerprint(members: list) -> str:
-    """Digest over the members' own resume fingerprints, in order: a group's resume file belongs to exactly
-    this set of runs (adding, removing or changing one member invalidates it)."""
-    import hashlib
-    import json
-
-    text = json.dumps({"kind": GROUP_RESUME_KIND, "members": list(members)})
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def sweep_resume_path(out_metrics: str) -> str:
-    """The group's resume side file: hidden, beside the first member's metrics.json (never a declared output)."""
-    from pathlib import Path
-
-    path = Path(out_metrics)
-    return str(path.with_name(f".{path.stem}.sweep-resume.pt"))
-
-
 def eval_sweep(*, metrics: dict, starts: dict, masks_in: dict, data: str, kind: str, h_find: H | None, h_eval: H,
-               seed: int, training: dict, augment: dict | None, device: str = "cpu", threads: int = 1,
-               precision: str = "fp32", channels_last: bool | None = None, max_group: int | None = None,
-               role: str = "train_eval", first_epoch: int = 0, require_finite: bool = True, head=None,
-               update: dict | None = None, check_batch: bool = True, fingerprint_extra: dict | None = None
-               ) -> list[dict]:
+               seed: int, training: dict, augment: dict | None, max_group: int | None = None, device: str = "cpu",
+               threads: int = 1, precision: str = "fp32", channels_last: bool | None = None) -> list[dict]:
     """:func:`findeval.jobs.eval_sweep` with the levels trained as grouped networks (``max_group`` levels at
-    most per group; None: all). Writes each level's metrics.json with ``train_run``'s keys (plus
-    ``group_size``); ``train_time_s`` and ``wall_time_s`` are the level's share (the group's / G).
+    most per group; None: all): the same runs (``jobs.eval_runs``) given to :func:`findeval.runs.train_grouped`,
+    which writes each level's metrics.json with ``train_run``'s keys (plus ``group_size``; ``train_time_s`` and
+    ``wall_time_s`` the level's share of the group's). ``channels_last`` None or False: the grouped path's
+    default layout (NHWC)."""
+    from . import jobs, runs
 
-    Every level's inputs are loaded and checked (``jobs.load_run``) before anything trains; the dataset is
-    held once. Every level of one sweep uses the same data seed (``run_seeds(seed, kind, level)["data"]`` does
-    not depend on the level; checked). Resume: one file per group (:func:`sweep_resume_path` of its first
-    level), fingerprinted over every member's ``train_run`` fingerprint; removed once the group's outputs
-    are written.
-
-    The other sweeps (early, LPR-constrained, rewinding variants) reuse it with their own record:
-    ``head(level, seeds)`` gives the keys before the run's outcome (default: ``train_run``'s), ``update`` is
-    merged into every record afterwards (as their single-run paths ``dict.update`` train_run's metrics),
-    ``check_batch`` False leaves the batch-size warning out (train_variant has none), ``first_epoch`` starts
-    the schedule at epoch k (late rewinding; no resume file then, as train_variant), ``require_finite`` False
-    accepts start weights with NaN (a diverged earlier level: that member is recorded as diverged at step 0),
-    ``fingerprint_extra`` adds settings to each member's resume fingerprint.
-    """
-    from . import jobs
-    from .hparams import run_seeds
-    from .io import write_json
-
-    every = jobs.resume_every()
-    jobs.set_threads(threads)
-    device = jobs.resolve_device(device)
-    levels = list(metrics)
-    schedule, aug = Schedule.from_config(training), Augment.from_config(augment)
-    runs, shared = {}, None
-    for level in levels:  # check every input first
-        run = jobs.load_run(starts[level], masks_in[level], data, level, device, require_finite=require_finite)
-        if shared is None:
-            shared = run.dataset
-        else:
-            run.dataset = shared  # one copy of the data set
-        runs[level] = run
-    seeds = {level: run_seeds(seed, kind, level) for level in levels}
-    data_seeds = {s["data"] for s in seeds.values()}
-    if len(data_seeds) != 1:
-        raise ValueError(f"the levels of a grouped sweep must share their data seed, got {sorted(data_seeds)}")
-    size = len(levels) if not max_group else max(1, int(max_group))
-    last = max(levels) if levels else None
-    # the job's warnings and progress lines as train_run writes them (where this version of jobs has them)
-    warnings = jobs.check_batch_size(h_eval, shared) if check_batch and hasattr(jobs, "check_batch_size") else []
-    if head is None:
-        def head(lv, sd):
-            return {"kind": kind, "role": role, "level": lv, "seed": seed, "seeds": sd,
-                    "H_find": h_find.as_dict() if h_find else None, "H_eval": h_eval.as_dict(),
-                    "epochs": training["epochs"]}
-    if first_epoch:
-        every = 0  # a resume file counts epochs from 0 (as train_variant: no resume for late starts)
-
-    def make_progress(chunk, levels_, epochs, what):
-        if hasattr(jobs, "ProgressLog"):
-            return [jobs.ProgressLog(level=lv, levels=levels_, epochs=epochs, what=what) for lv in chunk]
-        return [(lambda lv: lambda msg: jobs.log.info("level %s: %s", lv, msg))(lv) for lv in chunk]
-
-    written = []
-    for lo in range(0, len(levels), size):
-        chunk = levels[lo : lo + size]
-        resume = None
-        if every:
-            members = [jobs.resume_fingerprint(
-                start=starts[lv], mask=masks_in[lv], data=data, kind=kind, role=role, level=lv, seeds=seeds[lv],
-                h_find=h_find.as_dict() if h_find else None, h_eval=h_eval.as_dict(), schedule=schedule.__dict__,
-                augment=aug.__dict__, device=device, **({"precision": precision} if precision != "fp32" else {}),
-                **({"channels_last": True} if channels_last else {}), **(fingerprint_extra or {})) for lv in chunk]
-            resume = GroupResume(sweep_resume_path(metrics[chunk[0]]), sweep_fingerprint(members), every)
-        progress = make_progress(chunk, last, schedule.epochs, f"{role} {kind}")
-        t0 = time.perf_counter()
-        results = train_group([runs[lv].model for lv in chunk], shared, h_eval, schedule,
-                              data_seed=data_seeds.copy().pop(), masks=[runs[lv].mask for lv in chunk], augment=aug,
-                              device=device, log=progress, resume=resume, precision=precision,
-                              channels_last=channels_last, first_epoch=int(first_epoch))
-        wall = time.perf_counter() - t0
-        for lv, result, prog in zip(chunk, results, progress):
-            record = {**head(lv, seeds[lv]), **runs[lv].outcome(result, t0),
-                      **({"warnings": warnings} if warnings else {})}
-            record["wall_time_s"] = round(wall / len(chunk), 3)
-            record["group_size"] = len(chunk)
-            record.update(update or {})
-            if hasattr(prog, "summary"):
-                prog.summary(record)
-            write_json(metrics[lv], record)
-            written.append(record)
-        if resume is not None:
-            resume.remove()
-    return written
+    sweep = jobs.eval_runs(metrics=metrics, starts=starts, masks_in=masks_in, data=data, kind=kind, h_find=h_find,
+                           h_eval=h_eval, seed=seed, training=training, augment=augment, device=device,
+                           threads=threads, precision=precision, channels_last=bool(channels_last))
+    return runs.train_grouped(sweep, int(max_group) if max_group else max(1, len(sweep)))

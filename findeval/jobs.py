@@ -6,18 +6,20 @@ run and tested without Snakemake. Each writes its outputs atomically.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import math
 import os
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
+from . import runs
 from .datasets import REGISTRY
 from .hparams import H, derive_seed, run_seeds
-from .io import _json_default, load_checkpoint, read_json, save_checkpoint, write_json
+from .io import load_checkpoint, read_json, save_checkpoint, write_json
+from .regime import Schedule
+from .runs import DIVERGED_ATTR, Outputs, Runtime, Seeds, TrainRun
+# the training entry point's helpers, under the names the job code and its tests have always used
+from .runs import (RESUME_EVERY_ENV, ProgressLog, check_batch_size, check_data_fits, file_digest,  # noqa: F401
+                   load_data, load_run, resolve_device, resume_every, resume_fingerprint, resume_path, set_threads)
 
 log = logging.getLogger("findeval")
 
@@ -104,23 +106,6 @@ def job_started(*, log=(), outputs=()) -> None:
         _STARTED_LOGS.add(os.path.abspath(logs[0]))
 
 
-def set_threads(threads: int) -> None:
-    import torch
-
-    torch.set_num_threads(max(1, int(threads)))
-
-
-def resolve_device(device: str) -> str:
-    import torch
-
-    device = str(device)  # the rules pass a collections.UserString (rules/common.smk)
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("runtime.device is 'cuda' but no CUDA device is available (use 'cpu' or 'auto')")
-    return device
-
-
 def model_spec(model: dict, dataset: str) -> dict:
     if dataset not in DATASET_SHAPES:
         raise ValueError(f"unknown dataset {dataset!r}; choose from {', '.join(DATASET_SHAPES)}")
@@ -151,10 +136,6 @@ def init(out_init: str, out_reinit: str, out_architecture: str, *, model: dict, 
     names = models.prunable_names(m)
     shapes = {k: list(v.shape) for k, v in m.state_dict().items() if k in names}
     write_json(out_architecture, {"model_spec": spec, "prunable": shapes, "parameters": models.count_parameters(m)})
-
-
-#: Mask attribute (present only when set): the find level whose training diverged in this mask's chain.
-DIVERGED_ATTR = "find_diverged_at"
 
 
 def save_mask_flagged(out_mask: str, mask: dict, *, diverged_at: int | None, **kwargs) -> None:
@@ -280,234 +261,28 @@ def preserve_lpr_mask(out_mask: str, *, lottery_mask: str, level: int, seed: int
                       seed=seed, h_find=attrs.get("H_find"), fraction=attrs.get("fraction"), seeds=seeds)
 
 
-#: Environment variable: epochs between resume saves of training jobs (default 1; 0 turns resuming off).
-RESUME_EVERY_ENV = "FINDEVAL_RESUME_EVERY"
+def a1_run(out_metrics: str, *, start: str, mask: str | None, data: str, kind: str, h_find: H | None, h_eval: H,
+           level: int, seed: int, training: dict, augment: dict | None, role: str, out_trained: str | None = None,
+           levels: int | None = None, tail: dict | None = None, device: str = "cpu", threads: int = 1,
+           precision: str = "fp32", channels_last: bool = False) -> TrainRun:
+    """The run of an A1 training job: the masked network from ``start`` trained with ``h_eval`` (for find runs,
+    h_eval is H_find), its metrics.json written (and, for find runs, the trained weights). ``tail``: keys the
+    record adds or replaces after the outcome (the LPR and early-pruning sweeps record another ``kind``)."""
+    return TrainRun(role=role, kind=kind, start=start, mask=mask, data=data, h=h_eval, h_find=h_find, level=level,
+                    schedule=Schedule.from_config(training), seeds=Seeds(seed, kind, level), augment=augment,
+                    runtime=Runtime(device, threads, precision, channels_last), tail=dict(tail or {}),
+                    outputs=Outputs(metrics=out_metrics, trained=out_trained), levels=levels)
 
 
-def resume_every() -> int:
-    raw = os.environ.get(RESUME_EVERY_ENV, "1").strip() or "1"
-    try:
-        every = int(raw)
-    except ValueError:
-        every = -1
-    if every < 0:
-        raise ValueError(f"{RESUME_EVERY_ENV}={raw!r}: expected a whole number of epochs >= 0 (0 turns resuming off)")
-    return every
-
-
-def resume_path(out_metrics: str) -> str:
-    """The resume side file of a training job: hidden, beside its metrics.json, never a declared output
-    (Snakemake leaves it alone when it cleans up a killed or failed job)."""
-    path = Path(out_metrics)
-    return str(path.with_name(f".{path.stem}.resume.pt"))
-
-
-def file_digest(path: str | None) -> str | None:
-    if not path:
-        return None
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def resume_fingerprint(*, start: str, mask: str | None, data: str, **settings) -> str:
-    """Digest of everything a training run depends on: the bytes of its input files (start weights, mask,
-    dataset) and its settings (H, training block, augmentation, seeds, device, ...)."""
-    from .training import RESUME_VERSION
-
-    record = {"version": RESUME_VERSION, "start": file_digest(start), "mask": file_digest(mask),
-              "data": file_digest(data), **settings}
-    text = json.dumps(record, sort_keys=True, default=_json_default)
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def load_data(path: str, device):
-    """``findeval.data.load`` with every failure (a truncated zip included) named as a DataError."""
-    from . import data as data_mod
-
-    try:
-        return data_mod.load(path, device)
-    except data_mod.DataError:
-        raise
-    except Exception as err:  # zipfile.BadZipFile, EOFError, ... from a truncated or foreign file
-        raise data_mod.DataError(f"prepared dataset {path} is unreadable: {type(err).__name__}: {err}") from err
-
-
-def check_data_fits(dataset, spec: dict, data: str, start: str) -> None:
-    """The prepared images and labels must fit the model's stem and classifier."""
-    channels, classes = int(spec.get("in_channels", -1)), int(spec.get("num_classes", -1))
-    if dataset.shape[0] != channels:
-        raise ValueError(f"prepared dataset {data} has {dataset.shape[0]}-channel images {tuple(dataset.shape)}, "
-                         f"but the model of {start} expects {channels} channels (model_spec in_channels)")
-    top = int(max(int(dataset.y_train.max()), int(dataset.y_test.max())))
-    if top >= classes or int(dataset.num_classes) > classes:
-        raise ValueError(f"prepared dataset {data} has {max(top + 1, int(dataset.num_classes))} classes, "
-                         f"but the model of {start} has {classes} outputs (model_spec num_classes)")
-
-
-@dataclass
-class Run:
-    """A training run's checked inputs (:func:`load_run`): the model loaded from its start checkpoint, the mask
-    and its level checked against it, and the dataset, on ``device``."""
-
-    model: object
-    spec: dict
-    meta: dict
-    mask: dict | None
-    mask_attrs: dict
-    dataset: object
-    device: str
-
-    @property
-    def chain_diverged(self):
-        """Level at which the find chain of this mask diverged (its runs are recorded as diverged), or None."""
-        return self.mask_attrs.get(DIVERGED_ATTR)
-
-    def outcome(self, result: dict, t0: float) -> dict:
-        """The metrics every training run records (after the run's own keys): sparsity, accuracy and losses,
-        divergence, progress and timings, the model spec and the per-epoch history."""
-        from . import masks, models
-
-        names = models.prunable_names(self.model)
-        params = [p for n, p in self.model.named_parameters() if n in names]
-        zeros = sum(int((p == 0).sum()) for p in params)
-        chain = self.chain_diverged
-        return {
-            "sparsity": masks.sparsity(self.mask) if self.mask else 0.0,
-            "zero_fraction": zeros / sum(p.numel() for p in params),
-            "test_accuracy": result["test_accuracy"],
-            "test_loss": result["test_loss"],
-            "train_loss": result["train_loss"],
-            "diverged": result["diverged"] or chain is not None,
-            "diverged_in": "training" if result["diverged"] else (None if chain is None else f"find level {chain}"),
-            "epochs_completed": result["epochs_completed"],
-            "iterations_per_epoch": result["iterations_per_epoch"],
-            "resumed_from_epoch": result["resumed_from_epoch"],
-            "train_time_s": result["train_time_s"],
-            "wall_time_s": round(time.perf_counter() - t0, 3),
-            "device": self.device,
-            "model": self.spec,
-            "history": result["history"],
-        }
-
-
-def load_run(start: str, mask: str | None, data: str, level: int, device, *, require_finite: bool = True) -> Run:
-    """Load and check a training run's inputs before anything trains: the start checkpoint (with its model
-    spec), the mask (shapes, and its level = ``level``) and the dataset (its shape fits the model)."""
-    from . import masks, models
-
-    state, meta = load_checkpoint(start, require_finite=require_finite)
-    spec = meta.get("model_spec")
-    if not spec:
-        raise ValueError(f"checkpoint {start} has no meta['model_spec']; was it written by findeval?")
-    model = models.build(spec)
-    models.load_state(model, state, f"checkpoint {start}")
-    m, attrs = None, {}
-    if mask:
-        m, attrs = masks.load_mask(mask)
-        masks.check_compatible(m, state, f"mask {mask}")
-        if attrs.get("level") != level:
-            raise masks.MaskError(f"{mask} is level {attrs.get('level')}, expected {level}")
-    if attrs.get(DIVERGED_ATTR) is not None:
-        log.warning("mask %s comes from a find chain that diverged at level %s: this run is recorded as diverged",
-                    mask, attrs[DIVERGED_ATTR])
-    dataset = load_data(data, device)
-    check_data_fits(dataset, spec, data, start)
-    return Run(model, spec, meta, m, attrs, dataset, device)
-
-
-def check_batch_size(h: H, dataset) -> list[str]:
-    """A batch size above the training set's size gives one (smaller) step per epoch: said in the job log
-    (a warning) and recorded in metrics.json ("warnings")."""
-    n_train = int(dataset.y_train.shape[0])
-    if h.batch_size > n_train:
-        text = (f"batch size {h.batch_size} is larger than the training set ({n_train} images): every epoch is "
-                f"one step of {n_train} images, so the batch size has no effect (grids.batch_size / "
-                f"defaults.batch_size)")
-        log.warning("WARNING: %s", text)
-        return [text]
-    return []
-
-
-class ProgressLog:
-    """The ``log`` callback of ``training.train`` for a job: its per-epoch rows go to the log and to stdout
-    prefixed with ``level l/L, epoch e/E, acc a``; :meth:`summary` writes the run's final line."""
-
-    def __init__(self, *, level: int, levels: int | None, epochs: int, what: str = "training"):
-        self.level, self.levels, self.epochs, self.what = level, levels, epochs, what
-        self.t0 = time.perf_counter()
-
-    @property
-    def where(self) -> str:
-        return f"level {self.level}/{self.levels}" if self.levels is not None else f"level {self.level}"
-
-    def emit(self, text: str) -> None:
-        log.info(text)
-        print(text, flush=True)
-
-    def __call__(self, message: str) -> None:
-        if not message.startswith("epoch="):
-            self.emit(f"{self.where}: {message}")
-            return
-        fields = dict(part.split("=", 1) for part in message.split() if "=" in part)
-        acc = fields.get("test_accuracy", "?")
-        self.emit(f"{self.where}, epoch {fields.get('epoch', '?')}/{self.epochs}, acc {acc} | {message}")
-
-    def summary(self, metrics: dict) -> None:
-        state = "DIVERGED" if metrics.get("diverged") else "done"
-        self.emit(f"{state}: {self.what} {self.where}, {metrics.get('epochs_completed')}/{self.epochs} epochs, "
-                  f"test accuracy {metrics.get('test_accuracy')}, sparsity {metrics.get('sparsity', 0.0):.4f}, "
-                  f"train time {metrics.get('train_time_s')} s")
-
-
-def train_run(out_metrics: str, *, start: str, mask: str | None, data: str, kind: str, h_find: H | None,
-              h_eval: H, level: int, seed: int, training: dict, augment: dict | None, role: str,
-              out_trained: str | None = None, device: str = "cpu", threads: int = 1, precision: str = "fp32",
-              channels_last: bool = False, levels: int | None = None) -> dict:
-    """Train the masked network from ``start`` with ``h_eval`` (for find runs, h_eval is H_find) and write
-    its metrics.json (and, for find runs, the trained weights).
+def train_run(out_metrics: str, **kwargs) -> dict:
+    """Train one A1 run (:func:`a1_run`'s arguments) with the training entry point (:func:`findeval.runs.train`).
 
     Every input is checked before training starts. After every epoch the run saves a resume file beside
     ``out_metrics`` (:func:`resume_path`); a re-run of a killed job picks it up if its fingerprint (inputs
     and settings) matches, and ends with the weights an uninterrupted run ends with. The file is removed
     once the outputs are written.
     """
-    from . import training as tr
-
-    every = resume_every()
-    set_threads(threads)
-    device = resolve_device(device)
-    run = load_run(start, mask, data, level, device)
-    model, meta, m = run.model, run.meta, run.mask
-    seeds = run_seeds(seed, kind, level)
-    schedule, aug = tr.Schedule.from_config(training), tr.Augment.from_config(augment)
-    resume = None
-    if every:
-        fingerprint = resume_fingerprint(
-            start=start, mask=mask, data=data, kind=kind, role=role, level=level, seeds=seeds,
-            h_find=h_find.as_dict() if h_find else None, h_eval=h_eval.as_dict(), schedule=schedule.__dict__,
-            augment=aug.__dict__, device=device,
-            **({"precision": precision} if precision != "fp32" else {}),
-            **({"channels_last": True} if channels_last else {}))
-        resume = tr.Resume(resume_path(out_metrics), fingerprint, every)
-    warnings = check_batch_size(h_eval, run.dataset)
-    t0 = time.perf_counter()
-    progress = ProgressLog(level=level, levels=levels, epochs=schedule.epochs, what=f"{role} {kind}")
-    result = tr.train(model, run.dataset, h_eval, schedule, data_seed=seeds["data"], mask=m, augment=aug,
-                      device=device, log=progress, resume=resume, precision=precision, channels_last=channels_last)
-    metrics = {"kind": kind, "role": role, "level": level, "seed": seed, "seeds": seeds,
-               "H_find": h_find.as_dict() if h_find else None, "H_eval": h_eval.as_dict(),
-               "epochs": training["epochs"], **run.outcome(result, t0), **({"warnings": warnings} if warnings else {})}
-    progress.summary(metrics)
-    if out_trained:
-        save_checkpoint(out_trained, model.state_dict(), {**meta, "role": "trained", "level": level,
-                                                          "H": h_eval.as_dict(), "diverged": result["diverged"]})
-    write_json(out_metrics, metrics)
-    if resume is not None:
-        resume.remove()
-    return metrics
+    return runs.train(a1_run(out_metrics, **kwargs))
 
 
 # --------------------------------------------------------------------------- chains and sweeps
@@ -553,29 +328,18 @@ def eval_sweep(*, metrics: dict, starts: dict, masks_in: dict, data: str, kind: 
     """A1 line 8 for every level of one mask source with one H_eval: the train_eval runs, in level order.
 
     ``group`` (runtime.group) > 0: the levels are trained as grouped networks of at most ``group`` levels
-    (:func:`findeval.grouped.eval_sweep`; equal to this path to float tolerance, not byte for byte);
-    0: one after another with ``training.train`` (the default)."""
-    if group:
-        grouped_sweep(group, metrics=metrics, starts=starts, masks_in=masks_in, data=data, kind=kind,
-                      h_find=h_find, h_eval=h_eval, seed=seed, training=training, augment=augment, device=device,
-                      threads=threads, **speed)
-        return
+    (:func:`findeval.runs.train_grouped`; equal to the default path to float tolerance, not byte for byte);
+    0: one after another (the default)."""
+    runs.train_all(eval_runs(metrics=metrics, starts=starts, masks_in=masks_in, data=data, kind=kind, h_find=h_find,
+                             h_eval=h_eval, seed=seed, training=training, augment=augment, device=device,
+                             threads=threads, **speed), group)
+
+
+def eval_runs(*, metrics: dict, starts: dict, masks_in: dict, seed: int, role: str = "train_eval", **common) -> list:
+    """The train_eval runs (:func:`a1_run`) of every level of ``metrics`` (``{level: metrics.json}``), in order."""
     last = max(metrics) if metrics else None
-    for level, out in metrics.items():
-        train_run(out, start=starts[level], mask=masks_in[level], data=data, kind=kind, h_find=h_find,
-                  h_eval=h_eval, level=level, seed=seed, training=training, augment=augment, role="train_eval",
-                  device=device, threads=threads, levels=last, **speed)
-
-
-def grouped_sweep(group: int, *, precision: str = "fp32", channels_last: bool = False, **kwargs) -> list[dict]:
-    """``findeval.grouped.eval_sweep`` with groups of at most ``group`` levels (runtime.group) and the runtime's
-    speed options (``channels_last`` False = the grouped path's own default layout, NHWC on the CPU)."""
-    from . import grouped
-
-    if int(group) < 1:
-        raise ValueError(f"runtime.group {group}: a grouped sweep needs groups of at least 1 level")
-    return grouped.eval_sweep(max_group=int(group), precision=precision, channels_last=channels_last or None,
-                              **kwargs)
+    return [a1_run(out, start=starts[level], mask=masks_in[level], level=level, seed=seed, role=role, levels=last,
+                   **common) for level, out in metrics.items()]
 
 
 def global_random_masks(masks_out: dict, *, architecture: str, fraction: float, seed: int) -> None:

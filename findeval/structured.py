@@ -63,7 +63,7 @@ import torch
 from torch import nn
 
 from . import models
-from .hparams import H, derive_seed, run_seeds
+from .hparams import H, derive_seed
 from .io import atomic_path, load_checkpoint, save_checkpoint, write_json
 from .regime import Schedule, steps_per_epoch
 
@@ -395,11 +395,29 @@ def prune(out_pruned: str, out_channels: str, *, trained: str, data: str, ratio:
     return report
 
 
-def train_run(out_metrics: str, *, kind: str, start: str, data: str, h_find: H, h_eval: H, seed: int,
-              ratio: float, training: dict, augment: dict | None, out_trained: str | None = None,
-              device: str = "cpu", threads: int = 1, precision: str = "fp32",
-              channels_last: bool = False) -> dict:
-    """Train one structured run and write its metrics.json.
+#: The kinds of structured run (:func:`train_run`) and the roles they record.
+RUN_ROLES = {"dense": "train_find_structured", "finetune": "finetune_structured", "scratch_e": "scratch_e",
+             "scratch_b": "scratch_b"}
+COST_KEYS = ("params_dense", "params", "params_pruned", "flops_dense", "flops", "flops_pruned")
+
+
+def _train_size(data_path: str) -> int:
+    """The number of training images of a prepared dataset (its labels only are read)."""
+    import numpy as np
+
+    from .data import DataError
+
+    try:
+        with np.load(data_path, allow_pickle=False) as z:
+            return int(z["y_train"].shape[0])
+    except (OSError, KeyError, ValueError) as err:
+        raise DataError(f"prepared dataset {data_path} is unreadable: {type(err).__name__}: {err}") from err
+
+
+def structured_run(out_metrics: str, *, kind: str, start: str, data: str, h_find: H, h_eval: H, seed: int,
+                   ratio: float, training: dict, augment: dict | None, out_trained: str | None = None,
+                   device: str = "cpu", threads: int = 1, precision: str = "fp32", channels_last: bool = False):
+    """The run of one structured training (its metrics.json, and for ``dense`` its trained weights).
 
     ``precision`` / ``channels_last``: the GPU speed options of :func:`findeval.training.train` (runtime block),
     as the other training jobs take them.
@@ -407,80 +425,53 @@ def train_run(out_metrics: str, *, kind: str, start: str, data: str, h_find: H, 
     ``kind``: ``dense`` (A2 line 2: ``start`` is the init, trained with H_find, also writes ``out_trained``),
     ``finetune`` (A2 line 4: ``start`` is pruned.pt, trained with H_eval, no rewind), ``scratch_e`` /
     ``scratch_b`` (``start`` is pruned.pt, used for its architecture only: new random init, E or E_B epochs).
+    The schedule is the ``structured.training`` block's (:func:`schedule`: warmup in epochs of this dataset).
     """
-    from . import data as data_mod
-    from . import training as tr
-    from .jobs import resolve_device, set_threads
+    from .runs import Outputs, Runtime, Seeds, TrainRun
 
-    if kind not in ("dense", "finetune", "scratch_e", "scratch_b"):
+    if kind not in RUN_ROLES:
         raise StructuredError(f"unknown structured run kind {kind!r}")
-    set_threads(threads)
-    device = resolve_device(device)
-    state, meta = load_checkpoint(start)
+    _, meta = load_checkpoint(start)
     spec = meta.get("model_spec")
     if not spec:
         raise StructuredError(f"checkpoint {start} has no meta['model_spec']; was it written by findeval?")
     if (kind == "dense") == bool(spec.get("channels")):
         raise StructuredError(f"checkpoint {start} is {'a pruned' if spec.get('channels') else 'a dense'} network; "
                               f"a '{kind}' run needs {'the dense init' if kind == 'dense' else 'pruned.pt'}")
-    seeds = run_seeds(seed)
-    if kind.startswith("scratch"):
-        seeds["init"] = derive_seed(seed, "structured", "scratch")
-        model = init_model(spec, seeds["init"])
-    else:
-        seeds["init"] = meta.get("init_seed", derive_seed(seed, "structured", "init"))
-        model = build(spec)
-        models.load_state(model, state, f"checkpoint {start}")
-    dataset = data_mod.load(data, device)
+    scratch = kind.startswith("scratch")
+    seeds = Seeds(seed, init=derive_seed(seed, "structured", "scratch") if scratch else
+                  meta.get("init_seed", derive_seed(seed, "structured", "init")))
     h = h_find if kind == "dense" else h_eval
-    cost = {k: meta[k] for k in ("params_dense", "params", "params_pruned", "flops_dense", "flops",
-                                 "flops_pruned") if k in meta}
+    cost = {k: meta[k] for k in COST_KEYS if k in meta}
     if kind == "dense":
-        c = count(model, tuple(dataset.x_test.shape[1:]))
+        c = count(build(spec), _input_shape(data))
         cost = {"params_dense": c["params"], "params": c["params"], "params_pruned": 0.0,
                 "flops_dense": c["flops"], "flops": c["flops"], "flops_pruned": 0.0}
     if kind == "scratch_b":
         training = scratch_b_training(training, cost["flops_dense"], cost["flops"])
-    iters = steps_per_epoch(len(dataset.y_train), h.batch_size)
-    sched = schedule(training, iters)
-    t0 = time.perf_counter()
-    result = tr.train(model, dataset, h, sched, data_seed=seeds["data"], mask=None,
-                      augment=tr.Augment.from_config(augment), device=device, log=log.info,
-                      precision=precision, channels_last=channels_last)
-    metrics = {
-        "kind": kind,
-        "role": {"dense": "train_find_structured", "finetune": "finetune_structured"}.get(kind, kind),
-        "ratio": 0.0 if kind == "dense" else float(ratio),
-        "channels_pruned": 0.0 if kind == "dense" else meta.get("channels_pruned"),
-        "channels_total": meta.get("channels_total"),
-        **cost,
-        "seed": seed,
-        "seeds": seeds,
-        "H_find": h_find.as_dict(),
-        "H_eval": h.as_dict(),
-        "test_accuracy": result["test_accuracy"],
-        "test_loss": result["test_loss"],
-        "train_loss": result["train_loss"],
-        "diverged": result["diverged"],
-        "epochs": sched.epochs,
-        "milestones": list(sched.milestones),
-        "schedule": sched.schedule,
-        "warmup_iters": sched.warmup_iters,
-        "flops_factor": cost["flops_dense"] / cost["flops"],
-        "epochs_completed": result["epochs_completed"],
-        "iterations_per_epoch": iters,
-        "train_time_s": result["train_time_s"],
-        "wall_time_s": round(time.perf_counter() - t0, 3),
-        "device": device,
-        "precision": precision,
-        "channels_last": channels_last,
-        "model": spec,
-        "history": result["history"],
-    }
-    if out_trained:
-        save_checkpoint(out_trained, model.state_dict(), {**meta, "role": "trained", "H": h.as_dict()})
-    write_json(out_metrics, metrics)
-    return metrics
+    sched = schedule(training, steps_per_epoch(_train_size(data), h.batch_size))
+    head = {"kind": kind, "role": RUN_ROLES[kind], "ratio": 0.0 if kind == "dense" else float(ratio),
+            "channels_pruned": 0.0 if kind == "dense" else meta.get("channels_pruned"),
+            "channels_total": meta.get("channels_total"), **cost, "seed": seed, "seeds": seeds.resolve(),
+            "H_find": h_find.as_dict(), "H_eval": h.as_dict()}
+    tail = {"epochs": sched.epochs, "milestones": list(sched.milestones), "schedule": sched.schedule,
+            "warmup_iters": sched.warmup_iters, "flops_factor": cost["flops_dense"] / cost["flops"],
+            "precision": precision, "channels_last": channels_last}
+    keys = (*head, "test_accuracy", "test_loss", "train_loss", "diverged", "epochs", "milestones", "schedule",
+            "warmup_iters", "flops_factor", "epochs_completed", "iterations_per_epoch", "train_time_s", "wall_time_s",
+            "device", "precision", "channels_last", "model", "history")
+    return TrainRun(role=RUN_ROLES[kind], kind=kind, start=start, data=data, h=h, h_find=h_find, schedule=sched,
+                    seeds=seeds, augment=augment, runtime=Runtime(device, threads, precision, channels_last),
+                    from_scratch=scratch, head=head, tail=tail, keys=keys,
+                    outputs=Outputs(metrics=out_metrics, trained=out_trained,
+                                    trained_meta={"role": "trained", "H": h.as_dict()}))
+
+
+def train_run(out_metrics: str, **kwargs) -> dict:
+    """Train one structured run (:func:`structured_run`'s arguments) with the training entry point; its record."""
+    from . import runs
+
+    return runs.train(structured_run(out_metrics, **kwargs))
 
 
 # --------------------------------------------------------------------------- speed

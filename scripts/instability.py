@@ -1,7 +1,7 @@
 """Rules instability (copy B and the interpolation) and late_random_eval_sweep (findeval.instability)."""
 
 import _bootstrap  # noqa: F401
-from findeval import instability, jobs, rewinding
+from findeval import instability, jobs
 from findeval.hparams import H
 
 jobs.setup_logging(snakemake.log[0])
@@ -22,23 +22,6 @@ if snakemake.rule == "instability":
         alphas=p.alphas,
         **train,
     )
-elif p.get("grouped", {}).get("group", 0):  # runtime.group: random_eval_sweep's train_variant runs, grouped
-    if w.rkind not in instability.RANDOM_KINDS:
-        raise ValueError(f"unknown baseline {w.rkind!r}; choose from {instability.RANDOM_KINDS}")
-    metrics = jobs.by_level(out, "metrics")
-    rewinding.grouped_variant_sweep(
-        p.grouped["group"],
-        metrics=metrics,
-        starts={level: inp.reinit for level in metrics},
-        masks_in=jobs.by_level(inp, "mask"),
-        data=inp.data,
-        variant="late",
-        kind=w.rkind,
-        h_find=H.parse(w.hfind),
-        h_eval=H.parse(w.heval),
-        seed=int(w.seed),
-        **train,
-    )
 else:
     instability.random_eval_sweep(
         rkind=w.rkind,
@@ -49,6 +32,7 @@ else:
         h_find=H.parse(w.hfind),
         h_eval=H.parse(w.heval),
         seed=int(w.seed),
+        group=p.get("grouped", {}).get("group", 0),
         **train,
     )
 jobs.exit_now()
