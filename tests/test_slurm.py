@@ -8,7 +8,9 @@ sizes a 2-core test node can hold are replaced, plus a 2 s first status check. T
 
 Needs root and apt-get (or SLURM already installed): elsewhere the module is skipped with the reason.
 Every snakemake call runs under a hard timeout: its whole process group is SIGKILLed at the deadline
-($FINDEVAL_SLURM_TEST_TIMEOUT seconds, default 420). The three workflows run at the same time.
+($FINDEVAL_SLURM_TEST_TIMEOUT seconds, default 420). The workflows run at the same time: the tiny pipeline
+through SLURM and locally, a failing one, and two of grouped sweeps (runtime granularity chain, group 2: one sbatch
+job per sweep, one GPU, 2 networks), through SLURM and locally.
 """
 
 from __future__ import annotations
@@ -132,6 +134,14 @@ def config_in(workdir: Path, **changes) -> Path:
 #: Hard limit of each workflow (seconds). About 2 minutes on an idle 2-core machine; raise it on a loaded one.
 TIMEOUT = float(os.environ.get("FINDEVAL_SLURM_TEST_TIMEOUT", 420))
 FAIL_TARGET = "results/tinyfail/find/lr0.1_bs128_wd5e-4/seed0/level0/metrics.json"
+#: Several trainings per GPU (issue 15 item 2): every evaluation sweep one job that trains G networks at once.
+GROUP = 2
+GROUPED_RUNTIME = {"granularity": "chain", "group": GROUP}
+HSLUG = "lr0.1_bs128_wd5e-4"
+#: Two sweeps of the tiny config's 2 levels (a lottery source, which needs its find chain, and the random baseline)
+GROUPED_SWEEPS = {"lottery": f"results/tiny/eval/lottery/{HSLUG}/{HSLUG}/seed0",
+                  "global_random": f"results/tiny/eval/global_random/{HSLUG}/seed0"}
+GROUPED_TARGETS = [f"{d}/level2/metrics.json" for d in GROUPED_SWEEPS.values()]
 
 
 @pytest.fixture(scope="module")
@@ -152,6 +162,12 @@ def runs(cluster, tmp_path_factory):
         fail = config_in(base / "fail", experiment="tinyfail", runtime={"device": "cuda", "granularity": "level"})
         started["fail"] = Run(fail, snakemake_cmd(fail, "--workflow-profile", str(test_profile(fail / "profile")),
                                                   FAIL_TARGET), timeout=TIMEOUT)
+    gslurm = config_in(base / "grouped_slurm", runtime=GROUPED_RUNTIME)
+    started["grouped_slurm"] = Run(gslurm, snakemake_cmd(gslurm, "--workflow-profile",
+                                                         str(test_profile(gslurm / "profile")), *GROUPED_TARGETS),
+                                   timeout=TIMEOUT)
+    glocal = config_in(base / "grouped_local", runtime=GROUPED_RUNTIME)
+    started["grouped_local"] = Run(glocal, snakemake_cmd(glocal, "--cores", "2", *GROUPED_TARGETS), timeout=TIMEOUT)
     return {"since": since, **{k: r.wait() for k, r in started.items()}}
 
 
@@ -234,6 +250,58 @@ def test_tiny_pipeline_on_slurm_equals_a_local_run(runs):
     slurm_acc, local_acc = read_accuracies(slurm_dir), read_accuracies(local_dir)
     assert len(slurm_acc) == n_find + n_eval
     assert slurm_acc == local_acc
+
+
+#: metrics.json keys that are timings (they differ between any two runs)
+TIMINGS = {"train_time_s", "wall_time_s", "group_train_time_s"}
+
+
+def without_timings(metrics: dict) -> dict:
+    out = {k: v for k, v in metrics.items() if k not in TIMINGS}
+    out["history"] = [{k: v for k, v in row.items() if k != "time_s"} for row in metrics["history"]]
+    return out
+
+
+def test_grouped_sweeps_on_slurm_one_job_per_gpu_equal_a_local_run(runs):
+    """runtime {granularity: chain, group: 2} through profiles/slurm: each evaluation sweep goes out as ONE sbatch
+    job with one GPU and the training block's runtime, whose process trains the sweep's 2 levels together as one
+    grouped network (metrics.json: group_size 2 and one shared group time); the find chain is one job too, not
+    grouped. Every output equals a local run of the same config (masks bit for bit, metrics but their timings)."""
+    run, local = runs["grouped_slurm"], runs["grouped_local"]
+    assert run.returncode == 0, f"SLURM run: {run.returncode} after {run.elapsed:.0f}s\n{run.log[-30000:]}"
+    assert local.returncode == 0, f"local run: {local.returncode} after {local.elapsed:.0f}s\n{local.log[-30000:]}"
+    d = run.workdir
+    jobs = sacct_jobs(d, runs["since"], 1 + len(GROUPED_SWEEPS))
+    assert sorted(rule_of(j) for j in jobs) == ["eval_sweep"] * len(GROUPED_SWEEPS) + ["find_chain"], jobs
+    assert {j["State"] for j in jobs} == {"COMPLETED"}, jobs
+    assert all("gres/gpu=1" in j["AllocTRES"] for j in jobs), jobs  # one GPU per job, whatever G
+    assert {j["Timelimit"] for j in jobs} == {"03:00:00"}, jobs  # the training block's "180 * attempt"
+    sweep_jobs = [j for j in jobs if rule_of(j) == "eval_sweep"]
+    for source in GROUPED_SWEEPS:  # one sbatch job per sweep (not per level)
+        assert sum(f"_{source}" in j["Comment"] for j in sweep_jobs) == 1, (source, sweep_jobs)
+    for source, sweep in GROUPED_SWEEPS.items():
+        records = [json.loads((d / sweep / f"level{lv}" / "metrics.json").read_text()) for lv in (1, 2)]
+        assert [r["group_size"] for r in records] == [GROUP, GROUP], source
+        assert len({r["train_time_s"] for r in records}) == 1, source  # each the group's time / G: trained at once
+        assert [r["level"] for r in records] == [1, 2] and not any(r["diverged"] for r in records), source
+        log = (d / "results/tiny/logs/eval_sweep" / Path(sweep).relative_to("results/tiny/eval")).with_suffix(".log")
+        assert "level 1/2" in log.read_text() and "level 2/2" in log.read_text(), log
+    find = json.loads((d / f"results/tiny/find/{HSLUG}/seed0/level1/metrics.json").read_text())
+    assert "group_size" not in find  # find chains are never grouped
+    for cheap in ("prepare_data", "init", "global_random_masks"):
+        assert f"localrule {cheap}:" in run.log
+
+    masks, local_masks = read_masks(d), read_masks(local.workdir)
+    assert masks and sorted(masks) == sorted(local_masks)
+    for name, arrays in masks.items():
+        other = local_masks[name]
+        assert sorted(arrays) == sorted(other) and all((v == other[k]).all() for k, v in arrays.items()), name
+    mine = sorted(p.relative_to(d) for p in d.glob("results/*/**/metrics.json"))
+    assert mine == sorted(p.relative_to(local.workdir) for p in local.workdir.glob("results/*/**/metrics.json"))
+    assert len(mine) == 3 + 2 * len(GROUPED_SWEEPS)  # find levels 0-2, and each sweep's levels 1-2
+    for rel in mine:
+        a, b = (json.loads((w / rel).read_text()) for w in (d, local.workdir))
+        assert without_timings(a) == without_timings(b), rel
 
 
 def test_failing_job_fails_the_workflow_after_one_retry(runs):
