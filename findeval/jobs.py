@@ -17,9 +17,6 @@ from .hparams import H, derive_seed, run_seeds
 from .io import load_checkpoint, read_json, save_checkpoint, write_json
 from .regime import Schedule
 from .runs import DIVERGED_ATTR, Outputs, Runtime, Seeds, TrainRun
-# the training entry point's helpers, under the names the job code and its tests have always used
-from .runs import (RESUME_EVERY_ENV, ProgressLog, check_batch_size, check_data_fits, file_digest,  # noqa: F401
-                   load_data, load_run, resolve_device, resume_every, resume_fingerprint, resume_path, set_threads)
 
 log = logging.getLogger("findeval")
 
@@ -278,8 +275,8 @@ def train_run(out_metrics: str, **kwargs) -> dict:
     """Train one A1 run (:func:`a1_run`'s arguments) with the training entry point (:func:`findeval.runs.train`).
 
     Every input is checked before training starts. After every epoch the run saves a resume file beside
-    ``out_metrics`` (:func:`resume_path`); a re-run of a killed job picks it up if its fingerprint (inputs
-    and settings) matches, and ends with the weights an uninterrupted run ends with. The file is removed
+    ``out_metrics`` (:func:`findeval.runs.resume_path`); a re-run of a killed job picks it up if its fingerprint
+    (inputs and settings) matches, and ends with the weights an uninterrupted run ends with. The file is removed
     once the outputs are written.
     """
     return runs.train(a1_run(out_metrics, **kwargs))

@@ -21,7 +21,7 @@ import pytest
 import torch
 
 from conftest import TINY, read_yaml, snakemake, write_config
-from findeval import analysis, data as data_mod, io, jobs, masks, models, training
+from findeval import analysis, data as data_mod, io, jobs, masks, models, runs, training
 from findeval.hparams import H
 
 # --------------------------------------------------------------------------- config cases (snakemake -n)
@@ -678,10 +678,10 @@ def test_batch_size_above_the_training_set_warns(caplog):
         y_train = torch.zeros(100)
 
     with caplog.at_level("WARNING", logger="findeval"):
-        warnings = jobs.check_batch_size(H(lr=0.1, batch_size=512, weight_decay=0.0), D())
+        warnings = runs.check_batch_size(H(lr=0.1, batch_size=512, weight_decay=0.0), D())
     assert warnings and "batch size 512 is larger than the training set (100 images)" in warnings[0]
     assert "WARNING: batch size 512" in caplog.text
-    assert jobs.check_batch_size(H(lr=0.1, batch_size=100, weight_decay=0.0), D()) == []
+    assert runs.check_batch_size(H(lr=0.1, batch_size=100, weight_decay=0.0), D()) == []
 
 
 # --- full disk

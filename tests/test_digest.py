@@ -144,7 +144,8 @@ def test_feature_outputs_match_the_stored_digest(early_run, rewinding_run, struc
 
 if __name__ == "__main__":
     if sys.argv[1:] != ["--update"]:
-        sys.exit(f"usage: python {sys.argv[0]} --update   (re-runs the tiny configs, rewrites {DIGEST.name} and {FEATURES.name})")
+        sys.exit(f"usage: python {sys.argv[0]} --update   (re-runs the tiny configs, rewrites {DIGEST.name} and "
+                 f"{FEATURES.name})")
     import subprocess
 
     repo = Path(__file__).resolve().parents[1]

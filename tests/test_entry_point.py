@@ -36,7 +36,8 @@ def loop_calls(path: Path, root: Path = REPO) -> list[str]:
             modules.update(a.asname for a in node.names if a.name == "findeval.training" and a.asname)
         elif isinstance(node, ast.ImportFrom):
             package = (node.level == 0 and node.module == "findeval") or (node.level and node.module is None)
-            module = (node.level == 0 and node.module == "findeval.training") or (node.level and node.module == "training")
+            module = (node.level == 0 and node.module == "findeval.training") or \
+                (node.level and node.module == "training")
             modules.update(a.asname or a.name for a in node.names if package and a.name == "training")
             functions.update(a.asname or a.name for a in node.names if module and a.name == "train")
     found = []
@@ -44,7 +45,7 @@ def loop_calls(path: Path, root: Path = REPO) -> list[str]:
         if not isinstance(node, ast.Call):
             continue
         f, name = node.func, None
-        if (isinstance(f, ast.Attribute) and f.attr == "train_group") or (isinstance(f, ast.Name) and f.id == "train_group"):
+        if getattr(f, "attr", None) == "train_group" or getattr(f, "id", None) == "train_group":
             name = "train_group"
         elif isinstance(f, ast.Attribute) and f.attr == "train" and ast.unparse(f.value) in modules:
             name = f"{ast.unparse(f.value)}.train"

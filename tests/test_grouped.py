@@ -290,9 +290,9 @@ def test_grouped_eval_sweep_writes_what_eval_sweep_writes(tmp_path, monkeypatch)
     within float tolerance after one epoch, the timings a share of the group's, no resume file left."""
     import json
 
-    from findeval import jobs
+    from findeval import jobs, runs
 
-    monkeypatch.setenv(jobs.RESUME_EVERY_ENV, "1")
+    monkeypatch.setenv(runs.RESUME_EVERY_ENV, "1")
     d = tmp_path / "dataset.npz"
     jobs.prepare_data(str(d), name="digits")
     init, reinit, arch = (str(tmp_path / n) for n in ("init.pt", "reinit.pt", "arch.json"))
@@ -346,10 +346,10 @@ def test_other_sweeps_grouped_record_what_their_single_path_records(tmp_path, mo
 
     import numpy as np
 
-    from findeval import early, jobs, rewinding
+    from findeval import early, jobs, rewinding, runs
     from findeval.io import load_checkpoint, save_checkpoint
 
-    monkeypatch.setenv(jobs.RESUME_EVERY_ENV, "1")
+    monkeypatch.setenv(runs.RESUME_EVERY_ENV, "1")
     d = tmp_path / "dataset.npz"
     jobs.prepare_data(str(d), name="digits")
     init, reinit, arch = (str(tmp_path / n) for n in ("init.pt", "reinit.pt", "arch.json"))

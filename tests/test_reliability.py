@@ -28,7 +28,7 @@ import pytest
 import torch
 
 from conftest import REPO, SNAKEFILE, TINY, read_yaml, snakemake, validated, write_config
-from findeval import analysis, data as data_mod, io, jobs, masks, models, plan, training
+from findeval import analysis, data as data_mod, io, jobs, masks, models, plan, runs, training
 from findeval.hparams import H
 
 TIMING = {"train_time_s", "wall_time_s"}
@@ -190,8 +190,8 @@ def test_train_run_resume_cadence_and_cleanup(digits, init_file, tmp_path, monke
 def test_fingerprint_covers_every_input(digits, init_file, tmp_path):
     base = dict(start=str(init_file), mask=None, data=str(digits), h_eval=H_SMALL.as_dict(), device="cpu",
                 training={"epochs": 5})
-    ref = jobs.resume_fingerprint(**base)
-    assert ref == jobs.resume_fingerprint(**base)
+    ref = runs.resume_fingerprint(**base)
+    assert ref == runs.resume_fingerprint(**base)
     other_start = tmp_path / "init.pt"
     state, meta = io.load_checkpoint(init_file)
     io.save_checkpoint(other_start, {k: v + 1 if v.is_floating_point() else v for k, v in state.items()}, meta)
@@ -204,7 +204,7 @@ def test_fingerprint_covers_every_input(digits, init_file, tmp_path):
         {"device": "cuda"},
         {"training": {"epochs": 6}},
     ]
-    prints = {jobs.resume_fingerprint(**{**base, **c}) for c in changed}
+    prints = {runs.resume_fingerprint(**{**base, **c}) for c in changed}
     assert ref not in prints and len(prints) == len(changed)
 
 
@@ -622,7 +622,7 @@ def test_no_two_jobs_write_the_same_file(tmp_path):
     # every job with a metrics.json (all training jobs) may keep a resume file beside it
     training_jobs = [j for j in planned if any(f.endswith("metrics.json") for f in j["output"])]
     assert {"train_find", "train_eval"} <= {j["rule"] for j in training_jobs}
-    side = [jobs.resume_path(next(f for f in j["output"] if f.endswith("metrics.json"))) for j in training_jobs]
+    side = [runs.resume_path(next(f for f in j["output"] if f.endswith("metrics.json"))) for j in training_jobs]
     assert len(set(side)) == len(side) == len(training_jobs)
     assert not set(side) & set(written)  # never a declared output: Snakemake does not delete it on failure
 

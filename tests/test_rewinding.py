@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from conftest import REWINDING_TARGETS, TINY, planned_jobs, read_yaml, snakemake, validated, write_config
-from findeval import instability, jobs, masks, models, plan, rewinding
+from findeval import instability, jobs, masks, models, plan, rewinding, runs
 from findeval import training as tr
 from findeval.hparams import H, derive_seed, run_seeds
 from findeval.io import load_checkpoint, read_json
@@ -75,7 +75,7 @@ def test_theta_k_is_the_dense_run_after_k_epochs(base):
     model = models.build(meta["model_spec"])
     models.load_state(model, state)
     snap = {}
-    tr.train(model, jobs.load_data(str(base / "dataset.npz"), "cpu"), HF, tr.Schedule.from_config(TRAINING),
+    tr.train(model, runs.load_data(str(base / "dataset.npz"), "cpu"), HF, tr.Schedule.from_config(TRAINING),
              data_seed=run_seeds(SEED)["data"], augment=tr.Augment.from_config(AUGMENT),
              on_epoch_end=lambda e, m: snap.setdefault(e, {k: v.clone() for k, v in m.state_dict().items()}))
     theta, tmeta = load_checkpoint(str(base / "theta1.pt"))
@@ -172,7 +172,7 @@ def test_interpolation_endpoints_are_the_copies(base):
         assert torch.equal(instability.interpolate_state(a, b, 1.0)[k], b[k])
     mid = instability.interpolate_state(a, b, 0.5)
     assert all(not mid[k][~torch.as_tensor(m1[k])].any() for k in m1)  # pruned weights stay zero
-    data = jobs.load_data(str(base / "dataset.npz"), "cpu")
+    data = runs.load_data(str(base / "dataset.npz"), "cpu")
     model = models.build(load_checkpoint(str(d / "a.pt"))[1]["model_spec"])
     ends = [instability.evaluate_bn(model, s, data) for s in (a, b)]
     pts = r["interpolation"]
@@ -188,7 +188,7 @@ def test_recompute_bn_uses_training_statistics(base):
     state, meta = load_checkpoint(str(base / "dense/trained.pt"))
     model = models.build(meta["model_spec"])
     models.load_state(model, state)
-    data = jobs.load_data(str(base / "dataset.npz"), "cpu")
+    data = runs.load_data(str(base / "dataset.npz"), "cpu")
     seen = []
     hook = model.bn1.register_forward_hook(lambda mod, inp, out: seen.append(inp[0].detach()))
     instability.recompute_bn(model, data, batch_size=len(data.y_train))  # one batch: the exact mean

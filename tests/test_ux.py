@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from conftest import TINY, read_yaml, snakemake, write_config
-from findeval import jobs
+from findeval import jobs, runs
 from findeval.hparams import H
 
 HSLUG = H(lr=0.05, batch_size=128, weight_decay=5.0e-4).slug
@@ -125,7 +125,7 @@ def test_training_job_logs_level_epoch_lines_and_a_summary(trained_level0):
 
 def test_progress_log_with_the_level_total():
     lines = []
-    p = jobs.ProgressLog(level=2, levels=5, epochs=3, what="train_eval lottery")
+    p = runs.ProgressLog(level=2, levels=5, epochs=3, what="train_eval lottery")
     p.emit = lines.append
     p("epoch=3 lr=0.1 train_loss=1.2 train_accuracy=0.5 test_loss=1.3 test_accuracy=0.4812 time_s=1.0")
     p.summary({"epochs_completed": 3, "test_accuracy": 0.4812, "sparsity": 0.36, "train_time_s": 2.5})
