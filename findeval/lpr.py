@@ -56,7 +56,7 @@ CONSTRAINTS = ("match_lpr", "local")
 
 #: The grammar of a ``{constrained}`` wildcard, a constrained chain's masks under evaluation
 #: (``results/<exp>/eval/<constrained>/...``): ``matched/<H_find>/match-<H_ref>`` or ``local/<H_find>``.
-CONSTRAINED = rf"matched/{SLUG}/match-{SLUG}|local/{SLUG}"
+CONSTRAINED = rf"(?:matched/{SLUG}/match-|local/){SLUG}"
 #: The grammar of a ``{chain}`` wildcard, a constrained chain's folder: ``find_`` and a ``{constrained}``.
 CHAIN = rf"find_(?:{CONSTRAINED})"
 _CHAIN_OR_CONSTRAINED = re.compile(rf"(?:find_)?(?:{CONSTRAINED})")

@@ -110,7 +110,7 @@ def levels(config: dict) -> int:
 #: The grammar of a ``{source}`` wildcard, the masks an evaluation trains (rules/eval.smk, chains.smk):
 #: ``lottery/<H_find>``, ``preserve_lpr/<H_find>`` or ``global_random``. :func:`parse_source` accepts exactly
 #: these strings, :func:`source` spells them.
-SOURCE = rf"lottery/{SLUG}|preserve_lpr/{SLUG}|global_random"
+SOURCE = rf"(?:lottery|preserve_lpr)/{SLUG}|global_random"
 _SOURCE = re.compile(SOURCE)
 
 

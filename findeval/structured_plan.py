@@ -204,11 +204,7 @@ def check(config: dict) -> None:
         raise StructuredConfigError(f"structured.figures.figRethinking: {err}") from err
 
 
-# --------------------------------------------------------------------------- paths
-
-
-def exp_dir(config: dict) -> str:
-    return paths.structured_dir(config["experiment"])
+# --------------------------------------------------------------------------- paths (findeval.paths)
 
 
 def metrics_path(config: dict, line: Line, seed: int, ratio: float) -> str:
