@@ -82,33 +82,14 @@ else:
 rule all:
     default_target: True
     input:
-        summary=SUMMARY,
-        figures=FIGURE_FILES,
-        other_models=OTHER_FIGURE_FILES,
-        lpr_figures=LPR_FIGURE_FILES,
-        rewinding_figures=RW_FIGURE_FILES,
-        early_figures=EARLY_FIGURE_FILES,
-        structured=STRUCTURED_TARGETS,
-        claims=CLAIMS_FILES,
-        regime=REGIME_FILES,
+        **DEFAULT_TARGET,
 
 
 # --- the committed gallery, written only on purpose ---
 # Ordinary runs write results/<experiment>/figures/ only. `snakemake gallery` copies this experiment's PNGs
 # (every figure of `all`, and the claims) into figures/, the gallery the README shows; `snakemake
 # figures/<fig>.pdf` (or .png) copies one figure there. With another --configfile they copy that experiment's.
-GALLERY_FILES = plan.gallery_files(
-    config,
-    [
-        *FIGURE_FILES,
-        *OTHER_FIGURE_FILES,
-        *LPR_FIGURE_FILES,
-        *RW_FIGURE_FILES,
-        *EARLY_FIGURE_FILES,
-        *STRUCTURED_TARGETS,
-        *CLAIMS_FILES,
-    ],
-)
+GALLERY_FILES = plan.gallery_files(config, [f for files in DEFAULT_TARGET.values() for f in files])
 
 
 rule gallery:

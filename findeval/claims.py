@@ -317,7 +317,7 @@ def early_settings(config: dict) -> dict | None:
 def inputs(config: dict) -> dict:
     """The files the claims job reads: ``structured``, ``fig9`` and ``fig4`` are lists, empty when structured
     pruning, early pruning or rewinding (a one-epoch schedule) is off."""
-    from . import early, lpr, plan, rewinding
+    from . import early, figures, lpr, rewinding
     from . import structured_plan as splan
 
     return {
@@ -329,7 +329,7 @@ def inputs(config: dict) -> dict:
         "figA16": lpr.data_path(config, "figA16"),
         "structured": [paths.structured_summary(config["experiment"])] if splan.enabled(config) else [],
         "fig9": [early.data_path(config, "fig9")] if early.enabled(config) else [],
-        "fig4": [rewinding.data_path(config, "fig4")] if rewinding.figure_files(config) else [],
+        "fig4": [rewinding.data_path(config, "fig4")] if "fig4" in figures.default_figures(config) else [],
     }
 
 

@@ -200,13 +200,6 @@ def figure_inputs(config: dict, fig: str) -> list[str]:
     return sorted({f["path"] for ln in lines for f in ln["files"]})
 
 
-def figure_files(config: dict) -> list[str]:
-    """The default target's share: fig9, figA18, figA19 as PDF and PNG (none without an early_pruning block)."""
-    if not enabled(config):
-        return []
-    return plan.figure_files(config, FIGURES)
-
-
 def check(config: dict) -> None:
     """Config errors at parse time (epochs out of range, an invalid H)."""
     if enabled(config):

@@ -148,15 +148,6 @@ def data_path(config: dict, fig: str) -> str:
     return paths.table(config["experiment"], "instability", fig)
 
 
-def figure_files(config: dict) -> list[str]:
-    """figA13's and figA14's files; none for a schedule of one epoch (no late rewinding)."""
-    from .rewinding import settings
-
-    if settings(config)["late_epoch"] is None:
-        return []
-    return plan.figure_files(config, FIGURES)
-
-
 # --------------------------------------------------------------------------- input functions of the rules
 
 

@@ -395,11 +395,6 @@ def figure_inputs(config: dict, fig: str) -> list[str]:
                    for f in line["files"]})
 
 
-def figure_files(config: dict) -> list[str]:
-    """The default target's share: every LPR figure as PDF and PNG."""
-    return plan.figure_files(config, FIGURES)
-
-
 # =========================================================================== pruning (job time)
 
 

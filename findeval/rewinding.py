@@ -215,13 +215,6 @@ def data_path(config: dict, fig: str = "fig4") -> str:
     return paths.table(config["experiment"], "rewinding", fig)
 
 
-def figure_files(config: dict) -> list[str]:
-    """fig4's files; none for a schedule of one epoch (nothing to rewind to)."""
-    if settings(config)["late_epoch"] is None:
-        return []
-    return plan.figure_files(config, FIGURES)
-
-
 # --------------------------------------------------------------------------- input functions of the rules
 
 

@@ -16,7 +16,6 @@ from findeval.hparams import SLUG
 from findeval.workflow import (
     check_config,
     check_experiments,
-    dataset_ready,
     load_yaml_file,
     precheck,
     validate_config,
@@ -39,18 +38,6 @@ EXPERIMENTS = check_experiments(
     ),
 )
 SUMMARY = paths.summary(EXP)
-# figures of this experiment: results/<experiment>/figures/<fig>.pdf/.png (plan.figure_path); the committed
-# gallery figures/*.png is written only by the `gallery` target (Snakefile)
-FIGURE_FILES = plan.figure_files(config, plan.FIGURES)
-# figA8/figA9 whose data is there to prepare (an unset dataset.root leaves a figure out of `all`)
-OTHER_FIGURE_FILES = plan.figure_files(
-    config,
-    [
-        fig
-        for fig, runs in plan.other_model_configs(config).items()
-        if dataset_ready(runs["dataset"])
-    ],
-)
 # runtime.device reaches the jobs as a params value (a collections.UserString, equal to its text) that Snakemake
 # leaves out of its params re-run trigger (only builtin types are compared): switching cpu <-> auto <-> cuda
 # re-runs nothing (results are the same experiment; metrics.json records the device each run used).

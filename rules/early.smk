@@ -7,7 +7,6 @@
 from findeval import early
 
 early.check(config)
-EARLY_FIGURE_FILES = early.figure_files(config)
 # runtime.group > 0: the sweep jobs train their levels as grouped networks (findeval.grouped). A params value
 # only then, so that group 0 leaves the sweeps' params (and Snakemake's params re-run trigger) as they were;
 # a dict, so that its repr is unique among the job's params values (Snakemake compares them as a set).
@@ -96,29 +95,3 @@ rule lpr_trajectory:
         speed=SPEED,
     script:
         "../scripts/lpr_trajectory.py"
-
-
-# the figures (and so the jobs above) are part of the DAG only with an early_pruning: block
-if early.enabled(config):
-
-    for _fig in early.FIGURES:
-
-        rule:
-            name:
-                _fig
-            input:
-                files=at_dag_time(early.figure_inputs, _fig),
-            output:
-                pdf=plan.figure_path(config, _fig, "pdf"),
-                png=report(plan.figure_path(config, _fig, "png"), **plan.report_args(_fig)),
-                table=early.data_path(config, _fig),
-            log:
-                paths.log(EXP, f"figures/{_fig}"),
-            localrule: True
-            conda:
-                "../envs/findeval.yaml"
-            params:
-                figure=early.figure_params(config, _fig),
-                style=config["figures"]["style"],
-            script:
-                "../scripts/early_figure.py"

@@ -1,15 +1,25 @@
-# One terminal rule per paper figure: figures/<name>.pdf and a .png beside it. Each reads only the
-# metrics it draws, so `snakemake figures/fig2.pdf` runs only what Figure 2 needs. figA8/figA9 (other models
-# and datasets) draw their own experiment's runs and exist when the config's other_models sets them.
+# One terminal rule per figure, for every figure of the pipeline (findeval.figures, the figure registry):
+# results/<experiment>/figures/<name>.pdf and a .png beside it, plus the table it draws for the families that
+# write one. Each reads only the files it draws (an input function: evaluated at DAG time, not at parse time),
+# so `snakemake figures/fig2.pdf` runs only what Figure 2 needs. figA8/figA9 (other models and datasets) draw
+# their own experiment's runs and exist when the config's other_models sets them; the early-pruning figures
+# exist with an early_pruning: block.
 
-for _fig in (*plan.FIGURES, *plan.other_figures(config)):
+from findeval import figures
+
+# the inputs of `rule all` (Snakefile), by name: summary, figures, structured tables, claims, regime
+DEFAULT_TARGET = figures.default_target(config, EXPERIMENTS)
+
+
+for _fig, _family in figures.rules(config):
 
     rule:
         name:
             _fig
         input:
-            metrics=at_dag_time(plan.figure_inputs, _fig),
+            files=at_dag_time(figures.inputs, _fig),
         output:
+            **figures.tables(config, _fig),
             pdf=plan.figure_path(config, _fig, "pdf"),
             png=report(plan.figure_path(config, _fig, "png"), **plan.report_args(_fig)),
         log:
@@ -18,8 +28,8 @@ for _fig in (*plan.FIGURES, *plan.other_figures(config)):
         conda:
             "../envs/findeval.yaml"
         params:
-            figure=_fig,
-            panels=plan.figure_params(config, _fig),
+            family=_family.name,
+            figure=figures.params(config, _fig),
             style=config["figures"]["style"],
         script:
             "../scripts/figure.py"

@@ -5,34 +5,9 @@
 
 from findeval import lpr
 
-LPR_FIGURE_FILES = lpr.figure_files(config)
-
 
 # the grammars lpr.chain_spec parses (and H.parse for href)
 wildcard_constraints:
     href=SLUG,
     chain=lpr.CHAIN,
     constrained=lpr.CONSTRAINED,
-
-
-for _fig in lpr.FIGURES:
-
-    rule:
-        name:
-            _fig
-        input:
-            files=at_dag_time(lpr.figure_inputs, _fig),
-        output:
-            pdf=plan.figure_path(config, _fig, "pdf"),
-            png=report(plan.figure_path(config, _fig, "png"), **plan.report_args(_fig)),
-            table=lpr.data_path(config, _fig),
-        log:
-            paths.log(EXP, f"figures/{_fig}"),
-        localrule: True
-        conda:
-            "../envs/findeval.yaml"
-        params:
-            figure=lpr.figure_params(config, _fig),
-            style=config["figures"]["style"],
-        script:
-            "../scripts/lpr_figure.py"

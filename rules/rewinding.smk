@@ -12,7 +12,6 @@ from findeval import instability, rewinding
 
 RW = rewinding.settings(config)
 RW_LEVELS = RW["levels"]
-RW_FIGURE_FILES = rewinding.figure_files(config) + instability.figure_files(config)
 # the main experiment's training schedule and augmentation (MAIN_CFG, rules/common.smk): these rules are its own
 RW_TRAIN = dict(
     training=MAIN_CFG("training"),
@@ -214,26 +213,3 @@ rule late_random_eval_sweep:
         **SWEEP_GROUP,
     script:
         "../scripts/instability.py"
-
-
-for _fig, _mod in (("fig4", rewinding), ("figA13", instability), ("figA14", instability)):
-
-    rule:
-        name:
-            _fig
-        input:
-            files=at_dag_time(_mod.figure_inputs, _fig),
-        output:
-            pdf=plan.figure_path(config, _fig, "pdf"),
-            png=report(plan.figure_path(config, _fig, "png"), **plan.report_args(_fig)),
-            table=_mod.data_path(config, _fig),
-        log:
-            paths.log(EXP, f"figures/{_fig}"),
-        localrule: True
-        conda:
-            "../envs/findeval.yaml"
-        params:
-            figure=_mod.figure_params(config, _fig),
-            style=config["figures"]["style"],
-        script:
-            "../scripts/rewinding_figure.py"

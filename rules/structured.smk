@@ -10,7 +10,6 @@ from findeval import structured_plan as splan
 
 splan.check(config)
 SCFG = splan.settings(config)
-STRUCTURED_TARGETS = splan.targets(config)
 # The main experiment's own rules: their patterns name EXP (rules/common.smk). aggregate_structured keeps {exp}
 # (its script reads it).
 
@@ -171,25 +170,3 @@ rule aggregate_structured:
         "../envs/findeval.yaml"
     script:
         "../scripts/aggregate_structured.py"
-
-
-for _fig in splan.FIGURES:
-
-    rule:
-        name:
-            _fig
-        input:
-            metrics=at_dag_time(splan.figure_inputs, _fig),
-        output:
-            pdf=plan.figure_path(config, _fig, "pdf"),
-            png=report(plan.figure_path(config, _fig, "png"), **plan.report_args(_fig)),
-        log:
-            paths.log(EXP, f"figures/{_fig}"),
-        localrule: True
-        conda:
-            "../envs/findeval.yaml"
-        params:
-            params=splan.figure_params(config, _fig),
-            style=config["figures"]["style"],
-        script:
-            "../scripts/figure_structured.py"

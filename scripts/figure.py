@@ -1,15 +1,17 @@
-"""Figure rules (fig1, fig2, ...): draw one paper figure from the metrics it needs."""
+"""Figure rules (every figure, rules/figures.smk): draw one figure, and the table it draws where its family writes
+one (findeval.figures.draw)."""
 
 import _bootstrap  # noqa: F401
-from findeval import analysis, jobs, plotting
+from findeval import figures, jobs
 
 jobs.setup_logging(snakemake.log[0])
-table = analysis.load_metrics(snakemake.input.metrics)
-plotting.draw_figure(
+figures.draw(
+    snakemake.params.family,
+    snakemake.rule,
     snakemake.params.figure,
-    snakemake.params.panels,
-    table,
+    files=list(snakemake.input.files),
     pdf=snakemake.output.pdf,
     png=snakemake.output.png,
+    table=snakemake.output.get("table"),
     style=snakemake.params.style,
 )

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from conftest import REPO, TINY, planned_jobs, read_yaml, snakemake, validated, write_config
-from findeval import claims, early, jobs, masks, plan
+from findeval import claims, early, figures, jobs, masks, plan
 from findeval.hparams import H, format_number
 from findeval.io import load_checkpoint
 from findeval.workflow import ConfigError
@@ -56,7 +56,8 @@ def test_prune_epochs_lr_find_and_h_eval(main_config):
     assert [h.slug for h in early.hfinds(cfg)] == ["lr0.3_bs128_wd5e-4"]
     assert early.heval(cfg).slug == "lr0.2_bs128_wd5e-4"
     tiny = validated(read_yaml(TINY))
-    assert not early.enabled(tiny) and early.figure_files(tiny) == []
+    assert not early.enabled(tiny) and not set(early.FIGURES) & set(figures.default_figures(tiny))
+    assert not set(early.FIGURES) & {fig for fig, _ in figures.rules(tiny)}  # no early rules without the block
     assert not early.enabled(validated(_raw(enabled=False)))
 
 

@@ -20,6 +20,7 @@ import pytest
 
 from conftest import REPO, TINY, planned_jobs, read_yaml, snakemake, write_config
 from findeval import claims, early, instability, lpr, plan, rewinding
+from findeval import figures as registry
 from findeval import structured_plan as splan
 
 REPORT = REPO / "report"
@@ -37,11 +38,9 @@ def test_figures_of_an_experiment_live_in_its_own_folder(tiny_config, main_confi
     with pytest.raises(ValueError, match="format"):
         plan.figure_path(tiny_config, "fig2", "svg")
     # every planner names its figures through plan.figure_path: none writes the gallery
-    files = (plan.figure_files(main_config, plan.FIGURES) + lpr.figure_files(main_config)
-             + rewinding.figure_files(main_config) + instability.figure_files(main_config)
-             + early.figure_files(main_config) + splan.targets(main_config) + claims.targets(main_config))
+    files = [f for group in registry.default_target(main_config, ["digits"]).values() for f in group]
     figures = [f for f in files if f.endswith((".pdf", ".png"))]
-    assert len(figures) == 2 * (len(ALL_FIGURES) - len(plan.OTHER_FIGURES))
+    assert len(figures) == 2 * len(ALL_FIGURES)  # figA8/figA9's data (digits) is there to prepare
     assert all(f.startswith("results/digits/figures/") for f in figures), figures
     # the gallery copies: PNGs only, named after the figure, tables left out
     gallery = plan.gallery_files(main_config, files)
@@ -69,17 +68,11 @@ class _Params(dict):
 
 
 def _figure_params(config: dict, fig: str) -> dict:
-    """The params each figure rule gives its job (rules/figures.smk, lpr.smk, rewinding.smk, early.smk,
-    structured.smk, claims.smk), which the captions read."""
-    if fig in plan.FIGURES or fig in plan.OTHER_FIGURES:
-        return {"figure": fig, "panels": plan.figure_params(config, fig)}
-    for mod in (lpr, rewinding, instability, early):
-        if fig in mod.FIGURES:
-            return {"figure": mod.figure_params(config, fig)}
-    if fig in splan.FIGURES:
-        return {"params": splan.figure_params(config, fig)}
-    assert fig == "claims"
-    return {"claims": claims.settings(config)}
+    """The params each figure rule gives its job (rules/figures.smk, from the registry; rules/claims.smk), which
+    the captions read."""
+    if fig == "claims":
+        return {"claims": claims.settings(config)}
+    return {"family": registry.family_of(config, fig).name, "figure": registry.params(config, fig)}
 
 
 def _render(name: str, config: dict, params: dict, wildcards: dict | None = None) -> str:

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from conftest import STRUCTURED_TARGETS, TEST_DATA, read_yaml, validated
-from findeval import models, regime
+from findeval import figures, models, regime
 from findeval import structured as st
 from findeval import structured_plan as splan
 from findeval.hparams import H
@@ -272,7 +272,9 @@ def test_fig5_is_two_find_by_two_eval(structured_config):
 def test_structured_block_is_optional(tiny_config, main_config):
     assert not splan.enabled(tiny_config)
     assert splan.figure_inputs(tiny_config, "fig5") == [] and splan.targets(tiny_config) == []
-    assert splan.enabled(main_config) and len(splan.targets(main_config)) == 2 * len(splan.FIGURES) + 2
+    assert splan.enabled(main_config) and len(splan.targets(main_config)) == 2  # the speed table and the summary
+    assert set(splan.FIGURES) <= set(figures.default_figures(main_config))
+    assert not set(splan.FIGURES) & set(figures.default_figures(tiny_config))
     off = {**main_config, "structured": {**main_config["structured"], "enabled": False}}
     assert splan.all_inputs(off) == [] and splan.speed_inputs(off) == {}
 
