@@ -82,9 +82,10 @@ def snakemake_literals(source: str) -> list[tuple[int, str]]:
 
 
 def code_files() -> list:
-    files = [REPO / "Snakefile", *sorted((REPO / "rules").glob("*.smk")), *sorted((REPO / "findeval").glob("*.py")),
-             *sorted((REPO / "scripts").glob("*.py"))]
-    return [f for f in files if f.name != "paths.py" or f.parent.name != "findeval"]
+    """Snakefile, rules/*.smk, every module of the package (subpackages too) and scripts/*.py, but the paths module."""
+    files = [REPO / "Snakefile", *sorted((REPO / "rules").glob("*.smk")), *sorted((REPO / "findeval").rglob("*.py")),
+             *sorted((REPO / "scripts").rglob("*.py"))]
+    return [f for f in files if f != REPO / "findeval" / "paths.py"]
 
 
 def literals(path) -> list[tuple[int, str]]:
