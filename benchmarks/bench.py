@@ -181,7 +181,7 @@ def default_case(config: dict, workdir: Path, budget: Budget) -> Case:
     """The default experiment's model, data (prepared into ``workdir``), H and schedule; a mask of
     ``pruning.levels // 2`` levels."""
     from findeval import data as data_mod
-    from findeval import jobs, models, training
+    from findeval import models, training
     from findeval.hparams import H
 
     ds = config["dataset"]
@@ -192,7 +192,7 @@ def default_case(config: dict, workdir: Path, budget: Budget) -> Case:
     d = _with_small_test(data_mod.load(path))
     if budget.train_subset:
         d.x_train, d.y_train = d.x_train[: budget.train_subset], d.y_train[: budget.train_subset]
-    spec = jobs.model_spec(config["model"], ds["name"])
+    spec = models.model_spec(config["model"], ds["name"])
     model = models.init_model(spec, 0)
     mask = _mask_for(model, max(1, config["pruning"]["levels"] // 2), config["pruning"]["fraction"])
     return Case(
@@ -377,7 +377,9 @@ try:  # what Snakemake's `script:` preamble imports before the script runs
 except ImportError:
     pass
 sys.path.insert(0, repo)
-from findeval import jobs
+from findeval.a1 import jobs
+from findeval import models
+from findeval import process
 from findeval.hparams import H
 import findeval.training as _tr  # imported by train_run anyway; hook train() and its first optimizer step
 t_imports = time.time()
@@ -390,7 +392,7 @@ def _timed_train(*a, **k):
     _entered.append(time.time())
     return _train(*a, **k)
 _tr.SGD.step, _tr.train = _timed_step, _timed_train
-jobs.setup_logging(log)
+process.setup_logging(log)
 m = jobs.train_run(out, h_eval=H(**args.pop("h_eval")), h_find=None, **args)
 print(json.dumps({"python": t_python, "imports": t_imports, "train_entered": _entered[0], "first_step": _first[0],
                   "train_time_s": m["train_time_s"], "end": time.time()}))
@@ -409,7 +411,7 @@ def _spawn(argv: list[str]) -> tuple[float, float, str]:
 
 def job_overhead(config: dict, workdir: Path, repeats: int) -> dict:
     """Fresh processes, interleaved: ``python -c 'import torch'`` and a default training job."""
-    from findeval import jobs
+    from findeval.a1 import jobs
     from findeval.hparams import H
 
     ds = config["dataset"]

@@ -89,7 +89,7 @@ def run_candidate(name: str, cand: dict, seeds: list[int], data_path: str, level
     from findeval import masks as masks_mod
     from findeval import models, training
     from findeval.hparams import H, derive_seed, run_seeds
-    from findeval.jobs import model_spec
+    from findeval.models import model_spec
 
     torch.set_num_threads(1)
     epochs = cand["epochs"]

@@ -30,7 +30,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from findeval import plan  # noqa: E402
+from findeval.a1 import plan  # noqa: E402
 
 #: GPU-hours of one training run (110 epochs, batch 512, one H200), from benchmarks/gpu_results.md:
 #: (bf16 + channels_last, fp32). MiniPlaces (128 px, 120 epochs) is extrapolated from Tiny ImageNet by pixels

@@ -147,7 +147,7 @@ def sparsity_at(fraction: float, level: int) -> float:
 
 def moderate_level(config: dict, target: float = TARGET_SPARSITY, n: int | None = None) -> int:
     """L*: the level of 1..n (default: every level) whose sparsity is nearest ``target`` (ties: the lower)."""
-    from . import plan
+    from .a1 import plan
 
     n = plan.levels(config) if n is None else int(n)
     p = float(config["pruning"]["fraction"])
@@ -199,7 +199,8 @@ def regime_warnings(config: dict) -> list[str]:
 
 
 def _fig4_settings(config: dict, level_star: int) -> dict | None:
-    from . import plan, rewinding
+    from . import rewinding
+    from .a1 import plan
 
     s = rewinding.settings(config)
     if s["late_epoch"] is None:
@@ -222,7 +223,8 @@ def _fig4_settings(config: dict, level_star: int) -> dict | None:
 
 def settings(config: dict) -> dict:
     """Everything the claims job computes from, as plain values (Snakemake params)."""
-    from . import lpr, plan
+    from . import lpr
+    from .a1 import plan
     from . import structured_plan as splan
 
     opts = _opts(config)
@@ -302,7 +304,8 @@ def settings(config: dict) -> dict:
 
 def early_settings(config: dict) -> dict | None:
     """C5's selection from fig9 (None without early-pruning runs): panel, H_find, middle and final epoch."""
-    from . import early, plan
+    from . import early
+    from .a1 import plan
 
     if not early.enabled(config):
         return None
@@ -334,7 +337,7 @@ def inputs(config: dict) -> dict:
 
 
 def targets(config: dict) -> list[str]:
-    from . import plan
+    from .a1 import plan
 
     return [paths.claims(config["experiment"]), *plan.figure_files(config, ["claims"])]
 

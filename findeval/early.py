@@ -45,7 +45,8 @@ from __future__ import annotations
 import logging
 from decimal import ROUND_HALF_UP, Decimal
 
-from . import paths, plan
+from . import paths
+from .a1 import plan
 from .hparams import H, format_number
 from .workflow import ConfigError
 
@@ -246,12 +247,13 @@ def prune_early(out_mask: str, *, prune_epoch: int, **kwargs):
     """``jobs.prune`` (A1 line 5), the mask file also recording ``prune_epoch``."""
     import h5py
 
-    from . import jobs, masks
+    from . import masks
+    from .a1 import jobs
     from .io import atomic_path
 
     with atomic_path(out_mask) as tmp:
         mask = jobs.prune(str(tmp), **kwargs)
-        with h5py.File(tmp, "a", locking=masks._locking()) as f:
+        with h5py.File(tmp, "a", locking=masks.file_locking()) as f:
             f.attrs["prune_epoch"] = int(prune_epoch)
     return mask
 
@@ -261,7 +263,7 @@ def early_chain(*, trained: dict, metrics: dict, masks_out: dict, tickets: dict,
                 device: str = "cpu", threads: int = 1, **speed) -> None:
     """Iterative early pruning for one (H_find, k, replicate): train k epochs -> prune -> rewind, levels 0..N-1
     trained (``trained``/``metrics``), masks and tickets 1..N (``masks_out``/``tickets``)."""
-    from . import jobs
+    from .a1 import jobs
 
     trained_levels = sorted(metrics)
     n = len(trained_levels)
@@ -285,7 +287,8 @@ def early_eval_sweep(*, metrics: dict, starts: dict, masks_in: dict, data: str, 
     """A1 line 8 for every early mask of one chain with one H_eval (the whole schedule, ``jobs.a1_run``); the
     metrics record ``kind: early`` and ``prune_epoch``. ``group`` > 0 (runtime.group): grouped networks of at
     most ``group`` levels (``runs.train_grouped``)."""
-    from . import jobs, runs
+    from . import runs
+    from .a1 import jobs
 
     runs.train_all(jobs.eval_runs(metrics=dict(sorted(metrics.items())), starts=starts, masks_in=masks_in,
                                   data=data, kind="lottery", h_find=h_find, h_eval=h_eval, seed=seed,

@@ -18,8 +18,7 @@ import pandas as pd
 
 from . import analysis
 from .hparams import format_number
-from .lpr_plots import _short
-from .plotting import _sparsity_axis
+from .plotting import short_layer_name, sparsity_axis
 
 FIG9_COLUMNS = ["figure", "panel", "hfind", "heval", "line", "prune_epoch", "seed", "level", "sparsity",
                 "test_accuracy", "diverged", "find_epochs", "find_epochs_regular", "compute_saved", "path"]
@@ -108,7 +107,7 @@ def draw_figure(params: dict, *, pdf: str, png: str, table_out: str | None = Non
             if len(diverged):
                 ax.scatter(diverged["sparsity_pct"], diverged["accuracy_pct"], marker="x", color="black", s=12,
                            zorder=5, label="diverged run")
-            _sparsity_axis(ax, style["sparsity_axis"], float(df["sparsity_pct"].max()))
+            sparsity_axis(ax, style["sparsity_axis"], float(df["sparsity_pct"].max()))
             ax.set_ylabel("test accuracy (%)")
             ax.set_title(f"({string.ascii_lowercase[p]}) {panel['title']}", fontsize="small")
             ax.legend(fontsize="xx-small", title=None, loc="lower left")
@@ -132,7 +131,7 @@ def draw_figure(params: dict, *, pdf: str, png: str, table_out: str | None = Non
                         marker="o", markersize=2)
             layers = df.drop_duplicates("layer_index").sort_values("layer_index")
             ax.set_xticks(layers["layer_index"])
-            ax.set_xticklabels([_short(n) for n in layers["layer"]], rotation=90, fontsize="xx-small")
+            ax.set_xticklabels([short_layer_name(n) for n in layers["layer"]], rotation=90, fontsize="xx-small")
             ax.set_xlabel("layer (network order)")
             ax.set_ylabel("pruned in layer (%)")
             ax.set_title(f"({string.ascii_lowercase[p]}) {line['label']}", fontsize="small")

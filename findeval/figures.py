@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from importlib import import_module
 from typing import Callable
 
-from . import plan
+from .a1 import plan
 
 
 def _module(name: str):
@@ -72,7 +72,7 @@ def _figs(name: str) -> tuple:
 
 #: Every family, in the order of the paper's sections (the order of the default target's figures).
 FAMILIES: tuple[Family, ...] = (
-    Family("a1", "plan", "plotting", loader="metrics", table=False,
+    Family("a1", "a1.plan", "a1.plots", loader="metrics", table=False,
            rules=lambda c: [*plan.FIGURES, *plan.other_figures(c)],
            default=lambda c: list(plan.FIGURES)),
     Family("lpr", "lpr", "lpr_plots", loader=None, table=True,

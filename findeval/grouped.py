@@ -467,7 +467,8 @@ def eval_sweep(*, metrics: dict, starts: dict, masks_in: dict, data: str, kind: 
     which writes each level's metrics.json with ``train_run``'s keys (plus ``group_size``; ``train_time_s`` and
     ``wall_time_s`` the level's share of the group's). ``channels_last`` None or False: the grouped path's
     default layout (NHWC)."""
-    from . import jobs, runs
+    from . import runs
+    from .a1 import jobs
 
     sweep = jobs.eval_runs(metrics=metrics, starts=starts, masks_in=masks_in, data=data, kind=kind, h_find=h_find,
                            h_eval=h_eval, seed=seed, training=training, augment=augment, device=device,

@@ -31,7 +31,8 @@ from __future__ import annotations
 
 import logging
 
-from . import paths, plan, rewinding
+from . import paths, rewinding
+from .a1 import plan
 from .hparams import H, derive_seed, format_number, run_seeds
 from .workflow import ConfigError
 

@@ -41,7 +41,8 @@ import json
 import logging
 import re
 
-from . import paths, plan
+from . import paths
+from .a1 import plan
 from .hparams import DIMENSIONS, LABELS, SLUG, H, format_number, run_seeds
 from .workflow import ConfigError
 
@@ -465,7 +466,8 @@ def prune_chain(out_mask: str, out_ticket: str, *, constraint: str, trained: str
     ticket theta_0 * M_L (A1 lines 5 and 6)."""
     import h5py
 
-    from . import jobs, masks
+    from . import masks
+    from .a1 import jobs
     from .io import atomic_path, load_checkpoint
 
     if constraint not in CONSTRAINTS:
@@ -495,7 +497,7 @@ def prune_chain(out_mask: str, out_ticket: str, *, constraint: str, trained: str
     with atomic_path(out_mask) as tmp:
         masks.save_mask(tmp, mask, kind=constraint, level=level, seed=seed, h_find=h_find, fraction=fraction,
                         seeds=run_seeds(seed))
-        with h5py.File(tmp, "a", locking=masks._locking()) as f:
+        with h5py.File(tmp, "a", locking=masks.file_locking()) as f:
             f.attrs["constraint"] = constraint
             f.attrs["H_ref"] = json.dumps(h_ref.as_dict() if h_ref else None)
     jobs.rewind(out_ticket, start=start, mask=out_mask)
@@ -511,7 +513,7 @@ def chain_run(out_metrics: str, *, constraint: str, h_find: H, h_eval: H, h_ref:
     The run is a lottery run in every respect (theta_0 and the replicate's data order: same seeds); its
     metrics.json says ``kind`` = the constraint and records ``H_ref``.
     """
-    from . import jobs
+    from .a1 import jobs
 
     return jobs.a1_run(out_metrics, kind="lottery", h_find=h_find, h_eval=h_eval,
                        tail={"kind": constraint, "constraint": constraint, "H_ref": h_ref.as_dict() if h_ref else None},
@@ -571,11 +573,11 @@ def read_lpr(path) -> dict:
     ``level``, ``sparsity`` (no mask array is read)."""
     import h5py
 
-    from .masks import FORMAT, MaskError, _attr, _locking
+    from .masks import FORMAT, MaskError, attr_value, file_locking
 
     try:
-        with h5py.File(path, "r", locking=_locking()) as f:
-            attrs = {k: _attr(v) for k, v in f.attrs.items()}
+        with h5py.File(path, "r", locking=file_locking()) as f:
+            attrs = {k: attr_value(v) for k, v in f.attrs.items()}
     except OSError as err:
         raise MaskError(f"mask file {path} is unreadable (truncated or corrupt HDF5?): {err}") from err
     if attrs.get("format") != FORMAT:

@@ -21,7 +21,7 @@ import pandas as pd
 from . import analysis
 from .hparams import format_number
 from .lpr import read_lpr
-from .plotting import BASELINE_STYLE, _sparsity_axis
+from .plotting import BASELINE_STYLE, short_layer_name, sparsity_axis
 
 #: Lines with a fixed look in every panel (fig7): colour index into the palette (None: grey) and dashes.
 LINE_STYLES = {
@@ -33,12 +33,6 @@ LINE_STYLES = {
 
 TABLE_COLUMNS = ["figure", "panel", "panel_type", "line", "style", "seed", "level", "layer_index", "layer",
                  "pruned", "total", "ratio", "sparsity", "test_accuracy", "diverged", "path"]
-
-
-def _short(name: str) -> str:
-    """Compact layer label: ``layer2.0.downsample.0.weight`` -> ``2.0.ds``, ``conv1.weight`` -> ``conv1``."""
-    name = name.removesuffix(".weight").replace("layer", "").replace("downsample.0", "ds")
-    return name.replace("shortcut.0", "sc").replace("conv", "c") if name != "conv1" else name
 
 
 def lpr_rows(fig: str, p: int, panel: dict) -> list[dict]:
@@ -113,7 +107,7 @@ def _draw_lpr(ax, df: pd.DataFrame, panel: dict, style: dict) -> None:
     step = max(1, len(layers) // 30)
     shown = layers.iloc[::step]
     ax.set_xticks(shown["layer_index"])
-    ax.set_xticklabels([_short(n) for n in shown["layer"]], rotation=90, fontsize="x-small")
+    ax.set_xticklabels([short_layer_name(n) for n in shown["layer"]], rotation=90, fontsize="x-small")
     ax.set_xlabel("layer (network order)")
     ax.set_ylabel("pruned in layer (%)")
     ax.set_ylim(-2, 102)
@@ -132,7 +126,7 @@ def _draw_accuracy(ax, df: pd.DataFrame, panel: dict, style: dict) -> None:
     if len(diverged):
         ax.scatter(diverged["sparsity_pct"], diverged["accuracy_pct"], marker="x", color="black", s=12, zorder=5,
                    label="diverged run")
-    _sparsity_axis(ax, style["sparsity_axis"], float(df["sparsity_pct"].max()))
+    sparsity_axis(ax, style["sparsity_axis"], float(df["sparsity_pct"].max()))
     ax.set_ylabel("test accuracy (%)")
 
 

@@ -232,7 +232,7 @@ def save_mask(path: str | os.PathLike, mask: Mask, *, kind: str, level: int, see
 
     table = layer_table(mask)
     with atomic_path(path) as tmp:
-        with h5py.File(tmp, "w", track_order=True, locking=_locking()) as f:
+        with h5py.File(tmp, "w", track_order=True, locking=file_locking()) as f:
             for name, m in mask.items():
                 f.create_dataset(name, data=m.astype(bool), compression="gzip", shuffle=True)
             f.attrs["format"] = FORMAT
@@ -258,8 +258,8 @@ def load_mask(path: str | os.PathLike) -> tuple[Mask, dict]:
     if not path.is_file():
         raise MaskError(f"mask file not found: {path}")
     try:
-        with h5py.File(path, "r", locking=_locking()) as f:
-            attrs = {k: _attr(v) for k, v in f.attrs.items()}
+        with h5py.File(path, "r", locking=file_locking()) as f:
+            attrs = {k: attr_value(v) for k, v in f.attrs.items()}
             if attrs.get("format") != FORMAT:
                 raise MaskError(f"{path} is not a findeval mask file (attribute format={attrs.get('format')!r})")
             names = list(attrs.get("layer_names", []))
@@ -288,15 +288,16 @@ def load_mask(path: str | os.PathLike) -> tuple[Mask, dict]:
     return mask, attrs
 
 
-def _attr(v):
+def attr_value(v):
+    """An HDF5 attribute as a plain Python value (str, list, int, float, bool)."""
     if isinstance(v, bytes):
         return v.decode()
     if isinstance(v, np.ndarray):
-        return [_attr(x) for x in v]
+        return [attr_value(x) for x in v]
     return v.item() if isinstance(v, np.generic) else v
 
 
-def _locking():
+def file_locking():
     """HDF5 file locking; set FINDEVAL_HDF5_LOCKING=0 (or HDF5_USE_FILE_LOCKING=FALSE) on NFS/Lustre."""
     env = os.environ.get("FINDEVAL_HDF5_LOCKING", os.environ.get("HDF5_USE_FILE_LOCKING", ""))
     return False if env.strip().upper() in ("0", "FALSE", "NO") else None

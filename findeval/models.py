@@ -23,6 +23,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .datasets import REGISTRY
+
 MODELS = ("resnet_cifar", "resnet18", "resnet50")
 #: First layers of resnet18/resnet50 (``model.stem``); ``cifar`` is the default.
 STEMS = ("cifar", "imagenet")
@@ -195,3 +197,15 @@ def count_parameters(model: nn.Module) -> dict:
     total = sum(p.numel() for p in model.parameters())
     prunable = sum(p.numel() for n, p in model.named_parameters() if n in names)
     return {"total": total, "prunable": prunable}
+
+
+#: (in_channels, num_classes) of the registered datasets (findeval.datasets): the model can be built without
+#: the data.
+DATASET_SHAPES = {name: (d.in_channels, d.num_classes) for name, d in REGISTRY.items()}
+
+
+def model_spec(model: dict, dataset: str) -> dict:
+    if dataset not in DATASET_SHAPES:
+        raise ValueError(f"unknown dataset {dataset!r}; choose from {', '.join(DATASET_SHAPES)}")
+    channels, classes = DATASET_SHAPES[dataset]
+    return {**model, "in_channels": channels, "num_classes": classes}

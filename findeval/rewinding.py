@@ -44,7 +44,8 @@ import logging
 import os
 import re
 
-from . import paths, plan
+from . import paths
+from .a1 import plan
 from .hparams import H, format_number
 from .workflow import ConfigError
 
@@ -313,7 +314,7 @@ def variant_chain(*, variant: str, trained: dict, metrics: dict, masks_out: dict
     """One find chain of a variant, every level: prune (A1 line 5, global magnitude) -> rewind (to theta_k,
     theta_0 or the trained weights) -> train with H_find. ``metrics``/``trained`` hold levels 1..N (and 0 for
     warmup, whose dense run is its own); ``dense`` is the regular dense run (late, lr_rewind)."""
-    from . import jobs
+    from .a1 import jobs
 
     if variant not in VARIANTS:
         raise ValueError(f"unknown rewinding variant {variant!r}; choose from {VARIANTS}")

@@ -347,7 +347,7 @@ def _input_shape(data_path: str) -> tuple:
 
 def init(out: str, *, model: dict, dataset: str, seed: int) -> None:
     """A2 line 1: theta of the dense network of replicate ``seed``."""
-    from .jobs import model_spec
+    from .models import model_spec
 
     spec = model_spec(model, dataset)
     s = derive_seed(seed, "structured", "init")

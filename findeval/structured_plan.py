@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import re
 
-from . import paths, plan
+from . import paths
 from .hparams import DIMENSIONS, POSITIVE, H, format_number
 
 FIGURES = ("fig5", "figA10", "figA11", "figA12", "figRethinking")

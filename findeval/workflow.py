@@ -151,7 +151,7 @@ def check_experiments(config: dict, validate) -> dict[str, dict]:
     ``dataset.root`` leaves the figure out of the default target, and building it stops at data preparation with
     the message that says what is expected where.
     """
-    from . import plan
+    from .a1 import plan
 
     experiments = {config["experiment"]: config}
     owner = {config["experiment"]: "the main experiment"}

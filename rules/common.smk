@@ -10,7 +10,8 @@ from snakemake.utils import validate
 
 sys.path.insert(0, workflow.basedir)
 
-from findeval import lpr, paths, plan
+from findeval import lpr, paths
+from findeval.a1 import plan
 from findeval import structured_plan as splan
 from findeval.hparams import SLUG
 from findeval.workflow import (

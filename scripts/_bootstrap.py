@@ -18,6 +18,17 @@ if ROOT not in sys.path:
 
 _smk = getattr(sys.modules.get("__main__"), "snakemake", None)
 if _smk is not None:
-    from findeval import jobs as _jobs
+    from findeval import process
 
-    _jobs.job_started(log=list(_smk.log), outputs=list(_smk.output))
+    process.job_started(log=list(_smk.log), outputs=list(_smk.output))
+
+
+def training_args(smk, *, grouped: bool = False) -> dict:
+    """The keyword arguments every training job passes alike, from its rule's ``params`` and ``threads``: the
+    training and augmentation blocks, the device, the speed options (precision, channels_last) and the thread
+    count; with ``grouped``, the sweep's ``runtime.group`` (0 when the rule's params carry none)."""
+    p = smk.params
+    args = {"training": p.training, "augment": p.augment, "device": str(p.device), **p.speed, "threads": smk.threads}
+    if grouped:
+        args["group"] = p.get("grouped", {}).get("group", 0)
+    return args

@@ -1,7 +1,8 @@
 """Rule aggregate: every metrics.json of the experiment in one tidy table."""
 
 import _bootstrap  # noqa: F401
-from findeval import analysis, jobs
+from findeval import analysis
+from findeval import process
 
-jobs.setup_logging(snakemake.log[0])
+process.setup_logging(snakemake.log[0])
 analysis.write_summary(snakemake.input.metrics, snakemake.output.summary, experiment=snakemake.params.experiment)

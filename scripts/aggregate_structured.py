@@ -1,8 +1,9 @@
 """Rule aggregate_structured: every structured run's metrics in one table (structured/summary.csv)."""
 
 import _bootstrap  # noqa: F401
-from findeval import jobs, structured_plots
+from findeval import structured_plots
+from findeval import process
 
-jobs.setup_logging(snakemake.log[0])
+process.setup_logging(snakemake.log[0])
 structured_plots.write_summary(list(snakemake.input.metrics), snakemake.output.summary,
                                experiment=snakemake.wildcards.exp)

@@ -1,9 +1,10 @@
 """Rule claims: the claims report (results/<exp>/claims.csv, results/<exp>/figures/claims.pdf and .png)."""
 
 import _bootstrap  # noqa: F401
-from findeval import claims, jobs
+from findeval import claims
+from findeval import process
 
-jobs.setup_logging(snakemake.log[0])
+process.setup_logging(snakemake.log[0])
 claims.write_report(
     {
         "summary": snakemake.input.summary,

@@ -1,10 +1,12 @@
 """Rule early_eval_sweep: every early mask of one chain trained with one H_eval (findeval.early)."""
 
-import _bootstrap  # noqa: F401
-from findeval import early, jobs
+import _bootstrap
+from findeval import early
+from findeval.a1 import jobs
+from findeval import process
 from findeval.hparams import H
 
-jobs.setup_logging(snakemake.log[0])
+process.setup_logging(snakemake.log[0])
 p, inp = snakemake.params, snakemake.input
 early.early_eval_sweep(
     metrics=jobs.by_level(snakemake.output, "metrics"),
@@ -15,11 +17,6 @@ early.early_eval_sweep(
     h_eval=H.parse(p.heval),
     prune_epoch=int(p.epoch),
     seed=int(snakemake.wildcards.seed),
-    training=p.training,
-    augment=p.augment,
-    device=str(p.device),
-    **p.speed,
-    group=p.get("grouped", {}).get("group", 0),
-    threads=snakemake.threads,
+    **_bootstrap.training_args(snakemake, grouped=True),
 )
-jobs.exit_now()
+process.exit_now()

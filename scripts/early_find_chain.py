@@ -1,10 +1,12 @@
 """Rule early_find_chain: iterative early pruning for one H_find, pruning epoch k and replicate (findeval.early)."""
 
-import _bootstrap  # noqa: F401
-from findeval import early, jobs
+import _bootstrap
+from findeval import early
+from findeval.a1 import jobs
+from findeval import process
 from findeval.hparams import H
 
-jobs.setup_logging(snakemake.log[0])
+process.setup_logging(snakemake.log[0])
 p, out = snakemake.params, snakemake.output
 early.early_chain(
     trained=jobs.by_level(out, "trained"),
@@ -17,10 +19,6 @@ early.early_chain(
     prune_epoch=int(p.epoch),
     seed=int(snakemake.wildcards.seed),
     fraction=p.fraction,
-    training=p.training,
-    augment=p.augment,
-    device=str(p.device),
-    **p.speed,
-    threads=snakemake.threads,
+    **_bootstrap.training_args(snakemake),
 )
-jobs.exit_now()
+process.exit_now()

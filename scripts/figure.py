@@ -2,9 +2,10 @@
 one (findeval.figures.draw)."""
 
 import _bootstrap  # noqa: F401
-from findeval import figures, jobs
+from findeval import figures
+from findeval import process
 
-jobs.setup_logging(snakemake.log[0])
+process.setup_logging(snakemake.log[0])
 figures.draw(
     snakemake.params.family,
     snakemake.rule,

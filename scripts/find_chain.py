@@ -1,10 +1,11 @@
 """Rule find_chain: Algorithm A1 for one H_find and replicate, every level (runtime.granularity: chain)."""
 
-import _bootstrap  # noqa: F401
-from findeval import jobs
+import _bootstrap
+from findeval.a1 import jobs
+from findeval import process
 from findeval.hparams import H
 
-jobs.setup_logging(snakemake.log[0])
+process.setup_logging(snakemake.log[0])
 p, out = snakemake.params, snakemake.output
 jobs.find_chain(
     trained=jobs.by_level(out, "trained"),
@@ -16,10 +17,6 @@ jobs.find_chain(
     h_find=H.parse(p.hfind),
     seed=int(snakemake.wildcards.seed),
     fraction=p.fraction,
-    training=p.training,
-    augment=p.augment,
-    device=str(p.device),
-    **p.speed,
-    threads=snakemake.threads,
+    **_bootstrap.training_args(snakemake),
 )
-jobs.exit_now()
+process.exit_now()

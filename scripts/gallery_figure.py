@@ -3,9 +3,10 @@
 import shutil
 
 import _bootstrap  # noqa: F401
-from findeval import io, jobs
+from findeval import io
+from findeval import process
 
-jobs.setup_logging(snakemake.log[0])
+process.setup_logging(snakemake.log[0])
 with io.atomic_path(snakemake.output[0]) as tmp:
     shutil.copyfile(snakemake.input[0], tmp)
-jobs.exit_now()
+process.exit_now()

@@ -1,9 +1,10 @@
 """Rule global_random_mask: exact-count uniformly random mask of level {level}."""
 
 import _bootstrap  # noqa: F401
-from findeval import jobs
+from findeval.a1 import jobs
+from findeval import process
 
-jobs.setup_logging(snakemake.log[0])
+process.setup_logging(snakemake.log[0])
 jobs.global_random_mask(
     snakemake.output.mask,
     architecture=snakemake.input.architecture,
@@ -11,4 +12,4 @@ jobs.global_random_mask(
     level=int(snakemake.wildcards.level),
     seed=int(snakemake.wildcards.seed),
 )
-jobs.exit_now()  # skip torch's interpreter teardown (1-2 s per job)
+process.exit_now()  # skip torch's interpreter teardown (1-2 s per job)

@@ -1,9 +1,10 @@
 """Rule init: theta_0, the random baselines' new init, and the architecture of replicate {seed}."""
 
 import _bootstrap  # noqa: F401
-from findeval import jobs
+from findeval.a1 import jobs
+from findeval import process
 
-jobs.setup_logging(snakemake.log[0])
+process.setup_logging(snakemake.log[0])
 jobs.init(
     snakemake.output.init,
     snakemake.output.reinit,
@@ -12,4 +13,4 @@ jobs.init(
     dataset=snakemake.params.dataset,
     seed=int(snakemake.wildcards.seed),
 )
-jobs.exit_now()  # skip torch's interpreter teardown (1-2 s per job)
+process.exit_now()  # skip torch's interpreter teardown (1-2 s per job)

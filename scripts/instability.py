@@ -1,12 +1,14 @@
 """Rules instability (copy B and the interpolation) and late_random_eval_sweep (findeval.instability)."""
 
-import _bootstrap  # noqa: F401
-from findeval import instability, jobs
+import _bootstrap
+from findeval import instability
+from findeval.a1 import jobs
+from findeval import process
 from findeval.hparams import H
 
-jobs.setup_logging(snakemake.log[0])
+process.setup_logging(snakemake.log[0])
 p, inp, out, w = snakemake.params, snakemake.input, snakemake.output, snakemake.wildcards
-train = dict(training=p.training, augment=p.augment, device=str(p.device), threads=snakemake.threads, **p.speed)
+train = _bootstrap.training_args(snakemake)
 if snakemake.rule == "instability":
     instability.instability(
         out.json,
@@ -35,4 +37,4 @@ else:
         group=p.get("grouped", {}).get("group", 0),
         **train,
     )
-jobs.exit_now()
+process.exit_now()

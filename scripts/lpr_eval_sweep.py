@@ -1,10 +1,12 @@
 """Rule lpr_eval_sweep: every level of an LPR-constrained chain trained with one H_eval (granularity: chain)."""
 
-import _bootstrap  # noqa: F401
-from findeval import jobs, lpr
+import _bootstrap
+from findeval import lpr
+from findeval.a1 import jobs
+from findeval import process
 from findeval.hparams import H
 
-jobs.setup_logging(snakemake.log[0])
+process.setup_logging(snakemake.log[0])
 p, inp = snakemake.params, snakemake.input
 lpr.constrained_eval_sweep(
     constraint=p.spec["constraint"],
@@ -16,11 +18,6 @@ lpr.constrained_eval_sweep(
     h_eval=H.parse(p.heval),
     h_ref=H.parse(p.spec["href"]) if p.spec["href"] else None,
     seed=int(snakemake.wildcards.seed),
-    training=p.training,
-    augment=p.augment,
-    device=str(p.device),
-    **p.speed,
-    group=p.get("grouped", {}).get("group", 0),
-    threads=snakemake.threads,
+    **_bootstrap.training_args(snakemake, grouped=True),
 )
-jobs.exit_now()
+process.exit_now()

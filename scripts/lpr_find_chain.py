@@ -1,10 +1,12 @@
 """Rule lpr_find_chain: an LPR-constrained chain (match-LPR or local), every level (granularity: chain)."""
 
-import _bootstrap  # noqa: F401
-from findeval import jobs, lpr
+import _bootstrap
+from findeval import lpr
+from findeval.a1 import jobs
+from findeval import process
 from findeval.hparams import H
 
-jobs.setup_logging(snakemake.log[0])
+process.setup_logging(snakemake.log[0])
 p, inp, out = snakemake.params, snakemake.input, snakemake.output
 lpr.constrained_chain(
     constraint=p.spec["constraint"],
@@ -20,10 +22,6 @@ lpr.constrained_chain(
     reference_masks=jobs.by_level(inp, "reference"),
     seed=int(snakemake.wildcards.seed),
     fraction=p.fraction,
-    training=p.training,
-    augment=p.augment,
-    device=str(p.device),
-    **p.speed,
-    threads=snakemake.threads,
+    **_bootstrap.training_args(snakemake),
 )
-jobs.exit_now()
+process.exit_now()

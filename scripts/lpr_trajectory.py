@@ -1,10 +1,11 @@
 """Rule lpr_trajectory: the dense level-0 find run again, with the LPR pruning would give after every epoch."""
 
-import _bootstrap  # noqa: F401
-from findeval import early, jobs
+import _bootstrap
+from findeval import early
+from findeval import process
 from findeval.hparams import H
 
-jobs.setup_logging(snakemake.log[0])
+process.setup_logging(snakemake.log[0])
 p = snakemake.params
 early.lpr_trajectory(
     snakemake.output.table,
@@ -13,10 +14,6 @@ early.lpr_trajectory(
     h_find=H.parse(p.hfind),
     seed=int(snakemake.wildcards.seed),
     fraction=p.fraction,
-    training=p.training,
-    augment=p.augment,
-    device=str(p.device),
-    **p.speed,
-    threads=snakemake.threads,
+    **_bootstrap.training_args(snakemake),
 )
-jobs.exit_now()
+process.exit_now()

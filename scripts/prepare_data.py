@@ -1,7 +1,8 @@
 """Rule prepare_data: the dataset as one compact uint8 array file."""
 
 import _bootstrap  # noqa: F401
-from findeval import jobs
+from findeval.a1 import jobs
+from findeval import process
 
-jobs.setup_logging(snakemake.log[0])
+process.setup_logging(snakemake.log[0])
 jobs.prepare_data(snakemake.output.data, **snakemake.params.dataset)

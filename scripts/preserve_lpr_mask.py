@@ -1,13 +1,14 @@
 """Rule preserve_lpr_mask: the lottery mask of level {level} shuffled within each layer."""
 
 import _bootstrap  # noqa: F401
-from findeval import jobs
+from findeval.a1 import jobs
+from findeval import process
 
-jobs.setup_logging(snakemake.log[0])
+process.setup_logging(snakemake.log[0])
 jobs.preserve_lpr_mask(
     snakemake.output.mask,
     lottery_mask=snakemake.input.mask,
     level=int(snakemake.wildcards.level),
     seed=int(snakemake.wildcards.seed),
 )
-jobs.exit_now()  # skip torch's interpreter teardown (1-2 s per job)
+process.exit_now()  # skip torch's interpreter teardown (1-2 s per job)

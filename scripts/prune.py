@@ -1,10 +1,11 @@
 """Rule prune: mask of level {level} by global magnitude pruning of level {level}-1's trained weights."""
 
 import _bootstrap  # noqa: F401
-from findeval import jobs
+from findeval.a1 import jobs
+from findeval import process
 from findeval.hparams import H
 
-jobs.setup_logging(snakemake.log[0])
+process.setup_logging(snakemake.log[0])
 jobs.prune(
     snakemake.output.mask,
     trained=snakemake.input.trained,
@@ -14,4 +15,4 @@ jobs.prune(
     seed=int(snakemake.wildcards.seed),
     h_find=H.parse(snakemake.wildcards.hfind),
 )
-jobs.exit_now()  # skip torch's interpreter teardown (1-2 s per job)
+process.exit_now()  # skip torch's interpreter teardown (1-2 s per job)

@@ -1,10 +1,11 @@
 """Rule prune_match_lpr: mask of level {level} with every layer's count matched to H_ref's mask, and its ticket."""
 
 import _bootstrap  # noqa: F401
-from findeval import jobs, lpr
+from findeval import lpr
+from findeval import process
 from findeval.hparams import H
 
-jobs.setup_logging(snakemake.log[0])
+process.setup_logging(snakemake.log[0])
 w = snakemake.wildcards
 lpr.prune_chain(
     snakemake.output.mask,
@@ -20,4 +21,4 @@ lpr.prune_chain(
     h_ref=H.parse(w.href),
     fraction=snakemake.params.fraction,
 )
-jobs.exit_now()  # skip torch's interpreter teardown (1-2 s per job)
+process.exit_now()  # skip torch's interpreter teardown (1-2 s per job)

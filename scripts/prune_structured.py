@@ -1,10 +1,11 @@
 """Rule prune_structured: one-shot global channel pruning by summed |BN gamma| (A2 line 3) at {ratio}."""
 
 import _bootstrap  # noqa: F401
-from findeval import jobs, structured
+from findeval import structured
+from findeval import process
 from findeval.hparams import H
 
-jobs.setup_logging(snakemake.log[0])
+process.setup_logging(snakemake.log[0])
 structured.prune(
     snakemake.output.pruned,
     snakemake.output.channels,

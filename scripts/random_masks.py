@@ -1,9 +1,10 @@
 """Rules global_random_masks and preserve_lpr_masks: a baseline's random masks of every level."""
 
 import _bootstrap  # noqa: F401
-from findeval import jobs
+from findeval.a1 import jobs
+from findeval import process
 
-jobs.setup_logging(snakemake.log[0])
+process.setup_logging(snakemake.log[0])
 seed = int(snakemake.wildcards.seed)
 masks_out = jobs.by_level(snakemake.output, "mask")
 if snakemake.rule == "global_random_masks":
@@ -15,4 +16,4 @@ if snakemake.rule == "global_random_masks":
     )
 else:
     jobs.preserve_lpr_masks(masks_out, lottery_masks=jobs.by_level(snakemake.input, "lottery"), seed=seed)
-jobs.exit_now()  # skip torch's interpreter teardown (1-2 s per job)
+process.exit_now()  # skip torch's interpreter teardown (1-2 s per job)

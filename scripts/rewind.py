@@ -1,8 +1,9 @@
 """Rule rewind: the ticket theta_0 * M of level {level}."""
 
 import _bootstrap  # noqa: F401
-from findeval import jobs
+from findeval.a1 import jobs
+from findeval import process
 
-jobs.setup_logging(snakemake.log[0])
+process.setup_logging(snakemake.log[0])
 jobs.rewind(snakemake.output.ticket, start=snakemake.input.start, mask=snakemake.input.mask)
-jobs.exit_now()  # skip torch's interpreter teardown (1-2 s per job)
+process.exit_now()  # skip torch's interpreter teardown (1-2 s per job)

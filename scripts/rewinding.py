@@ -1,12 +1,14 @@
 """Rules late_theta, late_chain, warmup_chain, lr_rewind_chain and variant_eval_sweep (findeval.rewinding)."""
 
-import _bootstrap  # noqa: F401
-from findeval import jobs, rewinding
+import _bootstrap
+from findeval import rewinding
+from findeval.a1 import jobs
+from findeval import process
 from findeval.hparams import H
 
-jobs.setup_logging(snakemake.log[0])
+process.setup_logging(snakemake.log[0])
 p, inp, out, w = snakemake.params, snakemake.input, snakemake.output, snakemake.wildcards
-train = dict(training=p.training, augment=p.augment, device=str(p.device), threads=snakemake.threads, **p.speed)
+train = _bootstrap.training_args(snakemake)
 rule = snakemake.rule
 if rule == "late_theta":
     rewinding.late_theta(out.theta, init=inp.init, data=inp.data, h_find=H.parse(w.hfind), seed=int(w.seed),
@@ -46,4 +48,4 @@ elif rule == "variant_eval_sweep":
     )
 else:
     raise ValueError(f"scripts/rewinding.py does not run rule {rule}")
-jobs.exit_now()
+process.exit_now()

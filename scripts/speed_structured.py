@@ -1,9 +1,10 @@
 """Rule structured_speed: inference images/s of the dense network and of every narrow one (speed.csv)."""
 
 import _bootstrap  # noqa: F401
-from findeval import jobs, structured
+from findeval import structured
+from findeval import process
 
-jobs.setup_logging(snakemake.log[0])
+process.setup_logging(snakemake.log[0])
 s = snakemake.params.speed
 structured.speed_table(
     snakemake.output.speed,

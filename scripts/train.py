@@ -1,10 +1,11 @@
 """Rules train_find and train_eval: train a masked network and record its metrics."""
 
-import _bootstrap  # noqa: F401
-from findeval import jobs
+import _bootstrap
+from findeval.a1 import jobs
+from findeval import process
 from findeval.hparams import H
 
-jobs.setup_logging(snakemake.log[0])
+process.setup_logging(snakemake.log[0])
 p = snakemake.params
 jobs.train_run(
     snakemake.output.metrics,
@@ -18,10 +19,6 @@ jobs.train_run(
     h_eval=H.parse(p.heval),
     level=int(snakemake.wildcards.level),
     seed=int(snakemake.wildcards.seed),
-    training=p.training,
-    augment=p.augment,
-    device=str(p.device),
-    **p.speed,
-    threads=snakemake.threads,
+    **_bootstrap.training_args(snakemake),
 )
-jobs.exit_now()  # skip torch's interpreter teardown (1-2 s per job)
+process.exit_now()  # skip torch's interpreter teardown (1-2 s per job)

@@ -1,10 +1,11 @@
 """Rules train_find_lpr and train_eval_lpr: train the ticket of an LPR-constrained chain (match-LPR or local)."""
 
-import _bootstrap  # noqa: F401
-from findeval import jobs, lpr
+import _bootstrap
+from findeval import lpr
+from findeval import process
 from findeval.hparams import H
 
-jobs.setup_logging(snakemake.log[0])
+process.setup_logging(snakemake.log[0])
 p = snakemake.params
 lpr.train_chain(
     snakemake.output.metrics,
@@ -19,10 +20,6 @@ lpr.train_chain(
     role=snakemake.rule,
     level=int(snakemake.wildcards.level),
     seed=int(snakemake.wildcards.seed),
-    training=p.training,
-    augment=p.augment,
-    device=str(p.device),
-    **p.speed,
-    threads=snakemake.threads,
+    **_bootstrap.training_args(snakemake),
 )
-jobs.exit_now()  # skip torch's interpreter teardown (1-2 s per job)
+process.exit_now()  # skip torch's interpreter teardown (1-2 s per job)

@@ -1,11 +1,12 @@
 """Rules train_find_structured (dense, H_find), finetune_structured (narrow net, H_eval), scratch_e and
 scratch_b (narrow architecture, new init, H_eval): train and write metrics.json."""
 
-import _bootstrap  # noqa: F401
-from findeval import jobs, structured
+import _bootstrap
+from findeval import structured
+from findeval import process
 from findeval.hparams import H
 
-jobs.setup_logging(snakemake.log[0])
+process.setup_logging(snakemake.log[0])
 p = snakemake.params
 structured.train_run(
     snakemake.output.metrics,
@@ -17,9 +18,5 @@ structured.train_run(
     h_eval=H.parse(p.heval),
     seed=int(snakemake.wildcards.seed),
     ratio=float(p.ratio),
-    training=p.training,
-    augment=p.augment,
-    device=str(p.device),
-    threads=snakemake.threads,
-    **p.speed,
+    **_bootstrap.training_args(snakemake),
 )

@@ -21,7 +21,8 @@ import pytest
 import torch
 
 from conftest import TINY, read_yaml, snakemake, write_config
-from findeval import analysis, data as data_mod, io, jobs, masks, models, runs, training
+from findeval import analysis, data as data_mod, io, masks, models, runs, training
+from findeval.a1 import jobs
 from findeval.hparams import H
 
 # --------------------------------------------------------------------------- config cases (snakemake -n)

@@ -565,7 +565,7 @@ def test_claims_are_typed_records_that_name_their_tables(params):
 def test_structured_declared_pairs_are_runs_the_structured_rules_plan(main_config):
     """C7's declared pairs are spelled with the structured block's own defaults (its LR, BS, WD), so they name
     runs that the structured rules write (the main defaults differ: a pair built on them is never run)."""
-    from findeval import plan
+    from findeval.a1 import plan
     from findeval import structured_plan as splan
 
     spec = claims.settings(main_config)["structured"]

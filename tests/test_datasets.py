@@ -17,7 +17,9 @@ import numpy as np
 import pytest
 
 from conftest import snakemake, validated, write_config
-from findeval import data, jobs
+from findeval import data
+from findeval.a1 import jobs
+from findeval import models
 from findeval.hparams import H
 from findeval.workflow import ConfigError, check_dataset
 
@@ -158,7 +160,7 @@ def test_channel_stats_in_chunks_match_numpy():
 def test_registry_shapes_agree():
     for name, (classes, _) in data.IMAGE_DATASETS.items():
         assert name in data.DATASETS
-        assert jobs.DATASET_SHAPES[name] == (3, classes)
+        assert models.DATASET_SHAPES[name] == (3, classes)
 
 
 def test_the_schema_enum_is_the_registry():
@@ -168,11 +170,11 @@ def test_the_schema_enum_is_the_registry():
 
     enum = read_yaml(SCHEMA)["properties"]["dataset"]["properties"]["name"]["enum"]
     assert tuple(enum) == datasets.NAMES == data.DATASETS
-    assert set(jobs.DATASET_SHAPES) == set(datasets.NAMES)
+    assert set(models.DATASET_SHAPES) == set(datasets.NAMES)
     assert set(workflow.DATASET_FILES) == set(workflow.DATASET_ROOTS) == {"cifar10", "cifar100", "tiny_imagenet",
                                                                          "miniplaces"}
     assert data.IMAGE_DATASETS == {"tiny_imagenet": (200, 64), "miniplaces": (100, 128)}
-    assert jobs.DATASET_SHAPES["digits"] == (1, 10) and jobs.DATASET_SHAPES["cifar100"] == (3, 100)
+    assert models.DATASET_SHAPES["digits"] == (1, 10) and models.DATASET_SHAPES["cifar100"] == (3, 100)
     assert workflow.DATASET_SUBDIRS == {"tiny_imagenet": "tiny-imagenet-200"}
 
 

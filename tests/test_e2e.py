@@ -13,7 +13,8 @@ import pytest
 import torch
 
 from conftest import REPO, TINY, planned_jobs, read_yaml, snakemake, validated, write_config
-from findeval import analysis, io, masks, plan
+from findeval import analysis, io, masks
+from findeval.a1 import plan
 from findeval.hparams import H
 
 pytestmark = pytest.mark.slow

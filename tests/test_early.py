@@ -13,7 +13,9 @@ import pytest
 import torch
 
 from conftest import REPO, TINY, planned_jobs, read_yaml, snakemake, validated, write_config
-from findeval import claims, early, figures, jobs, masks, plan
+from findeval import claims, early, figures, masks
+from findeval.a1 import jobs
+from findeval.a1 import plan
 from findeval.hparams import H, format_number
 from findeval.io import load_checkpoint
 from findeval.workflow import ConfigError

@@ -15,7 +15,8 @@ import pytest
 import torch
 
 from conftest import REPO
-from findeval import early, jobs, lpr, masks, rewinding, runs, structured, training
+from findeval import early, lpr, masks, rewinding, runs, structured, training
+from findeval.a1 import jobs
 from findeval.hparams import H
 from findeval.io import load_checkpoint
 

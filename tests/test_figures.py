@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, TINY, read_yaml, validated
-from findeval import early, figures, instability, lpr, plan, rewinding
+from findeval import early, figures, instability, lpr, rewinding
+from findeval.a1 import plan
 from findeval import structured_plan as splan
 
 RULES = REPO / "rules"

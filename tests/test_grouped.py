@@ -290,7 +290,8 @@ def test_grouped_eval_sweep_writes_what_eval_sweep_writes(tmp_path, monkeypatch)
     within float tolerance after one epoch, the timings a share of the group's, no resume file left."""
     import json
 
-    from findeval import jobs, runs
+    from findeval import runs
+    from findeval.a1 import jobs
 
     monkeypatch.setenv(runs.RESUME_EVERY_ENV, "1")
     d = tmp_path / "dataset.npz"
@@ -346,7 +347,8 @@ def test_other_sweeps_grouped_record_what_their_single_path_records(tmp_path, mo
 
     import numpy as np
 
-    from findeval import early, jobs, rewinding, runs
+    from findeval import early, rewinding, runs
+    from findeval.a1 import jobs
     from findeval.io import load_checkpoint, save_checkpoint
 
     monkeypatch.setenv(runs.RESUME_EVERY_ENV, "1")

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from findeval import io, jobs, masks, models
+from findeval import io, masks, models
+from findeval.a1 import jobs
 from findeval.hparams import H, run_seeds
 
 MODEL = {"name": "resnet_cifar", "depth": 8, "width": 4}

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from conftest import TINY, read_yaml, snakemake, validated, write_config
-from findeval import lpr, masks, plan
+from findeval import lpr, masks
+from findeval.a1 import plan
 from findeval.hparams import H
 from findeval.workflow import ConfigError
 

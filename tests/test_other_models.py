@@ -15,7 +15,7 @@ import h5py
 import pytest
 
 from conftest import REPO, SCHEMA, TINY, planned_jobs, read_yaml, snakemake, validated, write_config
-from findeval import plan
+from findeval.a1 import plan
 from findeval.hparams import H
 from findeval.workflow import ConfigError, check_experiments, dataset_ready, validate_file
 

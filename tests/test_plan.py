@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from findeval import plan
+from findeval.a1 import plan
 from findeval.hparams import DIMENSIONS, H
 
 HF = H(0.05, 128, 5e-4)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, SNAKEFILE, read_yaml, validated
-from findeval import plan
+from findeval.a1 import plan
 from findeval.workflow import ConfigError, check_config, dataset_ready
 
 PRESETS = sorted((REPO / "config").glob("*.yaml"))

@@ -108,7 +108,7 @@ def test_integrated_lr_by_hand():
 
 def test_default_config(main_config):
     rows = regime.table(main_config, paper=False)
-    from findeval import plan
+    from findeval.a1 import plan
 
     hs = {h.slug for h in plan.find_hs(main_config)}
     hs |= {plan.default_h(main_config).replace(**{d: v}).slug for d in main_config["grids"]

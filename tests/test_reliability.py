@@ -28,7 +28,9 @@ import pytest
 import torch
 
 from conftest import REPO, SNAKEFILE, TINY, read_yaml, snakemake, validated, write_config
-from findeval import analysis, data as data_mod, io, jobs, masks, models, plan, runs, training
+from findeval import analysis, data as data_mod, io, masks, models, runs, training
+from findeval.a1 import jobs
+from findeval.a1 import plan
 from findeval.hparams import H
 
 TIMING = {"train_time_s", "wall_time_s"}
@@ -471,14 +473,14 @@ def test_the_figure_marks_diverged_runs(twice, monkeypatch):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from findeval import plotting
+    from findeval.a1 import plots as a1_plots
 
     wd = twice[0]
     config = validated(twice_config())
     table = analysis.load_metrics([str(wd / p) for p in plan.figure_inputs(config, "figA3")])
     captured, real_close = [], plt.close
     monkeypatch.setattr(plt, "close", lambda fig=None: captured.append(fig))
-    plotting.draw_figure("figA3", plan.figure_params(config, "figA3"), table, pdf=str(wd / "x.pdf"),
+    a1_plots.draw_figure("figA3", plan.figure_params(config, "figA3"), table, pdf=str(wd / "x.pdf"),
                          png=str(wd / "x.png"), style={})
     (ax,) = [ax for ax in captured[0].axes if ax.get_visible()]
     marks = [c for c in ax.collections if c.get_label() == "diverged run"]
@@ -563,7 +565,7 @@ def test_a_failure_while_saving_a_figure_leaves_no_file(twice, tmp_path, monkeyp
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
 
-    from findeval import plotting
+    from findeval.a1 import plots as a1_plots
 
     config = validated(twice_config())
     table = analysis.load_metrics([str(twice[0] / p) for p in plan.figure_inputs(config, "figA3")])
@@ -577,7 +579,7 @@ def test_a_failure_while_saving_a_figure_leaves_no_file(twice, tmp_path, monkeyp
 
     monkeypatch.setattr(Figure, "savefig", fail_on_png)
     with pytest.raises(OSError, match="simulated"):
-        plotting.draw_figure("figA3", plan.figure_params(config, "figA3"), table, pdf=str(tmp_path / "f.pdf"),
+        a1_plots.draw_figure("figA3", plan.figure_params(config, "figA3"), table, pdf=str(tmp_path / "f.pdf"),
                              png=str(tmp_path / "f.png"), style={})
     _assert_untouched(tmp_path / "f.png", None)
     assert (tmp_path / "f.pdf").read_bytes().startswith(b"%PDF")  # written (atomically) before the failure

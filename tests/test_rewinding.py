@@ -11,7 +11,9 @@ import pytest
 import torch
 
 from conftest import REWINDING_TARGETS, TINY, planned_jobs, read_yaml, snakemake, validated, write_config
-from findeval import instability, jobs, masks, models, plan, rewinding, runs
+from findeval import instability, masks, models, rewinding, runs
+from findeval.a1 import jobs
+from findeval.a1 import plan
 from findeval import training as tr
 from findeval.hparams import H, derive_seed, run_seeds
 from findeval.io import load_checkpoint, read_json

@@ -10,7 +10,8 @@ import sys
 import pytest
 
 from conftest import TINY, read_yaml, snakemake, write_config
-from findeval import jobs, runs
+from findeval import runs
+from findeval import process
 from findeval.hparams import H
 
 HSLUG = H(lr=0.05, batch_size=128, weight_decay=5.0e-4).slug
@@ -56,7 +57,7 @@ def test_remove_stale_temporaries_touches_only_this_jobs_outputs(tmp_path):
     similar = tmp_path / ".mask.h5x.tmp-1-x"
     for f in (mine, other, similar):
         f.write_bytes(b"")
-    removed = jobs.remove_stale_temporaries([str(tmp_path / "mask.h5")])
+    removed = process.remove_stale_temporaries([str(tmp_path / "mask.h5")])
     assert removed == [str(mine)]
     assert not mine.exists() and other.exists() and similar.exists()
 
@@ -64,7 +65,7 @@ def test_remove_stale_temporaries_touches_only_this_jobs_outputs(tmp_path):
 def test_log_failures_to_writes_type_message_and_traceback(tmp_path, monkeypatch):
     log = tmp_path / "logs" / "x.log"
     monkeypatch.setattr(sys, "excepthook", lambda *a: None)
-    jobs.log_failures_to(str(log))
+    process.log_failures_to(str(log))
     try:
         raise ValueError("pruning.fraction 1e-09 prunes no weight")
     except ValueError:

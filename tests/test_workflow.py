@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from conftest import REPO, planned_jobs, read_yaml, snakemake, validated, write_config, TINY
-from findeval import plan
+from findeval.a1 import plan
 from findeval.workflow import ConfigError, check_config
 
 FIGURE_RULES = set(plan.FIGURES)

@@ -34,8 +34,8 @@ import copy
 import re
 from dataclasses import dataclass
 
-from . import paths
-from .hparams import DIMENSIONS, SLUG, H
+from .. import paths
+from ..hparams import DIMENSIONS, SLUG, H
 
 KINDS = ("lottery", "global_random", "preserve_lpr")
 FIGURES = (

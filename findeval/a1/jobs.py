@@ -9,113 +9,23 @@ from __future__ import annotations
 import logging
 import math
 import os
-from pathlib import Path
 
-from . import runs
-from .datasets import REGISTRY
-from .hparams import H, derive_seed, run_seeds
-from .io import load_checkpoint, read_json, save_checkpoint, write_json
-from .regime import Schedule
-from .runs import DIVERGED_ATTR, Outputs, Runtime, Seeds, TrainRun
+import h5py
+import numpy as np
+
+from .. import data, masks, models, runs
+from ..hparams import H, derive_seed, run_seeds
+from ..io import CheckpointError, atomic_path, load_checkpoint, read_json, save_checkpoint, write_json
+from ..models import model_spec, prunable_names
+from ..regime import Schedule
+from ..runs import DIVERGED_ATTR, Outputs, Runtime, Seeds, TrainRun
 
 log = logging.getLogger("findeval")
-
-#: (in_channels, num_classes) of the registered datasets (findeval.datasets): the model can be built without
-#: the data.
-DATASET_SHAPES = {name: (d.in_channels, d.num_classes) for name, d in REGISTRY.items()}
-
-
-#: Log files this process started (:func:`job_started`): setup_logging appends to them instead of truncating.
-_STARTED_LOGS: set[str] = set()
-
-
-def setup_logging(path: str | None) -> None:
-    mode = "a" if path and os.path.abspath(path) in _STARTED_LOGS else "w"
-    handlers = [logging.FileHandler(path, mode=mode)] if path else [logging.StreamHandler()]
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", handlers=handlers, force=True)
-
-
-def remove_stale_temporaries(outputs) -> list[str]:
-    """Remove the temporaries (``.NAME.tmp-*``, see :func:`findeval.io.atomic_path`) that a killed earlier
-    run of this job left beside its outputs. Only this job's own output names are matched, so no other
-    job's file is touched. Returns the removed paths."""
-    import glob
-
-    removed = []
-    for out in outputs:
-        out = Path(out)
-        for tmp in glob.glob(os.path.join(glob.escape(str(out.parent)), f".{glob.escape(out.name)}.tmp-*")):
-            try:
-                if os.path.isdir(tmp):
-                    import shutil
-
-                    shutil.rmtree(tmp)
-                else:
-                    os.unlink(tmp)
-                removed.append(tmp)
-            except FileNotFoundError:
-                pass
-    return removed
-
-
-def format_failure(exc_type, exc, tb) -> str:
-    """The text a failed job leaves in its log: one line naming the error, then the traceback."""
-    import traceback
-
-    head = f"ERROR: job failed: {exc_type.__name__}: {exc}"
-    return head + "\n" + "".join(traceback.format_exception(exc_type, exc, tb))
-
-
-def log_failures_to(path: str | None) -> None:
-    """Make an uncaught exception of this process land in the log file ``path`` (the rule's ``log:``), with
-    its type, message and traceback, before the process exits non-zero; the console gets it as before.
-    The file is appended to (what the job logged so far stays)."""
-    import sys
-
-    if not path:
-        return
-    previous = sys.excepthook
-
-    def hook(exc_type, exc, tb):
-        try:
-            logging.shutdown()  # flush the job's own log handlers before appending
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            with open(path, "a") as fh:
-                fh.write(format_failure(exc_type, exc, tb))
-        except Exception:  # pragma: no cover - never hide the original error
-            pass
-        previous(exc_type, exc, tb)
-
-    sys.excepthook = hook
-
-
-def job_started(*, log=(), outputs=()) -> None:
-    """What every job script does first (scripts/_bootstrap.py): failures go to the rule's log, and stale
-    temporaries of a killed earlier run of this job are removed (and said so in the log)."""
-    logs = [str(x) for x in log]
-    log_failures_to(logs[0] if logs else None)
-    removed = remove_stale_temporaries(list(outputs))
-    if logs:
-        Path(logs[0]).parent.mkdir(parents=True, exist_ok=True)
-        with open(logs[0], "w") as fh:  # a fresh log per run; the job's own logging appends to it
-            if removed:
-                fh.write(f"removed {len(removed)} temporary file(s) of a killed earlier run: {', '.join(removed)}\n")
-        _STARTED_LOGS.add(os.path.abspath(logs[0]))
-
-
-def model_spec(model: dict, dataset: str) -> dict:
-    if dataset not in DATASET_SHAPES:
-        raise ValueError(f"unknown dataset {dataset!r}; choose from {', '.join(DATASET_SHAPES)}")
-    channels, classes = DATASET_SHAPES[dataset]
-    return {**model, "in_channels": channels, "num_classes": classes}
-
 
 # --------------------------------------------------------------------------- steps
 
 
 def prepare_data(out: str, *, name: str, root=None, test_fraction: float = 0.2, split_seed: int = 0) -> None:
-    from . import data
-
     shapes = data.prepare(name, out, root=root, test_fraction=test_fraction, split_seed=split_seed)
     log.info("prepared %s: %s", name, shapes)
 
@@ -123,8 +33,6 @@ def prepare_data(out: str, *, name: str, root=None, test_fraction: float = 0.2, 
 def init(out_init: str, out_reinit: str, out_architecture: str, *, model: dict, dataset: str, seed: int) -> None:
     """theta_0 of replicate ``seed``, the new random init its random baselines train from, and the
     architecture's prunable tensors (names, shapes) for jobs that need them without torch."""
-    from . import models
-
     spec = model_spec(model, dataset)
     for path, which in ((out_init, "init"), (out_reinit, "reinit")):
         s = derive_seed(seed, which)
@@ -138,25 +46,18 @@ def init(out_init: str, out_reinit: str, out_architecture: str, *, model: dict, 
 def save_mask_flagged(out_mask: str, mask: dict, *, diverged_at: int | None, **kwargs) -> None:
     """``masks.save_mask``, plus the :data:`DIVERGED_ATTR` attribute when the mask's find chain diverged
     (written inside the same atomic write; masks of healthy chains are byte for byte what save_mask writes)."""
-    from . import masks
-    from .io import atomic_path
-
     if diverged_at is None:
         masks.save_mask(out_mask, mask, **kwargs)
         return
-    import h5py
-
     with atomic_path(out_mask) as tmp:
         masks.save_mask(tmp, mask, **kwargs)
-        with h5py.File(tmp, "a", locking=masks._locking()) as f:
+        with h5py.File(tmp, "a", locking=masks.file_locking()) as f:
             f.attrs[DIVERGED_ATTR] = int(diverged_at)
 
 
 def _rank_diverged(state: dict, names) -> dict:
     """Weights of a diverged training for magnitude ranking: NaN and +-inf count as the largest magnitude
     (kept), so the pruning count and order stay defined (ties: network order, then position)."""
-    import numpy as np
-
     top = np.finfo(np.float32).max
     out = dict(state)
     for name in names:
@@ -175,9 +76,6 @@ def prune(out_mask: str, *, trained: str, parent_mask: str | None, fraction: flo
     :data:`DIVERGED_ATTR` attribute; every run that uses it is recorded as diverged. Non-finite weights
     in a checkpoint that does not say it diverged are an error (a corrupt file).
     """
-    from . import masks
-    from .io import CheckpointError
-
     masks.prune_count(1, fraction)  # checks 0 < fraction < 1 before any file is read
     state, meta = load_checkpoint(trained, require_finite=False)
     diverged_at = level - 1 if meta.get("diverged") else None
@@ -189,9 +87,7 @@ def prune(out_mask: str, *, trained: str, parent_mask: str | None, fraction: flo
             raise masks.MaskError(f"{parent_mask} is level {attrs.get('level')}, expected {level - 1}")
         if attrs.get(DIVERGED_ATTR) is not None:
             diverged_at = int(attrs[DIVERGED_ATTR])
-    from .models import prunable_names as _prunable
-
-    remaining = masks.n_kept(parent) if parent is not None else sum(int(state[n].numel()) for n in _prunable(state))
+    remaining = masks.n_kept(parent) if parent is not None else sum(int(state[n].numel()) for n in prunable_names(state))
     if masks.prune_count(remaining, fraction) == 0:
         raise ValueError(f"pruning.fraction {fraction} prunes no weight at level {level}: round({fraction} x "
                          f"{remaining} remaining weights) = 0; "
@@ -203,8 +99,6 @@ def prune(out_mask: str, *, trained: str, parent_mask: str | None, fraction: flo
     if diverged_at is not None:
         log.warning("the find chain of %s diverged at level %d: the mask of level %d is flagged (%s), and every "
                     "run that uses it is recorded as diverged", trained, diverged_at, level, DIVERGED_ATTR)
-        from .models import prunable_names
-
         state = _rank_diverged(state, list(parent) if parent is not None else prunable_names(state))
     elif parent is not None:
         for name, keep in parent.items():
@@ -226,8 +120,6 @@ def prune(out_mask: str, *, trained: str, parent_mask: str | None, fraction: flo
 
 def rewind(out_ticket: str, *, start: str, mask: str) -> None:
     """theta_rewind * M (A1 line 6): the weights a level's training starts from."""
-    from . import masks
-
     state, meta = load_checkpoint(start)
     m, attrs = masks.load_mask(mask)
     masks.check_compatible(m, state, f"mask {mask}")
@@ -236,8 +128,6 @@ def rewind(out_ticket: str, *, start: str, mask: str) -> None:
 
 
 def global_random_mask(out_mask: str, *, architecture: str, fraction: float, level: int, seed: int) -> None:
-    from . import masks
-
     arch = read_json(architecture)
     shapes = {k: tuple(v) for k, v in arch["prunable"].items()}
     total = sum(math.prod(s) for s in shapes.values())
@@ -249,8 +139,6 @@ def global_random_mask(out_mask: str, *, architecture: str, fraction: float, lev
 
 
 def preserve_lpr_mask(out_mask: str, *, lottery_mask: str, level: int, seed: int) -> None:
-    from . import masks
-
     ref, attrs = masks.load_mask(lottery_mask)
     seeds = run_seeds(seed, "preserve_lpr", level)
     mask = masks.preserve_lpr_mask(ref, seeds["mask"])
@@ -347,14 +235,3 @@ def global_random_masks(masks_out: dict, *, architecture: str, fraction: float, 
 def preserve_lpr_masks(masks_out: dict, *, lottery_masks: dict, seed: int) -> None:
     for level, out in masks_out.items():
         preserve_lpr_mask(out, lottery_mask=lottery_masks[level], level=level, seed=seed)
-
-
-def exit_now() -> None:
-    """End a job's process at once, once its outputs are written: skips the interpreter's teardown of torch
-    (about 1-2 s per job, more than a default training's compute). Logs and stdio are flushed first."""
-    import sys
-
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
