@@ -223,7 +223,7 @@ def _fig4_settings(config: dict, level_star: int) -> dict | None:
 
 def settings(config: dict) -> dict:
     """Everything the claims job computes from, as plain values (Snakemake params)."""
-    from . import lpr
+    from .lpr import plan as lpr
     from .a1 import plan
     from . import structured_plan as splan
 
@@ -320,7 +320,8 @@ def early_settings(config: dict) -> dict | None:
 def inputs(config: dict) -> dict:
     """The files the claims job reads: ``structured``, ``fig9`` and ``fig4`` are lists, empty when structured
     pruning, early pruning or rewinding (a one-epoch schedule) is off."""
-    from . import early, figures, lpr, rewinding
+    from . import early, figures, rewinding
+    from .lpr import plan as lpr
     from . import structured_plan as splan
 
     return {

@@ -312,3 +312,25 @@ def apply_mask(state: dict, mask: Mask) -> dict:
     for name, m in mask.items():
         out[name] = state[name] * torch.from_numpy(m).to(state[name].dtype)
     return out
+
+
+def read_lpr(path) -> dict:
+    """The LPR stored in a mask file's attributes: ``names`` (network order), ``ratios``, ``pruned``, ``total``,
+    ``level``, ``sparsity`` (no mask array is read)."""
+    import h5py
+
+    from .masks import FORMAT, MaskError, attr_value, file_locking
+
+    try:
+        with h5py.File(path, "r", locking=file_locking()) as f:
+            attrs = {k: attr_value(v) for k, v in f.attrs.items()}
+    except OSError as err:
+        raise MaskError(f"mask file {path} is unreadable (truncated or corrupt HDF5?): {err}") from err
+    if attrs.get("format") != FORMAT:
+        raise MaskError(f"{path} is not a findeval mask file (attribute format={attrs.get('format')!r})")
+    missing = [k for k in ("layer_names", "layer_ratios", "layer_pruned", "layer_total") if k not in attrs]
+    if missing:
+        raise MaskError(f"{path}: mask file lacks the LPR attributes {missing}")
+    return {"names": list(attrs["layer_names"]), "ratios": [float(x) for x in attrs["layer_ratios"]],
+            "pruned": [int(x) for x in attrs["layer_pruned"]], "total": [int(x) for x in attrs["layer_total"]],
+            "level": int(attrs["level"]), "sparsity": float(attrs["sparsity"])}

@@ -12,7 +12,7 @@ import string
 
 import pandas as pd
 
-from . import lpr_plots
+from .lpr import plots as lpr_plots
 from .hparams import format_number
 from .io import read_json
 

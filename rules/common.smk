@@ -10,8 +10,9 @@ from snakemake.utils import validate
 
 sys.path.insert(0, workflow.basedir)
 
-from findeval import lpr, paths
+from findeval import paths
 from findeval.a1 import plan
+from findeval.lpr import plan as lpr
 from findeval import structured_plan as splan
 from findeval.hparams import SLUG
 from findeval.workflow import (

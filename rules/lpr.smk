@@ -3,7 +3,7 @@
 # train with H_find -> prune_match_lpr / prune_local (mask and ticket) -> train_find_lpr -> ... (see
 # findeval.lpr). Which runs each figure needs lives in findeval.lpr, their paths in findeval.paths.
 
-from findeval import lpr
+from findeval.lpr import plan as lpr
 
 
 # the grammars lpr.chain_spec parses (and H.parse for href)

@@ -1,14 +1,14 @@
 """Rule lpr_eval_sweep: every level of an LPR-constrained chain trained with one H_eval (granularity: chain)."""
 
 import _bootstrap
-from findeval import lpr
+from findeval.lpr import jobs as lpr_jobs
 from findeval.a1 import jobs
 from findeval import process
 from findeval.hparams import H
 
 process.setup_logging(snakemake.log[0])
 p, inp = snakemake.params, snakemake.input
-lpr.constrained_eval_sweep(
+lpr_jobs.constrained_eval_sweep(
     constraint=p.spec["constraint"],
     metrics=jobs.by_level(snakemake.output, "metrics"),
     tickets=jobs.by_level(inp, "start"),

@@ -1,14 +1,14 @@
 """Rule lpr_find_chain: an LPR-constrained chain (match-LPR or local), every level (granularity: chain)."""
 
 import _bootstrap
-from findeval import lpr
+from findeval.lpr import jobs as lpr_jobs
 from findeval.a1 import jobs
 from findeval import process
 from findeval.hparams import H
 
 process.setup_logging(snakemake.log[0])
 p, inp, out = snakemake.params, snakemake.input, snakemake.output
-lpr.constrained_chain(
+lpr_jobs.constrained_chain(
     constraint=p.spec["constraint"],
     trained=jobs.by_level(out, "trained"),
     metrics=jobs.by_level(out, "metrics"),

@@ -1,13 +1,13 @@
 """Rule prune_local: mask of level {level} pruning every layer by the same fraction, and its ticket."""
 
 import _bootstrap  # noqa: F401
-from findeval import lpr
+from findeval.lpr import jobs as lpr_jobs
 from findeval import process
 from findeval.hparams import H
 
 process.setup_logging(snakemake.log[0])
 w = snakemake.wildcards
-lpr.prune_chain(
+lpr_jobs.prune_chain(
     snakemake.output.mask,
     snakemake.output.ticket,
     constraint="local",

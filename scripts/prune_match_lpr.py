@@ -1,13 +1,13 @@
 """Rule prune_match_lpr: mask of level {level} with every layer's count matched to H_ref's mask, and its ticket."""
 
 import _bootstrap  # noqa: F401
-from findeval import lpr
+from findeval.lpr import jobs as lpr_jobs
 from findeval import process
 from findeval.hparams import H
 
 process.setup_logging(snakemake.log[0])
 w = snakemake.wildcards
-lpr.prune_chain(
+lpr_jobs.prune_chain(
     snakemake.output.mask,
     snakemake.output.ticket,
     constraint="match_lpr",

@@ -1,13 +1,13 @@
 """Rules train_find_lpr and train_eval_lpr: train the ticket of an LPR-constrained chain (match-LPR or local)."""
 
 import _bootstrap
-from findeval import lpr
+from findeval.lpr import jobs as lpr_jobs
 from findeval import process
 from findeval.hparams import H
 
 process.setup_logging(snakemake.log[0])
 p = snakemake.params
-lpr.train_chain(
+lpr_jobs.train_chain(
     snakemake.output.metrics,
     out_trained=snakemake.output.get("trained"),
     constraint=p.constraint,

@@ -15,7 +15,8 @@ import pytest
 import torch
 
 from conftest import REPO
-from findeval import early, lpr, masks, rewinding, runs, structured, training
+from findeval import early, masks, rewinding, runs, structured, training
+from findeval.lpr import jobs as lpr_jobs
 from findeval.a1 import jobs
 from findeval.hparams import H
 from findeval.io import load_checkpoint
@@ -101,7 +102,7 @@ def every_kind(files, out: Path) -> dict:
     return {
         "a1": jobs.a1_run(str(out / "a1.json"), kind="lottery", h_find=HF, h_eval=HF, role="train_find", **ticket,
                           **common),
-        "lpr": lpr.chain_run(str(out / "lpr.json"), constraint="local", h_find=HF, h_eval=HF, role="train_find_lpr",
+        "lpr": lpr_jobs.chain_run(str(out / "lpr_jobs.json"), constraint="local", h_find=HF, h_eval=HF, role="train_find_lpr",
                              **ticket, **common),
         "late": rewinding.variant_run(str(out / "late.json"), variant="late", h_find=HF, h_eval=HF,
                                       role="train_find", first_epoch=1, **ticket, **common),

@@ -10,7 +10,9 @@ import pandas as pd
 import pytest
 
 from conftest import TINY, read_yaml, snakemake, validated, write_config
-from findeval import lpr, masks
+from findeval import masks
+from findeval.lpr import jobs as lpr_jobs
+from findeval.lpr import plan as lpr
 from findeval.a1 import plan
 from findeval.hparams import H
 from findeval.workflow import ConfigError
@@ -50,7 +52,7 @@ def test_match_lpr_hits_every_layer_count_exactly():
     for level in range(1, levels + 1):
         ref = masks.global_magnitude_prune(_weights(100 + level, scales=(0.1, 3.0, 1.0, 0.5)), ref, p)
         w = _weights(level)
-        child = lpr.prune_match_lpr(w, mine, ref)
+        child = lpr_jobs.prune_match_lpr(w, mine, ref)
         assert _counts(child) == _counts(ref)
         assert _counts(child) != _counts(masks.global_magnitude_prune(w, mine, p))  # not what global pruning gives
         masks.check_monotone(child, mine)
@@ -63,10 +65,10 @@ def test_match_lpr_refuses_a_reference_that_keeps_more():
     parent = masks.global_magnitude_prune(_weights(1), None, 0.5)
     dense = masks.ones_like(SHAPES)
     with pytest.raises(masks.MaskError, match="keeps more weights"):
-        lpr.prune_match_lpr(_weights(2), parent, dense)
+        lpr_jobs.prune_match_lpr(_weights(2), parent, dense)
     other = {k.replace("conv1", "stem"): v for k, v in dense.items()}
     with pytest.raises(masks.MaskError, match="not masks of the same network"):
-        lpr.prune_match_lpr(_weights(2), parent, other)
+        lpr_jobs.prune_match_lpr(_weights(2), parent, other)
 
 
 def test_local_pruning_gives_equal_ratios():
@@ -76,7 +78,7 @@ def test_local_pruning_gives_equal_ratios():
     mask = masks.ones_like(SHAPES)
     for level in range(1, levels + 1):
         w = _weights(level)
-        child = lpr.prune_local(w, mask, p)
+        child = lpr_jobs.prune_local(w, mask, p)
         masks.check_monotone(child, mask)
         _largest_kept(w, mask, child)
         for name, m in child.items():
@@ -88,7 +90,7 @@ def test_local_pruning_gives_equal_ratios():
     # exact: with p = 1/2 and layer sizes divisible by 2**L, every ratio is exactly 1 - 2**-L
     mask = masks.ones_like({"a.weight": (8, 4, 1, 1), "b.weight": (16, 8, 1, 1)})
     for level in range(1, 4):
-        mask = lpr.prune_local({k: np.random.default_rng(level).standard_normal(v.shape) for k, v in mask.items()},
+        mask = lpr_jobs.prune_local({k: np.random.default_rng(level).standard_normal(v.shape) for k, v in mask.items()},
                                mask, 0.5)
         assert set(masks.lpr(mask).values()) == {1 - 0.5 ** level}
 

@@ -25,7 +25,8 @@ import tokenize
 import pytest
 
 from conftest import REPO, read_yaml
-from findeval import instability, lpr, paths, rewinding
+from findeval import instability, paths, rewinding
+from findeval.lpr import plan as lpr
 from findeval.a1 import plan
 from findeval import structured_plan as splan
 from findeval.hparams import SLUG, H, format_number

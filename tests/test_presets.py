@@ -162,7 +162,8 @@ def _lrs(hs):
 
 def paper_checks(config: dict) -> dict:
     """Each paper figure's settings as the code resolves them from a preset (defaults filled in): name -> value."""
-    from findeval import early, instability, lpr, rewinding
+    from findeval import early, instability, rewinding
+    from findeval.lpr import plan as lpr
     from findeval import structured_plan as splan
 
     fig7 = {p["dim"]: (getattr(p["good"], p["dim"]), getattr(p["bad"], p["dim"])) for p in lpr.fig7_pairs(config)}

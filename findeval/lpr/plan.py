@@ -31,20 +31,19 @@ As with lottery masks, evaluating a chain's mask with H_eval == its H_find is it
 twice). Mask files keep the format of :mod:`findeval.masks` with ``kind`` = ``match_lpr`` or ``local`` and
 two more root attributes: ``constraint`` (the same) and ``H_ref`` (JSON; null for local masks).
 
-The first half of this module is pure Python on the config (imported by the Snakefile at parse time: no
-numpy, torch or file access); the job steps below import what they need lazily.
+This module is pure Python on the config (imported by the Snakefile at parse time: no numpy, torch or file
+access); the job steps are :mod:`findeval.lpr.jobs`, the figures :mod:`findeval.lpr.plots`.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 
-from . import paths
-from .a1 import plan
-from .hparams import DIMENSIONS, LABELS, SLUG, H, format_number, run_seeds
-from .workflow import ConfigError
+from .. import paths
+from ..a1 import plan as a1
+from ..hparams import DIMENSIONS, LABELS, SLUG, H, format_number
+from ..workflow import ConfigError
 
 log = logging.getLogger("findeval")
 
@@ -180,7 +179,7 @@ def eval_sweep_input(w, levels: int) -> dict:
 
 
 def _levels(config: dict) -> int:
-    return plan.levels(config)
+    return a1.levels(config)
 
 
 def _check_level(key: str, level: int, n: int) -> int:
@@ -218,7 +217,7 @@ def fig8_levels(config: dict) -> list[int]:
 
 
 def _h_with(config: dict, partial: dict | None) -> H:
-    return plan.default_h(config).replace(**{k: v for k, v in (partial or {}).items() if v is not None})
+    return a1.default_h(config).replace(**{k: v for k, v in (partial or {}).items() if v is not None})
 
 
 def fig7_pairs(config: dict) -> list[dict]:
@@ -226,10 +225,10 @@ def fig7_pairs(config: dict) -> list[dict]:
     paper's notion, good = smallest LR, largest BS, smallest WD of the find grid, bad = the opposite.
     Hyperparameters whose good and bad values coincide (a one-value grid) have no panel."""
     opts = _opts(config, "fig7")
-    base = plan.default_h(config)
+    base = a1.default_h(config)
     pairs = []
     for dim in DIMENSIONS:
-        grid = plan.grid_values(config, dim, "find")
+        grid = a1.grid_values(config, dim, "find")
         small_good = dim != "batch_size"
         good = (opts.get("good") or {}).get(dim)
         bad = (opts.get("bad") or {}).get(dim)
@@ -252,16 +251,16 @@ def fig7_heval(config: dict) -> H:
 
 def figA15_hfinds(config: dict) -> list[H]:
     """LR_find of Figure A15's lines: ``figures.figA15.lr_find`` (paper L301: 0.1, 0.2, 0.5), else the LR find grid."""
-    base = plan.default_h(config)
-    lrs = _opts(config, "figA15").get("lr_find") or plan.grid_values(config, "lr", "find")
+    base = a1.default_h(config)
+    lrs = _opts(config, "figA15").get("lr_find") or a1.grid_values(config, "lr", "find")
     return [base.replace(lr=v) for v in sorted(set(lrs))]
 
 
 def figA15_hevals(config: dict) -> list[H]:
-    base = plan.default_h(config)
+    base = a1.default_h(config)
     lrs = _opts(config, "figA15").get("lr_eval")
     if lrs is None:
-        lrs = [base.lr, max(plan.grid_values(config, "lr", "eval"))]
+        lrs = [base.lr, max(a1.grid_values(config, "lr", "eval"))]
     return [base.replace(lr=v) for v in dict.fromkeys(lrs)]
 
 
@@ -271,8 +270,8 @@ def figA16_heval(config: dict) -> H:
 
 def fig8_hs(config: dict) -> list[H]:
     """H_find of Figure 8: weight decay 0, LR from figures.fig8.lr (default: the LR find grid)."""
-    lrs = _opts(config, "fig8").get("lr") or plan.grid_values(config, "lr", "find")
-    base = plan.default_h(config).replace(weight_decay=0.0)
+    lrs = _opts(config, "fig8").get("lr") or a1.grid_values(config, "lr", "find")
+    base = a1.default_h(config).replace(weight_decay=0.0)
     return [base.replace(lr=v) for v in sorted(set(lrs))]
 
 
@@ -302,8 +301,8 @@ def _sparsity_pct(config: dict, level: int) -> str:
 
 
 def _lpr_panel(config: dict, dim: str, level: int, hs: list[H] | None = None, title: str | None = None) -> dict:
-    base = plan.default_h(config)
-    hs = hs or [base.replace(**{dim: v}) for v in sorted(plan.grid_values(config, dim, "find"))]
+    base = a1.default_h(config)
+    hs = hs or [base.replace(**{dim: v}) for v in sorted(a1.grid_values(config, dim, "find"))]
     text = title or f"{LABELS[dim]}_find"
     return {"type": "lpr", "title": f"{text}, level {level} (~{_sparsity_pct(config, level)}% sparse)",
             "lines": [_lpr_line(config, h, dim, level) for h in hs]}
@@ -314,9 +313,9 @@ def _all_levels(config: dict) -> list[int]:
 
 
 def _lottery_line(config: dict, hfind: H, heval: H, label: str, style: str | None) -> dict:
-    line = plan.Line("lottery", hfind, heval)
+    line = a1.Line("lottery", hfind, heval)
     return {"label": label, "style": style,
-            "files": _files(config, lambda s, lv: plan.metrics_path(config, line, s, lv), _all_levels(config))}
+            "files": _files(config, lambda s, lv: a1.metrics_path(config, line, s, lv), _all_levels(config))}
 
 
 def _chain_line(config: dict, constraint: str, hfind: H, heval: H, label: str, style: str | None,
@@ -354,10 +353,10 @@ def figure_panels(config: dict, fig: str) -> list[dict]:
             _chain_line(config, "local", hf, he, f"LR_find = {_value(hf, 'lr')}", None) for hf in hfinds]}
             for he in figA15_hevals(config)]
     if fig == "figA16":
-        base, heval = plan.default_h(config), figA16_heval(config)
+        base, heval = a1.default_h(config), figA16_heval(config)
         panels = []
         for dim in ("batch_size", "weight_decay"):
-            hfinds = [base.replace(**{dim: v}) for v in sorted(plan.grid_values(config, dim, "find"))]
+            hfinds = [base.replace(**{dim: v}) for v in sorted(a1.grid_values(config, dim, "find"))]
             panels.append({"type": "accuracy", "title": f"local pruning, {LABELS[dim]}_find; H_eval {heval.slug}",
                            "lines": [_chain_line(config, "local", hf, heval, f"{LABELS[dim]}_find = {_value(hf, dim)}",
                                                  None) for hf in hfinds]})
@@ -394,197 +393,3 @@ def figure_params(config: dict, fig: str) -> dict:
 def figure_inputs(config: dict, fig: str) -> list[str]:
     return sorted({f["path"] for panel in figure_panels(config, fig) for line in panel["lines"]
                    for f in line["files"]})
-
-
-# =========================================================================== pruning (job time)
-
-
-def matched_kept(reference) -> dict:
-    """Per layer, the number of weights the reference mask keeps (the counts match-LPR pruning hits)."""
-    return {name: int(m.sum()) for name, m in reference.items()}
-
-
-def local_kept(mask, fraction: float) -> dict:
-    """Per layer, the count local pruning keeps: ``n_l - round_half_up(fraction * n_l)`` of its ``n_l`` kept."""
-    from .masks import prune_count
-
-    return {name: int(m.sum()) - prune_count(int(m.sum()), fraction) for name, m in mask.items()}
-
-
-def check_counts(mask, kept: dict, what: str = "mask") -> None:
-    from .masks import MaskError
-
-    wrong = {n: (int(m.sum()), kept[n]) for n, m in mask.items() if int(m.sum()) != kept[n]}
-    if wrong:
-        raise MaskError(f"{what}: per-layer counts missed their targets (kept, target): {wrong}")
-
-
-def prune_match_lpr(weights: dict, parent, reference, *, parent_name: str = "parent mask",
-                    reference_name: str = "reference mask"):
-    """One level of match-LPR pruning: every layer keeps exactly as many weights as ``reference`` keeps there,
-    the weights kept being those of largest |w| among those ``parent`` keeps."""
-    from .masks import MaskError, layer_count_prune
-
-    if list(reference) != list(parent):
-        raise MaskError(f"{reference_name} holds tensors {list(reference)[:3]}..., {parent_name} holds "
-                        f"{list(parent)[:3]}...: they are not masks of the same network")
-    for name in parent:
-        if reference[name].shape != parent[name].shape:
-            raise MaskError(f"{name}: {reference_name} has shape {reference[name].shape}, {parent_name} "
-                            f"{parent[name].shape}")
-    kept = matched_kept(reference)
-    more = {n: (k, int(parent[n].sum())) for n, k in kept.items() if k > int(parent[n].sum())}
-    if more:
-        raise MaskError(f"{reference_name} keeps more weights than {parent_name} in some layers (reference, parent):"
-                        f" {more}; the reference must be the mask of the next level")
-    mask = layer_count_prune(weights, parent, kept)
-    check_counts(mask, kept, "match-LPR mask")
-    return mask
-
-
-def prune_local(weights: dict, parent, fraction: float):
-    """One level of local pruning: every layer loses ``round_half_up(fraction * n_l)`` of its ``n_l`` kept weights."""
-    from .masks import layer_count_prune
-
-    kept = local_kept(parent, fraction)
-    mask = layer_count_prune(weights, parent, kept)
-    check_counts(mask, kept, "local mask")
-    return mask
-
-
-def dense_mask(state: dict):
-    """The level-0 mask: every prunable tensor (:func:`findeval.masks.prunable_shapes`)."""
-    from .masks import ones_like, prunable_shapes
-
-    return ones_like(prunable_shapes(state))
-
-
-def prune_chain(out_mask: str, out_ticket: str, *, constraint: str, trained: str, parent_mask: str | None,
-                start: str, level: int, seed: int, h_find: H, fraction: float, reference_mask: str | None = None,
-                h_ref: H | None = None):
-    """One level of a constrained chain: mask M_L from the weights trained at L-1 (and M_{L-1}), then its
-    ticket theta_0 * M_L (A1 lines 5 and 6)."""
-    import h5py
-
-    from . import masks
-    from .a1 import jobs
-    from .io import atomic_path, load_checkpoint
-
-    if constraint not in CONSTRAINTS:
-        raise ValueError(f"unknown LPR constraint {constraint!r}; choose from {CONSTRAINTS}")
-    masks.prune_count(1, fraction)  # checks 0 < fraction < 1 before any file is read
-    state, _ = load_checkpoint(trained)
-    if parent_mask:
-        parent, attrs = masks.load_mask(parent_mask)
-        masks.check_compatible(parent, state, f"mask {parent_mask}")
-        if attrs.get("level") != level - 1:
-            raise masks.MaskError(f"{parent_mask} is level {attrs.get('level')}, expected {level - 1}")
-    else:
-        if level != 1:
-            raise ValueError(f"level {level} needs the chain's mask of level {level - 1}")
-        parent = dense_mask(state)
-    if constraint == "match_lpr":
-        if not reference_mask:
-            raise ValueError("match-LPR pruning needs a reference mask")
-        ref, ref_attrs = masks.load_mask(reference_mask)
-        if ref_attrs.get("level") != level:
-            raise masks.MaskError(f"reference {reference_mask} is level {ref_attrs.get('level')}, expected {level}")
-        mask = prune_match_lpr(state, parent, ref, parent_name=parent_mask or "the dense network",
-                               reference_name=f"reference {reference_mask}")
-    else:
-        mask = prune_local(state, parent, fraction)
-    masks.check_monotone(mask, parent, out_mask)
-    with atomic_path(out_mask) as tmp:
-        masks.save_mask(tmp, mask, kind=constraint, level=level, seed=seed, h_find=h_find, fraction=fraction,
-                        seeds=run_seeds(seed))
-        with h5py.File(tmp, "a", locking=masks.file_locking()) as f:
-            f.attrs["constraint"] = constraint
-            f.attrs["H_ref"] = json.dumps(h_ref.as_dict() if h_ref else None)
-    jobs.rewind(out_ticket, start=start, mask=out_mask)
-    log.info("%s level %d: sparsity %.4f, LPR %s", constraint, level, masks.sparsity(mask),
-             {k: round(v, 4) for k, v in masks.lpr(mask).items()})
-    return mask
-
-
-def chain_run(out_metrics: str, *, constraint: str, h_find: H, h_eval: H, h_ref: H | None = None, **kwargs):
-    """The run that trains a constrained chain's ticket (``h_eval`` = H_find for its find run, another H for an
-    evaluation; the other arguments: ``jobs.a1_run``'s).
-
-    The run is a lottery run in every respect (theta_0 and the replicate's data order: same seeds); its
-    metrics.json says ``kind`` = the constraint and records ``H_ref``.
-    """
-    from .a1 import jobs
-
-    return jobs.a1_run(out_metrics, kind="lottery", h_find=h_find, h_eval=h_eval,
-                       tail={"kind": constraint, "constraint": constraint, "H_ref": h_ref.as_dict() if h_ref else None},
-                       **kwargs)
-
-
-def train_chain(out_metrics: str, **kwargs) -> dict:
-    """Train one run of :func:`chain_run`'s arguments with the training entry point; its record."""
-    from . import runs
-
-    return runs.train(chain_run(out_metrics, **kwargs))
-
-
-def constrained_chain(*, constraint: str, trained: dict, metrics: dict, masks_out: dict, tickets: dict,
-                      dense_trained: str, init: str, data: str, h_find: H, seed: int, fraction: float,
-                      training: dict, augment: dict | None, h_ref: H | None = None,
-                      reference_masks: dict | None = None, device: str = "cpu", threads: int = 1,
-                      **speed) -> None:
-    """One LPR-constrained chain, levels 1..N, in one job (``runtime.granularity: chain``): the same calls as
-    the per-level rules ``prune_match_lpr``/``prune_local`` and ``train_find_lpr``, in level order. Level 0
-    is the regular find chain's dense run (``dense_trained``)."""
-    levels = sorted(metrics)
-    if levels != list(range(1, len(levels) + 1)) or sorted(trained) != levels or sorted(masks_out) != levels \
-            or sorted(tickets) != levels:
-        raise ValueError(f"an LPR chain needs every level from 1: got metrics {levels}, masks {sorted(masks_out)}")
-    for level in levels:
-        prune_chain(masks_out[level], tickets[level], constraint=constraint,
-                    trained=dense_trained if level == 1 else trained[level - 1],
-                    parent_mask=masks_out.get(level - 1), start=init, level=level, seed=seed, h_find=h_find,
-                    fraction=fraction, h_ref=h_ref,
-                    reference_mask=(reference_masks or {}).get(level) if constraint == "match_lpr" else None)
-        train_chain(metrics[level], out_trained=trained[level], constraint=constraint, h_find=h_find,
-                    h_eval=h_find, h_ref=h_ref, start=tickets[level], mask=masks_out[level], data=data,
-                    role="train_find_lpr", level=level, seed=seed, training=training, augment=augment,
-                    device=device, threads=threads, **speed)
-
-
-def constrained_eval_sweep(*, constraint: str, metrics: dict, tickets: dict, masks_in: dict, data: str,
-                           h_find: H, h_eval: H, seed: int, training: dict, augment: dict | None,
-                           h_ref: H | None = None, device: str = "cpu", threads: int = 1, group: int = 0,
-                           **speed) -> None:
-    """``train_eval_lpr`` for every level of one constrained chain with one H_eval, in one job. ``group`` > 0
-    (runtime.group): grouped networks of at most ``group`` levels (the same records, plus ``group_size``)."""
-    from . import runs
-
-    runs.train_all([chain_run(out, constraint=constraint, h_find=h_find, h_eval=h_eval, h_ref=h_ref,
-                              start=tickets[level], mask=masks_in[level], data=data, role="train_eval_lpr",
-                              level=level, seed=seed, training=training, augment=augment, device=device,
-                              threads=threads, **speed) for level, out in metrics.items()], group)
-
-
-# =========================================================================== reading LPRs
-
-
-def read_lpr(path) -> dict:
-    """The LPR stored in a mask file's attributes: ``names`` (network order), ``ratios``, ``pruned``, ``total``,
-    ``level``, ``sparsity`` (no mask array is read)."""
-    import h5py
-
-    from .masks import FORMAT, MaskError, attr_value, file_locking
-
-    try:
-        with h5py.File(path, "r", locking=file_locking()) as f:
-            attrs = {k: attr_value(v) for k, v in f.attrs.items()}
-    except OSError as err:
-        raise MaskError(f"mask file {path} is unreadable (truncated or corrupt HDF5?): {err}") from err
-    if attrs.get("format") != FORMAT:
-        raise MaskError(f"{path} is not a findeval mask file (attribute format={attrs.get('format')!r})")
-    missing = [k for k in ("layer_names", "layer_ratios", "layer_pruned", "layer_total") if k not in attrs]
-    if missing:
-        raise MaskError(f"{path}: mask file lacks the LPR attributes {missing}")
-    return {"names": list(attrs["layer_names"]), "ratios": [float(x) for x in attrs["layer_ratios"]],
-            "pruned": [int(x) for x in attrs["layer_pruned"]], "total": [int(x) for x in attrs["layer_total"]],
-            "level": int(attrs["level"]), "sparsity": float(attrs["sparsity"])}

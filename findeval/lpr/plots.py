@@ -15,13 +15,15 @@ figure job writes it beside the results (``results/<exp>/lpr/<figure>.csv``) so 
 from __future__ import annotations
 
 import string
+import textwrap
 
 import pandas as pd
 
-from . import analysis
-from .hparams import format_number
-from .lpr import read_lpr
-from .plotting import BASELINE_STYLE, short_layer_name, sparsity_axis
+from .. import analysis
+from ..hparams import format_number
+from ..io import atomic_path
+from ..masks import read_lpr
+from ..plotting import BASELINE_STYLE, short_layer_name, sparsity_axis
 
 #: Lines with a fixed look in every panel (fig7): colour index into the palette (None: grey) and dashes.
 LINE_STYLES = {
@@ -139,8 +141,6 @@ def draw_figure(params: dict, *, pdf: str, png: str, table_out: str | None = Non
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    from .io import atomic_path
-
     style = {"context": "paper", "palette": "colorblind", "dpi": 150, "panel_width": 3.6, "panel_height": 2.8,
              "sparsity_axis": "log", **(style or {})}
     sns.set_theme(context=style["context"], style="whitegrid")
@@ -167,8 +167,6 @@ def draw_figure(params: dict, *, pdf: str, png: str, table_out: str | None = Non
     f.tight_layout()
     note = params.get("note")
     if note:  # the reading of the paper this figure follows, under the panels
-        import textwrap
-
         lines = textwrap.wrap(note, width=int(28 * ncols * style["panel_width"] / 3.6) or 60)
         f.text(0.5, 0.0, "\n".join(lines), ha="center", va="top", fontsize="x-small", style="italic")
     for path in (pdf, png):
