@@ -304,7 +304,7 @@ def settings(config: dict) -> dict:
 
 def early_settings(config: dict) -> dict | None:
     """C5's selection from fig9 (None without early-pruning runs): panel, H_find, middle and final epoch."""
-    from . import early
+    from .early import plan as early
     from .a1 import plan
 
     if not early.enabled(config):
@@ -320,7 +320,8 @@ def early_settings(config: dict) -> dict | None:
 def inputs(config: dict) -> dict:
     """The files the claims job reads: ``structured``, ``fig9`` and ``fig4`` are lists, empty when structured
     pruning, early pruning or rewinding (a one-epoch schedule) is off."""
-    from . import early, figures, rewinding
+    from . import figures, rewinding
+    from .early import plan as early
     from .lpr import plan as lpr
     from . import structured_plan as splan
 

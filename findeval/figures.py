@@ -54,7 +54,7 @@ class Family:
 
 
 def _early_enabled(config: dict) -> bool:
-    return _module("early").enabled(config)
+    return _module("early.plan").enabled(config)
 
 
 def _late(config: dict) -> bool:
@@ -82,9 +82,9 @@ FAMILIES: tuple[Family, ...] = (
     Family("instability", "instability", "rewinding_plots", loader=None, table=True,
            rules=lambda c: list(_figs("instability")),
            default=lambda c: list(_figs("instability")) if _late(c) else []),
-    Family("early", "early", "early_plots", loader=None, table=True,
-           rules=lambda c: list(_figs("early")) if _early_enabled(c) else [],
-           default=lambda c: list(_figs("early")) if _early_enabled(c) else []),
+    Family("early", "early.plan", "early.plots", loader=None, table=True,
+           rules=lambda c: list(_figs("early.plan")) if _early_enabled(c) else [],
+           default=lambda c: list(_figs("early.plan")) if _early_enabled(c) else []),
     Family("structured", "structured_plan", "structured_plots", loader="structured", table=False,
            rules=lambda c: list(_figs("structured_plan")),
            default=lambda c: list(_figs("structured_plan")) if _structured_enabled(c) else []),

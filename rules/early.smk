@@ -4,7 +4,7 @@
 #   early_eval_sweep   every early mask trained with H_eval for the whole schedule
 #   lpr_trajectory     the dense level-0 find run again, with the LPR pruning would give after every epoch
 
-from findeval import early
+from findeval.early import plan as early
 
 early.check(config)
 # runtime.group > 0: the sweep jobs train their levels as grouped networks (findeval.grouped). A params value

@@ -1,14 +1,14 @@
 """Rule early_eval_sweep: every early mask of one chain trained with one H_eval (findeval.early)."""
 
 import _bootstrap
-from findeval import early
+from findeval.early import jobs as early_jobs
 from findeval.a1 import jobs
 from findeval import process
 from findeval.hparams import H
 
 process.setup_logging(snakemake.log[0])
 p, inp = snakemake.params, snakemake.input
-early.early_eval_sweep(
+early_jobs.early_eval_sweep(
     metrics=jobs.by_level(snakemake.output, "metrics"),
     starts=jobs.by_level(inp, "start"),
     masks_in=jobs.by_level(inp, "mask"),

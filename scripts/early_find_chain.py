@@ -1,14 +1,14 @@
 """Rule early_find_chain: iterative early pruning for one H_find, pruning epoch k and replicate (findeval.early)."""
 
 import _bootstrap
-from findeval import early
+from findeval.early import jobs as early_jobs
 from findeval.a1 import jobs
 from findeval import process
 from findeval.hparams import H
 
 process.setup_logging(snakemake.log[0])
 p, out = snakemake.params, snakemake.output
-early.early_chain(
+early_jobs.early_chain(
     trained=jobs.by_level(out, "trained"),
     metrics=jobs.by_level(out, "metrics"),
     masks_out=jobs.by_level(out, "mask"),

@@ -1,13 +1,13 @@
 """Rule lpr_trajectory: the dense level-0 find run again, with the LPR pruning would give after every epoch."""
 
 import _bootstrap
-from findeval import early
+from findeval.early import jobs as early_jobs
 from findeval import process
 from findeval.hparams import H
 
 process.setup_logging(snakemake.log[0])
 p = snakemake.params
-early.lpr_trajectory(
+early_jobs.lpr_trajectory(
     snakemake.output.table,
     init=snakemake.input.init,
     data=snakemake.input.data,

@@ -13,7 +13,9 @@ import pytest
 import torch
 
 from conftest import REPO, TINY, planned_jobs, read_yaml, snakemake, validated, write_config
-from findeval import claims, early, figures, masks
+from findeval import claims, figures, masks
+from findeval.early import jobs as early_jobs
+from findeval.early import plan as early
 from findeval.a1 import jobs
 from findeval.a1 import plan
 from findeval.hparams import H, format_number
@@ -111,7 +113,7 @@ def _run_chain(d, cfg, hf: H, k: int, n: int = 2) -> dict:
            "metrics": {lv: str(base / f"level{lv}/metrics.json") for lv in range(n)},
            "masks_out": {lv: str(base / f"level{lv}/mask.h5") for lv in range(1, n + 1)},
            "tickets": {lv: str(base / f"level{lv}/ticket.pt") for lv in range(1, n + 1)}}
-    early.early_chain(**out, init=str(d / "init.pt"), data=str(d / "dataset.npz"), h_find=hf, prune_epoch=k, seed=0,
+    early_jobs.early_chain(**out, init=str(d / "init.pt"), data=str(d / "dataset.npz"), h_find=hf, prune_epoch=k, seed=0,
                       fraction=cfg["pruning"]["fraction"], training=cfg["training"],
                       augment=cfg["dataset"]["augment"])
     return out
@@ -155,7 +157,7 @@ def test_lpr_trajectory_reproduces_the_find_level0_run(prepared):
         jobs.train_run(str(d / "regular0/metrics.json"), out_trained=str(regular), start=str(d / "init.pt"),
                        mask=None, data=str(d / "dataset.npz"), kind="lottery", h_find=hf, h_eval=hf, level=0, seed=0,
                        training=cfg["training"], augment=cfg["dataset"]["augment"], role="train_find")
-    df = early.lpr_trajectory(str(d / "traj.csv"), init=str(d / "init.pt"), data=str(d / "dataset.npz"), h_find=hf,
+    df = early_jobs.lpr_trajectory(str(d / "traj.csv"), init=str(d / "init.pt"), data=str(d / "dataset.npz"), h_find=hf,
                               seed=0, fraction=p, training=cfg["training"], augment=cfg["dataset"]["augment"],
                               out_trained=str(d / "traj_final.pt"))
     mine, _ = load_checkpoint(str(d / "traj_final.pt"))
@@ -163,7 +165,7 @@ def test_lpr_trajectory_reproduces_the_find_level0_run(prepared):
     assert set(mine) == set(ref)
     for name in ref:
         assert torch.equal(mine[name], ref[name]), name
-    assert list(pd.read_csv(d / "traj.csv").columns) == early.TRAJECTORY_COLUMNS
+    assert list(pd.read_csv(d / "traj.csv").columns) == early_jobs.TRAJECTORY_COLUMNS
     assert sorted(df["epoch"].unique()) == list(range(cfg["training"]["epochs"] + 1))
     # the final epoch's LPR is that of the regular mask M_1
     jobs.prune(str(d / "regular1_mask.h5"), trained=str(regular), parent_mask=None, fraction=p, level=1, seed=0,

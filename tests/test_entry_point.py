@@ -15,7 +15,8 @@ import pytest
 import torch
 
 from conftest import REPO
-from findeval import early, masks, rewinding, runs, structured, training
+from findeval import masks, rewinding, runs, structured, training
+from findeval.early import jobs as early_jobs
 from findeval.lpr import jobs as lpr_jobs
 from findeval.a1 import jobs
 from findeval.hparams import H
@@ -110,7 +111,7 @@ def every_kind(files, out: Path) -> dict:
                                         role="train_find", warmup_iters=3, **ticket, **common),
         "copy_b": rewinding.variant_run(None, out_trained=str(out / "b.pt"), variant="lottery", h_find=HF,
                                         h_eval=HF, role="instability_copy_b", data_seed=7, **ticket, **common),
-        "early": early.early_run(str(out / "early.json"), out_trained=None, h_find=HF, stop_epoch=1, **ticket,
+        "early": early_jobs.early_run(str(out / "early.json"), out_trained=None, h_find=HF, stop_epoch=1, **ticket,
                                  **common),
         "structured": structured.structured_run(str(out / "dense.json"), kind="dense", start=files["sinit.pt"],
                                                 h_find=HF, h_eval=HF, ratio=0.0, data=files["dataset.npz"], seed=0,

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, TINY, read_yaml, validated
-from findeval import early, figures, instability, rewinding
+from findeval import figures, instability, rewinding
+from findeval.early import plan as early
 from findeval.lpr import plan as lpr
 from findeval.a1 import plan
 from findeval import structured_plan as splan

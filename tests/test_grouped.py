@@ -347,7 +347,8 @@ def test_other_sweeps_grouped_record_what_their_single_path_records(tmp_path, mo
 
     import numpy as np
 
-    from findeval import early, rewinding, runs
+    from findeval import rewinding, runs
+    from findeval.early import jobs as early_jobs
     from findeval.a1 import jobs
     from findeval.io import load_checkpoint, save_checkpoint
 
@@ -369,7 +370,7 @@ def test_other_sweeps_grouped_record_what_their_single_path_records(tmp_path, mo
     common = dict(masks_in=mask, data=str(d), h_find=H(0.05, 64, 5e-4), h_eval=H(0.05, 64, 5e-4), seed=0,
                   training=training_block, augment=None)
     sweeps = {
-        "early": lambda out, g: early.early_eval_sweep(metrics=out, starts={lv: reinit for lv in levels},
+        "early": lambda out, g: early_jobs.early_eval_sweep(metrics=out, starts={lv: reinit for lv in levels},
                                                        prune_epoch=1, group=g, **common),
         "late": lambda out, g: rewinding.variant_eval_sweep(vdir="late/k1", metrics=out,
                                                             starts={1: reinit, 2: nan_start}, group=g, **common),

@@ -162,7 +162,8 @@ def _lrs(hs):
 
 def paper_checks(config: dict) -> dict:
     """Each paper figure's settings as the code resolves them from a preset (defaults filled in): name -> value."""
-    from findeval import early, instability, rewinding
+    from findeval import instability, rewinding
+    from findeval.early import plan as early
     from findeval.lpr import plan as lpr
     from findeval import structured_plan as splan
 

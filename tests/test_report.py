@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, TINY, planned_jobs, read_yaml, snakemake, write_config
-from findeval import claims, early, instability, rewinding
+from findeval import claims, instability, rewinding
+from findeval.early import plan as early
 from findeval.lpr import plan as lpr
 from findeval.a1 import plan
 from findeval import figures as registry

@@ -36,8 +36,8 @@ Config (optional block ``early_pruning``; without it, or with ``enabled: false``
 ``epochs`` (the k values; null: the paper's 20, 50 and 70 of 110 scaled to ``training.epochs``), ``lr_find``
 (null: the LR find grid), ``h_eval`` (partial H; null: the defaults).
 
-The first half of this module is pure Python on the config (the Snakefile imports it at parse time); the job
-functions import torch and numpy lazily.
+This module is pure Python on the config (the Snakefile imports it at parse time); the job steps are
+:mod:`findeval.early.jobs`, the figures :mod:`findeval.early.plots`.
 """
 
 from __future__ import annotations
@@ -45,10 +45,10 @@ from __future__ import annotations
 import logging
 from decimal import ROUND_HALF_UP, Decimal
 
-from . import paths
-from .a1 import plan
-from .hparams import H, format_number
-from .workflow import ConfigError
+from .. import paths
+from ..a1 import plan as a1
+from ..hparams import H, format_number
+from ..workflow import ConfigError
 
 log = logging.getLogger("findeval")
 
@@ -94,8 +94,8 @@ def prune_epochs(config: dict) -> list[int]:
 
 def hfinds(config: dict) -> list[H]:
     """H_find of fig9, figA18 and figA19: the defaults with LR from ``early_pruning.lr_find`` (or the LR find grid)."""
-    lrs = _block(config).get("lr_find") or plan.grid_values(config, "lr", "find")
-    base = plan.default_h(config)
+    lrs = _block(config).get("lr_find") or a1.grid_values(config, "lr", "find")
+    base = a1.default_h(config)
     return [base.replace(lr=v) for v in sorted(set(lrs))]
 
 
@@ -106,17 +106,17 @@ def figA18_hfinds(config: dict) -> list[H]:
     if not lrs:
         own = sorted({h.lr for h in hfinds(config)})
         lrs = [own[-1], own[0]] if len(own) > 1 else own
-    base = plan.default_h(config)
+    base = a1.default_h(config)
     return [base.replace(lr=v) for v in dict.fromkeys(lrs)]
 
 
 def heval(config: dict) -> H:
     partial = _block(config).get("h_eval") or {}
-    return plan.default_h(config).replace(**{k: v for k, v in partial.items() if v is not None})
+    return a1.default_h(config).replace(**{k: v for k, v in partial.items() if v is not None})
 
 
 def levels(config: dict) -> int:
-    return plan.levels(config)
+    return a1.levels(config)
 
 
 def data_path(config: dict, fig: str) -> str:
@@ -128,7 +128,7 @@ def metrics_path(config: dict, hfind: H, epoch: int, he: H, seed: int, level: in
     trained with ``he``; level 0 is the dense network trained k epochs with H_find."""
     exp = config["experiment"]
     if epoch == total_epochs(config):
-        return plan.metrics_path(config, plan.Line("lottery", hfind, he), seed, level)
+        return a1.metrics_path(config, a1.Line("lottery", hfind, he), seed, level)
     if level == 0:
         return paths.level_file(paths.early_chain(exp, hfind.slug, epoch, seed), 0, "metrics")
     return paths.level_file(paths.early_eval(exp, hfind.slug, epoch, he.slug, seed), level, "metrics")
@@ -209,137 +209,3 @@ def check(config: dict) -> None:
             hfinds(config), heval(config), figA18_hfinds(config)
         except (TypeError, ValueError) as err:
             raise ConfigError(f"early_pruning: {err}") from err
-
-
-# =========================================================================== jobs (job time)
-
-
-def early_run(out_metrics: str, *, out_trained: str | None, start: str, mask: str | None, data: str, h_find: H,
-              level: int, seed: int, stop_epoch: int, training: dict, augment: dict | None,
-              role: str = "train_find_early", device: str = "cpu", threads: int = 1, precision: str = "fp32",
-              channels_last: bool = False):
-    """The run of ``jobs.train_run`` for a find run stopped after epoch ``stop_epoch`` of the schedule: the same
-    inputs, checks, seeds (those of the lottery run of this level), resume file and metrics, plus ``prune_epoch``
-    (``epochs`` is k, ``schedule_epochs`` the schedule's)."""
-    from .regime import Schedule
-    from .runs import DIVERGED, Outputs, Runtime, Seeds, TrainRun
-
-    seeds = Seeds(seed, "lottery", level)
-    head = {"kind": "early", "role": role, "level": level, "seed": seed, "seeds": seeds.resolve(),
-            "H_find": h_find.as_dict(), "H_eval": h_find.as_dict(), "prune_epoch": int(stop_epoch),
-            "epochs": int(stop_epoch), "schedule_epochs": training["epochs"]}
-    return TrainRun(role=role, kind="early", start=start, mask=mask, data=data, h=h_find, h_find=h_find, level=level,
-                    schedule=Schedule.from_config(training), seeds=seeds, augment=augment,
-                    runtime=Runtime(device, threads, precision, channels_last), stop_epoch=int(stop_epoch), head=head,
-                    outputs=Outputs(metrics=out_metrics, trained=out_trained, trained_meta={
-                        "role": "trained", "level": level, "H": h_find.as_dict(), "diverged": DIVERGED,
-                        "prune_epoch": int(stop_epoch)}))
-
-
-def train_until(out_metrics: str, **kwargs) -> dict:
-    """Train one run of :func:`early_run`'s arguments with the training entry point; its record."""
-    from . import runs
-
-    return runs.train(early_run(out_metrics, **kwargs))
-
-
-def prune_early(out_mask: str, *, prune_epoch: int, **kwargs):
-    """``jobs.prune`` (A1 line 5), the mask file also recording ``prune_epoch``."""
-    import h5py
-
-    from . import masks
-    from .a1 import jobs
-    from .io import atomic_path
-
-    with atomic_path(out_mask) as tmp:
-        mask = jobs.prune(str(tmp), **kwargs)
-        with h5py.File(tmp, "a", locking=masks.file_locking()) as f:
-            f.attrs["prune_epoch"] = int(prune_epoch)
-    return mask
-
-
-def early_chain(*, trained: dict, metrics: dict, masks_out: dict, tickets: dict, init: str, data: str, h_find: H,
-                prune_epoch: int, seed: int, fraction: float, training: dict, augment: dict | None,
-                device: str = "cpu", threads: int = 1, **speed) -> None:
-    """Iterative early pruning for one (H_find, k, replicate): train k epochs -> prune -> rewind, levels 0..N-1
-    trained (``trained``/``metrics``), masks and tickets 1..N (``masks_out``/``tickets``)."""
-    from .a1 import jobs
-
-    trained_levels = sorted(metrics)
-    n = len(trained_levels)
-    if trained_levels != list(range(n)) or sorted(trained) != trained_levels or n < 1 \
-            or sorted(masks_out) != list(range(1, n + 1)) or sorted(tickets) != list(range(1, n + 1)):
-        raise ValueError(f"an early chain trains levels 0..N-1 and masks 1..N: got metrics {trained_levels}, "
-                         f"masks {sorted(masks_out)}, tickets {sorted(tickets)}")
-    for level in trained_levels:
-        train_until(metrics[level], out_trained=trained[level], start=tickets.get(level, init),
-                    mask=masks_out.get(level), data=data, h_find=h_find, level=level, seed=seed,
-                    stop_epoch=prune_epoch, training=training, augment=augment, device=device, threads=threads,
-                    **speed)
-        prune_early(masks_out[level + 1], prune_epoch=prune_epoch, trained=trained[level],
-                    parent_mask=masks_out.get(level), fraction=fraction, level=level + 1, seed=seed, h_find=h_find)
-        jobs.rewind(tickets[level + 1], start=init, mask=masks_out[level + 1])
-
-
-def early_eval_sweep(*, metrics: dict, starts: dict, masks_in: dict, data: str, h_find: H, h_eval: H,
-                     prune_epoch: int, seed: int, training: dict, augment: dict | None, device: str = "cpu",
-                     threads: int = 1, group: int = 0, **speed) -> None:
-    """A1 line 8 for every early mask of one chain with one H_eval (the whole schedule, ``jobs.a1_run``); the
-    metrics record ``kind: early`` and ``prune_epoch``. ``group`` > 0 (runtime.group): grouped networks of at
-    most ``group`` levels (``runs.train_grouped``)."""
-    from . import runs
-    from .a1 import jobs
-
-    runs.train_all(jobs.eval_runs(metrics=dict(sorted(metrics.items())), starts=starts, masks_in=masks_in,
-                                  data=data, kind="lottery", h_find=h_find, h_eval=h_eval, seed=seed,
-                                  training=training, augment=augment, role="train_eval_early",
-                                  tail={"kind": "early", "prune_epoch": int(prune_epoch)}, device=device,
-                                  threads=threads, **speed), group)
-
-
-TRAJECTORY_COLUMNS = ["hfind", "seed", "epoch", "lr", "test_accuracy", "layer_index", "layer", "pruned", "total",
-                      "ratio", "sparsity", "final_ratio"]
-
-
-def lpr_trajectory(out_table: str, *, init: str, data: str, h_find: H, seed: int, fraction: float, training: dict,
-                   augment: dict | None, device: str = "cpu", threads: int = 1, precision: str = "fp32",
-                   channels_last: bool = False, out_trained: str | None = None):
-    """The dense level-0 find run of (H_find, replicate) again, measuring after every epoch (and at epoch 0, the
-    initialisation) the LPR the first pruning step would give. Writes the table (:data:`TRAJECTORY_COLUMNS`);
-    ``out_trained`` (tests) also saves the final weights, which equal the find chain's level-0 ``trained.pt``."""
-    import pandas as pd
-
-    from . import masks, models, runs
-    from .io import atomic_path
-    from .regime import Schedule
-
-    masks.prune_count(1, fraction)
-    measured = []
-
-    def measure(epoch: int, net) -> None:
-        names = models.prunable_names(net)
-        weights = {k: v for k, v in net.state_dict().items() if k in names}
-        mask = masks.global_magnitude_prune(weights, None, fraction)
-        measured.append((epoch, masks.layer_table(mask), masks.sparsity(mask)))
-
-    result = runs.train(runs.TrainRun(
-        role="lpr_trajectory", kind="lottery", start=init, data=data, h=h_find, h_find=h_find, level=0,
-        schedule=Schedule.from_config(training), seeds=runs.Seeds(seed, "lottery", 0), augment=augment,
-        runtime=runs.Runtime(device, threads, precision, channels_last), on_epoch_end=measure,
-        outputs=runs.Outputs(trained=out_trained)))
-    history = {row["epoch"]: row for row in result["history"]}
-    final = {r["name"]: r["ratio"] for r in measured[-1][1]}
-    rows = []
-    for epoch, table, sp in measured:
-        h = history.get(epoch, {})
-        for i, r in enumerate(table):
-            rows.append({"hfind": h_find.slug, "seed": int(seed), "epoch": epoch, "lr": h.get("lr"),
-                         "test_accuracy": h.get("test_accuracy"), "layer_index": i, "layer": r["name"],
-                         "pruned": r["pruned"], "total": r["total"], "ratio": r["ratio"], "sparsity": sp,
-                         "final_ratio": final[r["name"]]})
-    df = pd.DataFrame(rows, columns=TRAJECTORY_COLUMNS)
-    with atomic_path(out_table) as tmp:
-        df.to_csv(tmp, index=False)
-    log.info("LPR through training of %s seed %d: %d epochs measured, final test accuracy %.4f%s", h_find.slug,
-             seed, len(measured) - 1, result["test_accuracy"], " (diverged)" if result["diverged"] else "")
-    return df

@@ -16,9 +16,10 @@ import string
 
 import pandas as pd
 
-from . import analysis
-from .hparams import format_number
-from .plotting import short_layer_name, sparsity_axis
+from .. import analysis
+from ..hparams import format_number
+from ..io import atomic_path
+from ..plotting import short_layer_name, sparsity_axis
 
 FIG9_COLUMNS = ["figure", "panel", "hfind", "heval", "line", "prune_epoch", "seed", "level", "sparsity",
                 "test_accuracy", "diverged", "find_epochs", "find_epochs_regular", "compute_saved", "path"]
@@ -67,8 +68,6 @@ def distance_table(traj: pd.DataFrame, figure: str = "figA19") -> pd.DataFrame:
 def _save(f, pdf: str, png: str, dpi) -> None:
     import matplotlib.pyplot as plt
 
-    from .io import atomic_path
-
     for path in (pdf, png):
         with atomic_path(path) as tmp:
             f.savefig(tmp, dpi=dpi, format=path.rsplit(".", 1)[1])
@@ -82,8 +81,6 @@ def draw_figure(params: dict, *, pdf: str, png: str, table_out: str | None = Non
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import seaborn as sns
-
-    from .io import atomic_path
 
     style = {"context": "paper", "palette": "colorblind", "dpi": 150, "panel_width": 3.6, "panel_height": 2.8,
              "sparsity_axis": "log", **(style or {})}
