@@ -199,7 +199,7 @@ def regime_warnings(config: dict) -> list[str]:
 
 
 def _fig4_settings(config: dict, level_star: int) -> dict | None:
-    from . import rewinding
+    from .rewinding import plan as rewinding
     from .a1 import plan
 
     s = rewinding.settings(config)
@@ -320,7 +320,8 @@ def early_settings(config: dict) -> dict | None:
 def inputs(config: dict) -> dict:
     """The files the claims job reads: ``structured``, ``fig9`` and ``fig4`` are lists, empty when structured
     pruning, early pruning or rewinding (a one-epoch schedule) is off."""
-    from . import figures, rewinding
+    from . import figures
+    from .rewinding import plan as rewinding
     from .early import plan as early
     from .lpr import plan as lpr
     from . import structured_plan as splan

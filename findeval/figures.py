@@ -59,7 +59,7 @@ def _early_enabled(config: dict) -> bool:
 
 def _late(config: dict) -> bool:
     """fig4, figA13, figA14 need a late rewinding point (none for a schedule of one epoch)."""
-    return _module("rewinding").settings(config)["late_epoch"] is not None
+    return _module("rewinding.plan").settings(config)["late_epoch"] is not None
 
 
 def _structured_enabled(config: dict) -> bool:
@@ -77,11 +77,12 @@ FAMILIES: tuple[Family, ...] = (
            default=lambda c: list(plan.FIGURES)),
     Family("lpr", "lpr.plan", "lpr.plots", loader=None, table=True,
            rules=lambda c: list(_figs("lpr.plan")), default=lambda c: list(_figs("lpr.plan"))),
-    Family("rewinding", "rewinding", "rewinding_plots", loader=None, table=True,
-           rules=lambda c: list(_figs("rewinding")), default=lambda c: list(_figs("rewinding")) if _late(c) else []),
-    Family("instability", "instability", "rewinding_plots", loader=None, table=True,
-           rules=lambda c: list(_figs("instability")),
-           default=lambda c: list(_figs("instability")) if _late(c) else []),
+    Family("rewinding", "rewinding.plan", "rewinding.plots", loader=None, table=True,
+           rules=lambda c: list(_figs("rewinding.plan")),
+           default=lambda c: list(_figs("rewinding.plan")) if _late(c) else []),
+    Family("instability", "rewinding.instability_plan", "rewinding.plots", loader=None, table=True,
+           rules=lambda c: list(_figs("rewinding.instability_plan")),
+           default=lambda c: list(_figs("rewinding.instability_plan")) if _late(c) else []),
     Family("early", "early.plan", "early.plots", loader=None, table=True,
            rules=lambda c: list(_figs("early.plan")) if _early_enabled(c) else [],
            default=lambda c: list(_figs("early.plan")) if _early_enabled(c) else []),

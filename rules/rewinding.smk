@@ -8,7 +8,8 @@
 #   variant_eval_sweep: a chain's masks trained with H_eval from the chain's tickets
 #   instability (copy B + interpolation), late_preserve_lpr_masks, late_random_eval_sweep -> figA13, figA14
 
-from findeval import instability, rewinding
+from findeval.rewinding import instability_plan as instability
+from findeval.rewinding import plan as rewinding
 
 RW = rewinding.settings(config)
 RW_LEVELS = RW["levels"]
@@ -25,7 +26,7 @@ RW_TRAIN = dict(
 SWEEP_GROUP = {"grouped": {"group": RUNTIME["group"]}} if RUNTIME["group"] else {}
 
 
-# the grammars rewinding.parse_variant and instability.random_eval_sweep accept
+# the grammars rewinding.parse_variant and instability_jobs.random_eval_sweep accept
 wildcard_constraints:
     late_k=paths.INDEX,
     warm=paths.INDEX,

@@ -1,7 +1,7 @@
 """Rules instability (copy B and the interpolation) and late_random_eval_sweep (findeval.instability)."""
 
 import _bootstrap
-from findeval import instability
+from findeval.rewinding import instability_jobs
 from findeval.a1 import jobs
 from findeval import process
 from findeval.hparams import H
@@ -10,7 +10,7 @@ process.setup_logging(snakemake.log[0])
 p, inp, out, w = snakemake.params, snakemake.input, snakemake.output, snakemake.wildcards
 train = _bootstrap.training_args(snakemake)
 if snakemake.rule == "instability":
-    instability.instability(
+    instability_jobs.instability(
         out.json,
         ticket=inp.ticket,
         mask=inp.mask,
@@ -25,7 +25,7 @@ if snakemake.rule == "instability":
         **train,
     )
 else:
-    instability.random_eval_sweep(
+    instability_jobs.random_eval_sweep(
         rkind=w.rkind,
         metrics=jobs.by_level(out, "metrics"),
         masks_in=jobs.by_level(inp, "mask"),

@@ -1,7 +1,7 @@
 """Rules late_theta, late_chain, warmup_chain, lr_rewind_chain and variant_eval_sweep (findeval.rewinding)."""
 
 import _bootstrap
-from findeval import rewinding
+from findeval.rewinding import jobs as rewinding_jobs
 from findeval.a1 import jobs
 from findeval import process
 from findeval.hparams import H
@@ -11,11 +11,11 @@ p, inp, out, w = snakemake.params, snakemake.input, snakemake.output, snakemake.
 train = _bootstrap.training_args(snakemake)
 rule = snakemake.rule
 if rule == "late_theta":
-    rewinding.late_theta(out.theta, init=inp.init, data=inp.data, h_find=H.parse(w.hfind), seed=int(w.seed),
+    rewinding_jobs.late_theta(out.theta, init=inp.init, data=inp.data, h_find=H.parse(w.hfind), seed=int(w.seed),
                          late_epoch=int(w.late_k), **train)
 elif rule in ("late_chain", "warmup_chain", "lr_rewind_chain"):
     variant = rule.removesuffix("_chain")
-    rewinding.variant_chain(
+    rewinding_jobs.variant_chain(
         variant=variant,
         trained=jobs.by_level(out, "trained"),
         metrics=jobs.by_level(out, "metrics"),
@@ -33,7 +33,7 @@ elif rule in ("late_chain", "warmup_chain", "lr_rewind_chain"):
         **train,
     )
 elif rule == "variant_eval_sweep":
-    rewinding.variant_eval_sweep(
+    rewinding_jobs.variant_eval_sweep(
         vdir=w.variant,
         metrics=jobs.by_level(out, "metrics"),
         starts=jobs.by_level(inp, "start"),

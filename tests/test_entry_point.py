@@ -15,7 +15,8 @@ import pytest
 import torch
 
 from conftest import REPO
-from findeval import masks, rewinding, runs, structured, training
+from findeval import masks, runs, structured, training
+from findeval.rewinding import jobs as rewinding_jobs
 from findeval.early import jobs as early_jobs
 from findeval.lpr import jobs as lpr_jobs
 from findeval.a1 import jobs
@@ -105,11 +106,11 @@ def every_kind(files, out: Path) -> dict:
                           **common),
         "lpr": lpr_jobs.chain_run(str(out / "lpr_jobs.json"), constraint="local", h_find=HF, h_eval=HF, role="train_find_lpr",
                              **ticket, **common),
-        "late": rewinding.variant_run(str(out / "late.json"), variant="late", h_find=HF, h_eval=HF,
+        "late": rewinding_jobs.variant_run(str(out / "late.json"), variant="late", h_find=HF, h_eval=HF,
                                       role="train_find", first_epoch=1, **ticket, **common),
-        "warmup": rewinding.variant_run(str(out / "warm.json"), variant="warmup", h_find=HF, h_eval=HF,
+        "warmup": rewinding_jobs.variant_run(str(out / "warm.json"), variant="warmup", h_find=HF, h_eval=HF,
                                         role="train_find", warmup_iters=3, **ticket, **common),
-        "copy_b": rewinding.variant_run(None, out_trained=str(out / "b.pt"), variant="lottery", h_find=HF,
+        "copy_b": rewinding_jobs.variant_run(None, out_trained=str(out / "b.pt"), variant="lottery", h_find=HF,
                                         h_eval=HF, role="instability_copy_b", data_seed=7, **ticket, **common),
         "early": early_jobs.early_run(str(out / "early.json"), out_trained=None, h_find=HF, stop_epoch=1, **ticket,
                                  **common),
@@ -176,15 +177,15 @@ def test_a_killed_late_theta_resumes_and_ends_as_an_uninterrupted_run(files, tmp
     monkeypatch.setenv(runs.RESUME_EVERY_ENV, "1")
     kw = dict(init=files["init.pt"], data=files["dataset.npz"], h_find=HF, seed=0, late_epoch=2,
               training={**TRAINING, "epochs": 3}, augment=AUGMENT)
-    rewinding.late_theta(str(tmp_path / "ref" / "theta_k.pt"), **kw)
+    rewinding_jobs.late_theta(str(tmp_path / "ref" / "theta_k.pt"), **kw)
     out = tmp_path / "run" / "theta_k.pt"
     with monkeypatch.context() as mp:
         kill_after_first_save(mp)
         with pytest.raises(Killed):
-            rewinding.late_theta(str(out), **kw)
+            rewinding_jobs.late_theta(str(out), **kw)
     assert (out.parent / ".theta_k.resume.pt").is_file() and not out.exists()
     capsys.readouterr()
-    rewinding.late_theta(str(out), **kw)
+    rewinding_jobs.late_theta(str(out), **kw)
     assert "resuming from" in capsys.readouterr().out
     assert not (out.parent / ".theta_k.resume.pt").exists()
     (a, ma), (b, mb) = load_checkpoint(tmp_path / "ref" / "theta_k.pt"), load_checkpoint(out)

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, TINY, read_yaml, validated
-from findeval import figures, instability, rewinding
+from findeval import figures
+from findeval.rewinding import instability_plan as instability
+from findeval.rewinding import plan as rewinding
 from findeval.early import plan as early
 from findeval.lpr import plan as lpr
 from findeval.a1 import plan

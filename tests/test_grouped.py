@@ -347,7 +347,8 @@ def test_other_sweeps_grouped_record_what_their_single_path_records(tmp_path, mo
 
     import numpy as np
 
-    from findeval import rewinding, runs
+    from findeval import runs
+    from findeval.rewinding import jobs as rewinding_jobs
     from findeval.early import jobs as early_jobs
     from findeval.a1 import jobs
     from findeval.io import load_checkpoint, save_checkpoint
@@ -372,7 +373,7 @@ def test_other_sweeps_grouped_record_what_their_single_path_records(tmp_path, mo
     sweeps = {
         "early": lambda out, g: early_jobs.early_eval_sweep(metrics=out, starts={lv: reinit for lv in levels},
                                                        prune_epoch=1, group=g, **common),
-        "late": lambda out, g: rewinding.variant_eval_sweep(vdir="late/k1", metrics=out,
+        "late": lambda out, g: rewinding_jobs.variant_eval_sweep(vdir="late/k1", metrics=out,
                                                             starts={1: reinit, 2: nan_start}, group=g, **common),
     }
     for name, sweep in sweeps.items():

@@ -25,7 +25,9 @@ import tokenize
 import pytest
 
 from conftest import REPO, read_yaml
-from findeval import instability, paths, rewinding
+from findeval import paths
+from findeval.rewinding import instability_plan as instability
+from findeval.rewinding import plan as rewinding
 from findeval.lpr import plan as lpr
 from findeval.a1 import plan
 from findeval import structured_plan as splan

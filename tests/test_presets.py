@@ -162,7 +162,8 @@ def _lrs(hs):
 
 def paper_checks(config: dict) -> dict:
     """Each paper figure's settings as the code resolves them from a preset (defaults filled in): name -> value."""
-    from findeval import instability, rewinding
+    from findeval.rewinding import instability_plan as instability
+    from findeval.rewinding import plan as rewinding
     from findeval.early import plan as early
     from findeval.lpr import plan as lpr
     from findeval import structured_plan as splan

@@ -19,7 +19,9 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, TINY, planned_jobs, read_yaml, snakemake, write_config
-from findeval import claims, instability, rewinding
+from findeval import claims
+from findeval.rewinding import instability_plan as instability
+from findeval.rewinding import plan as rewinding
 from findeval.early import plan as early
 from findeval.lpr import plan as lpr
 from findeval.a1 import plan

@@ -11,7 +11,11 @@ import pytest
 import torch
 
 from conftest import REWINDING_TARGETS, TINY, planned_jobs, read_yaml, snakemake, validated, write_config
-from findeval import instability, masks, models, rewinding, runs
+from findeval import masks, models, runs
+from findeval.rewinding import instability_jobs
+from findeval.rewinding import instability_plan as instability
+from findeval.rewinding import jobs as rewinding_jobs
+from findeval.rewinding import plan as rewinding
 from findeval.a1 import jobs
 from findeval.a1 import plan
 from findeval import training as tr
@@ -47,7 +51,7 @@ def _chain(d, variant, levels=2, **kw):
              for name, ext in (("mask", "h5"), ("ticket", "pt"), ("trained", "pt"), ("metrics", "json"))}
     if variant == "warmup":
         files["trained"][0], files["metrics"][0] = str(out / "trained0.pt"), str(out / "metrics0.json")
-    rewinding.variant_chain(variant=variant, trained=files["trained"], metrics=files["metrics"],
+    rewinding_jobs.variant_chain(variant=variant, trained=files["trained"], metrics=files["metrics"],
                             masks_out=files["mask"], tickets=files["ticket"], data=str(d / "dataset.npz"), h_find=HF,
                             seed=SEED, fraction=0.5, training=TRAINING, augment=AUGMENT, **kw)
     return files
@@ -71,7 +75,7 @@ def _assert_ticket(ticket, start, mask_path):
 
 def test_theta_k_is_the_dense_run_after_k_epochs(base):
     """theta_k (late_theta) is bit for bit the regular dense run's weights after epoch k."""
-    rewinding.late_theta(str(base / "theta1.pt"), init=str(base / "init.pt"), data=str(base / "dataset.npz"),
+    rewinding_jobs.late_theta(str(base / "theta1.pt"), init=str(base / "init.pt"), data=str(base / "dataset.npz"),
                          h_find=HF, seed=SEED, late_epoch=1, training=TRAINING, augment=AUGMENT)
     state, meta = load_checkpoint(str(base / "init.pt"))
     model = models.build(meta["model_spec"])
@@ -110,7 +114,7 @@ def test_late_rewinding_resumes_schedule_at_k_from_theta_k_times_mask(base):
     # an evaluation with another H trains the same ticket from epoch k
     out = {1: str(base / "late/eval1.json")}
     he = HF.replace(lr=0.2)
-    rewinding.variant_eval_sweep(vdir="late/k1", metrics=out, starts={1: files["ticket"][1]},
+    rewinding_jobs.variant_eval_sweep(vdir="late/k1", metrics=out, starts={1: files["ticket"][1]},
                                  masks_in={1: files["mask"][1]}, data=str(base / "dataset.npz"), h_find=HF, h_eval=he,
                                  seed=SEED, training=TRAINING, augment=AUGMENT)
     e = read_json(out[1])
@@ -139,7 +143,7 @@ def test_warmup_in_find_runs_only(base):
     assert m0["history"][0]["lr"] == pytest.approx(HF.lr * iters / 30)  # still warming up at the end of epoch 1
     _assert_ticket(files["ticket"][1], base / "init.pt", files["mask"][1])  # rewinds to theta_0
     out = {1: str(base / "warmup/eval1.json")}
-    rewinding.variant_eval_sweep(vdir="warmup/w30", metrics=out, starts={1: files["ticket"][1]},
+    rewinding_jobs.variant_eval_sweep(vdir="warmup/w30", metrics=out, starts={1: files["ticket"][1]},
                                  masks_in={1: files["mask"][1]}, data=str(base / "dataset.npz"), h_find=HF, h_eval=HF,
                                  seed=SEED, training=TRAINING, augment=AUGMENT)
     e = read_json(out[1])
@@ -157,10 +161,10 @@ def test_interpolation_endpoints_are_the_copies(base):
                                       0.5)
     masks.save_mask(d / "mask.h5", m1, kind="lottery", level=1, seed=SEED, h_find=HF, fraction=0.5, seeds={})
     jobs.rewind(str(d / "ticket.pt"), start=str(base / "init.pt"), mask=str(d / "mask.h5"))
-    rewinding.train_variant(str(d / "a.json"), out_trained=str(d / "a.pt"), start=str(d / "ticket.pt"),
+    rewinding_jobs.train_variant(str(d / "a.json"), out_trained=str(d / "a.pt"), start=str(d / "ticket.pt"),
                             mask=str(d / "mask.h5"), data=str(base / "dataset.npz"), variant="lottery", h_find=HF,
                             h_eval=HF, level=1, seed=SEED, training=TRAINING, augment=AUGMENT, role="train_find")
-    r = instability.instability(str(d / "interp.json"), ticket=str(d / "ticket.pt"), mask=str(d / "mask.h5"),
+    r = instability_jobs.instability(str(d / "interp.json"), ticket=str(d / "ticket.pt"), mask=str(d / "mask.h5"),
                                 copy_a=str(d / "a.pt"), copy_a_metrics=str(d / "a.json"),
                                 data=str(base / "dataset.npz"), h=HF, seed=SEED, level=1, late_epoch=0, alphas=5,
                                 training=TRAINING, augment=AUGMENT, out_copy_b=str(d / "b.pt"))
@@ -170,13 +174,13 @@ def test_interpolation_endpoints_are_the_copies(base):
     assert r["data_seeds"]["copy_a"] != r["data_seeds"]["copy_b"]
     assert any(not torch.equal(a[k], b[k]) for k in a)  # other SGD noise, other weights
     for k in a:
-        assert torch.equal(instability.interpolate_state(a, b, 0.0)[k], a[k])
-        assert torch.equal(instability.interpolate_state(a, b, 1.0)[k], b[k])
-    mid = instability.interpolate_state(a, b, 0.5)
+        assert torch.equal(instability_jobs.interpolate_state(a, b, 0.0)[k], a[k])
+        assert torch.equal(instability_jobs.interpolate_state(a, b, 1.0)[k], b[k])
+    mid = instability_jobs.interpolate_state(a, b, 0.5)
     assert all(not mid[k][~torch.as_tensor(m1[k])].any() for k in m1)  # pruned weights stay zero
     data = runs.load_data(str(base / "dataset.npz"), "cpu")
     model = models.build(load_checkpoint(str(d / "a.pt"))[1]["model_spec"])
-    ends = [instability.evaluate_bn(model, s, data) for s in (a, b)]
+    ends = [instability_jobs.evaluate_bn(model, s, data) for s in (a, b)]
     pts = r["interpolation"]
     assert [p["alpha"] for p in pts] == [0, 0.25, 0.5, 0.75, 1]
     assert pts[0]["test_accuracy"] == ends[0]["accuracy"] and pts[0]["test_loss"] == pytest.approx(ends[0]["loss"])
@@ -193,7 +197,7 @@ def test_recompute_bn_uses_training_statistics(base):
     data = runs.load_data(str(base / "dataset.npz"), "cpu")
     seen = []
     hook = model.bn1.register_forward_hook(lambda mod, inp, out: seen.append(inp[0].detach()))
-    instability.recompute_bn(model, data, batch_size=len(data.y_train))  # one batch: the exact mean
+    instability_jobs.recompute_bn(model, data, batch_size=len(data.y_train))  # one batch: the exact mean
     hook.remove()
     assert len(seen) == 1
     assert torch.allclose(model.bn1.running_mean, seen[0].mean(dim=(0, 2, 3)), atol=1e-5)

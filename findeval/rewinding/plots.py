@@ -12,9 +12,9 @@ import string
 
 import pandas as pd
 
-from .lpr import plots as lpr_plots
-from .hparams import format_number
-from .io import read_json
+from ..hparams import format_number
+from ..io import atomic_path, read_json
+from ..lpr import plots as lpr_plots
 
 TABLE_COLUMNS = ["figure", "panel", "line", "seed", "level", "late_epoch", "alpha", "test_error", "test_accuracy",
                  "instability", "sparsity", "path"]
@@ -44,8 +44,6 @@ def draw_interpolation(params: dict, *, pdf: str, png: str, table_out: str | Non
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import seaborn as sns
-
-    from .io import atomic_path
 
     style = {"context": "paper", "palette": "colorblind", "dpi": 150, "panel_width": 3.6, "panel_height": 2.8,
              **(style or {})}

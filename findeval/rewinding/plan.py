@@ -34,20 +34,19 @@ or ``lr_rewind``)::
 
 (warmup chains also have level0/{trained.pt,metrics.json}: their own dense run.)
 
-The first half of this module is pure Python on the config (imported by the Snakefile at parse time: no
-numpy, torch or file access); the job steps below import what they need lazily.
+This module is pure Python on the config (imported by the Snakefile at parse time: no numpy, torch or file
+access); the job steps are :mod:`findeval.rewinding.jobs`, the figures :mod:`findeval.rewinding.plots`.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import re
 
-from . import paths
-from .a1 import plan
-from .hparams import H, format_number
-from .workflow import ConfigError
+from .. import paths
+from ..a1 import plan as a1
+from ..hparams import H, format_number
+from ..workflow import ConfigError
 
 log = logging.getLogger("findeval")
 
@@ -73,15 +72,15 @@ def settings(config: dict) -> dict:
     elif not 1 <= k < epochs:
         raise ConfigError(f"rewinding.late_epoch: {k} is not in 1..training.epochs - 1 = {epochs - 1}")
     n = block.get("levels")
-    n = plan.levels(config) if n is None else int(n)
-    if not 1 <= n <= plan.levels(config):
-        raise ConfigError(f"rewinding.levels: {n} is not in 1..pruning.levels = {plan.levels(config)}")
-    base = plan.default_h(config)
+    n = a1.levels(config) if n is None else int(n)
+    if not 1 <= n <= a1.levels(config):
+        raise ConfigError(f"rewinding.levels: {n} is not in 1..pruning.levels = {a1.levels(config)}")
+    base = a1.default_h(config)
     # Fig. 4 (L82): two LR_find x two LR_eval per panel; the paper does not state the values. Unset: a smaller
     # and a larger value of each grid, the smaller being defaults.lr (the paper's default H) when it is below
     # the grid's largest (see two_values)
-    lr_find = block.get("lr_find") or two_values(plan.grid_values(config, "lr", "find"), base.lr)
-    lr_eval = block.get("lr_eval") or two_values(plan.grid_values(config, "lr", "eval"), base.lr)
+    lr_find = block.get("lr_find") or two_values(a1.grid_values(config, "lr", "find"), base.lr)
+    lr_eval = block.get("lr_eval") or two_values(a1.grid_values(config, "lr", "eval"), base.lr)
     lr_rewind_eval = block.get("lr_rewind_eval") or lr_eval
     return {"late_epoch": k, "warmup_iters": int(block.get("warmup_iters", 25)),
             "warmup_in_eval": bool(block.get("warmup_in_eval", False)), "levels": n,
@@ -172,7 +171,7 @@ def figure_panels(config: dict, fig: str = "fig4") -> list[dict]:
     if fig != "fig4":
         raise ValueError(f"unknown rewinding figure {fig!r}; choose from {FIGURES}")
     s = settings(config)
-    base = plan.default_h(config)
+    base = a1.default_h(config)
     panels = []
     for variant in VARIANTS:
         lr_evals = s["lr_rewind_eval"] if variant == "lr_rewind" else s["lr_eval"]
@@ -235,124 +234,3 @@ def eval_sweep_input(w, levels: int) -> dict:
     """An evaluation sweep trains the chain's tickets (its per-level starts) under the chain's masks."""
     d = paths.variant_chain(w.exp, w.variant, w.hfind, w.seed)
     return {**paths.per_level(d, 1, levels, start="ticket", mask="mask"), "data": paths.data(w.exp)}
-
-
-# =========================================================================== jobs (job time)
-
-
-def variant_run(out_metrics: str | None, *, start: str, mask: str | None, data: str, variant: str, h_find: H,
-                h_eval: H, level: int, seed: int, training: dict, augment: dict | None, role: str,
-                first_epoch: int = 0, warmup_iters: int | None = None, kind: str = "lottery",
-                data_seed: int | None = None, out_trained: str | None = None, device: str = "cpu",
-                threads: int = 1, precision: str = "fp32", channels_last: bool = False):
-    """The run that trains ``start`` under ``mask`` with ``h_eval`` for epochs ``first_epoch``+1..E, recording
-    the keys of :func:`findeval.jobs.train_run` plus ``variant``, ``first_epoch`` and ``warmup_iters``.
-
-    ``warmup_iters`` (not None) replaces the training block's; ``data_seed`` (not None) replaces the replicate's
-    data-order seed (instability copies). A start with NaN weights (a diverged earlier level of an LR
-    rewinding chain) gives a diverged run, recorded as such."""
-    from .regime import Schedule
-    from .runs import DIVERGED, Outputs, Runtime, Seeds, TrainRun
-
-    if warmup_iters is not None:
-        training = {**training, "warmup_iters": int(warmup_iters)}
-    seeds = Seeds(seed, kind, level, data=data_seed)
-    head = {"kind": kind, "role": role, "variant": variant, "level": level, "seed": seed, "seeds": seeds.resolve(),
-            "H_find": h_find.as_dict(), "H_eval": h_eval.as_dict(), "epochs": training["epochs"],
-            "first_epoch": int(first_epoch), "warmup_iters": int(training.get("warmup_iters", 0))}
-    return TrainRun(role=role, kind=kind, start=start, mask=mask, data=data, h=h_eval, h_find=h_find, level=level,
-                    schedule=Schedule.from_config(training), seeds=seeds, augment=augment,
-                    runtime=Runtime(device, threads, precision, channels_last), first_epoch=int(first_epoch),
-                    require_finite=False, head=head,
-                    outputs=Outputs(metrics=out_metrics, trained=out_trained, trained_meta={
-                        "role": "trained", "level": level, "variant": variant, "H": h_eval.as_dict(),
-                        "diverged": DIVERGED}))
-
-
-def train_variant(out_metrics: str, **kwargs) -> dict:
-    """Train one run of :func:`variant_run`'s arguments with the training entry point; its record."""
-    from . import runs
-
-    return runs.train(variant_run(out_metrics, **kwargs))
-
-
-def late_theta(out: str, *, init: str, data: str, h_find: H, seed: int, late_epoch: int, training: dict,
-               augment: dict | None, device: str = "cpu", threads: int = 1, precision: str = "fp32",
-               channels_last: bool = False) -> None:
-    """theta_k: theta_0 trained densely with H_find for k epochs (the data order of the replicate): the first k
-    epochs of the regular dense run, bit for bit. Its checkpoint's meta records the k epochs' history."""
-    from . import runs
-    from .regime import Schedule
-
-    seeds = runs.Seeds(seed)
-    runs.train(runs.TrainRun(
-        role="late_theta", kind="lottery", start=init, data=data, h=h_find, h_find=h_find, level=0,
-        schedule=Schedule.from_config(training), seeds=seeds, augment=augment,
-        runtime=runs.Runtime(device, threads, precision, channels_last), stop_epoch=int(late_epoch),
-        outputs=runs.Outputs(trained=out, trained_meta={
-            "role": "late_rewind_point", "epoch": int(late_epoch), "H": h_find.as_dict(), "seeds": seeds.resolve(),
-            "diverged": runs.DIVERGED, "history": runs.HISTORY})))
-
-
-def rewind_any(out_ticket: str, *, start: str, mask: str) -> None:
-    """theta * M for any start, NaN weights included (an LR rewinding chain after a diverged level)."""
-    from . import masks
-    from .io import load_checkpoint, save_checkpoint
-
-    state, meta = load_checkpoint(start, require_finite=False)
-    m, attrs = masks.load_mask(mask)
-    masks.check_compatible(m, state, f"mask {mask}")
-    save_checkpoint(out_ticket, masks.apply_mask(state, m), {**meta, "role": "ticket", "level": attrs["level"],
-                                                              "rewound_from": os.path.basename(start)})
-
-
-def variant_chain(*, variant: str, trained: dict, metrics: dict, masks_out: dict, tickets: dict, data: str,
-                  h_find: H, seed: int, fraction: float, training: dict, augment: dict | None,
-                  init: str | None = None, dense: str | None = None, theta: str | None = None,
-                  late_epoch: int = 0, warmup_iters: int | None = None, device: str = "cpu", threads: int = 1,
-                  **speed) -> None:
-    """One find chain of a variant, every level: prune (A1 line 5, global magnitude) -> rewind (to theta_k,
-    theta_0 or the trained weights) -> train with H_find. ``metrics``/``trained`` hold levels 1..N (and 0 for
-    warmup, whose dense run is its own); ``dense`` is the regular dense run (late, lr_rewind)."""
-    from .a1 import jobs
-
-    if variant not in VARIANTS:
-        raise ValueError(f"unknown rewinding variant {variant!r}; choose from {VARIANTS}")
-    levels = sorted(masks_out)
-    if levels != list(range(1, len(levels) + 1)) or sorted(tickets) != levels or \
-            sorted(set(metrics) - {0}) != levels or sorted(set(trained) - {0}) != levels:
-        raise ValueError(f"a rewinding chain needs every level from 1: got masks {levels}, metrics {sorted(metrics)}")
-    first = int(late_epoch) if variant == "late" else 0
-    if variant == "late" and (not theta or first < 1):
-        raise ValueError("late rewinding needs theta_k and late_epoch >= 1")
-    common = dict(data=data, variant=variant, h_find=h_find, h_eval=h_find, seed=seed, training=training,
-                  augment=augment, warmup_iters=warmup_iters if variant == "warmup" else None, device=device,
-                  threads=threads, **speed)
-    if variant == "warmup":
-        train_variant(metrics[0], out_trained=trained[0], start=init, mask=None, level=0, role="train_find",
-                      **common)
-        dense = trained[0]
-    for level in levels:
-        prev = dense if level == 1 else trained[level - 1]
-        jobs.prune(masks_out[level], trained=prev, parent_mask=masks_out.get(level - 1), fraction=fraction,
-                   level=level, seed=seed, h_find=h_find)
-        target = {"late": theta, "warmup": init, "lr_rewind": prev}[variant]
-        rewind_any(tickets[level], start=target, mask=masks_out[level])
-        train_variant(metrics[level], out_trained=trained[level], start=tickets[level], mask=masks_out[level],
-                      level=level, role="train_find", first_epoch=first, **common)
-
-
-def variant_eval_sweep(*, vdir: str, metrics: dict, starts: dict, masks_in: dict, data: str, h_find: H, h_eval: H,
-                       seed: int, training: dict, augment: dict | None, warmup_in_eval: bool = False,
-                       device: str = "cpu", threads: int = 1, group: int = 0, **speed) -> None:
-    """Every level of one variant chain's masks trained with ``h_eval`` from the chain's tickets.
-    ``group`` > 0 (runtime.group): grouped networks of at most ``group`` levels (``runs.train_grouped``; the
-    same records, plus ``group_size``)."""
-    from . import runs
-
-    v = parse_variant(vdir)
-    runs.train_all([variant_run(out, start=starts[level], mask=masks_in[level], data=data, variant=v["variant"],
-                                h_find=h_find, h_eval=h_eval, level=level, seed=seed, training=training,
-                                augment=augment, role="train_eval", first_epoch=v["late_epoch"],
-                                warmup_iters=v["warmup_iters"] if warmup_in_eval else None, device=device,
-                                threads=threads, **speed) for level, out in metrics.items()], group)

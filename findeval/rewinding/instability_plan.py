@@ -24,17 +24,18 @@ Paths::
     results/{exp}/late/k{k}/random_eval/{preserve_lpr|preserve_mask}/{H_find}/{H_eval}/seed{s}/level{L}/metrics.json
     results/{exp}/instability/{figA13,figA14}.csv          the numbers each figure draws
 
-The first half is pure Python on the config (parse time); the job steps import torch lazily.
+This module is pure Python on the config (parse time); the job steps are :mod:`findeval.rewinding.instability_jobs`.
 """
 
 from __future__ import annotations
 
 import logging
 
-from . import paths, rewinding
-from .a1 import plan
-from .hparams import H, derive_seed, format_number, run_seeds
-from .workflow import ConfigError
+from .. import paths
+from ..a1 import plan as a1
+from ..hparams import format_number
+from ..workflow import ConfigError
+from . import plan as rewinding
 
 log = logging.getLogger("findeval")
 
@@ -51,8 +52,8 @@ BN_BATCH = 256
 
 def settings(config: dict) -> dict:
     block = config.get("instability") or {}
-    base = plan.default_h(config)
-    lrs = block.get("lr") or [min(plan.grid_values(config, "lr", "find")), base.lr]
+    base = a1.default_h(config)
+    lrs = block.get("lr") or [min(a1.grid_values(config, "lr", "find")), base.lr]
     if len(lrs) != 2:
         raise ConfigError(f"instability.lr: expected [small, large], got {lrs}")
     rw = rewinding.settings(config)
@@ -77,7 +78,7 @@ def alpha_values(n: int) -> list[float]:
 def a13_lines(config: dict) -> list[dict]:
     """(H, k, label) of every Figure A13 line, in the paper's order."""
     s = settings(config)
-    base = plan.default_h(config)
+    base = a1.default_h(config)
     small, large, k = base.replace(lr=s["lr_small"]), base.replace(lr=s["lr_large"]), s["late_epoch"]
     return [
         {"h": small, "k": k, "label": f"LR = {format_number(s['lr_small'])}, from epoch {k}"},
@@ -117,14 +118,14 @@ def figure_panels(config: dict, fig: str) -> list[dict]:
                                  [lv])} for ln in a13_lines(config)]})
         return panels
     if fig == "figA14":
-        h = plan.default_h(config).replace(lr=s["lr_small"])
+        h = a1.default_h(config).replace(lr=s["lr_small"])
         k, n = s["late_epoch"], s["rewind_levels"]
         lv1 = range(1, n + 1)
-        gr = plan.Line("global_random", None, h)
+        gr = a1.Line("global_random", None, h)
         lines = [
             rewinding.variant_line(config, "late", h, h, f"lottery ticket, late rewinding to epoch {k}"),
             {"label": "global random", "style": None,
-             "files": _files(config, lambda sd, L: plan.metrics_path(config, gr, sd, L), lv1)},
+             "files": _files(config, lambda sd, L: a1.metrics_path(config, gr, sd, L), lv1)},
             *[{"label": name, "style": None,
                "files": _files(config, lambda sd, L, r=r: random_eval_path(exp, k, r, h.slug, h.slug, sd, L), lv1)}
               for r, name in (("preserve_lpr", "preserve LPR"), ("preserve_mask", "preserve mask"))],
@@ -165,125 +166,3 @@ def random_eval_input(w, levels: int) -> dict:
     else:
         d = paths.variant_chain(w.exp, rewinding.variant_name("late", w.late_k), w.hfind, w.seed)
     return {**paths.per_level(d, 1, levels, "mask"), "reinit": paths.reinit(w.exp, w.seed), "data": paths.data(w.exp)}
-
-
-# =========================================================================== jobs (job time)
-
-
-def copy_b_seed(seed: int) -> int:
-    """Data-order seed of the second copy (the first is the replicate's, ``run_seeds(seed)["data"]``)."""
-    return derive_seed(seed, "data", "instability", "copy_b")
-
-
-def interpolate_state(a: dict, b: dict, alpha: float) -> dict:
-    """``(1 - alpha) * a + alpha * b`` for every floating tensor; others (BN batch counters) from ``a``."""
-    out = {}
-    for k, va in a.items():
-        vb = b[k]
-        out[k] = (1 - alpha) * va + alpha * vb if va.is_floating_point() else va.clone()
-    return out
-
-
-def recompute_bn(model, data, batch_size: int = BN_BATCH) -> None:
-    """Reset every batch-norm layer's running statistics and re-estimate them on the training images (no
-    augmentation): the cumulative mean over fixed batches, in the prepared order."""
-    import torch
-
-    from . import data as data_mod
-
-    bns = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
-    for m in bns:
-        m.reset_running_stats()
-        m.momentum = None
-    model.train()
-    n = len(data.y_train)
-    with torch.no_grad():
-        for i in range(0, n, batch_size):
-            xb = data.x_train[i: i + batch_size]
-            if len(xb) < 2:
-                continue
-            model(data_mod.normalize(xb, data.mean, data.std))
-    model.eval()
-
-
-def evaluate_bn(model, state: dict, data) -> dict:
-    """Test loss and accuracy of ``state`` loaded into ``model`` with BN statistics recomputed on training data."""
-    from . import models, training as tr
-
-    models.load_state(model, state, "interpolated weights")
-    recompute_bn(model, data)
-    return tr.evaluate(model, data.x_test, data.y_test, data.mean, data.std)
-
-
-def instability(out_json: str, *, ticket: str, mask: str, copy_a: str, copy_a_metrics: str, data: str, h: H,
-                seed: int, level: int, late_epoch: int, alphas: int, training: dict, augment: dict | None,
-                device: str = "cpu", threads: int = 1, out_copy_b: str | None = None, **speed) -> dict:
-    """Train copy B of the ticket (other data order), then the test error along the path from copy A to B.
-    ``out_copy_b``: also keep copy B's weights there (the rule does not). Copy B's resume file sits beside
-    ``out_json`` (a killed job goes on training copy B where it stopped)."""
-    import dataclasses
-    import tempfile
-
-    from . import models, runs
-    from .io import load_checkpoint, read_json, write_json
-
-    with tempfile.TemporaryDirectory() as tmp:
-        copy_b = rewinding.variant_run(None, out_trained=f"{tmp}/copy_b.pt", start=ticket, mask=mask, data=data,
-                                       variant="late" if late_epoch else "lottery", h_find=h, h_eval=h, level=level,
-                                       seed=seed, training=training, augment=augment, role="instability_copy_b",
-                                       first_epoch=late_epoch, data_seed=copy_b_seed(seed), device=device,
-                                       threads=threads, **speed)
-        mb = runs.train(dataclasses.replace(copy_b, outputs=dataclasses.replace(copy_b.outputs, resume=out_json)))
-        b, _ = load_checkpoint(f"{tmp}/copy_b.pt", require_finite=False)
-        if out_copy_b:
-            import shutil
-
-            shutil.copyfile(f"{tmp}/copy_b.pt", out_copy_b)
-    a, meta = load_checkpoint(copy_a, require_finite=False)
-    device = runs.resolve_device(device)
-    dataset = runs.load_data(data, device)
-    model = models.build(meta["model_spec"]).to(device)
-    models.load_state(model, a, f"checkpoint {copy_a}")
-    from . import training as tr
-
-    plain = {"a": tr.evaluate(model, dataset.x_test, dataset.y_test, dataset.mean, dataset.std)}
-    models.load_state(model, b, "copy B")
-    plain["b"] = tr.evaluate(model, dataset.x_test, dataset.y_test, dataset.mean, dataset.std)
-    rows = []
-    for alpha in alpha_values(alphas):
-        r = evaluate_bn(model, interpolate_state(a, b, alpha), dataset)
-        rows.append({"alpha": alpha, "test_accuracy": r["accuracy"], "test_error": 1 - r["accuracy"],
-                     "test_loss": r["loss"]})
-    errors = [r["test_error"] for r in rows]
-    out = {
-        "kind": "instability", "level": level, "seed": seed, "late_epoch": late_epoch, "H": h.as_dict(),
-        "sparsity": mb["sparsity"],
-        "data_seeds": {"copy_a": run_seeds(seed)["data"], "copy_b": copy_b_seed(seed)},
-        "copy_a": copy_a, "copy_a_test_accuracy": read_json(copy_a_metrics)["test_accuracy"],
-        "copy_b_test_accuracy": mb["test_accuracy"],
-        "endpoints_without_bn_recompute": {k: v["accuracy"] for k, v in plain.items()},
-        "bn": f"recomputed on the training images (no augmentation), batches of {BN_BATCH}",
-        "diverged": bool(mb["diverged"]) or bool(meta.get("diverged")),
-        # instability (Frankle et al.): the highest error on the path above the mean error of its endpoints
-        "instability": max(errors) - (errors[0] + errors[-1]) / 2,
-        "interpolation": rows,
-    }
-    write_json(out_json, out)
-    log.info("instability level %d, k %d, %s: %.4f", level, late_epoch, h.slug, out["instability"])
-    return out
-
-
-def random_eval_sweep(*, rkind: str, metrics: dict, masks_in: dict, reinit: str, data: str, h_find: H, h_eval: H,
-                      seed: int, training: dict, augment: dict | None, device: str = "cpu", threads: int = 1,
-                      group: int = 0, **speed) -> None:
-    """A14's random baselines of a late-rewinding chain: its masks (preserve mask) or their within-layer
-    shuffles (preserve LPR), each trained from the replicate's new random init, the full schedule (records of
-    ``rewinding.variant_run``). ``group`` > 0 (runtime.group): grouped networks of at most ``group`` levels."""
-    from . import runs
-
-    if rkind not in RANDOM_KINDS:
-        raise ValueError(f"unknown baseline {rkind!r}; choose from {RANDOM_KINDS}")
-    runs.train_all([rewinding.variant_run(out, start=reinit, mask=masks_in[level], data=data, variant="late",
-                                          kind=rkind, h_find=h_find, h_eval=h_eval, level=level, seed=seed,
-                                          training=training, augment=augment, role="train_eval", device=device,
-                                          threads=threads, **speed) for level, out in metrics.items()], group)
