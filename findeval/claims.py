@@ -225,7 +225,7 @@ def settings(config: dict) -> dict:
     """Everything the claims job computes from, as plain values (Snakemake params)."""
     from .lpr import plan as lpr
     from .a1 import plan
-    from . import structured_plan as splan
+    from .structured import plan as splan
 
     opts = _opts(config)
     level = int(opts.get("level") or moderate_level(config))
@@ -324,7 +324,7 @@ def inputs(config: dict) -> dict:
     from .rewinding import plan as rewinding
     from .early import plan as early
     from .lpr import plan as lpr
-    from . import structured_plan as splan
+    from .structured import plan as splan
 
     return {
         "summary": paths.summary(config["experiment"]),

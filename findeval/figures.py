@@ -63,7 +63,7 @@ def _late(config: dict) -> bool:
 
 
 def _structured_enabled(config: dict) -> bool:
-    return _module("structured_plan").enabled(config)
+    return _module("structured.plan").enabled(config)
 
 
 def _figs(name: str) -> tuple:
@@ -86,9 +86,9 @@ FAMILIES: tuple[Family, ...] = (
     Family("early", "early.plan", "early.plots", loader=None, table=True,
            rules=lambda c: list(_figs("early.plan")) if _early_enabled(c) else [],
            default=lambda c: list(_figs("early.plan")) if _early_enabled(c) else []),
-    Family("structured", "structured_plan", "structured_plots", loader="structured", table=False,
-           rules=lambda c: list(_figs("structured_plan")),
-           default=lambda c: list(_figs("structured_plan")) if _structured_enabled(c) else []),
+    Family("structured", "structured.plan", "structured.plots", loader="structured", table=False,
+           rules=lambda c: list(_figs("structured.plan")),
+           default=lambda c: list(_figs("structured.plan")) if _structured_enabled(c) else []),
 )
 
 
@@ -147,7 +147,8 @@ def figure_targets(config: dict) -> list[str]:
 def default_target(config: dict, experiments) -> dict[str, list[str]]:
     """The inputs of ``rule all``, by name: the summary, every default figure, the structured tables, the claims
     and the regime table of every experiment (``experiments``: the main one and figA8/figA9's)."""
-    from . import claims, paths, structured_plan
+    from . import claims, paths
+    from .structured import plan as structured_plan
 
     figures = figure_targets(config)
     return {

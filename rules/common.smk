@@ -13,7 +13,7 @@ sys.path.insert(0, workflow.basedir)
 from findeval import paths
 from findeval.a1 import plan
 from findeval.lpr import plan as lpr
-from findeval import structured_plan as splan
+from findeval.structured import plan as splan
 from findeval.hparams import SLUG
 from findeval.workflow import (
     check_config,

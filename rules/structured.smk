@@ -6,7 +6,7 @@
 # Settings and figure inputs: findeval.structured_plan; paths: findeval.paths. Off unless the config has a
 # `structured:` block.
 
-from findeval import structured_plan as splan
+from findeval.structured import plan as splan
 
 splan.check(config)
 SCFG = splan.settings(config)

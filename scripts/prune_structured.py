@@ -1,12 +1,12 @@
 """Rule prune_structured: one-shot global channel pruning by summed |BN gamma| (A2 line 3) at {ratio}."""
 
 import _bootstrap  # noqa: F401
-from findeval import structured
+from findeval.structured import jobs as structured_jobs
 from findeval import process
 from findeval.hparams import H
 
 process.setup_logging(snakemake.log[0])
-structured.prune(
+structured_jobs.prune(
     snakemake.output.pruned,
     snakemake.output.channels,
     trained=snakemake.input.trained,

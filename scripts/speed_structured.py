@@ -1,12 +1,12 @@
 """Rule structured_speed: inference images/s of the dense network and of every narrow one (speed.csv)."""
 
 import _bootstrap  # noqa: F401
-from findeval import structured
+from findeval.structured import jobs as structured_jobs
 from findeval import process
 
 process.setup_logging(snakemake.log[0])
 s = snakemake.params.speed
-structured.speed_table(
+structured_jobs.speed_table(
     snakemake.output.speed,
     dense=snakemake.input.dense,
     pruned=list(snakemake.input.pruned),

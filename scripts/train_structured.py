@@ -2,13 +2,13 @@
 scratch_b (narrow architecture, new init, H_eval): train and write metrics.json."""
 
 import _bootstrap
-from findeval import structured
+from findeval.structured import jobs as structured_jobs
 from findeval import process
 from findeval.hparams import H
 
 process.setup_logging(snakemake.log[0])
 p = snakemake.params
-structured.train_run(
+structured_jobs.train_run(
     snakemake.output.metrics,
     out_trained=snakemake.output.get("trained"),
     kind=p.kind,

@@ -566,7 +566,7 @@ def test_structured_declared_pairs_are_runs_the_structured_rules_plan(main_confi
     """C7's declared pairs are spelled with the structured block's own defaults (its LR, BS, WD), so they name
     runs that the structured rules write (the main defaults differ: a pair built on them is never run)."""
     from findeval.a1 import plan
-    from findeval import structured_plan as splan
+    from findeval.structured import plan as splan
 
     spec = claims.settings(main_config)["structured"]
     assert splan.default_h(main_config) != plan.default_h(main_config)  # the case that went wrong

@@ -8,7 +8,8 @@ import dataclasses
 import inspect
 
 from conftest import REPO, SCHEMA, read_yaml
-from findeval import regime, structured, training
+from findeval import regime, training
+from findeval.structured import jobs as structured_jobs
 
 
 def schema_defaults(*path: str) -> dict:
@@ -49,8 +50,8 @@ def test_augment_defaults_are_the_schemas():
 
 def test_structured_training_defaults_are_the_schemas():
     schema = schema_defaults("structured", "training")
-    assert structured.TRAINING_DEFAULTS == schema
-    s = structured.schedule({"epochs": 3}, iters=5)
+    assert structured_jobs.TRAINING_DEFAULTS == schema
+    s = structured_jobs.schedule({"epochs": 3}, iters=5)
     assert (s.schedule, s.gamma, s.momentum, s.nesterov, s.warmup_iters, s.label_smoothing) == (
         schema["schedule"], schema["gamma"], schema["momentum"], schema["nesterov"], 5 * schema["warmup_epochs"],
         schema["label_smoothing"])
@@ -58,10 +59,10 @@ def test_structured_training_defaults_are_the_schemas():
 
 def test_steps_per_epoch_and_prunable_are_defined_once():
     """The partial-batch rule and "prunable = 4-D .weight" are written in one module each."""
-    sources = {p.name: p.read_text() for p in (REPO / "findeval").glob("*.py")}
+    sources = {str(p.relative_to(REPO / "findeval")): p.read_text() for p in (REPO / "findeval").rglob("*.py")}
     assert [name for name, text in sources.items() if "rest > 1" in text] == ["regime.py"]
     assert [name for name, text in sources.items() if 'endswith(".weight")' in text] == ["masks.py"]
-    assert not hasattr(structured, "iterations_per_epoch")
+    assert not hasattr(structured_jobs, "iterations_per_epoch")
 
 
 def test_prunable_names_of_a_model_and_of_its_state_agree():

@@ -15,7 +15,8 @@ import pytest
 import torch
 
 from conftest import REPO
-from findeval import masks, runs, structured, training
+from findeval import masks, runs, training
+from findeval.structured import jobs as structured_jobs
 from findeval.rewinding import jobs as rewinding_jobs
 from findeval.early import jobs as early_jobs
 from findeval.lpr import jobs as lpr_jobs
@@ -61,7 +62,7 @@ def loop_calls(path: Path, root: Path = REPO) -> list[str]:
 
 
 def test_only_the_entry_point_calls_the_training_loop():
-    files = sorted((REPO / "findeval").glob("*.py")) + sorted((REPO / "scripts").glob("*.py"))
+    files = sorted((REPO / "findeval").rglob("*.py")) + sorted((REPO / "scripts").glob("*.py"))
     calls = [c for path in files for c in loop_calls(path)]
     own = [c for c in calls if c.startswith("findeval/runs.py:")]
     assert [c for c in calls if c not in own] == [], "train through findeval.runs.train / train_all instead"
@@ -91,7 +92,7 @@ def files(tmp_path_factory):
     state, _ = load_checkpoint(d / "init.pt")
     masks.save_mask(d / "mask1.h5", masks.global_magnitude_prune(state, None, 0.5), kind="lottery", level=1, seed=0)
     jobs.rewind(str(d / "ticket1.pt"), start=str(d / "init.pt"), mask=str(d / "mask1.h5"))
-    structured.init(str(d / "sinit.pt"), model={"name": "resnet_cifar", "depth": 8, "width": 2}, dataset="digits",
+    structured_jobs.init(str(d / "sinit.pt"), model={"name": "resnet_cifar", "depth": 8, "width": 2}, dataset="digits",
                     seed=0)
     return {k: str(d / f"{k}") for k in ("dataset.npz", "init.pt", "reinit.pt", "mask1.h5", "ticket1.pt", "sinit.pt")}
 
@@ -114,7 +115,7 @@ def every_kind(files, out: Path) -> dict:
                                         h_eval=HF, role="instability_copy_b", data_seed=7, **ticket, **common),
         "early": early_jobs.early_run(str(out / "early.json"), out_trained=None, h_find=HF, stop_epoch=1, **ticket,
                                  **common),
-        "structured": structured.structured_run(str(out / "dense.json"), kind="dense", start=files["sinit.pt"],
+        "structured": structured_jobs.structured_run(str(out / "dense.json"), kind="dense", start=files["sinit.pt"],
                                                 h_find=HF, h_eval=HF, ratio=0.0, data=files["dataset.npz"], seed=0,
                                                 training={"epochs": 2}, augment=AUGMENT),
     }

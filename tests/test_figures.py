@@ -16,7 +16,7 @@ from findeval.rewinding import plan as rewinding
 from findeval.early import plan as early
 from findeval.lpr import plan as lpr
 from findeval.a1 import plan
-from findeval import structured_plan as splan
+from findeval.structured import plan as splan
 
 RULES = REPO / "rules"
 
@@ -39,8 +39,9 @@ def test_only_the_registry_loop_makes_figure_rules_and_only_one_script_draws():
     scripts = sorted(p.name for p in (REPO / "scripts").glob("*figure*.py"))
     assert scripts == ["figure.py", "gallery_figure.py"], scripts
     # no module but the registry calls a family's draw_figure (a plots module may hand a figure to another's)
-    callers = [path.name for path in [*(REPO / "findeval").glob("*.py"), *(REPO / "scripts").glob("*.py")]
-               if path.name != "figures.py" and not path.name.endswith("_plots.py")
+    callers = [path.relative_to(REPO).as_posix() for path in [*(REPO / "findeval").rglob("*.py"),
+                                                                *(REPO / "scripts").glob("*.py")]
+               if path.relative_to(REPO).as_posix() != "findeval/figures.py" and path.name != "plots.py"
                and path.read_text().count("draw_figure(")
                > path.read_text().count("def draw_figure(")]
     assert callers == [], callers

@@ -30,7 +30,7 @@ from findeval.rewinding import instability_plan as instability
 from findeval.rewinding import plan as rewinding
 from findeval.lpr import plan as lpr
 from findeval.a1 import plan
-from findeval import structured_plan as splan
+from findeval.structured import plan as splan
 from findeval.hparams import SLUG, H, format_number
 
 # --------------------------------------------------------------------------- no results path literal elsewhere

@@ -166,7 +166,7 @@ def paper_checks(config: dict) -> dict:
     from findeval.rewinding import plan as rewinding
     from findeval.early import plan as early
     from findeval.lpr import plan as lpr
-    from findeval import structured_plan as splan
+    from findeval.structured import plan as splan
 
     fig7 = {p["dim"]: (getattr(p["good"], p["dim"]), getattr(p["bad"], p["dim"])) for p in lpr.fig7_pairs(config)}
     rw, ins = rewinding.settings(config), instability.settings(config)

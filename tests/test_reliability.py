@@ -663,7 +663,7 @@ def test_hdf5_locking_switch_is_honoured(tmp_path, monkeypatch):
 
 # =========================================================================== what must be trusted
 
-SOURCES = sorted([*(REPO / "findeval").glob("*.py"), *(REPO / "scripts").glob("*.py")])
+SOURCES = sorted([*(REPO / "findeval").rglob("*.py"), *(REPO / "scripts").glob("*.py")])
 SMK = sorted([REPO / "Snakefile", *(REPO / "rules").glob("*.smk")])
 
 

@@ -26,7 +26,7 @@ from findeval.early import plan as early
 from findeval.lpr import plan as lpr
 from findeval.a1 import plan
 from findeval import figures as registry
-from findeval import structured_plan as splan
+from findeval.structured import plan as splan
 
 REPORT = REPO / "report"
 #: every figure a rule draws, by module

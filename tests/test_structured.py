@@ -11,8 +11,8 @@ import torch
 
 from conftest import STRUCTURED_TARGETS, TEST_DATA, read_yaml, validated
 from findeval import figures, models, regime
-from findeval import structured as st
-from findeval import structured_plan as splan
+from findeval.structured import jobs as structured_jobs
+from findeval.structured import plan as splan
 from findeval.hparams import H
 from findeval.io import load_checkpoint
 
@@ -42,7 +42,7 @@ def randomized(model, seed=0):
 
 
 def test_groups_of_resnet_cifar():
-    topo = st.topology(models.build(spec(depth=14)))
+    topo = structured_jobs.topology(models.build(spec(depth=14)))
     assert topo.groups["stream0"] == ("bn1", "layer1.0.bn2", "layer1.1.bn2")
     assert topo.groups["stream1"] == ("layer2.0.downsample.1", "layer2.0.bn2", "layer2.1.bn2")
     assert topo.groups["stream2"] == ("layer3.0.downsample.1", "layer3.0.bn2", "layer3.1.bn2")
@@ -56,7 +56,7 @@ def test_groups_of_resnet_cifar():
 
 
 def test_groups_of_resnet50_stem_is_not_residual():
-    topo = st.topology(models.build(spec("resnet50")))
+    topo = structured_jobs.topology(models.build(spec("resnet50")))
     assert topo.groups["stream0"] == ("bn1",)  # stage 1 starts with a downsample: the stem is not summed
     assert topo.groups["stream1"] == ("layer1.0.downsample.1", "layer1.0.bn3", "layer1.1.bn3", "layer1.2.bn3")
     assert len(topo.groups["stream3"]) == 1 + 6
@@ -67,7 +67,7 @@ def test_groups_of_resnet50_stem_is_not_residual():
 
 def test_residual_tied_channels_are_scored_by_their_sum_and_kept_or_removed_together():
     model = models.build(spec(width=4))
-    topo = st.topology(model)
+    topo = structured_jobs.topology(model)
     state = model.state_dict()
     for bn in topo.bn_group:
         state[f"{bn}.weight"] = torch.full_like(state[f"{bn}.weight"], 10.0)  # everything else: keep
@@ -78,16 +78,16 @@ def test_residual_tied_channels_are_scored_by_their_sum_and_kept_or_removed_toge
     state["layer1.0.bn2.weight"][:2] = torch.tensor([3.0, 0.4])
     state["layer1.0.bn1.weight"][2] = 0.5
     state["layer2.0.bn1.weight"][3] = 2.0
-    scores = st.group_scores(state, topo)
+    scores = structured_jobs.group_scores(state, topo)
     assert scores["stream0"][:2].tolist() == pytest.approx([3.01, 0.8])
     total = sum(len(s) for s in scores.values())
-    kept, info = st.select_channels(scores, 2.5 / total)  # round_half_up(2.5) = 3 channels
+    kept, info = structured_jobs.select_channels(scores, 2.5 / total)  # round_half_up(2.5) = 3 channels
     assert info["pruned"] == 3
     removed = {(g, c) for g, s in scores.items() for c in range(len(s)) if c not in kept[g]}
     assert removed == {("stream0", 1), ("layer1.0.bn1", 2), ("layer2.0.bn1", 3)}
     assert 0 in kept["stream0"]
     # in the narrow net every BN of the group holds the same kept channels of its wide counterpart
-    narrow = st.narrow_state(state, topo, kept)
+    narrow = structured_jobs.narrow_state(state, topo, kept)
     for bn in topo.groups["stream0"]:
         assert torch.equal(narrow[f"{bn}.weight"], state[f"{bn}.weight"][kept["stream0"]])
         assert len(narrow[f"{bn}.weight"]) == len(kept["stream0"]) == 3
@@ -98,35 +98,35 @@ def test_residual_tied_channels_are_scored_by_their_sum_and_kept_or_removed_toge
 
 def test_selection_removes_exactly_round_half_up_and_breaks_ties_by_network_order():
     scores = {"a": torch.tensor([1.0, 1.0, 5.0]), "b": torch.tensor([1.0, 9.0]), "c": torch.tensor([0.5, 2.0])}
-    kept, info = st.select_channels(scores, 0.5)  # 7 channels -> round_half_up(3.5) = 4
+    kept, info = structured_jobs.select_channels(scores, 0.5)  # 7 channels -> round_half_up(3.5) = 4
     assert info["requested"] == info["pruned"] == 4
     # candidates: c0 (0.5), then the ties at 1.0 in order a0, a1, b0
     assert kept == {"a": [2], "b": [1], "c": [1]}
-    kept, _ = st.select_channels(scores, 0.3)  # round_half_up(2.1) = 2: c0 and a0
+    kept, _ = structured_jobs.select_channels(scores, 0.3)  # round_half_up(2.1) = 2: c0 and a0
     assert kept == {"a": [1, 2], "b": [0, 1], "c": [1]}
-    with pytest.raises(st.StructuredError):
-        st.select_channels(scores, 1.0)
+    with pytest.raises(structured_jobs.StructuredError):
+        structured_jobs.select_channels(scores, 1.0)
 
 
 @pytest.mark.parametrize("name", ["resnet_cifar", "resnet18", "resnet50"])
 def test_no_layer_is_emptied_even_at_ratio_099(name):
     model = models.build(spec(name))
-    topo = st.topology(model)
+    topo = structured_jobs.topology(model)
     state = randomized(model, 3)
-    kept, info = st.select_channels(st.group_scores(state, topo), 0.99)
+    kept, info = structured_jobs.select_channels(structured_jobs.group_scores(state, topo), 0.99)
     assert info["capped"] and info["pruned"] == info["total"] - len(topo.groups)
     assert all(len(k) == 1 for k in kept.values())
-    scores = st.group_scores(state, topo)
+    scores = structured_jobs.group_scores(state, topo)
     for g, k in kept.items():  # the one survivor is the group's best channel
         assert k == [int(torch.argmax(scores[g]))]
-    narrow = st.build({**spec(name), "channels": {g: len(k) for g, k in kept.items()}})
-    models.load_state(narrow, st.narrow_state(state, topo, kept))
+    narrow = structured_jobs.build({**spec(name), "channels": {g: len(k) for g, k in kept.items()}})
+    models.load_state(narrow, structured_jobs.narrow_state(state, topo, kept))
     for mod in narrow.modules():
         if isinstance(mod, torch.nn.Conv2d):
             assert mod.in_channels >= 1 and mod.out_channels >= 1
     assert narrow.eval()(torch.randn(2, 3, 8, 8)).shape == (2, 10)
-    with pytest.raises(st.StructuredError, match="allowed 1"):
-        st.build({**spec(name), "channels": {g: 0 for g in kept}})
+    with pytest.raises(structured_jobs.StructuredError, match="allowed 1"):
+        structured_jobs.build({**spec(name), "channels": {g: 0 for g in kept}})
 
 
 # --------------------------------------------------------------------------- the narrow network
@@ -135,30 +135,30 @@ def test_no_layer_is_emptied_even_at_ratio_099(name):
 @pytest.mark.parametrize("name", ["resnet_cifar", "resnet18", "resnet50"])
 def test_narrow_network_equals_wide_network_with_pruned_channels_zeroed(name):
     wide = models.build(spec(name))
-    topo = st.topology(wide)
+    topo = structured_jobs.topology(wide)
     state = randomized(wide, 1)
-    kept, _ = st.select_channels(st.group_scores(state, topo), 0.5)
-    narrow = st.build({**spec(name), "channels": {g: len(k) for g, k in kept.items()}})
-    models.load_state(narrow, st.narrow_state(state, topo, kept))
+    kept, _ = structured_jobs.select_channels(structured_jobs.group_scores(state, topo), 0.5)
+    narrow = structured_jobs.build({**spec(name), "channels": {g: len(k) for g, k in kept.items()}})
+    models.load_state(narrow, structured_jobs.narrow_state(state, topo, kept))
     assert sum(p.numel() for p in narrow.parameters()) < sum(p.numel() for p in wide.parameters())
     x = torch.randn(5, 3, 8, 8, generator=torch.Generator().manual_seed(2))
-    wide.load_state_dict(st.zero_pruned_channels(state, topo, kept))  # gamma = beta = 0: output exactly 0
+    wide.load_state_dict(structured_jobs.zero_pruned_channels(state, topo, kept))  # gamma = beta = 0: output exactly 0
     with torch.no_grad():
         y_narrow, y_wide = narrow.eval()(x), wide.eval()(x)
     assert torch.allclose(y_narrow, y_wide, atol=1e-5, rtol=1e-4), (y_narrow - y_wide).abs().max()
     # zeroing gamma alone leaves relu(beta) flowing through the pruned channels: not the same network
-    wide.load_state_dict(st.zero_pruned_channels(state, topo, kept, beta=False))
+    wide.load_state_dict(structured_jobs.zero_pruned_channels(state, topo, kept, beta=False))
     with torch.no_grad():
         assert (wide.eval()(x) - y_narrow).abs().max() > 1e-2
 
 
 def test_narrow_state_rejects_unknown_entries():
     model = models.build(spec())
-    topo = st.topology(model)
+    topo = structured_jobs.topology(model)
     state = {**model.state_dict(), "extra.weight": torch.zeros(1)}
     kept = {g: list(range(n)) for g, n in topo.sizes(model).items()}
-    with pytest.raises(st.StructuredError, match="extra.weight"):
-        st.narrow_state(state, topo, kept)
+    with pytest.raises(structured_jobs.StructuredError, match="extra.weight"):
+        structured_jobs.narrow_state(state, topo, kept)
 
 
 # --------------------------------------------------------------------------- counting
@@ -167,7 +167,7 @@ def test_narrow_state_rejects_unknown_entries():
 def test_flops_and_params_match_a_hand_count():
     """resnet_cifar-8, width 2, one 4x4 grey image: stages at 4x4, 2x2 and 1x1."""
     model = models.build({"name": "resnet_cifar", "depth": 8, "width": 2, "in_channels": 1, "num_classes": 10})
-    c = st.count(model, (1, 4, 4))
+    c = structured_jobs.count(model, (1, 4, 4))
     hand_flops = {
         "conv1": 16 * 2 * 1 * 9, "bn1": 2 * 16,
         "layer1.0.conv1": 16 * 2 * 2 * 9, "layer1.0.bn1": 32, "layer1.0.conv2": 16 * 2 * 2 * 9, "layer1.0.bn2": 32,
@@ -182,10 +182,10 @@ def test_flops_and_params_match_a_hand_count():
     hand_params = (18 + 4) + (36 + 4 + 36 + 4) + (72 + 8 + 144 + 8 + 8 + 8) + (288 + 16 + 576 + 16 + 32 + 16) + 90
     assert c["params"] == hand_params == 1384
     # a narrow version: stream0 1 channel, layer1.0.bn1 2, stream1 3, layer2.0.bn1 1, stream2 5, layer3.0.bn1 4
-    narrow = st.build({"name": "resnet_cifar", "depth": 8, "width": 2, "in_channels": 1, "num_classes": 10,
+    narrow = structured_jobs.build({"name": "resnet_cifar", "depth": 8, "width": 2, "in_channels": 1, "num_classes": 10,
                        "channels": {"stream0": 1, "layer1.0.bn1": 2, "stream1": 3, "layer2.0.bn1": 1,
                                     "stream2": 5, "layer3.0.bn1": 4}})
-    n = st.count(narrow, (1, 4, 4))
+    n = structured_jobs.count(narrow, (1, 4, 4))
     assert n["flops"] == (16 * 1 * 9 + 16 + 16 * 2 * 9 + 32 + 16 * 2 * 9 + 16
                           + 4 * 1 * 9 + 4 + 4 * 3 * 9 + 12 + 4 * 3 + 12
                           + 4 * 3 * 9 + 4 + 5 * 4 * 9 + 5 + 5 * 3 + 5 + 5 * 10)
@@ -198,18 +198,18 @@ def test_flops_and_params_match_a_hand_count():
 
 def test_scratch_b_epochs_follow_the_flops_ratio():
     tr = {"epochs": 12, "milestones": [6, 9], "warmup_epochs": 1, "schedule": "multistep"}
-    b = st.scratch_b_training(tr, flops_dense=1000, flops_pruned=300)
+    b = structured_jobs.scratch_b_training(tr, flops_dense=1000, flops_pruned=300)
     assert b["epochs"] == 40 == math.floor(12 * 1000 / 300)
     assert b["milestones"] == [20, 30]  # same relative positions (6/12, 9/12)
     assert b["warmup_epochs"] == 1 and tr["epochs"] == 12  # warmup unchanged, input untouched
-    assert st.scratch_b_training(tr, 1000, 1000)["epochs"] == 12
-    assert st.scratch_b_training({"epochs": 7}, 10, 3)["epochs"] == 23  # floor(23.33)
-    with pytest.raises(st.StructuredError):
-        st.scratch_b_training(tr, 100, 200)
+    assert structured_jobs.scratch_b_training(tr, 1000, 1000)["epochs"] == 12
+    assert structured_jobs.scratch_b_training({"epochs": 7}, 10, 3)["epochs"] == 23  # floor(23.33)
+    with pytest.raises(structured_jobs.StructuredError):
+        structured_jobs.scratch_b_training(tr, 100, 200)
 
 
 def test_schedule_converts_warmup_epochs_to_iterations():
-    s = st.schedule({"epochs": 4, "warmup_epochs": 2, "label_smoothing": 0.1}, iters=6)
+    s = structured_jobs.schedule({"epochs": 4, "warmup_epochs": 2, "label_smoothing": 0.1}, iters=6)
     assert (s.warmup_iters, s.schedule, s.nesterov, s.label_smoothing) == (12, "cosine", True, 0.1)
     assert regime.steps_per_epoch(1438, 256) == 6 and regime.steps_per_epoch(1437, 1436) == 1
     assert regime.steps_per_epoch(1438, 64) == 23 and regime.steps_per_epoch(10, 100) == 1

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import json
 import string
+import textwrap
 
 import pandas as pd
 
-from .hparams import DIMENSIONS, LABELS, H, format_number
+from ..hparams import DIMENSIONS, LABELS, H, format_number
+from ..io import atomic_path
 
 COLUMNS = ["experiment", "kind", "hfind", "heval", "coupled", "seed", "ratio", "channels_pruned", "params",
            "params_pruned", "flops", "flops_pruned", "test_accuracy", "test_loss", "diverged", "epochs",
@@ -62,8 +64,6 @@ def load_table(paths, experiment: str = "") -> pd.DataFrame:
 
 
 def write_summary(paths, out: str, experiment: str = "") -> pd.DataFrame:
-    from .io import atomic_path
-
     df = load_table(paths, experiment)
     with atomic_path(out) as tmp:
         df.to_csv(tmp, index=False)
@@ -135,8 +135,6 @@ def draw_figure(params: dict, table: pd.DataFrame, *, pdf: str, png: str, style:
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    from .io import atomic_path
-
     style = {"context": "paper", "palette": "colorblind", "dpi": 150, "panel_width": 3.6, "panel_height": 2.8,
              **(style or {})}
     sns.set_theme(context=style["context"], style="whitegrid")
@@ -185,8 +183,6 @@ def draw_figure(params: dict, table: pd.DataFrame, *, pdf: str, png: str, style:
     f.tight_layout()
     note = params.get("note")
     if note:  # the reading of the paper this figure follows, under the panels
-        import textwrap
-
         f.text(0.5, 0.0, "\n".join(textwrap.wrap(note, width=int(28 * ncols) or 60)), ha="center", va="top",
                fontsize="x-small", style="italic")
     for path in (pdf, png):

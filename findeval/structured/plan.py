@@ -29,12 +29,11 @@ structured job is planned and the figure lists are empty.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
-import re
-
-from . import paths
-from .hparams import DIMENSIONS, POSITIVE, H, format_number
+from .. import paths
+from ..hparams import DIMENSIONS, POSITIVE, H, format_number
 
 FIGURES = ("fig5", "figA10", "figA11", "figA12", "figRethinking")
 #: Figs. A10-A12: all combinations of the grid of one hyperparameter.

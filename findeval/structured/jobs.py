@@ -59,13 +59,17 @@ import time
 from dataclasses import dataclass
 from fractions import Fraction
 
+import numpy as np
 import torch
 from torch import nn
 
-from . import models
-from .hparams import H, derive_seed
-from .io import atomic_path, load_checkpoint, save_checkpoint, write_json
-from .regime import Schedule, steps_per_epoch
+from .. import data as data_mod, models, runs
+from ..data import DataError
+from ..hparams import H, derive_seed
+from ..io import atomic_path, load_checkpoint, save_checkpoint, write_json
+from ..models import model_spec
+from ..regime import Schedule, steps_per_epoch
+from ..runs import Outputs, Runtime, Seeds, TrainRun
 
 log = logging.getLogger("findeval")
 
@@ -339,16 +343,12 @@ def scratch_b_training(training: dict, flops_dense: int, flops_pruned: int) -> d
 
 
 def _input_shape(data_path: str) -> tuple:
-    import numpy as np
-
     with np.load(data_path, allow_pickle=False) as z:
         return tuple(int(s) for s in z["x_test"].shape[1:])
 
 
 def init(out: str, *, model: dict, dataset: str, seed: int) -> None:
     """A2 line 1: theta of the dense network of replicate ``seed``."""
-    from .models import model_spec
-
     spec = model_spec(model, dataset)
     s = derive_seed(seed, "structured", "init")
     m = models.init_model(spec, s)
@@ -403,10 +403,6 @@ COST_KEYS = ("params_dense", "params", "params_pruned", "flops_dense", "flops", 
 
 def _train_size(data_path: str) -> int:
     """The number of training images of a prepared dataset (its labels only are read)."""
-    import numpy as np
-
-    from .data import DataError
-
     try:
         with np.load(data_path, allow_pickle=False) as z:
             return int(z["y_train"].shape[0])
@@ -427,8 +423,6 @@ def structured_run(out_metrics: str, *, kind: str, start: str, data: str, h_find
     ``scratch_b`` (``start`` is pruned.pt, used for its architecture only: new random init, E or E_B epochs).
     The schedule is the ``structured.training`` block's (:func:`schedule`: warmup in epochs of this dataset).
     """
-    from .runs import Outputs, Runtime, Seeds, TrainRun
-
     if kind not in RUN_ROLES:
         raise StructuredError(f"unknown structured run kind {kind!r}")
     _, meta = load_checkpoint(start)
@@ -469,8 +463,6 @@ def structured_run(out_metrics: str, *, kind: str, start: str, data: str, h_find
 
 def train_run(out_metrics: str, **kwargs) -> dict:
     """Train one structured run (:func:`structured_run`'s arguments) with the training entry point; its record."""
-    from . import runs
-
     return runs.train(structured_run(out_metrics, **kwargs))
 
 
@@ -508,8 +500,6 @@ def speed_table(out_csv: str, *, dense: str, pruned: list, data: str, batch_size
     """Inference images/s (CPU, eval mode, one fixed batch of test images, median of ``repeats``; wall clock
     and thread CPU time, see :func:`throughput`) of the dense network and of each narrow network, written to
     ``out_csv`` and logged as a table."""
-    from . import data as data_mod
-
     torch.set_num_threads(max(1, int(threads)))
     ds = data_mod.load(data)
     n = len(ds.y_test)
