@@ -3,7 +3,7 @@
 # pipeline writes (summary.csv, the LPR figures', fig4's and fig9's tables, the structured summary when the
 # config has a `structured:` block); see findeval.claims.
 
-from findeval import claims
+from findeval.claims import plan as claims
 
 CLAIMS_INPUTS = claims.inputs(config)
 CLAIMS_FILES = claims.targets(config)

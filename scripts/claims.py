@@ -1,11 +1,11 @@
 """Rule claims: the claims report (results/<exp>/claims.csv, results/<exp>/figures/claims.pdf and .png)."""
 
 import _bootstrap  # noqa: F401
-from findeval import claims
+from findeval.claims import jobs as claims_jobs
 from findeval import process
 
 process.setup_logging(snakemake.log[0])
-claims.write_report(
+claims_jobs.write_report(
     {
         "summary": snakemake.input.summary,
         "fig6": snakemake.input.fig6,

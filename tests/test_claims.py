@@ -10,7 +10,9 @@ import pandas as pd
 import pytest
 
 from conftest import REPO, TINY, planned_jobs, read_yaml, snakemake, validated, write_config
-from findeval import claims
+from findeval.claims import jobs as claims_jobs
+from findeval.claims import plan as claims
+from findeval.claims import stats as claims_stats
 from findeval.hparams import H
 
 SEEDS = [0, 1, 2, 3, 4]
@@ -245,12 +247,12 @@ def row(table: pd.DataFrame, claim_id: str) -> pd.Series:
     (math.nan, math.nan, "underpowered"),
 ])
 def test_verdict_rules(lo, hi, expected):
-    assert claims.verdict(lo, hi) == expected
+    assert claims_stats.verdict(lo, hi) == expected
 
 
 def test_paired_test_is_a_t_interval_of_the_per_seed_differences():
     d = [1.0, 2.0, 0.5, 1.5]
-    res = claims.paired_test(d)
+    res = claims_stats.paired_test(d)
     mean, sd = np.mean(d), np.std(d, ddof=1)
     half = 3.182446305284263 * sd / 2  # t_{0.975, 3} (scipy.stats.t.ppf), sqrt(4) = 2
     assert res["effect"] == pytest.approx(mean)
@@ -258,32 +260,32 @@ def test_paired_test_is_a_t_interval_of_the_per_seed_differences():
     assert res["ci_high"] == pytest.approx(mean + half, abs=1e-8)
     assert res["verdict"] == "reproduced" and res["n_seeds"] == 4
     assert res["p_signflip"] == pytest.approx(1 / 16)  # every difference positive: only the observed pattern
-    assert claims.paired_test([-x for x in d])["verdict"] == "not reproduced"
-    assert claims.paired_test([1.0, -1.2, 0.3])["verdict"] == "inconclusive"
+    assert claims_stats.paired_test([-x for x in d])["verdict"] == "not reproduced"
+    assert claims_stats.paired_test([1.0, -1.2, 0.3])["verdict"] == "inconclusive"
     # the sign-flip p by hand: patterns of (1, -1, 3) with mean >= 1: (+,+,+) (+,-,+)... 4 of 8 have sum >= 3
-    assert claims.sign_flip_p([1.0, -1.0, 3.0]) == pytest.approx(3 / 8)
+    assert claims_stats.sign_flip_p([1.0, -1.0, 3.0]) == pytest.approx(3 / 8)
 
 
 @pytest.mark.parametrize("q, df, expected", [(0.975, 1, 12.706204736174694), (0.975, 4, 2.7764451051977934),
                                              (0.95, 9, 1.8331129326536335), (0.025, 2, -4.302652729749464)])
 def test_t_quantile_matches_scipy(q, df, expected):
-    assert claims.t_ppf(q, df) == pytest.approx(expected, rel=1e-9)
+    assert claims_stats.t_ppf(q, df) == pytest.approx(expected, rel=1e-9)
 
 
 def test_underpowered_and_zero_variance_rules():
-    one = claims.paired_test([0.5])
+    one = claims_stats.paired_test([0.5])
     assert one["verdict"] == "underpowered" and one["effect"] == 0.5 and math.isnan(one["ci_low"])
-    assert claims.paired_test([2.0, 2.0, 2.0])["verdict"] == "underpowered"  # sign flip p = 1/8 at best
-    five = claims.paired_test([2.0] * 5)
+    assert claims_stats.paired_test([2.0, 2.0, 2.0])["verdict"] == "underpowered"  # sign flip p = 1/8 at best
+    five = claims_stats.paired_test([2.0] * 5)
     assert five["verdict"] == "reproduced" and five["p_signflip"] == pytest.approx(1 / 32)
-    assert claims.paired_test([-2.0] * 5)["verdict"] == "not reproduced"
-    zero = claims.paired_test([0.0] * 5)
+    assert claims_stats.paired_test([-2.0] * 5)["verdict"] == "not reproduced"
+    zero = claims_stats.paired_test([0.0] * 5)
     assert zero["verdict"] == "inconclusive" and zero["ci_low"] == zero["ci_high"] == 0
     # float noise does not break a tie: 0.1 + 0.2 - 0.3 is 5.6e-17, rounded to 0
-    assert claims.paired_test([0.1 + 0.2 - 0.3, 0.0, 0.0])["verdict"] == "inconclusive"
-    with pytest.raises(claims.NotRun, match="share no seed"):
-        claims.per_seed_effects({"a": {0: 1.0}, "b": {1: 0.5}}, lambda m: m["a"] - m["b"])
-    seeds, diffs = claims.per_seed_effects({"a": {0: 1.0, 1: 2.0, 9: 5.0}, "b": {0: 0.5, 1: 1.0}},
+    assert claims_stats.paired_test([0.1 + 0.2 - 0.3, 0.0, 0.0])["verdict"] == "inconclusive"
+    with pytest.raises(claims_stats.NotRun, match="share no seed"):
+        claims_stats.per_seed_effects({"a": {0: 1.0}, "b": {1: 0.5}}, lambda m: m["a"] - m["b"])
+    seeds, diffs = claims_stats.per_seed_effects({"a": {0: 1.0, 1: 2.0, 9: 5.0}, "b": {0: 0.5, 1: 1.0}},
                                            lambda m: m["a"] - m["b"])
     assert seeds == [0, 1] and diffs == [0.5, 1.0]  # seed 9: only in a; paired per seed
 
@@ -320,9 +322,9 @@ def test_settings_carry_regime_warnings(params, main_config):
 
 
 def test_every_claim_reproduced_when_the_tables_say_so(params):
-    table = claims.claims_table(all_tables(params, +1), params)
+    table = claims_jobs.claims_table(all_tables(params, +1), params)
     assert list(table.columns) == claims.COLUMNS
-    assert list(table["claim_id"]) == [c.id for c in claims.CLAIMS]
+    assert list(table["claim_id"]) == [c.id for c in claims_jobs.CLAIMS]
     assert table["quote"].str.len().min() > 20 and table["section"].str.contains("L").all()
     verdicts = dict(zip(table["claim_id"], table["verdict"]))
     assert verdicts.pop("C5") == "not run"
@@ -355,7 +357,7 @@ def test_every_claim_reproduced_when_the_tables_say_so(params):
 
 
 def test_every_claim_not_reproduced_when_the_tables_say_the_opposite(params):
-    table = claims.claims_table(all_tables(params, -1), params)
+    table = claims_jobs.claims_table(all_tables(params, -1), params)
     verdicts = dict(zip(table["claim_id"], table["verdict"]))
     assert verdicts.pop("C5") == "not run"
     assert verdicts.pop("C1") == "descriptive"
@@ -376,7 +378,7 @@ def test_best_lr_find_below_best_dense_lr(params):
             return 0.8 + 0.1 * (lf == 0.5) + _noise(seed)
         return 0.6 + 0.1 * (lf == 0.05) + 0.05 * (le == 0.5) + _noise(seed)
 
-    table = claims.claims_table({"summary": summary_table(params, acc)}, params)
+    table = claims_jobs.claims_table({"summary": summary_table(params, acc)}, params)
     r = row(table, "C1")
     assert r["effect"] == pytest.approx(1.0) and r["verdict"] == "descriptive" and math.isnan(r["ci_low"])
     assert "best dense LR 0.5" in r["detail"] and "best LR_find 0.05" in r["detail"]
@@ -385,7 +387,7 @@ def test_best_lr_find_below_best_dense_lr(params):
         lf = H.parse(hf).lr
         return (0.8 + 0.1 * (lf == 0.05) if level == 0 else 0.6 + 0.1 * (lf == 0.5)) + _noise(seed)
 
-    r = row(claims.claims_table({"summary": summary_table(params, flipped)}, params), "C1")
+    r = row(claims_jobs.claims_table({"summary": summary_table(params, flipped)}, params), "C1")
     assert r["effect"] == pytest.approx(-1.0) and r["verdict"] == "descriptive"
 
 
@@ -393,7 +395,7 @@ def test_equal_best_lrs_give_a_zero_effect(params):
     def acc(hf, he, level, seed):
         return 0.7 + 0.1 * (H.parse(hf).lr == 0.1) + _noise(seed)
 
-    r = row(claims.claims_table({"summary": summary_table(params, acc)}, params), "C1")
+    r = row(claims_jobs.claims_table({"summary": summary_table(params, acc)}, params), "C1")
     assert r["effect"] == 0 and r["verdict"] == "descriptive"
 
 
@@ -406,7 +408,7 @@ def test_noisy_decoupled_vs_coupled_is_inconclusive(params):
     def acc(hf, he, level, seed):
         return noisy[(hf, he)][seed] if (hf, he) in noisy else 0.5 + _noise(seed)
 
-    r = row(claims.claims_table({"summary": summary_table(params, acc)}, params), "C3-LR")
+    r = row(claims_jobs.claims_table({"summary": summary_table(params, acc)}, params), "C3-LR")
     assert r["effect"] == pytest.approx(0.0, abs=1e-9)
     assert r["ci_low"] < 0 < r["ci_high"] and r["verdict"] == "inconclusive"
     assert 0.4 < r["p_signflip"] < 0.7
@@ -422,7 +424,7 @@ def test_c3_ignores_better_undeclared_pairs(params):
             return 0.7 + (_jitter(seed) if hf != he else 0) + _noise(seed)
         return 0.95 + _noise(seed)
 
-    r = row(claims.claims_table({"summary": summary_table(params, acc)}, params), "C3-LR")
+    r = row(claims_jobs.claims_table({"summary": summary_table(params, acc)}, params), "C3-LR")
     assert r["effect"] == pytest.approx(0.0, abs=1e-9) and r["verdict"] == "inconclusive"
 
 
@@ -430,7 +432,7 @@ def test_c3_ignores_better_undeclared_pairs(params):
 
 
 def test_missing_inputs_give_not_run(params):
-    table = claims.claims_table({}, params)
+    table = claims_jobs.claims_table({}, params)
     assert set(table["verdict"]) == {"not run"}
     assert table["effect"].isna().all() and table["ci_low"].isna().all()
     assert table["detail"].str.startswith("not run: ").all()
@@ -441,7 +443,7 @@ def test_missing_inputs_give_not_run(params):
     # only the structured summary missing: every other claim still computed
     tables = all_tables(params)
     tables["structured"] = None
-    part = claims.claims_table(tables, params)
+    part = claims_jobs.claims_table(tables, params)
     assert (part[part["claim_id"].str.startswith("C7")]["verdict"] == "not run").all()
     assert (part[~part["claim_id"].isin(["C1", "C5", "C7-LR", "C7-BS", "C7-WD"])]["verdict"] == "reproduced").all()
 
@@ -449,20 +451,20 @@ def test_missing_inputs_give_not_run(params):
 def test_a_summary_without_the_level_gives_not_run(params):
     tables = all_tables(params)
     tables["summary"] = tables["summary"][tables["summary"]["level"] != params["level"]]
-    r = row(claims.claims_table(tables, params), "C3-WD")
+    r = row(claims_jobs.claims_table(tables, params), "C3-WD")
     assert r["verdict"] == "not run" and f"at level {params['level']}" in r["detail"]
 
 
 def test_one_value_grids_and_no_structured_block_give_not_run(tiny_config):
     params = claims.settings(tiny_config)  # BS and WD grids have one value; no structured block; one seed
-    table = claims.claims_table({}, params)
+    table = claims_jobs.claims_table({}, params)
     assert "one value" in row(table, "C2-BS")["detail"]
     assert "fig7 has no BS panel" in row(table, "C4-BS")["detail"]
     assert "structured pruning is off" in row(table, "C7-LR")["detail"]
     assert "coincide" in row(table, "C3-BS")["detail"]
     summary = summary_table(params, decoupled_acc(1.0))
     one_seed = summary[summary["seed"] == 0]
-    r = row(claims.claims_table({"summary": one_seed}, params), "C3-LR")  # one seed: an effect, no interval
+    r = row(claims_jobs.claims_table({"summary": one_seed}, params), "C3-LR")  # one seed: an effect, no interval
     assert r["n_seeds"] == 1 and math.isnan(r["ci_low"]) and r["verdict"] == "underpowered"
     assert "no t interval" in r["detail"]
 
@@ -478,20 +480,20 @@ def test_write_report_reads_the_files_and_is_deterministic(tmp_path, params):
     paths["structured"] = [paths["structured"]]
     paths["fig4"] = [paths["fig4"]]
     out = tmp_path / "out"
-    table = claims.write_report(paths, params, out_csv=str(out / "claims.csv"), pdf=str(out / "claims.pdf"),
+    table = claims_jobs.write_report(paths, params, out_csv=str(out / "claims.csv"), pdf=str(out / "claims.pdf"),
                                 png=str(out / "claims.png"))
     first = (out / "claims.csv").read_bytes()
     assert (out / "claims.pdf").read_bytes()[:4] == b"%PDF"
     assert (out / "claims.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     back = pd.read_csv(out / "claims.csv")
-    assert list(back.columns) == claims.COLUMNS and len(back) == len(claims.CLAIMS)
+    assert list(back.columns) == claims.COLUMNS and len(back) == len(claims_jobs.CLAIMS)
     assert set(back["verdict"]) <= set(claims.VERDICTS)
     assert (back["verdict"] == table["verdict"]).all()
-    claims.write_report(paths, params, out_csv=str(out / "claims.csv"))
+    claims_jobs.write_report(paths, params, out_csv=str(out / "claims.csv"))
     assert (out / "claims.csv").read_bytes() == first
     # a missing file: its claims are not run, the others are unchanged
     gone = dict(paths, fig7=str(tmp_path / "missing.csv"))
-    t = claims.write_report(gone, params, out_csv=str(out / "c2.csv"))
+    t = claims_jobs.write_report(gone, params, out_csv=str(out / "c2.csv"))
     assert (t[t["claim_id"].str.startswith("C4")]["verdict"] == "not run").all()
     assert (t[t["claim_id"] == "C3-LR"]["verdict"] == "reproduced").all()
 
@@ -552,11 +554,11 @@ def test_claims_are_typed_records_that_name_their_tables(params):
     """Each claim names the tables it reads (keys of claims.inputs); evaluate hands its function only those,
     so reading another is a KeyError, not a silent "not run"."""
     keys = {"summary", "fig6", "fig7", "fig8", "figA15", "figA16", "structured", "fig9", "fig4"}
-    assert all(c.tables and set(c.tables) <= keys for c in claims.CLAIMS)
-    assert {t for c in claims.CLAIMS for t in c.tables} == keys
-    spec = next(c for c in claims.CLAIMS if c.id == "C6")
+    assert all(c.tables and set(c.tables) <= keys for c in claims_jobs.CLAIMS)
+    assert {t for c in claims_jobs.CLAIMS for t in c.tables} == keys
+    spec = next(c for c in claims_jobs.CLAIMS if c.id == "C6")
     assert spec.tables == ("fig6", "fig8") and spec._fields[-2:] == ("fn", "tables")
-    declared = claims._Declared(all_tables(params, +1), spec)
+    declared = claims_jobs._Declared(all_tables(params, +1), spec)
     assert declared.get("fig6") is not None
     with pytest.raises(KeyError, match="C6 reads table 'summary'"):
         declared.get("summary")

@@ -9,7 +9,9 @@ import random
 import pandas as pd
 import pytest
 
-from findeval import claims
+from findeval.claims import jobs as claims_jobs
+from findeval.claims import plan as claims
+from findeval.claims import stats as claims_stats
 
 N_SIM = 2000
 
@@ -22,7 +24,7 @@ def _rate(n_seeds: int, shift: float, *, n_sim: int = N_SIM, seed: int = 0) -> f
     hits = 0
     for _ in range(n_sim):
         diffs = [rng.gauss(0, 1) - rng.gauss(0, 1) + shift * sd_diff for _ in range(n_seeds)]
-        hits += claims.paired_test(diffs)["verdict"] == "reproduced"
+        hits += claims_stats.paired_test(diffs)["verdict"] == "reproduced"
     return hits / n_sim
 
 
@@ -51,7 +53,7 @@ def test_null_effects_through_a_claim_function():
             rows = [{"kind": "lottery", "level": 1, "seed": s, "hfind": hf, "heval": "lr0.5",
                      "test_accuracy": 0.7 + 0.02 * rng.gauss(0, 1)}
                     for s in range(n_seeds) for hf in ("lr0.05", "lr0.5")]
-            r = claims.evaluate("C3-LR", {"summary": pd.DataFrame(rows)}, params)
+            r = claims_jobs.evaluate("C3-LR", {"summary": pd.DataFrame(rows)}, params)
             assert r["n_seeds"] == n_seeds
             hits += r["verdict"] == "reproduced"
         print(f"null through C3-LR, {n_seeds} seeds: false 'reproduced' {hits / n_sim:.2%}")
@@ -61,6 +63,6 @@ def test_null_effects_through_a_claim_function():
 def test_sign_flip_p_is_calibrated_under_the_null():
     """The one-sided exact sign-flip p-value is <= 5% in at most 5% of null draws (5 seeds: only p = 1/32)."""
     rng = random.Random(3)
-    hits = sum(claims.sign_flip_p([rng.gauss(0, 1) for _ in range(5)]) <= 0.05 for _ in range(N_SIM))
+    hits = sum(claims_stats.sign_flip_p([rng.gauss(0, 1) for _ in range(5)]) <= 0.05 for _ in range(N_SIM))
     print(f"sign-flip p <= 5% under the null, 5 seeds: {hits / N_SIM:.2%}")
     assert hits / N_SIM <= 0.05

@@ -13,7 +13,9 @@ import pytest
 import torch
 
 from conftest import REPO, TINY, planned_jobs, read_yaml, snakemake, validated, write_config
-from findeval import claims, figures, masks
+from findeval import figures, masks
+from findeval.claims import jobs as claims_jobs
+from findeval.claims import plan as claims
 from findeval.early import jobs as early_jobs
 from findeval.early import plan as early
 from findeval.a1 import jobs
@@ -206,7 +208,7 @@ def test_claim_c5_reads_fig9(main_config):
         return pd.DataFrame(rows)
 
     def c5(tables):
-        t = claims.claims_table(tables, params)
+        t = claims_jobs.claims_table(tables, params)
         return t.set_index("claim_id").loc["C5"]
 
     r = c5({"fig9": table(0.05)})

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, TINY, planned_jobs, read_yaml, snakemake, write_config
-from findeval import claims
+from findeval.claims import plan as claims
 from findeval.rewinding import instability_plan as instability
 from findeval.rewinding import plan as rewinding
 from findeval.early import plan as early

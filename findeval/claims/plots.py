@@ -13,6 +13,8 @@ from __future__ import annotations
 import math
 import textwrap
 
+from ..io import atomic_path
+
 #: Verdict colours (colourblind-safe: blue, vermillion, orange, reddish purple, bluish green; grey for not run).
 VERDICT_COLORS = {"reproduced": "#0072B2", "not reproduced": "#D55E00", "inconclusive": "#E69F00",
                   "underpowered": "#CC79A7", "descriptive": "#009E73", "not run": "#9a9a9a"}
@@ -30,8 +32,6 @@ def draw_claims(table, *, pdf: str | None, png: str | None, style: dict | None =
     import matplotlib.pyplot as plt
     import seaborn as sns
     from matplotlib.lines import Line2D
-
-    from .io import atomic_path
 
     style = {"context": "paper", "dpi": 150, **(style or {})}
     sns.set_theme(context=style["context"], style="whitegrid")

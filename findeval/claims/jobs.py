@@ -1,501 +1,23 @@
-"""The claims report: each qualitative claim of the paper, measured on *this* run, with a paired test over seeds
-and a verdict.
-
-It reads only what the pipeline computed: ``results/<exp>/summary.csv`` (:mod:`findeval.analysis`), the
-tables the LPR figures write (``results/<exp>/lpr/{fig6,fig7,fig8,figA15,figA16}.csv``, :mod:`findeval.lpr_plots`),
-fig4's table (``results/<exp>/rewinding/fig4.csv``, :mod:`findeval.rewinding_plots`), fig9's
-(``results/<exp>/early/fig9.csv``, :mod:`findeval.early_plots`) and, when the config has a ``structured:`` block,
-``results/<exp>/structured/summary.csv``. A claim whose inputs are not part of the configuration (no
-early-pruning runs, a one-value grid, structured pruning off, a table no rule writes) is reported as
-``not run`` with the reason, never with a number.
-
-Each row keeps the claim's id, the paper's verbatim quote and its section (line numbers of the paper's text
-file), and the paper's own number where it gives one (``paper_value``).
-
-Statistics (paired over seeds)
-------------------------------
-Every claim is a *declared* comparison: the conditions it compares are fixed by the config before any result
-is read (grid ends named by the paper, never "the best of" the measured ones). For each seed that every
-condition of the claim has (the seeds are the replicates: one seed shares theta_0 and data order across the
-conditions, so the conditions of one seed are paired), the claim's statistic is computed on that seed's values
-alone, giving one per-seed difference ``d_s``, oriented so that ``d_s > 0`` is the paper's direction.
-
-- ``effect`` = the mean of the ``d_s`` (for a difference of two conditions: the difference of their means).
-- ``ci_low``, ``ci_high``: the two-sided 95% Student-t interval of the mean, ``mean -+ t_{0.975, n-1} sd / sqrt(n)``
-  (``sd`` with ``n - 1`` in the denominator), ``n`` = the number of common seeds (``n_seeds``).
-- ``p_signflip``: the exact randomisation p-value of the sign-flip test, one-sided in the paper's direction:
-  the share of the ``2^n`` sign patterns ``(+-d_1, ..., +-d_n)`` whose mean is ``>=`` the observed mean
-  (exact enumeration up to 16 seeds, 2^16 deterministic random patterns beyond). It needs ``n >= 5`` to be able
-  to reach 5% (``2^-5 = 3.1%``; ``2^-4 = 6.25%``).
-- The per-seed differences are rounded to 10 decimals, so that float noise cannot turn an exact tie into a sign.
-
-Verdicts (every claim is strict: ``effect > 0``):
-
-- ``reproduced``: ``ci_low > 0`` (the interval excludes 0 on the paper's side);
-- ``not reproduced``: ``ci_high < 0`` (it excludes 0 on the other side);
-- ``inconclusive``: the interval contains 0 (including every ``d_s`` exactly 0);
-- ``underpowered``: fewer than 2 common seeds (no t interval: the test can never reach 5%). Zero variance
-  (every ``d_s`` equal and non-zero: the t interval degenerates to a point) falls back on the sign-flip test:
-  ``reproduced`` / ``not reproduced`` (by the sign) when ``n >= 5`` (p = 2^-n <= 3.1%), ``underpowered`` with
-  fewer seeds (p >= 6.25% whatever the data);
-- ``descriptive``: C1 only (an argmax over conditions has no paired per-seed statistic without selecting on the
-  seeds it tests): the effect is computed on the means, with no interval and no verdict;
-- ``not run``: the claim's inputs are absent (reason in ``detail``).
-
-A one-sided reading of the 95% two-sided interval: ``reproduced`` is a one-sided t test at 2.5%. At 5 seeds an
-effect of 2 standard deviations of the per-seed difference is detected with the power measured in
-``tests/test_claims_stats.py`` (see ``/work/notes/stats.md``).
-
-Declared comparisons (notation: ``L*`` is the level whose sparsity ``1 - (1 - p)^L`` is nearest 80%, the paper's
-"moderate sparsity" 70-90%, ties: the lower level; ``acc`` is test accuracy in percent; the "good" end of a find
-grid is the smallest LR, the largest BS, the smallest WD, the "bad" end the opposite (L84, L114); ``early(H)`` is
-the mean, over the first third of the prunable layers in network order, of the per-layer pruning ratio in %):
-
-- **C1** (descriptive) best LR_find below the best dense LR: ``log10(best dense LR) - log10(best LR_find at L*)``
-  on the means (best LR_find: max over LR_eval), ties against the claim.
-- **C2-LR/-BS/-WD** (text L114, Fig. 8 caption L124, L25; Fig. 6's caption L108 says the opposite):
-  ``early(bad end) - early(good end)`` at fig6's level.
-- **C3-LR/-BS/-WD** (L86, L84) decoupled beats coupled: ``acc(good find end -> good eval end) - acc(good eval end
-  -> good eval end)`` at L*, the good eval end being the paper's "good H_eval" (L84: larger LR_eval, smaller
-  BS_eval, larger WD_eval) among the eval values that are also find values (the coupled run needs one), i.e.
-  the pair the paper names as best against the coupled run at the same H_eval. Chosen from the grids alone.
-- **C4-LR/-BS/-WD** (L118) ``acc(match-good-LPR) - acc(match-bad-LPR)`` at L* (fig7, same H_eval).
-- **C5** (L128) strict: ``acc(pruned at the middle epoch) - acc(pruned at convergence)`` at L* (fig9, the default
-  H_find's panel; the middle epoch: fig9's nearest half the schedule, ties: the earlier).
-- **C6** (L120) ``spread(default WD_find) - spread(WD_find = 0)``, spread = max - min over LR_find of ``early(H)``
-  per seed (fig6, fig8).
-- **C7-LR/-BS/-WD** (L100) structured: as C3 on the fine-tuned runs at the ratio of channels nearest 0.5.
-- **C8-GR / C8-PL** (Sec. 3.1, L40, L66) the coupled ticket of fig1's largest LR at the last level:
-  ``acc(global random) - acc(lottery)`` and ``acc(global random) - acc(preserve LPR)``, same H (summary).
-- **C9-late / -warmup / -lrrw** (Fig. 4, L82, L96): per variant, ``acc(smallest LR_find) - acc(largest LR_find)``
-  averaged over the panel's LR_eval values, at fig4's level nearest 80% (fig4 table).
-- **C10** (L98) ``acc(LR rewinding, smallest LR_find -> largest LR_eval) - acc(weight rewinding, the same pair)``
-  (fig4 table and summary), same level as C9.
-- **C11** (Fig. A15, L301) local pruning: ``acc(largest LR_find) - acc(smallest LR_find)`` averaged over
-  figA15's LR_eval panels, at L*.
-- **C12-BS / -WD** (Fig. A16, L305) local pruning, the opposite of global: ``acc(small BS_find) - acc(large)``,
-  ``acc(large WD_find) - acc(small)`` at L* (figA16).
-- **C13** (Fig. 8c, L124) with WD_find = 0: ``acc(largest LR_find) - acc(smallest LR_find)`` at L* (fig8's
-  accuracy panel).
-
-``regime_warnings`` (from :func:`findeval.regime.far_from_paper` when that module exists) says why this config's
-training regime is far from the paper's; the report writes them in a column, the log and the figure.
-
-The planning half (:func:`settings`, :func:`inputs`) is pure Python on the config (the Snakefile imports it at
-parse time: no numpy, pandas or file access); the statistics are pure Python too; reading the tables imports
-pandas lazily.
-"""
+"""The paper's claims, job time: each claim's effect from the figure tables, its test and verdict, and the claims
+table and figure (the planning is :mod:`findeval.claims.plan`, the statistics :mod:`findeval.claims.stats`)."""
 
 from __future__ import annotations
 
-import itertools
 import logging
 import math
 import os
-import random
-import re
 from typing import Callable, NamedTuple
 
-from . import paths
-from .hparams import DIMENSIONS, LABELS, format_number
+import pandas as pd
+
+from .. import paths
+from ..hparams import DIMENSIONS, LABELS, format_number
+from ..io import atomic_path
+from .plan import BAD_END, COLUMNS, INPUTS, VARIANT_IDS, good_end, sparsity_at
+from .plots import draw_claims
+from .stats import CI, DIGITS, NotRun, condition_means, paired_test, per_seed_effects
 
 log = logging.getLogger("findeval")
-
-#: Two-sided level of the t interval, and the level the verdicts' tests can be said to reach.
-CI = 0.95
-ALPHA = 0.05
-#: Fewest common seeds for the t interval (df = n - 1 >= 1).
-MIN_SEEDS_T = 2
-#: Fewest seeds for the one-sided sign-flip test to be able to reach ALPHA (2^-n <= 0.05).
-MIN_SEEDS_SIGNFLIP = 5
-#: Seeds the report recommends (the power test runs at this number).
-RECOMMENDED_SEEDS = 5
-#: Exact sign-flip enumeration up to this many seeds; beyond, this many deterministic random patterns.
-SIGNFLIP_EXACT_MAX = 16
-SIGNFLIP_DRAWS = 2 ** 16
-#: "Moderate sparsity" of the paper (Fig. 3: 70-90%): L* is the level nearest this sparsity.
-TARGET_SPARSITY = 0.8
-#: Structured pruning: the ratio of channels pruned nearest this one.
-TARGET_RATIO = 0.5
-#: Per-seed differences are rounded to this many decimals (far below a meaningful pp or decade of LR), so that
-#: float noise cannot turn an exact tie into a sign.
-DIGITS = 10
-#: Share of the prunable layers (network order) that are "early layers".
-EARLY_SHARE = 1 / 3
-
-VERDICTS = ("reproduced", "not reproduced", "inconclusive", "underpowered", "descriptive", "not run")
-COLUMNS = ["claim_id", "claim", "section", "quote", "paper_value", "effect", "ci_low", "ci_high", "p_signflip",
-           "unit", "verdict", "n_seeds", "level", "sparsity", "detail", "definition", "regime_warnings"]
-INPUTS = ("summary", "fig6", "fig7", "fig8", "structured", "fig9", "fig4", "figA15", "figA16")
-#: Direction of the paper's claims: the "bad" end of each find grid (L84, L114), which is also the "good"
-#: H_eval end (L84: larger LR_eval, smaller BS_eval, larger WD_eval).
-BAD_END = {"lr": "large", "batch_size": "small", "weight_decay": "large"}
-VARIANT_IDS = {"late": "late", "warmup": "warmup", "lr_rewind": "lrrw"}
-
-
-# =========================================================================== planning (parse time)
-
-
-def _opts(config: dict) -> dict:
-    """``figures.claims`` when the schema has it (level, ci); the module constants otherwise."""
-    return (config.get("figures") or {}).get("claims") or {}
-
-
-def sparsity_at(fraction: float, level: int) -> float:
-    return 1 - (1 - float(fraction)) ** int(level)
-
-
-def moderate_level(config: dict, target: float = TARGET_SPARSITY, n: int | None = None) -> int:
-    """L*: the level of 1..n (default: every level) whose sparsity is nearest ``target`` (ties: the lower)."""
-    from .a1 import plan
-
-    n = plan.levels(config) if n is None else int(n)
-    p = float(config["pruning"]["fraction"])
-    return min(range(1, n + 1), key=lambda lv: (abs(sparsity_at(p, lv) - target), lv))
-
-
-def moderate_ratio(ratios, target: float = TARGET_RATIO) -> float:
-    return min((float(r) for r in ratios), key=lambda r: (abs(r - target), r))
-
-
-def _end(values, which: str):
-    return max(values) if which == "large" else min(values)
-
-
-def _good_end(dim: str) -> str:
-    return "small" if BAD_END[dim] == "large" else "large"
-
-
-def declared_pair(finds: list, evals: list, dim: str) -> dict:
-    """C3/C7's declared comparison on one hyperparameter, from the grids alone: the good find end with the good
-    eval end (decoupled) against the coupled run at that H_eval. The good eval end is taken among the eval values
-    that are also in the find grid (a coupled run needs both). ``{"why": reason}`` when the grids cannot give it."""
-    f = _end(finds, _good_end(dim))
-    both = [v for v in evals if v in finds]
-    if not both:
-        return {"why": f"the {LABELS[dim]} find and eval grids share no value: no coupled run"}
-    e = _end(both, BAD_END[dim])
-    if f == e:
-        return {"why": f"the good {LABELS[dim]}_find and the good {LABELS[dim]}_eval coincide ({format_number(f)})"}
-    return {"find": f, "eval": e}
-
-
-def _lpr_panel_lines(panel: dict, values: list) -> list[dict]:
-    """Line labels of a panel with the hyperparameter value each stands for (lines are in value order)."""
-    labels = [line["label"] for line in panel["lines"]]
-    if len(labels) != len(values):
-        raise ValueError(f"panel {panel['title']!r} has {len(labels)} lines for {len(values)} values")
-    return [{"value": v, "label": lab} for v, lab in zip(values, labels)]
-
-
-_FIG4_LABEL = re.compile(r"LR_find = ([0-9.eE+-]+), LR_eval = ([0-9.eE+-]+)")
-
-
-def regime_warnings(config: dict) -> list[str]:
-    """:func:`findeval.regime.far_from_paper`: why this config's training regime is far from the paper's."""
-    from .regime import far_from_paper
-
-    return [str(w) for w in far_from_paper(config)]
-
-
-def _fig4_settings(config: dict, level_star: int) -> dict | None:
-    from .rewinding import plan as rewinding
-    from .a1 import plan
-
-    s = rewinding.settings(config)
-    if s["late_epoch"] is None:
-        return None
-    level = moderate_level(config, n=s["levels"])
-    base = plan.default_h(config)
-    panels = {}
-    for p, (variant, panel) in enumerate(zip(rewinding.VARIANTS, rewinding.figure_panels(config))):
-        lines = []
-        for line in panel["lines"]:
-            m = _FIG4_LABEL.search(line["label"])
-            if m:
-                lines.append({"lr_find": float(m.group(1)), "lr_eval": float(m.group(2)), "label": line["label"]})
-        panels[variant] = {"panel": p, "lines": lines}
-    lr_f, lr_e = min(s["lr_find"]), max(s["lr_rewind_eval"])
-    weight = {"lr_find": lr_f, "lr_eval": lr_e, "hfind": base.replace(lr=lr_f).slug,
-              "heval": base.replace(lr=lr_e).slug}
-    return {"level": level, "panels": panels, "weight": weight}
-
-
-def settings(config: dict) -> dict:
-    """Everything the claims job computes from, as plain values (Snakemake params)."""
-    from .lpr import plan as lpr
-    from .a1 import plan
-    from .structured import plan as splan
-
-    opts = _opts(config)
-    level = int(opts.get("level") or moderate_level(config))
-    fraction = float(config["pruning"]["fraction"])
-    base = plan.default_h(config)
-    lr_pairs = [[ln.hfind.lr, ln.heval.lr, ln.hfind.slug, ln.heval.slug] for ln in plan.all_pairs(config, "lr")]
-    dense = [[v, base.replace(lr=v).slug] for v in sorted(set(plan.grid_values(config, "lr", "find")))]
-
-    fig6_level = lpr.fig6_level(config)
-    fig6 = {}
-    for p, (dim, panel) in enumerate(zip(DIMENSIONS, lpr.figure_panels(config, "fig6"))):
-        fig6[dim] = {"panel": p, "lines": _lpr_panel_lines(panel, sorted(set(plan.grid_values(config, dim, "find"))))}
-
-    fig7 = {p["dim"]: {"panel": i, "good": getattr(p["good"], p["dim"]), "bad": getattr(p["bad"], p["dim"])}
-            for i, p in enumerate(lpr.fig7_pairs(config))}
-
-    fig8_levels = lpr.fig8_levels(config)
-    fig8_panels = lpr.figure_panels(config, "fig8")
-    fig8_lrs = [h.lr for h in lpr.fig8_hs(config)]
-    fig8 = {"levels": fig8_levels, "panel": None, "lines": [], "default_wd": base.weight_decay,
-            "accuracy_panel": len(fig8_levels), "accuracy_lines": _lpr_panel_lines(fig8_panels[-1], fig8_lrs)}
-    if fig6_level in fig8_levels:
-        p = fig8_levels.index(fig6_level)
-        fig8.update(panel=p, lines=_lpr_panel_lines(fig8_panels[p], fig8_lrs))
-
-    lr_finds = ([h.lr for h in lpr.figA15_hfinds(config)] if hasattr(lpr, "figA15_hfinds")
-                else sorted(set(plan.grid_values(config, "lr", "find"))))
-    figA15 = [{"panel": p, "lines": _lpr_panel_lines(panel, lr_finds)}
-              for p, panel in enumerate(lpr.figure_panels(config, "figA15"))]
-    figA16 = {dim: {"panel": p, "lines": _lpr_panel_lines(panel, sorted(set(plan.grid_values(config, dim, "find"))))}
-              for p, (dim, panel) in enumerate(zip(("batch_size", "weight_decay"),
-                                                   lpr.figure_panels(config, "figA16")))}
-
-    declared = {}
-    for dim in DIMENSIONS:
-        d = declared_pair(plan.grid_values(config, dim, "find"), plan.grid_values(config, dim, "eval"), dim)
-        if d and "find" in d:
-            d.update(hfind=base.replace(**{dim: d["find"]}).slug, heval=base.replace(**{dim: d["eval"]}).slug)
-        declared[dim] = d
-
-    structured = None
-    if splan.enabled(config):
-        sdecl, sbase = {}, splan.default_h(config)  # the structured block's own defaults, not the main ones
-        for dim in DIMENSIONS:
-            d = declared_pair(splan.grid(config, dim, "find"), splan.grid(config, dim, "eval"), dim)
-            if d and "find" in d:
-                d.update(hfind=sbase.replace(**{dim: d["find"]}).slug, heval=sbase.replace(**{dim: d["eval"]}).slug)
-            sdecl[dim] = d
-        structured = {"ratio": moderate_ratio(splan.ratios(config)), "seeds": list(splan.settings(config)["seeds"]),
-                      "declared": sdecl}
-
-    fig1_h = plan.fig1_hs(config)[0]
-    return {
-        "experiment": config["experiment"],
-        "ci": float(opts.get("ci") or CI),
-        "fraction": fraction,
-        "level": level,
-        "last_level": plan.levels(config),
-        "sparsity": sparsity_at(fraction, level),
-        "early_share": EARLY_SHARE,
-        "lr_dense": dense,
-        "lr_pairs": lr_pairs,
-        "declared": declared,
-        "fig1": {"h": fig1_h.slug, "lr": fig1_h.lr},
-        "fig6": {"level": fig6_level, "panels": fig6},
-        "fig7": fig7,
-        "fig8": fig8,
-        "fig4": _fig4_settings(config, level),
-        "figA15": figA15,
-        "figA16": figA16,
-        "structured": structured,
-        "fig9": early_settings(config),
-        "regime_warnings": regime_warnings(config),
-    }
-
-
-def early_settings(config: dict) -> dict | None:
-    """C5's selection from fig9 (None without early-pruning runs): panel, H_find, middle and final epoch."""
-    from .early import plan as early
-    from .a1 import plan
-
-    if not early.enabled(config):
-        return None
-    hfinds, base = early.hfinds(config), plan.default_h(config)
-    panel = hfinds.index(base) if base in hfinds else 0
-    e = early.total_epochs(config)
-    middle = min(early.prune_epochs(config), key=lambda k: (abs(k - e / 2), k))
-    return {"panel": panel, "hfind": hfinds[panel].slug, "heval": early.heval(config).slug, "middle_epoch": middle,
-            "epochs": e}
-
-
-def inputs(config: dict) -> dict:
-    """The files the claims job reads: ``structured``, ``fig9`` and ``fig4`` are lists, empty when structured
-    pruning, early pruning or rewinding (a one-epoch schedule) is off."""
-    from . import figures
-    from .rewinding import plan as rewinding
-    from .early import plan as early
-    from .lpr import plan as lpr
-    from .structured import plan as splan
-
-    return {
-        "summary": paths.summary(config["experiment"]),
-        "fig6": lpr.data_path(config, "fig6"),
-        "fig7": lpr.data_path(config, "fig7"),
-        "fig8": lpr.data_path(config, "fig8"),
-        "figA15": lpr.data_path(config, "figA15"),
-        "figA16": lpr.data_path(config, "figA16"),
-        "structured": [paths.structured_summary(config["experiment"])] if splan.enabled(config) else [],
-        "fig9": [early.data_path(config, "fig9")] if early.enabled(config) else [],
-        "fig4": [rewinding.data_path(config, "fig4")] if "fig4" in figures.default_figures(config) else [],
-    }
-
-
-def targets(config: dict) -> list[str]:
-    from .a1 import plan
-
-    return [paths.claims(config["experiment"]), *plan.figure_files(config, ["claims"])]
-
-
-# =========================================================================== statistics (pure Python)
-
-
-class NotRun(Exception):
-    """A claim whose inputs this run does not have: the message is the reason."""
-
-
-def _betacf(a: float, b: float, x: float) -> float:
-    """Continued fraction of the regularised incomplete beta function (modified Lentz)."""
-    tiny, qab, qap, qam = 1e-300, a + b, a + 1, a - 1
-    c, d = 1.0, 1 - qab * x / qap
-    d = 1 / (d if abs(d) > tiny else tiny)
-    h = d
-    for m in range(1, 400):
-        m2 = 2 * m
-        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
-        d = 1 + aa * d
-        d = 1 / (d if abs(d) > tiny else tiny)
-        c = 1 + aa / c if abs(1 + aa / c) > tiny else tiny
-        h *= d * c
-        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
-        d = 1 + aa * d
-        d = 1 / (d if abs(d) > tiny else tiny)
-        c = 1 + aa / c if abs(1 + aa / c) > tiny else tiny
-        delta = d * c
-        h *= delta
-        if abs(delta - 1) < 1e-15:
-            break
-    return h
-
-
-def _betainc(a: float, b: float, x: float) -> float:
-    if x <= 0:
-        return 0.0
-    if x >= 1:
-        return 1.0
-    lbeta = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log(1 - x)
-    if x < (a + 1) / (a + b + 2):
-        return math.exp(lbeta) * _betacf(a, b, x) / a
-    return 1 - math.exp(lbeta) * _betacf(b, a, 1 - x) / b
-
-
-def t_cdf(x: float, df: float) -> float:
-    """Student-t distribution function."""
-    tail = 0.5 * _betainc(df / 2, 0.5, df / (df + x * x))
-    return 1 - tail if x > 0 else tail
-
-
-def t_ppf(q: float, df: float) -> float:
-    """Student-t quantile (bisection on :func:`t_cdf`; 1e-12 absolute)."""
-    if not 0 < q < 1:
-        raise ValueError(f"quantile level {q} is not in (0, 1)")
-    if q < 0.5:
-        return -t_ppf(1 - q, df)
-    lo, hi = 0.0, 1.0
-    while t_cdf(hi, df) < q:
-        hi *= 2
-    for _ in range(200):
-        mid = (lo + hi) / 2
-        if t_cdf(mid, df) < q:
-            lo = mid
-        else:
-            hi = mid
-        if hi - lo < 1e-12:
-            break
-    return (lo + hi) / 2
-
-
-def sign_flip_p(diffs) -> float:
-    """One-sided (paper's direction) p-value of the sign-flip test: the share of sign patterns whose mean
-    difference is at least the observed one (exact up to SIGNFLIP_EXACT_MAX seeds)."""
-    d = [float(x) for x in diffs]
-    n = len(d)
-    if not n:
-        return math.nan
-    obs = sum(d) - 1e-9 * max(1.0, sum(abs(x) for x in d))  # ">=" with room for float error
-    if n <= SIGNFLIP_EXACT_MAX:
-        hits = sum(1 for signs in itertools.product((1, -1), repeat=n)
-                   if sum(s * x for s, x in zip(signs, d)) >= obs)
-        return hits / 2 ** n
-    rng = random.Random(0)
-    hits = sum(1 for _ in range(SIGNFLIP_DRAWS) if sum(x if rng.random() < 0.5 else -x for x in d) >= obs)
-    return (hits + 1) / (SIGNFLIP_DRAWS + 1)
-
-
-def paired_test(diffs, ci: float = CI) -> dict:
-    """Effect, t interval, sign-flip p-value and verdict of per-seed differences (positive: the paper's
-    direction); the rules of the module docstring."""
-    d = [round(float(x), DIGITS) for x in diffs]
-    n = len(d)
-    out = {"effect": math.nan, "ci_low": math.nan, "ci_high": math.nan, "p_signflip": math.nan, "n_seeds": n,
-           "verdict": "underpowered", "note": ""}
-    if n == 0:
-        out["note"] = "no seed"
-        return out
-    mean = sum(d) / n
-    out.update(effect=round(mean, DIGITS), p_signflip=sign_flip_p(d))
-    if n < MIN_SEEDS_T:
-        out["note"] = f"{n} seed: no t interval (underpowered below {MIN_SEEDS_T} seeds)"
-        return out
-    var = sum((x - mean) ** 2 for x in d) / (n - 1)
-    if len(set(d)) == 1:  # zero variance: the t interval is a point; the sign-flip test decides
-        out.update(ci_low=d[0], ci_high=d[0])
-        if d[0] == 0:
-            out.update(verdict="inconclusive", note="every per-seed difference is 0")
-        elif n >= MIN_SEEDS_SIGNFLIP:
-            out.update(verdict="reproduced" if d[0] > 0 else "not reproduced",
-                       note=f"zero variance: sign-flip test, p = 2^-{n}")
-        else:
-            out["note"] = (f"zero variance over {n} seeds: the sign-flip test needs {MIN_SEEDS_SIGNFLIP} to reach "
-                           f"{ALPHA:.0%}")
-        return out
-    half = t_ppf((1 + float(ci)) / 2, n - 1) * math.sqrt(var / n)
-    lo, hi = round(mean - half, DIGITS), round(mean + half, DIGITS)
-    out.update(ci_low=lo, ci_high=hi, verdict=verdict(lo, hi))
-    return out
-
-
-def verdict(ci_low: float, ci_high: float) -> str:
-    """``reproduced`` (``ci_low > 0``) / ``not reproduced`` (``ci_high < 0``) / ``inconclusive`` (the interval
-    contains 0); a missing interval (NaN) is ``underpowered``."""
-    if ci_low is None or ci_high is None or math.isnan(ci_low) or math.isnan(ci_high):
-        return "underpowered"
-    if ci_low > 0:
-        return "reproduced"
-    if ci_high < 0:
-        return "not reproduced"
-    return "inconclusive"
-
-
-def common_seeds(per_seed: dict) -> list:
-    """The seeds every condition of ``{condition: {seed: value}}`` has, sorted."""
-    if not per_seed:
-        raise NotRun("no conditions")
-    seeds = sorted(set.intersection(*(set(v) for v in per_seed.values())))
-    if not seeds:
-        raise NotRun("the conditions share no seed")
-    return seeds
-
-
-def per_seed_effects(per_seed: dict, statistic: Callable[[dict], float]) -> tuple[list, list]:
-    """(common seeds, the statistic on each seed's values ``{condition: value}``)."""
-    seeds = common_seeds(per_seed)
-    return seeds, [float(statistic({k: v[s] for k, v in per_seed.items()})) for s in seeds]
-
-
-def condition_means(per_seed: dict, seeds) -> dict:
-    return {k: sum(float(v[s]) for s in seeds) / len(seeds) for k, v in per_seed.items()}
-
-
-# =========================================================================== the claims (pandas, lazily)
 
 
 def _need(tables: dict, name: str, what: str):
@@ -633,7 +155,7 @@ def claim_early_layers(dim: str):
                     f"direction of the text (L114), Fig. 8's caption (L124) and L25; Fig. 6's caption (L108) states "
                     f"the opposite")
 
-        return per_seed, {"statistic": _diff(bad, _good_end(dim)), "detail": detail, "level": level}
+        return per_seed, {"statistic": _diff(bad, good_end(dim)), "detail": detail, "level": level}
 
     return claim
 
@@ -952,7 +474,7 @@ _VARIANT_NAMES = {"late": "late rewinding", "warmup": "LR warmup", "lr_rewind": 
 
 
 def _c2(d):
-    bad, good = BAD_END[d], _good_end(d)
+    bad, good = BAD_END[d], good_end(d)
     return Claim(f"C2-{LABELS[d]}", f"{bad} {LABELS[d]}_find prunes early layers more", "Sec. 3.4, Fig. 6 (L114)",
                  _Q_C2, "", "pp", f"early({_MOST[bad]} {LABELS[d]}_find) - early({_MOST[good]} {LABELS[d]}_find) of "
                  f"the find grid, at fig6's level; {_EARLY}", claim_early_layers(d), ("fig6",))
@@ -961,7 +483,7 @@ def _c2(d):
 def _c3(d):
     return Claim(f"C3-{LABELS[d]}", f"decoupled beats coupled ({LABELS[d]}), moderate sparsity",
                  "Sec. 3.2, Fig. 3 (L86)", _Q_C3, "+3 to +4 pp", "pp",
-                 f"acc({_MOST[_good_end(d)]} {LABELS[d]}_find -> {_MOST[BAD_END[d]]} {LABELS[d]}_eval) - acc(coupled "
+                 f"acc({_MOST[good_end(d)]} {LABELS[d]}_find -> {_MOST[BAD_END[d]]} {LABELS[d]}_eval) - acc(coupled "
                  f"at that {LABELS[d]}_eval), at {_LEVEL_STAR}; declared pair: L84's good H_find with its "
                  f"'{_GOOD_EVAL[d]}'", claim_decoupled_beats_coupled(d), ("summary",))
 
@@ -1017,7 +539,7 @@ CLAIMS = [
     *[Claim(f"C12-{LABELS[d]}", f"local pruning: {BAD_END[d]} {LABELS[d]}_find is better (opposite of global)",
             "App., Fig. A16 (L305)", "While large BS_{find} and small WD_{find} performed well in global pruning, we "
             "see the opposite for local pruning.", "", "pp",
-            f"acc({_MOST[BAD_END[d]]} {LABELS[d]}_find) - acc({_MOST[_good_end(d)]}), local masks, figA16's H_eval, "
+            f"acc({_MOST[BAD_END[d]]} {LABELS[d]}_find) - acc({_MOST[good_end(d)]}), local masks, figA16's H_eval, "
             f"at {_LEVEL_STAR}", claim_local_opposite(d), ("figA16",)) for d in ("batch_size", "weight_decay")],
     Claim("C13", "with WD_find = 0, the larger LR_find does better", "Sec. 3.4, Fig. 8c (L124)",
           "the larger LR_{find} does better (c)", "", "pp",
@@ -1061,15 +583,11 @@ def evaluate(claim_id: str, tables: dict, params: dict) -> dict:
 def claims_table(tables: dict, params: dict):
     """The claims table from the pipeline's tables (DataFrames keyed as :data:`INPUTS`, or None / absent for a
     table this run does not have)."""
-    import pandas as pd
-
     return pd.DataFrame([evaluate(c.id, tables, params) for c in CLAIMS], columns=COLUMNS)
 
 
 def read_tables(files: dict) -> dict:
     """Read the input tables; a path that is None, empty or missing gives None (its claims are ``not run``)."""
-    import pandas as pd
-
     tables = {}
     for name in INPUTS:
         path = files.get(name)
@@ -1082,8 +600,6 @@ def read_tables(files: dict) -> dict:
 def write_report(files: dict, params: dict, *, out_csv: str, pdf: str | None = None, png: str | None = None,
                  style: dict | None = None):
     """The claims job: read the tables, write ``claims.csv`` and (with ``pdf``/``png``) the figure."""
-    from .io import atomic_path
-
     table = claims_table(read_tables(files), params)
     with atomic_path(out_csv) as tmp:
         table.to_csv(tmp, index=False)
@@ -1095,8 +611,6 @@ def write_report(files: dict, params: dict, *, out_csv: str, pdf: str | None = N
                  r["claim_id"], r["claim"], r["verdict"], r["effect"], r["unit"], r["ci_low"], r["ci_high"],
                  r["p_signflip"], r["n_seeds"], r["detail"])
     if pdf or png:
-        from .claims_plot import draw_claims
-
         draw_claims(table, pdf=pdf, png=png, style=style, warnings=warnings,
                     title=f"claims of the paper on experiment '{params['experiment']}'")
     return table
