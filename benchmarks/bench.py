@@ -17,7 +17,7 @@ It measures, in one run, and prints as a Markdown table (also written to ``--out
    per-epoch evaluation is negligible); both loops do the same bookkeeping (loss and accuracy per step),
    and they alternate repeat by repeat, so that a change of the machine's load hits both.
 2. **Cost of masking**: the same ``train()`` with and without a mask, interleaved, as a time ratio.
-3. **Per-job overhead**: a real training job (``findeval.jobs.train_run``, what ``scripts/train.py``
+3. **Per-job overhead**: a real training job (``findeval.a1.jobs.train_run``, what ``scripts/train.py``
    runs, after the imports of Snakemake's script preamble) in a fresh process, from the spawn to the
    first optimizer step, against the same span of ``python -c 'import torch'`` (spawn to the end of the
    import; its exit is shown too); where the start-up goes, the interpreter teardown after the job's outputs

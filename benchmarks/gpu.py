@@ -14,7 +14,7 @@ Parts:
          the ceiling; GPU busy time over wall time (CUDA events around forward/backward/step, and the
          kernel timeline of torch.profiler); FLOPs (torch.utils.flop_counter) and the fraction of the
          bf16 dense peak; masked vs unmasked step; ours in fp32 for reference.
-  chain  the pipeline's job functions (findeval.jobs) on device 'cuda': prepare_data -> init ->
+  chain  the pipeline's job functions (findeval.a1.jobs) on device 'cuda': prepare_data -> init ->
          train_run (find, level 0) -> prune -> rewind -> train_run (level 1, masked) -> prune (level 2,
          monotone check); pruned weights exactly zero, metrics written, accuracy; level 0 also on the CPU.
   epoch  ResNet-18 / ResNet-50 at 64x64, preset batch 512, fp32 (the pipeline's default) and bf16 +

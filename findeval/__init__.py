@@ -9,7 +9,14 @@ Importing the package is cheap on purpose: no torch, no torchvision. Each concep
 - :mod:`findeval.masks`    global magnitude pruning (A1 line 5), random baselines, LPR, HDF5 mask files
 - :mod:`findeval.io`       atomic writes, checkpoints, metrics files
 - :mod:`findeval.analysis` aggregation of metrics into tidy tables, best-configuration selection
-- :mod:`findeval.plotting` the paper's figures
+- :mod:`findeval.plotting` plotting helpers shared by several features' figures
+- :mod:`findeval.runs`     the one training entry point; :mod:`findeval.process` what every job process does
+- :mod:`findeval.paths`    every results path; :mod:`findeval.figures` the figure registry
+
+Each paper feature is a subpackage mirroring ``rules/``, with a torch-free planning module (``plan``, imported
+by the Snakefile at parse time), its job steps (``jobs``) and its figures (``plots``): :mod:`findeval.a1`
+(Algorithm A1: find, evaluate, random baselines), :mod:`findeval.lpr`, :mod:`findeval.early`,
+:mod:`findeval.rewinding` (with the instability analysis), :mod:`findeval.structured`, :mod:`findeval.claims`.
 """
 
 __version__ = "0.1.0"

@@ -15,7 +15,7 @@ One rule loop (``rules/figures.smk``) makes a rule per figure from :func:`rules`
 (``scripts/figure.py``) calls :func:`draw`. The default target comes from :func:`default_target`.
 
 Adding a figure: its planner entry (inputs, params), its drawing in the family's plots module, its report
-caption (``report/<fig>.rst``, ``findeval.plan.REPORT_FIGURES``); a new family is one :class:`Family` here.
+caption (``report/<fig>.rst``, ``findeval.a1.plan.REPORT_FIGURES``); a new family is one :class:`Family` here.
 """
 
 from __future__ import annotations

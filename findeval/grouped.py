@@ -462,7 +462,7 @@ def _counter_offsets(start_counters: dict, forwards: int) -> dict:
 def eval_sweep(*, metrics: dict, starts: dict, masks_in: dict, data: str, kind: str, h_find: H | None, h_eval: H,
                seed: int, training: dict, augment: dict | None, max_group: int | None = None, device: str = "cpu",
                threads: int = 1, precision: str = "fp32", channels_last: bool | None = None) -> list[dict]:
-    """:func:`findeval.jobs.eval_sweep` with the levels trained as grouped networks (``max_group`` levels at
+    """:func:`findeval.a1.jobs.eval_sweep` with the levels trained as grouped networks (``max_group`` levels at
     most per group; None: all): the same runs (``jobs.eval_runs``) given to :func:`findeval.runs.train_grouped`,
     which writes each level's metrics.json with ``train_run``'s keys (plus ``group_size``; ``train_time_s`` and
     ``wall_time_s`` the level's share of the group's). ``channels_last`` None or False: the grouped path's

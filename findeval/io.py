@@ -88,7 +88,9 @@ def _disk_full(err: BaseException, path: Path) -> DiskFullError | None:
     return new
 
 
-def _json_default(obj):
+def json_default(obj):
+    """``json.dumps(default=...)``: numpy and torch scalars and arrays (``.item()``, ``.tolist()``), H
+    (``.as_dict()``)."""
     if hasattr(obj, "item"):
         return obj.item()
     if hasattr(obj, "tolist"):
@@ -100,7 +102,7 @@ def _json_default(obj):
 
 def write_json(path: str | os.PathLike, data) -> None:
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=1, default=_json_default, allow_nan=True) + "\n")
+        tmp.write_text(json.dumps(data, indent=1, default=json_default, allow_nan=True) + "\n")
 
 
 def read_json(path: str | os.PathLike):

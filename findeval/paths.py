@@ -14,19 +14,19 @@ parses the value, beside the function that spells it, and the rules' ``wildcard_
 value is opaque text:
 
 - an H slug (``{hfind}``, ``{heval}``, ``{href}``): :data:`findeval.hparams.SLUG`, ``H.slug`` / ``H.parse``;
-- a mask source (``{source}``): :data:`findeval.plan.SOURCE`, ``plan.source`` / ``plan.parse_source``;
-- an LPR-constrained chain (``{chain}``, ``{constrained}``): :data:`findeval.lpr.CHAIN` and ``CONSTRAINED``,
+- a mask source (``{source}``): :data:`findeval.a1.plan.SOURCE`, ``plan.source`` / ``plan.parse_source``;
+- an LPR-constrained chain (``{chain}``, ``{constrained}``): :data:`findeval.lpr.plan.CHAIN` and ``CONSTRAINED``,
   ``lpr.chain_name`` / ``lpr.chain_spec``;
-- a rewinding variant (``{variant}``): :data:`findeval.rewinding.VARIANT`, ``rewinding.variant_name`` /
+- a rewinding variant (``{variant}``): :data:`findeval.rewinding.plan.VARIANT`, ``rewinding.variant_name`` /
   ``parse_variant``;
-- a structured pruning ratio (``{ratio}``): :data:`findeval.structured_plan.RATIO`;
+- a structured pruning ratio (``{ratio}``): :data:`findeval.structured.plan.RATIO`;
 - numbers (``{seed}``, ``{level}``, ``{epoch}``, ``{late_k}``, ``{warm}``): :data:`INDEX`.
 
 The layout (``{s}`` a replicate, ``{L}`` a level; the modules named say what each file holds)::
 
     results/{exp}/dataset.npz                                      the prepared data (findeval.data)
     results/{exp}/seed{s}/{init.pt,reinit.pt,architecture.json}    theta_0, the baselines' new init, the network
-    results/{exp}/find/{H_find}/seed{s}/level{L}/{FILE}            Algorithm A1's find chain (findeval.plan)
+    results/{exp}/find/{H_find}/seed{s}/level{L}/{FILE}            Algorithm A1's find chain (findeval.a1.plan)
     results/{exp}/random/global/seed{s}/level{L}/mask.h5           global random masks
     results/{exp}/random/preserve_lpr/{H_find}/seed{s}/level{L}/mask.h5
     results/{exp}/eval/{source}/{H_eval}/seed{s}/level{L}/metrics.json     evaluations (and the LPR chains')
@@ -34,13 +34,13 @@ The layout (``{s}`` a replicate, ``{L}`` a level; the modules named say what eac
     results/{exp}/{variant}/{H_find}/seed{s}/level{L}/{FILE}       rewinding variants (findeval.rewinding)
     results/{exp}/{variant}/{H_find}/seed{s}/theta_k.pt            late rewinding's theta_k
     results/{exp}/{variant}/eval/{H_find}/{H_eval}/seed{s}/level{L}/metrics.json
-    results/{exp}/{variant}/random/preserve_lpr/{H_find}/seed{s}/level{L}/mask.h5   (findeval.instability)
+    results/{exp}/{variant}/random/preserve_lpr/{H_find}/seed{s}/level{L}/mask.h5   (rewinding.instability_plan)
     results/{exp}/{variant}/random_eval/{kind}/{H_find}/{H_eval}/seed{s}/level{L}/metrics.json
     results/{exp}/instability/k{k}/{H}/seed{s}/level{L}/interpolation.json
     results/{exp}/early/find/{H_find}/epoch{k}/seed{s}/level{L}/{FILE}      early pruning (findeval.early)
     results/{exp}/early/eval/{H_find}/epoch{k}/{H_eval}/seed{s}/level{L}/metrics.json
     results/{exp}/early/lpr_trajectory/{H_find}/seed{s}.csv
-    results/{exp}/structured/...                                   structured pruning (findeval.structured_plan)
+    results/{exp}/structured/...                                   structured pruning (findeval.structured.plan)
     results/{exp}/{lpr,rewinding,instability,early}/{figure}.csv   the numbers a figure draws
     results/{exp}/figures/{figure}.{pdf,png}                       the figures
     results/{exp}/{summary.csv,claims.csv,regime.csv,regime_layers.csv}
@@ -237,7 +237,7 @@ def figure_dir(exp) -> str:
 
 
 def figure(exp, fig: str, ext: str) -> str:
-    """``results/<exp>/figures/<fig>.<ext>`` (:func:`findeval.plan.figure_path` checks the format)."""
+    """``results/<exp>/figures/<fig>.<ext>`` (:func:`findeval.a1.plan.figure_path` checks the format)."""
     return f"{figure_dir(exp)}/{fig}.{ext}"
 
 

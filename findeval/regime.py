@@ -14,7 +14,7 @@ notebook on a candidate config dict::
 filled in (missing training keys take the schema's defaults, a missing ``dataset.test_fraction`` 0.2).
 
 What is counted, for every H of the grids (each grid value of each dimension, find and eval, the other two
-at the defaults, as :mod:`findeval.plan` builds them; duplicates once):
+at the defaults, as :mod:`findeval.a1.plan` builds them; duplicates once):
 
 - ``steps_per_epoch``: exactly as :func:`findeval.training.train` counts them, ``bs = min(batch_size, n)``,
   ``n_full, rest = divmod(n, bs)``, ``n_full + (1 if rest > 1 else 0)`` (a last batch of one image is dropped);
@@ -213,7 +213,8 @@ def kept_schedule(total: int, fraction: float, levels: int) -> list[int]:
     return kept
 
 
-def _numel(shape) -> int:
+def numel(shape) -> int:
+    """The number of elements of a tensor of this shape."""
     return math.prod(int(s) for s in shape)
 
 
@@ -255,7 +256,7 @@ def _rows(config: dict, source: str) -> list[dict]:
     sizes = dataset_sizes(config["dataset"])
     tr = _training(config)
     levels, fraction = int(config["pruning"]["levels"]), float(config["pruning"]["fraction"])
-    total = sum(_numel(s) for _, s in conv_shapes(config["model"], sizes["in_channels"]))
+    total = sum(numel(s) for _, s in conv_shapes(config["model"], sizes["in_channels"]))
     kept = kept_schedule(total, fraction, levels)
     sums: dict[int, float] = {}
     rows = []
@@ -293,7 +294,7 @@ def layer_rows(config: dict, *, mask: dict | None = None, source: str = "config"
     :func:`mask_kept`; else None)."""
     sizes = dataset_sizes(config["dataset"])
     shapes = conv_shapes(config["model"], sizes["in_channels"])
-    total = sum(_numel(s) for _, s in shapes)
+    total = sum(numel(s) for _, s in shapes)
     kept_last = kept_schedule(total, config["pruning"]["fraction"], config["pruning"]["levels"])[-1]
     if mask is not None and set(mask) != {n for n, _ in shapes}:
         raise ValueError("the mask's layers are not this model's convolutions")
@@ -302,8 +303,8 @@ def layer_rows(config: dict, *, mask: dict | None = None, source: str = "config"
         "experiment": config.get("experiment", ""),
         "layer": name,
         "shape": "x".join(map(str, shape)),
-        "prunable": _numel(shape),
-        "kept_uniform": int(round(_numel(shape) * kept_last / total)),
+        "prunable": numel(shape),
+        "kept_uniform": int(round(numel(shape) * kept_last / total)),
         "kept_mask": None if mask is None else int(mask[name]),
     } for name, shape in shapes]
 

@@ -1,7 +1,7 @@
 """The one training entry point: every training of the pipeline is a :class:`TrainRun` given to :func:`train`,
 or, a sweep of runs, to :func:`train_all` (one after another, or as grouped networks, :mod:`findeval.grouped`).
 
-A1's find and evaluation runs (:func:`findeval.jobs.a1_run`), the LPR-constrained chains (``lpr.chain_run``),
+A1's find and evaluation runs (:func:`findeval.a1.jobs.a1_run`), the LPR-constrained chains (``lpr.chain_run``),
 the rewinding variants, their evaluations, instability's copy B and its random baselines
 (``rewinding.variant_run``), late rewinding's theta_k (``rewinding.late_theta``), early pruning
 (``early.early_run``), the LPR through training (``early.lpr_trajectory``) and the structured runs
@@ -27,7 +27,7 @@ What this module does, the same way for every run:
 - **outputs** (:class:`Outputs`): the trained weights (the start's meta updated with ``trained_meta``), then the
   metrics.json, each written atomically; the resume file is removed once they are written.
 
-Importing this module does not import torch (``findeval.jobs`` re-exports its helpers).
+Importing this module does not import torch (``findeval.a1.jobs`` re-exports its helpers).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Callable, Mapping
 
 from .hparams import H, run_seeds
-from .io import _json_default, load_checkpoint, save_checkpoint, write_json
+from .io import json_default, load_checkpoint, save_checkpoint, write_json
 from .regime import Schedule
 
 log = logging.getLogger("findeval")
@@ -407,7 +407,7 @@ def resume_fingerprint(*, start: str, mask: str | None, data: str, **settings) -
 
     record = {"version": RESUME_VERSION, "start": file_digest(start), "mask": file_digest(mask),
               "data": file_digest(data), **settings}
-    text = json.dumps(record, sort_keys=True, default=_json_default)
+    text = json.dumps(record, sort_keys=True, default=json_default)
     return hashlib.sha256(text.encode()).hexdigest()
 
 

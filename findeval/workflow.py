@@ -118,7 +118,7 @@ def prunable_weights(config: dict) -> int | None:
         shapes = regime.conv_shapes(config["model"], REGISTRY[config["dataset"]["name"]].in_channels)
     except (KeyError, ValueError, TypeError):
         return None  # reported by the model checks
-    return sum(regime._numel(s) for _, s in shapes)
+    return sum(regime.numel(s) for _, s in shapes)
 
 
 def check_fraction_prunes(config: dict) -> None:

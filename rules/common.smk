@@ -1,5 +1,5 @@
 # Config validation, wildcard constraints and the input functions of the rules.
-# The logic of "which runs a figure needs" lives in findeval.plan, every results path in findeval.paths, and each
+# The logic of "which runs a figure needs" lives in findeval.a1.plan, every results path in findeval.paths, and each
 # wildcard's grammar in the module that parses its values (pure Python, tested: tests/test_paths.py).
 
 import re

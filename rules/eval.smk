@@ -1,6 +1,6 @@
 # A1 line 8: evaluate a mask by training it with H_eval. {source} is lottery/<H_find>,
 # preserve_lpr/<H_find> or global_random. A lottery mask with H_eval == H_find is never trained here:
-# that evaluation is its find run (see findeval.plan).
+# that evaluation is its find run (see findeval.a1.plan).
 
 
 rule train_eval:

@@ -3,7 +3,7 @@
 #   init_structured -> train_find_structured (dense, H_find) -> prune_structured (ratio: narrow net)
 #     -> finetune_structured (H_eval, no rewind) | scratch_e / scratch_b (same narrow net, new init)
 #   -> fig5, figA10-A12, figRethinking; structured_speed (dense vs narrow images/s); aggregate_structured.
-# Settings and figure inputs: findeval.structured_plan; paths: findeval.paths. Off unless the config has a
+# Settings and figure inputs: findeval.structured.plan; paths: findeval.paths. Off unless the config has a
 # `structured:` block.
 
 from findeval.structured import plan as splan
@@ -109,7 +109,7 @@ rule finetune_structured:
 
 
 # Scratch-E: E epochs; Scratch-B: floor(E * FLOPs_dense / FLOPs_pruned) epochs, milestones scaled alike
-# (findeval.structured.scratch_b_training). pruned.pt gives the architecture only: new random init.
+# (findeval.structured.jobs.scratch_b_training). pruned.pt gives the architecture only: new random init.
 for _scratch in ("scratch_e", "scratch_b"):
 
     rule:

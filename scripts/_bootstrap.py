@@ -4,7 +4,7 @@ Scripts run with their own folder on ``sys.path``; the package sits one level up
 first means a job always runs the code of the checkout it belongs to (also inside a conda env, where
 PYTHONPATH is blocked), never a stale installed copy.
 
-Every job script imports this module first, so this is the one place where a job (``findeval.jobs.job_started``)
+Every job script imports this module first, so this is the one place where a job (``findeval.process.job_started``)
 sends an uncaught exception (its type, message and traceback) to the rule's ``log:`` file before it exits
 non-zero, and removes the temporaries a killed earlier run of the same job left beside its outputs.
 """

@@ -1,4 +1,4 @@
-"""Rules instability (copy B and the interpolation) and late_random_eval_sweep (findeval.instability)."""
+"""Rules instability (copy B and the interpolation) and late_random_eval_sweep (findeval.rewinding.instability_plan)."""
 
 import _bootstrap
 from findeval.rewinding import instability_jobs

@@ -3,7 +3,7 @@ expected shape) before any work is lost.
 
 - Config cases go through ``snakemake -n`` (the Snakefile validates the config when it loads): the run
   must fail before any job is planned or started, with the key and the value in the message.
-- File cases call the ``findeval.jobs`` functions the rules run, on small real files (a width-4 ResNet on
+- File cases call the ``findeval.a1.jobs`` functions the rules run, on small real files (a width-4 ResNet on
   digits). Training jobs must refuse their inputs before training starts (``training.train`` is replaced
   by a tripwire) and leave no output behind.
 """
@@ -123,7 +123,7 @@ def test_the_unedited_config_passes(tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
 
 
-# --------------------------------------------------------------------------- file cases (findeval.jobs)
+# --------------------------------------------------------------------------- file cases (findeval.a1.jobs)
 
 MODEL = {"name": "resnet_cifar", "depth": 8, "width": 4}
 OTHER = {"name": "resnet_cifar", "depth": 8, "width": 2}

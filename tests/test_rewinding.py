@@ -1,5 +1,6 @@
-"""Rewinding variants (findeval.rewinding, Fig. 4) and the instability analysis (findeval.instability, Figs.
-A13 and A14): late rewinding resumes the schedule at epoch k from theta_k * M, learning-rate rewinding starts
+"""Rewinding variants (findeval.rewinding.plan, Fig. 4) and the instability analysis
+(findeval.rewinding.instability_plan, Figs. A13 and A14):
+late rewinding resumes the schedule at epoch k from theta_k * M, learning-rate rewinding starts
 from the previous level's trained weights * M, warmup sits in H_find only, the interpolation's endpoints are
 the two copies, what the figures plan, and a tiny end-to-end run of fig4, figA13 and figA14."""
 

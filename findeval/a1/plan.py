@@ -251,7 +251,7 @@ def report_args(fig: str) -> dict:
     """Keyword arguments of Snakemake's ``report()`` for a figure's PNG: its caption (``report/<fig>.rst``,
     a path relative to the rules/ file), the paper section as category and the paper figure as subcategory."""
     if fig not in REPORT_FIGURES:
-        raise ValueError(f"figure {fig!r} has no entry in findeval.plan.REPORT_FIGURES (report category, caption)")
+        raise ValueError(f"figure {fig!r} has no entry in findeval.a1.plan.REPORT_FIGURES (report category, caption)")
     section, paper = REPORT_FIGURES[fig]
     return {"caption": f"../report/{fig}.rst", "category": section, "subcategory": paper,
             "labels": {"figure": fig, "paper": paper}}
@@ -339,7 +339,7 @@ def constant_panels(base: H, dim: str, finds: list, evals: list, *, const_eval: 
 
 
 def figure_panels(config: dict, fig: str) -> list[dict]:
-    """The panels of a figure, each a dict with the lines it draws (see :mod:`findeval.plotting`)."""
+    """The panels of a figure, each a dict with the lines it draws (see :mod:`findeval.a1.plots`)."""
     if fig == "fig1":
         return [
             {"dim": "lr", "compare": "baselines", "constant": h, "lines": [Line("lottery", h, h), *random_lines(h)]}

@@ -1,7 +1,7 @@
 """The paper's figures: seaborn lines of test accuracy against sparsity, mean over seeds with a
 standard-deviation band, the dense model at 0% sparsity.
 
-``draw_figure`` takes the figure's description from :func:`findeval.plan.figure_params` and the tidy
+``draw_figure`` takes the figure's description from :func:`findeval.a1.plan.figure_params` and the tidy
 table of :func:`findeval.analysis.load_metrics`; it draws only what the pipeline computed, and stops
 with an error naming the curve when a curve has no runs.
 """

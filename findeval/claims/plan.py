@@ -2,9 +2,9 @@
 and a verdict.
 
 It reads only what the pipeline computed: ``results/<exp>/summary.csv`` (:mod:`findeval.analysis`), the
-tables the LPR figures write (``results/<exp>/lpr/{fig6,fig7,fig8,figA15,figA16}.csv``, :mod:`findeval.lpr_plots`),
-fig4's table (``results/<exp>/rewinding/fig4.csv``, :mod:`findeval.rewinding_plots`), fig9's
-(``results/<exp>/early/fig9.csv``, :mod:`findeval.early_plots`) and, when the config has a ``structured:`` block,
+tables the LPR figures write (``results/<exp>/lpr/{fig6,fig7,fig8,figA15,figA16}.csv``, :mod:`findeval.lpr.plots`),
+fig4's table (``results/<exp>/rewinding/fig4.csv``, :mod:`findeval.rewinding.plots`), fig9's
+(``results/<exp>/early/fig9.csv``, :mod:`findeval.early.plots`) and, when the config has a ``structured:`` block,
 ``results/<exp>/structured/summary.csv``. A claim whose inputs are not part of the configuration (no
 early-pruning runs, a one-value grid, structured pruning off, a table no rule writes) is reported as
 ``not run`` with the reason, never with a number.

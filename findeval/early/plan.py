@@ -13,7 +13,7 @@ mask is final; training it would serve nothing the figure draws). Every mask is 
 the ticket theta_0 * M_L trained for the *whole* schedule (A1 line 8, ``jobs.train_run``). Finding M_L costs
 L * k epochs instead of the regular chain's L * E (the table's ``find_epochs`` / ``find_epochs_regular``;
 ``compute_saved`` = 1 - k / E). The curve "pruned at convergence" (k = E) is the regular pipeline's lottery
-curve of (H_find, H_eval) (:func:`findeval.plan.metrics_path`): no run twice. The point at 0% sparsity of an
+curve of (H_find, H_eval) (:func:`findeval.a1.plan.metrics_path`): no run twice. The point at 0% sparsity of an
 early curve is the dense network trained k epochs with H_find (the chain's level 0), as in the paper.
 
 **LPR through training (figA18, figA19).** One job per (H_find, replicate) retrains the dense level-0 run of
@@ -24,7 +24,7 @@ the job writes one table, ``ratio`` per (epoch, layer) and ``final_ratio`` (the 
 the regular M_1). figA19's distance at epoch n is the mean over layers of ``|ratio(n) - final_ratio|`` (pp).
 This job is not resumable (its hook measures every epoch): a killed job starts again from epoch 0.
 
-Paths (beside the regular layout of :mod:`findeval.plan`)::
+Paths (beside the regular layout of :mod:`findeval.a1.plan`)::
 
     results/{exp}/early/find/{H_find}/epoch{k}/seed{s}/level{L}/trained.pt, metrics.json   L = 0..N-1
     results/{exp}/early/find/{H_find}/epoch{k}/seed{s}/level{L}/mask.h5, ticket.pt         L = 1..N

@@ -1,5 +1,5 @@
 """Drawing fig9 (early pruning), figA18 (LPR through training) and figA19 (its distance to the final LPR) from
-:func:`findeval.early.figure_params`, and the tables they draw (``results/<exp>/early/<figure>.csv``).
+:func:`findeval.early.plan.figure_params`, and the tables they draw (``results/<exp>/early/<figure>.csv``).
 
 - fig9: one panel per LR_find, test accuracy against sparsity, one line per pruning epoch k (masks evaluated with
   H_eval; the point at 0% is the dense network trained k epochs with H_find), mean and sd over seeds. The table

@@ -19,7 +19,7 @@ chain's level 0 (same theta_0, H_find, data order): chains start from ``find/<H_
 Pruning and rewinding are one job here (``prune_match_lpr`` / ``prune_local`` write ``mask.h5`` and its
 ticket theta_0 * M): the same computation as A1's two rules, one process start fewer per level.
 
-Paths (public, beside the regular layout of :mod:`findeval.plan`)::
+Paths (public, beside the regular layout of :mod:`findeval.a1.plan`)::
 
     results/{exp}/find_matched/{H_find}/match-{H_ref}/seed{s}/level{L}/{mask.h5,ticket.pt,trained.pt,metrics.json}
     results/{exp}/find_local/{H_find}/seed{s}/level{L}/{mask.h5,ticket.pt,trained.pt,metrics.json}

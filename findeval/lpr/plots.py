@@ -1,11 +1,11 @@
-"""Drawing the LPR figures (6, 7, 8, A15, A16, A17) from the panels of :func:`findeval.lpr.figure_params`.
+"""Drawing the LPR figures (6, 7, 8, A15, A16, A17) from the panels of :func:`findeval.lpr.plan.figure_params`.
 
 Two kinds of panel:
 
 - ``lpr``: the pruning ratio of every prunable layer (x: layers in network order; y: % of the layer's
   weights pruned), read from the mask files' ``layer_ratios`` attributes, mean and standard deviation over
   seeds;
-- ``accuracy``: test accuracy against sparsity like the other figures (:mod:`findeval.plotting`), mean and
+- ``accuracy``: test accuracy against sparsity like the other figures (:mod:`findeval.a1.plots`), mean and
   standard-deviation band over seeds, the dense model trained with the line's H_find at 0%.
 
 :func:`figure_table` returns every number a figure draws (one row per seed, level and layer or run); the

@@ -14,7 +14,7 @@ One panel per level (paper: 48.8% and 73.8% pruned = levels 3 and 6 at p = 0.2).
 
 **Figure A14**: late-rewinding tickets (small LR, coupled) against random baselines trained from the
 replicate's new random init (``reinit.pt``, the full schedule from epoch 0): global random (the regular
-baseline of :mod:`findeval.plan`), preserve LPR (each late-rewinding mask shuffled within every layer) and
+baseline of :mod:`findeval.a1.plan`), preserve LPR (each late-rewinding mask shuffled within every layer) and
 preserve mask (the late-rewinding mask itself with new random weights).
 
 Paths::

@@ -23,7 +23,7 @@ def variant_run(out_metrics: str | None, *, start: str, mask: str | None, data: 
                 data_seed: int | None = None, out_trained: str | None = None, device: str = "cpu",
                 threads: int = 1, precision: str = "fp32", channels_last: bool = False):
     """The run that trains ``start`` under ``mask`` with ``h_eval`` for epochs ``first_epoch``+1..E, recording
-    the keys of :func:`findeval.jobs.train_run` plus ``variant``, ``first_epoch`` and ``warmup_iters``.
+    the keys of :func:`findeval.a1.jobs.train_run` plus ``variant``, ``first_epoch`` and ``warmup_iters``.
 
     ``warmup_iters`` (not None) replaces the training block's; ``data_seed`` (not None) replaces the replicate's
     data-order seed (instability copies). A start with NaN weights (a diverged earlier level of an LR

@@ -24,7 +24,7 @@ replicate)):
 As in A1, evaluating a chain's mask with H_eval == H_find is the chain's own training, never run twice
 (except for warmup without ``warmup_in_eval``, where the evaluation differs from the find run).
 
-Paths (public, beside the regular layout of :mod:`findeval.plan`; ``{v}`` is ``late/k{k}``, ``warmup/w{N}``
+Paths (public, beside the regular layout of :mod:`findeval.a1.plan`; ``{v}`` is ``late/k{k}``, ``warmup/w{N}``
 or ``lr_rewind``)::
 
     results/{exp}/late/k{k}/{H_find}/seed{s}/theta_k.pt                  theta_k of the dense run with H_find
@@ -167,7 +167,7 @@ def variant_line(config: dict, variant: str, hfind: H, heval: H, label: str) -> 
 
 
 def figure_panels(config: dict, fig: str = "fig4") -> list[dict]:
-    """Fig. 4: one accuracy panel per variant, a line per (LR_find, LR_eval) (``findeval.lpr_plots`` panels)."""
+    """Fig. 4: one accuracy panel per variant, a line per (LR_find, LR_eval) (``findeval.lpr.plots`` panels)."""
     if fig != "fig4":
         raise ValueError(f"unknown rewinding figure {fig!r}; choose from {FIGURES}")
     s = settings(config)

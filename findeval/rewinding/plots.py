@@ -1,6 +1,6 @@
-"""Drawing Figures 4, A13 and A14 (:mod:`findeval.rewinding`, :mod:`findeval.instability`).
+"""Drawing Figures 4, A13 and A14 (:mod:`findeval.rewinding`, :mod:`findeval.rewinding.instability_plan`).
 
-Accuracy-against-sparsity panels (fig4, figA14) are drawn by :func:`findeval.lpr_plots.draw_figure` (same
+Accuracy-against-sparsity panels (fig4, figA14) are drawn by :func:`findeval.lpr.plots.draw_figure` (same
 panel format). Figure A13's panels are of type ``interpolation``: test error (%) against the interpolation
 coefficient alpha between two copies of a ticket trained with different data orders, mean and standard
 deviation over seeds, with batch-norm statistics recomputed on the training data at every alpha.

@@ -2,7 +2,7 @@
 
 A2: train the dense network with H_find; remove, in one shot and *globally*, the channels whose batch-norm
 scale |gamma| is smallest; build the physically narrower network from the kept channels and fine-tune it
-with H_eval (no rewind). The path layout and which runs a figure needs are in :mod:`findeval.structured_plan`.
+with H_eval (no rewind). The path layout and which runs a figure needs are in :mod:`findeval.structured.plan`.
 
 **Channel groups.** A channel is one feature map of a BN's output. BNs whose outputs are added into the
 same residual sum must keep the same channels, so they form one *group* (:func:`topology`): per stage,

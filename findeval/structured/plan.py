@@ -2,7 +2,7 @@
 
 Pure Python on the validated config dict, imported by the Snakefile at parse time: no torch, no file
 system. The algorithm itself is in :mod:`findeval.structured`, the figures in
-:mod:`findeval.structured_plots`. Path layout (a public interface, pinned by ``tests/test_structured.py``)::
+:mod:`findeval.structured.plots`. Path layout (a public interface, pinned by ``tests/test_structured.py``)::
 
     results/{exp}/structured/seed{s}/init.pt                              theta of the dense network (A2 line 1)
     results/{exp}/structured/find/{H_find}/seed{s}/dense/trained.pt       dense network trained with H_find (line 2)

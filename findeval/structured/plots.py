@@ -128,7 +128,7 @@ def panel_title(panel: dict, letter: str) -> str:
 
 
 def draw_figure(params: dict, table: pd.DataFrame, *, pdf: str, png: str, style: dict | None = None) -> None:
-    """Draw a structured figure described by :func:`findeval.structured_plan.figure_params`."""
+    """Draw a structured figure described by :func:`findeval.structured.plan.figure_params`."""
     import matplotlib
 
     matplotlib.use("Agg")

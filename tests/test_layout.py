@@ -1,0 +1,143 @@
+"""The package layout (issue 14, outcome 5): a flat foundation, one subpackage per paper feature (mirroring
+rules/), each with a torch-free planning module, its job steps and its plots; no private names across modules."""
+
+from __future__ import annotations
+
+import ast
+import re
+import subprocess
+import sys
+
+from conftest import REPO
+
+PKG = REPO / "findeval"
+#: Paper features: findeval/<feature>/{plan,jobs,plots}.py (rewinding also holds the instability analysis).
+FEATURES = ("a1", "lpr", "early", "rewinding", "structured", "claims")
+FOUNDATION = ("hparams", "io", "paths", "datasets", "data", "models", "masks", "training", "grouped", "runs",
+              "workflow", "regime", "progress", "figures", "plotting", "analysis", "process")
+BLOCKED = ("torch", "numpy", "h5py")
+IMPORT_LINE = re.compile(r"^\s*(?:from\s+(findeval(?:\.\w+)*)\s+import\s+([^#\n]+)|import\s+(findeval(?:\.\w+)+))", re.M)
+
+
+def snakefile_modules() -> set[str]:
+    """The findeval modules the Snakefile and rules/*.smk import (parse time)."""
+    found = set()
+    for path in [REPO / "Snakefile", *sorted((REPO / "rules").glob("*.smk"))]:
+        for m in IMPORT_LINE.finditer(path.read_text()):
+            if m[3]:
+                found.add(m[3])
+                continue
+            for entry in m[2].strip().strip("()").split(","):
+                name = entry.split(" as ")[0].strip()
+                if not name:
+                    continue
+                sub = f"{m[1]}.{name}"
+                found.add(sub if (PKG / (sub.removeprefix("findeval.").replace(".", "/") + ".py")).exists()
+                          or (PKG / sub.removeprefix("findeval.").replace(".", "/")).is_dir() else m[1])
+    return found
+
+
+def planning_modules() -> list[str]:
+    plans = {f"findeval.{p.parent.name}.{p.stem}" for p in PKG.glob("*/*plan.py")}
+    return sorted(plans | snakefile_modules())
+
+
+def blocked_imports(modules) -> dict[str, str]:
+    """{module: error} for each module that does not import with torch, numpy and h5py blocked (a fresh
+    interpreter per module, so one module's imports do not hide another's)."""
+    failed = {}
+    for module in modules:
+        code = "import sys\n" + "".join(f"sys.modules[{b!r}] = None\n" for b in BLOCKED) + f"import {module}\n"
+        r = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
+        if r.returncode:
+            failed[module] = r.stderr.strip().splitlines()[-1]
+    return failed
+
+
+def test_the_planning_modules_import_without_torch_numpy_h5py():
+    modules = planning_modules()
+    # the scan sees the feature plans and the flat modules the rules import
+    assert {f"findeval.{f}.plan" for f in FEATURES} <= set(modules), modules
+    assert {"findeval.paths", "findeval.workflow", "findeval.figures", "findeval.rewinding.instability_plan"} \
+        <= set(modules), modules
+    assert blocked_imports(modules) == {}
+
+
+def test_the_blocked_import_check_can_fail():
+    failed = blocked_imports(["findeval.masks"])  # numpy at the top
+    assert list(failed) == ["findeval.masks"] and "numpy" in failed["findeval.masks"], failed
+
+
+def test_every_feature_is_a_package_with_plan_jobs_plots():
+    for feature in FEATURES:
+        d = PKG / feature
+        assert (d / "__init__.py").is_file(), feature
+        for part in ("plan", "jobs", "plots"):
+            assert (d / f"{part}.py").is_file(), f"findeval/{feature}/{part}.py"
+    # and the rules mirror them (a1 is find/eval/baselines/chains; claims, lpr, early, rewinding, structured)
+    for feature in FEATURES[1:]:
+        assert (REPO / "rules" / f"{feature}.smk").is_file(), feature
+    flat = sorted(p.stem for p in PKG.glob("*.py") if p.stem != "__init__")
+    assert flat == sorted(FOUNDATION), flat
+
+
+def _module_aliases(tree: ast.AST, path, root) -> set[str]:
+    """Local names bound to findeval modules in this file (``from findeval import x``, ``from . import x``,
+    ``import findeval.x as y``)."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            base = _resolve(node, path, root)
+            if base is None:
+                continue
+            for a in node.names:
+                target = root / (f"{base}.{a.name}".replace(".", "/"))
+                if target.with_suffix(".py").exists() or target.is_dir():
+                    names.add(a.asname or a.name)
+        elif isinstance(node, ast.Import):
+            for a in node.names:
+                if a.name.startswith("findeval.") and a.asname:
+                    names.add(a.asname)
+    return names
+
+
+def _resolve(node: ast.ImportFrom, path, root) -> str | None:
+    """The absolute module of a ``from ... import`` inside the package or naming findeval, else None."""
+    if node.level == 0:
+        return node.module if node.module and node.module.split(".")[0] == "findeval" else None
+    parts = list(path.relative_to(root).with_suffix("").parts)[:-node.level]
+    return ".".join(parts + ([node.module] if node.module else []))
+
+
+def private_uses(path, root=REPO) -> list[str]:
+    """``from <findeval module> import _x`` and ``<findeval module>._x`` in one file (``root``: the folder that
+    holds the package)."""
+    tree = ast.parse(path.read_text())
+    aliases = _module_aliases(tree, path, root)
+    where = path.relative_to(root).as_posix()
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and _resolve(node, path, root) is not None:
+            found += [(node.lineno, f"{where}:{node.lineno} {a.name}") for a in node.names
+                      if a.name.startswith("_") and not a.name.startswith("__")]
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in aliases \
+                and node.attr.startswith("_") and not node.attr.startswith("__"):
+            found.append((node.lineno, f"{where}:{node.lineno} {node.value.id}.{node.attr}"))
+    return [text for _, text in sorted(found)]
+
+
+def test_no_module_uses_a_private_name_of_another():
+    files = [*sorted(PKG.rglob("*.py")), *sorted((REPO / "scripts").glob("*.py")),
+             *sorted((REPO / "benchmarks").glob("*.py"))]
+    assert [u for f in files for u in private_uses(f)] == []
+
+
+def test_the_private_name_scan_can_fail(tmp_path):
+    (tmp_path / "findeval" / "lpr").mkdir(parents=True)
+    for name in ("masks.py", "lpr/plots.py"):
+        (tmp_path / "findeval" / name).write_text("")
+    planted = tmp_path / "findeval" / "lpr" / "jobs.py"
+    planted.write_text("from ..masks import _hidden\nfrom .. import masks\nfrom . import plots\nimport json\n"
+                       "x = masks._secret, plots._short, json._default_encoder, masks.__name__\n")
+    assert private_uses(planted, tmp_path) == ["findeval/lpr/jobs.py:1 _hidden", "findeval/lpr/jobs.py:5 masks._secret",
+                                               "findeval/lpr/jobs.py:5 plots._short"]
