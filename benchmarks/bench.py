@@ -180,8 +180,7 @@ def _with_small_test(d):
 def default_case(config: dict, workdir: Path, budget: Budget) -> Case:
     """The default experiment's model, data (prepared into ``workdir``), H and schedule; a mask of
     ``pruning.levels // 2`` levels."""
-    from findeval import data as data_mod
-    from findeval import models, training
+    from findeval import data as data_mod, models, training
     from findeval.hparams import H
 
     ds = config["dataset"]
@@ -377,9 +376,8 @@ try:  # what Snakemake's `script:` preamble imports before the script runs
 except ImportError:
     pass
 sys.path.insert(0, repo)
-from findeval.a1 import jobs
-from findeval import models
 from findeval import process
+from findeval.a1 import jobs
 from findeval.hparams import H
 import findeval.training as _tr  # imported by train_run anyway; hook train() and its first optimizer step
 t_imports = time.time()

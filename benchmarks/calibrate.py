@@ -85,9 +85,7 @@ def run_candidate(name: str, cand: dict, seeds: list[int], data_path: str, level
                   lstar: int, log, dense_only: bool = False) -> list[dict]:
     import torch
 
-    from findeval import data as data_mod
-    from findeval import masks as masks_mod
-    from findeval import models, training
+    from findeval import data as data_mod, masks as masks_mod, models, training
     from findeval.hparams import H, derive_seed, run_seeds
     from findeval.models import model_spec
 

@@ -522,8 +522,8 @@ def synthetic_tiny_imagenet(parent: Path, classes=8, n_train=100, n_val=25, seed
 def part_chain(p: Part, work: Path) -> None:
     import importlib.util
 
-    from findeval.a1 import jobs
     from findeval import process
+    from findeval.a1 import jobs
     from findeval.io import load_checkpoint, read_json
 
     process.setup_logging(None)  # the jobs' own log lines (epochs, sparsity) go to the part's output

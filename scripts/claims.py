@@ -1,8 +1,8 @@
 """Rule claims: the claims report (results/<exp>/claims.csv, results/<exp>/figures/claims.pdf and .png)."""
 
 import _bootstrap  # noqa: F401
-from findeval.claims import jobs as claims_jobs
 from findeval import process
+from findeval.claims import jobs as claims_jobs
 
 process.setup_logging(snakemake.log[0])
 claims_jobs.write_report(

@@ -1,9 +1,9 @@
 """Rule early_eval_sweep: every early mask of one chain trained with one H_eval (findeval.early)."""
 
 import _bootstrap
-from findeval.early import jobs as early_jobs
-from findeval.a1 import jobs
 from findeval import process
+from findeval.a1 import jobs
+from findeval.early import jobs as early_jobs
 from findeval.hparams import H
 
 process.setup_logging(snakemake.log[0])

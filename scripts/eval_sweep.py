@@ -1,8 +1,8 @@
 """Rule eval_sweep: train every level's mask of one source with one H_eval (runtime.granularity: chain)."""
 
 import _bootstrap
-from findeval.a1 import jobs
 from findeval import process
+from findeval.a1 import jobs
 from findeval.hparams import H
 
 process.setup_logging(snakemake.log[0])

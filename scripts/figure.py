@@ -2,8 +2,7 @@
 one (findeval.figures.draw)."""
 
 import _bootstrap  # noqa: F401
-from findeval import figures
-from findeval import process
+from findeval import figures, process
 
 process.setup_logging(snakemake.log[0])
 figures.draw(

@@ -1,8 +1,8 @@
 """Rule find_chain: Algorithm A1 for one H_find and replicate, every level (runtime.granularity: chain)."""
 
 import _bootstrap
-from findeval.a1 import jobs
 from findeval import process
+from findeval.a1 import jobs
 from findeval.hparams import H
 
 process.setup_logging(snakemake.log[0])

@@ -3,8 +3,7 @@
 import shutil
 
 import _bootstrap  # noqa: F401
-from findeval import io
-from findeval import process
+from findeval import io, process
 
 process.setup_logging(snakemake.log[0])
 with io.atomic_path(snakemake.output[0]) as tmp:

@@ -1,8 +1,8 @@
 """Rule global_random_mask: exact-count uniformly random mask of level {level}."""
 
 import _bootstrap  # noqa: F401
-from findeval.a1 import jobs
 from findeval import process
+from findeval.a1 import jobs
 
 process.setup_logging(snakemake.log[0])
 jobs.global_random_mask(

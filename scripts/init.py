@@ -1,8 +1,8 @@
 """Rule init: theta_0, the random baselines' new init, and the architecture of replicate {seed}."""
 
 import _bootstrap  # noqa: F401
-from findeval.a1 import jobs
 from findeval import process
+from findeval.a1 import jobs
 
 process.setup_logging(snakemake.log[0])
 jobs.init(

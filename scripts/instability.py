@@ -1,10 +1,10 @@
 """Rules instability (copy B and the interpolation) and late_random_eval_sweep (findeval.rewinding.instability_plan)."""
 
 import _bootstrap
-from findeval.rewinding import instability_jobs
-from findeval.a1 import jobs
 from findeval import process
+from findeval.a1 import jobs
 from findeval.hparams import H
+from findeval.rewinding import instability_jobs
 
 process.setup_logging(snakemake.log[0])
 p, inp, out, w = snakemake.params, snakemake.input, snakemake.output, snakemake.wildcards

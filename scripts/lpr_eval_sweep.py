@@ -1,10 +1,10 @@
 """Rule lpr_eval_sweep: every level of an LPR-constrained chain trained with one H_eval (granularity: chain)."""
 
 import _bootstrap
-from findeval.lpr import jobs as lpr_jobs
-from findeval.a1 import jobs
 from findeval import process
+from findeval.a1 import jobs
 from findeval.hparams import H
+from findeval.lpr import jobs as lpr_jobs
 
 process.setup_logging(snakemake.log[0])
 p, inp = snakemake.params, snakemake.input

@@ -1,10 +1,10 @@
 """Rule lpr_find_chain: an LPR-constrained chain (match-LPR or local), every level (granularity: chain)."""
 
 import _bootstrap
-from findeval.lpr import jobs as lpr_jobs
-from findeval.a1 import jobs
 from findeval import process
+from findeval.a1 import jobs
 from findeval.hparams import H
+from findeval.lpr import jobs as lpr_jobs
 
 process.setup_logging(snakemake.log[0])
 p, inp, out = snakemake.params, snakemake.input, snakemake.output

@@ -1,8 +1,8 @@
 """Rule lpr_trajectory: the dense level-0 find run again, with the LPR pruning would give after every epoch."""
 
 import _bootstrap
-from findeval.early import jobs as early_jobs
 from findeval import process
+from findeval.early import jobs as early_jobs
 from findeval.hparams import H
 
 process.setup_logging(snakemake.log[0])

@@ -1,8 +1,8 @@
 """Rule preserve_lpr_mask: the lottery mask of level {level} shuffled within each layer."""
 
 import _bootstrap  # noqa: F401
-from findeval.a1 import jobs
 from findeval import process
+from findeval.a1 import jobs
 
 process.setup_logging(snakemake.log[0])
 jobs.preserve_lpr_mask(

@@ -1,8 +1,8 @@
 """Rule prune: mask of level {level} by global magnitude pruning of level {level}-1's trained weights."""
 
 import _bootstrap  # noqa: F401
-from findeval.a1 import jobs
 from findeval import process
+from findeval.a1 import jobs
 from findeval.hparams import H
 
 process.setup_logging(snakemake.log[0])

@@ -1,9 +1,9 @@
 """Rule prune_local: mask of level {level} pruning every layer by the same fraction, and its ticket."""
 
 import _bootstrap  # noqa: F401
-from findeval.lpr import jobs as lpr_jobs
 from findeval import process
 from findeval.hparams import H
+from findeval.lpr import jobs as lpr_jobs
 
 process.setup_logging(snakemake.log[0])
 w = snakemake.wildcards

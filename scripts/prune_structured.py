@@ -1,9 +1,9 @@
 """Rule prune_structured: one-shot global channel pruning by summed |BN gamma| (A2 line 3) at {ratio}."""
 
 import _bootstrap  # noqa: F401
-from findeval.structured import jobs as structured_jobs
 from findeval import process
 from findeval.hparams import H
+from findeval.structured import jobs as structured_jobs
 
 process.setup_logging(snakemake.log[0])
 structured_jobs.prune(

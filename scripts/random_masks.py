@@ -1,8 +1,8 @@
 """Rules global_random_masks and preserve_lpr_masks: a baseline's random masks of every level."""
 
 import _bootstrap  # noqa: F401
-from findeval.a1 import jobs
 from findeval import process
+from findeval.a1 import jobs
 
 process.setup_logging(snakemake.log[0])
 seed = int(snakemake.wildcards.seed)

@@ -1,10 +1,10 @@
 """Rules late_theta, late_chain, warmup_chain, lr_rewind_chain and variant_eval_sweep (findeval.rewinding)."""
 
 import _bootstrap
-from findeval.rewinding import jobs as rewinding_jobs
-from findeval.a1 import jobs
 from findeval import process
+from findeval.a1 import jobs
 from findeval.hparams import H
+from findeval.rewinding import jobs as rewinding_jobs
 
 process.setup_logging(snakemake.log[0])
 p, inp, out, w = snakemake.params, snakemake.input, snakemake.output, snakemake.wildcards

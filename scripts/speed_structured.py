@@ -1,8 +1,8 @@
 """Rule structured_speed: inference images/s of the dense network and of every narrow one (speed.csv)."""
 
 import _bootstrap  # noqa: F401
-from findeval.structured import jobs as structured_jobs
 from findeval import process
+from findeval.structured import jobs as structured_jobs
 
 process.setup_logging(snakemake.log[0])
 s = snakemake.params.speed

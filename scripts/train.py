@@ -1,8 +1,8 @@
 """Rules train_find and train_eval: train a masked network and record its metrics."""
 
 import _bootstrap
-from findeval.a1 import jobs
 from findeval import process
+from findeval.a1 import jobs
 from findeval.hparams import H
 
 process.setup_logging(snakemake.log[0])

@@ -1,9 +1,9 @@
 """Rules train_find_lpr and train_eval_lpr: train the ticket of an LPR-constrained chain (match-LPR or local)."""
 
 import _bootstrap
-from findeval.lpr import jobs as lpr_jobs
 from findeval import process
 from findeval.hparams import H
+from findeval.lpr import jobs as lpr_jobs
 
 process.setup_logging(snakemake.log[0])
 p = snakemake.params

@@ -2,9 +2,9 @@
 scratch_b (narrow architecture, new init, H_eval): train and write metrics.json."""
 
 import _bootstrap
-from findeval.structured import jobs as structured_jobs
 from findeval import process
 from findeval.hparams import H
+from findeval.structured import jobs as structured_jobs
 
 process.setup_logging(snakemake.log[0])
 p = snakemake.params

@@ -10,9 +10,7 @@ import pandas as pd
 import pytest
 
 from conftest import REPO, TINY, planned_jobs, read_yaml, snakemake, validated, write_config
-from findeval.claims import jobs as claims_jobs
-from findeval.claims import plan as claims
-from findeval.claims import stats as claims_stats
+from findeval.claims import jobs as claims_jobs, plan as claims, stats as claims_stats
 from findeval.hparams import H
 
 SEEDS = [0, 1, 2, 3, 4]

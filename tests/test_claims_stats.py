@@ -9,9 +9,7 @@ import random
 import pandas as pd
 import pytest
 
-from findeval.claims import jobs as claims_jobs
-from findeval.claims import plan as claims
-from findeval.claims import stats as claims_stats
+from findeval.claims import jobs as claims_jobs, plan as claims, stats as claims_stats
 
 N_SIM = 2000
 

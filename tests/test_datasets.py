@@ -17,9 +17,8 @@ import numpy as np
 import pytest
 
 from conftest import snakemake, validated, write_config
-from findeval import data
+from findeval import data, models
 from findeval.a1 import jobs
-from findeval import models
 from findeval.hparams import H
 from findeval.workflow import ConfigError, check_dataset
 

@@ -14,12 +14,9 @@ import torch
 
 from conftest import REPO, TINY, planned_jobs, read_yaml, snakemake, validated, write_config
 from findeval import figures, masks
-from findeval.claims import jobs as claims_jobs
-from findeval.claims import plan as claims
-from findeval.early import jobs as early_jobs
-from findeval.early import plan as early
-from findeval.a1 import jobs
-from findeval.a1 import plan
+from findeval.a1 import jobs, plan
+from findeval.claims import jobs as claims_jobs, plan as claims
+from findeval.early import jobs as early_jobs, plan as early
 from findeval.hparams import H, format_number
 from findeval.io import load_checkpoint
 from findeval.workflow import ConfigError

@@ -16,13 +16,13 @@ import torch
 
 from conftest import REPO
 from findeval import masks, runs, training
-from findeval.structured import jobs as structured_jobs
-from findeval.rewinding import jobs as rewinding_jobs
-from findeval.early import jobs as early_jobs
-from findeval.lpr import jobs as lpr_jobs
 from findeval.a1 import jobs
+from findeval.early import jobs as early_jobs
 from findeval.hparams import H
 from findeval.io import load_checkpoint
+from findeval.lpr import jobs as lpr_jobs
+from findeval.rewinding import jobs as rewinding_jobs
+from findeval.structured import jobs as structured_jobs
 
 TRAINING = {"epochs": 2, "milestones": [1], "gamma": 0.2, "momentum": 0.9}
 AUGMENT = {"crop_scale": [0.5, 1.0], "crop_ratio": [0.75, 1.3333333], "flip": False}

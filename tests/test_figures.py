@@ -11,11 +11,10 @@ import pytest
 
 from conftest import REPO, TINY, read_yaml, validated
 from findeval import figures
-from findeval.rewinding import instability_plan as instability
-from findeval.rewinding import plan as rewinding
+from findeval.a1 import plan
 from findeval.early import plan as early
 from findeval.lpr import plan as lpr
-from findeval.a1 import plan
+from findeval.rewinding import instability_plan as instability, plan as rewinding
 from findeval.structured import plan as splan
 
 RULES = REPO / "rules"

@@ -348,10 +348,10 @@ def test_other_sweeps_grouped_record_what_their_single_path_records(tmp_path, mo
     import numpy as np
 
     from findeval import runs
-    from findeval.rewinding import jobs as rewinding_jobs
-    from findeval.early import jobs as early_jobs
     from findeval.a1 import jobs
+    from findeval.early import jobs as early_jobs
     from findeval.io import load_checkpoint, save_checkpoint
+    from findeval.rewinding import jobs as rewinding_jobs
 
     monkeypatch.setenv(runs.RESUME_EVERY_ENV, "1")
     d = tmp_path / "dataset.npz"

@@ -11,10 +11,9 @@ import pytest
 
 from conftest import TINY, read_yaml, snakemake, validated, write_config
 from findeval import masks
-from findeval.lpr import jobs as lpr_jobs
-from findeval.lpr import plan as lpr
 from findeval.a1 import plan
 from findeval.hparams import H
+from findeval.lpr import jobs as lpr_jobs, plan as lpr
 from findeval.workflow import ConfigError
 
 SHAPES = {"conv1.weight": (4, 1, 3, 3), "layer1.conv.weight": (6, 4, 3, 3), "layer2.conv.weight": (8, 6, 3, 3),

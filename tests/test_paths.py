@@ -26,12 +26,11 @@ import pytest
 
 from conftest import REPO, read_yaml
 from findeval import paths
-from findeval.rewinding import instability_plan as instability
-from findeval.rewinding import plan as rewinding
-from findeval.lpr import plan as lpr
 from findeval.a1 import plan
-from findeval.structured import plan as splan
 from findeval.hparams import SLUG, H, format_number
+from findeval.lpr import plan as lpr
+from findeval.rewinding import instability_plan as instability, plan as rewinding
+from findeval.structured import plan as splan
 
 # --------------------------------------------------------------------------- no results path literal elsewhere
 

@@ -162,10 +162,9 @@ def _lrs(hs):
 
 def paper_checks(config: dict) -> dict:
     """Each paper figure's settings as the code resolves them from a preset (defaults filled in): name -> value."""
-    from findeval.rewinding import instability_plan as instability
-    from findeval.rewinding import plan as rewinding
     from findeval.early import plan as early
     from findeval.lpr import plan as lpr
+    from findeval.rewinding import instability_plan as instability, plan as rewinding
     from findeval.structured import plan as splan
 
     fig7 = {p["dim"]: (getattr(p["good"], p["dim"]), getattr(p["bad"], p["dim"])) for p in lpr.fig7_pairs(config)}

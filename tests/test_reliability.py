@@ -29,8 +29,7 @@ import torch
 
 from conftest import REPO, SNAKEFILE, TINY, read_yaml, snakemake, validated, write_config
 from findeval import analysis, data as data_mod, io, masks, models, runs, training
-from findeval.a1 import jobs
-from findeval.a1 import plan
+from findeval.a1 import jobs, plan
 from findeval.hparams import H
 
 TIMING = {"train_time_s", "wall_time_s"}

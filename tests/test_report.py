@@ -19,13 +19,12 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, TINY, planned_jobs, read_yaml, snakemake, write_config
+from findeval import figures as registry
+from findeval.a1 import plan
 from findeval.claims import plan as claims
-from findeval.rewinding import instability_plan as instability
-from findeval.rewinding import plan as rewinding
 from findeval.early import plan as early
 from findeval.lpr import plan as lpr
-from findeval.a1 import plan
-from findeval import figures as registry
+from findeval.rewinding import instability_plan as instability, plan as rewinding
 from findeval.structured import plan as splan
 
 REPORT = REPO / "report"

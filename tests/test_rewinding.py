@@ -12,16 +12,14 @@ import pytest
 import torch
 
 from conftest import REWINDING_TARGETS, TINY, planned_jobs, read_yaml, snakemake, validated, write_config
-from findeval import masks, models, runs
+from findeval import masks, models, runs, training as tr
+from findeval.a1 import jobs, plan
+from findeval.hparams import H, derive_seed, run_seeds
+from findeval.io import load_checkpoint, read_json
 from findeval.rewinding import instability_jobs
 from findeval.rewinding import instability_plan as instability
 from findeval.rewinding import jobs as rewinding_jobs
 from findeval.rewinding import plan as rewinding
-from findeval.a1 import jobs
-from findeval.a1 import plan
-from findeval import training as tr
-from findeval.hparams import H, derive_seed, run_seeds
-from findeval.io import load_checkpoint, read_json
 from findeval.workflow import ConfigError
 
 TRAINING = {"epochs": 2, "milestones": [1], "gamma": 0.2}

@@ -11,10 +11,9 @@ import torch
 
 from conftest import STRUCTURED_TARGETS, TEST_DATA, read_yaml, validated
 from findeval import figures, models, regime
-from findeval.structured import jobs as structured_jobs
-from findeval.structured import plan as splan
 from findeval.hparams import H
 from findeval.io import load_checkpoint
+from findeval.structured import jobs as structured_jobs, plan as splan
 
 TINY_STRUCTURED = TEST_DATA / "tiny_structured.yaml"
 

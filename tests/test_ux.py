@@ -10,8 +10,7 @@ import sys
 import pytest
 
 from conftest import TINY, read_yaml, snakemake, write_config
-from findeval import runs
-from findeval import process
+from findeval import process, runs
 from findeval.hparams import H
 
 HSLUG = H(lr=0.05, batch_size=128, weight_decay=5.0e-4).slug
