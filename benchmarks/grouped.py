@@ -5,10 +5,11 @@
     python benchmarks/grouped.py --quick          # seconds; numbers only indicative (used by the tests)
     python benchmarks/grouped.py --out benchmarks/grouped_results.md
     python benchmarks/grouped.py --fig2 -n        # plan figures/fig2.pdf with runtime.group 0 and 14 (seconds)
-    python benchmarks/grouped.py --fig2           # time figures/fig2.pdf, group 0 vs 14 (~10 min, idle machine)
+    python benchmarks/grouped.py --fig2           # time figures/fig2.pdf: group 0, 14, 14 + find groups (~15 min)
 
 ``--fig2`` (issue 15, target 2) runs, for each G of ``--fig2-groups`` (default 0 14), the whole of
-``snakemake figures/fig2.pdf --cores N --config 'runtime={group: G}'`` on ``--config`` in a fresh work folder
+``snakemake figures/fig2.pdf --cores N --config 'runtime={group: G, find_group: F}'`` (``G/F``; ``G`` alone:
+F = 0) on ``--config`` in a fresh work folder
 (its own results/: every job runs, find chains included), one G after the other, and prints the wall times
 against today's 6 min 15 s. ``-n`` only plans (``snakemake -n``) and prints the jobs per rule of each G.
 
@@ -190,9 +191,10 @@ def render(res: dict) -> str:
 TODAY_FIG2_S = 6 * 60 + 15
 
 
-def snakemake_fig2(workdir: Path, config: Path, group: int, cores: int, dry_run: bool, target: str):
-    """One ``snakemake TARGET`` in ``workdir`` with ``config`` and ``runtime.group`` = ``group``; returns
-    (seconds, {rule: jobs}, completed process)."""
+def snakemake_fig2(workdir: Path, config: Path, group: int, cores: int, dry_run: bool, target: str,
+                   find_group: int = 0):
+    """One ``snakemake TARGET`` in ``workdir`` with ``config``, ``runtime.group`` = ``group`` and
+    ``runtime.find_group`` = ``find_group``; returns (seconds, {rule: jobs}, completed process)."""
     import re
     import shutil
     import subprocess
@@ -201,7 +203,7 @@ def snakemake_fig2(workdir: Path, config: Path, group: int, cores: int, dry_run:
     shutil.copy(config, workdir / "config.yaml")
     cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
            "--configfile", str(workdir / "config.yaml"), "--cores", str(cores),
-           "--config", f"runtime={{group: {int(group)}}}", *(["-n"] if dry_run else []), "--", target]
+           "--config", f"runtime={{group: {int(group)}, find_group: {int(find_group)}}}", *(["-n"] if dry_run else []), "--", target]
     print("$ " + " ".join(cmd), file=sys.stderr, flush=True)
     t = time.perf_counter()
     r = subprocess.run(cmd, capture_output=True, text=True)
@@ -224,18 +226,21 @@ def snakemake_fig2(workdir: Path, config: Path, group: int, cores: int, dry_run:
 def fig2(args) -> int:
     base = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="fig2_grouped_"))
     rows = []
-    for G in args.fig2_groups:
-        seconds, counts, _ = snakemake_fig2(base / f"group{G}", Path(args.config), G, args.cores, args.dry_run,
-                                            args.target)
-        rows.append((G, seconds, counts))
+    for spec in args.fig2_groups:
+        G, _, F = str(spec).partition("/")
+        G, F = int(G), int(F or 0)
+        seconds, counts, _ = snakemake_fig2(base / f"group{G}_find{F}", Path(args.config), G, args.cores,
+                                            args.dry_run, args.target, find_group=F)
+        rows.append((f"{G}/{F}", seconds, counts))
     lines = [f"{args.target} on {args.config}, --cores {args.cores}, load average "
              f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} (at the end), work folders under {base}", ""]
     if args.dry_run:
-        lines += ["| runtime.group | planned jobs per rule |", "| --- | --- |"]
+        lines += ["| runtime.group / find_group | planned jobs per rule |", "| --- | --- |"]
         lines += [f"| {G} | {', '.join(f'{k} {v}' for k, v in counts.items())} |" for G, _, counts in rows]
     else:
         first = rows[0][1]
-        lines += ["| runtime.group | wall time | vs first row | vs today (6 min 15 s) |", "| --- | --- | --- | --- |"]
+        lines += ["| runtime.group / find_group | wall time | vs first row | vs today (6 min 15 s) |",
+                  "| --- | --- | --- | --- |"]
         lines += [f"| {G} | {s / 60:.0f} min {s % 60:.0f} s ({s:.1f} s) | {s / first:.2f} | {s / TODAY_FIG2_S:.2f} |"
                   for G, s, _ in rows]
     text = "\n".join(lines) + "\n"
@@ -254,7 +259,8 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="tiny budget: checks that everything runs")
     ap.add_argument("--out", default=None, help="also write the table here")
     ap.add_argument("--fig2", action="store_true", help="time snakemake figures/fig2.pdf per runtime.group instead")
-    ap.add_argument("--fig2-groups", type=int, nargs="+", default=[0, 14], help="runtime.group values (default 0 14)")
+    ap.add_argument("--fig2-groups", nargs="+", default=["0", "14", "14/14"],
+                    help="runtime.group values, each G or G/F with runtime.find_group F (default 0 14 14/14)")
     ap.add_argument("--cores", type=int, default=2, help="--fig2: snakemake --cores (default 2)")
     ap.add_argument("--workdir", default=None, help="--fig2: parent of the work folders (default: a new temp folder)")
     ap.add_argument("--target", default="figures/fig2.pdf", help="--fig2: the target (default figures/fig2.pdf)")

@@ -256,11 +256,39 @@ def _as_models(models_or_states, spec):
     return out
 
 
-def train_group(models_or_states, data, h: H, schedule: Schedule, *, data_seed: int, masks: list | None = None,
+def _per_network(grouped: nn.Module, params: list, names: list, values: list) -> list:
+    """One tensor per parameter, shaped like it, holding ``values[g]`` in network g's block."""
+    out = []
+    with torch.no_grad():
+        for p, name in zip(params, names):
+            t = torch.empty_like(p)
+            for g, v in enumerate(values):
+                _block_views(grouped, [t], [name], g)[0].fill_(float(v))
+            out.append(t)
+    return out
+
+
+def group_hs(h, G: int) -> list[H]:
+    """The G networks' hyperparameters: one H for all, or one per network. Networks trained together see the
+    same batches, so their batch sizes must agree; LR and weight decay may differ (per-network SGD)."""
+    hs = list(h) if isinstance(h, (list, tuple)) else [h] * G
+    if len(hs) != G:
+        raise ValueError(f"{G} networks but {len(hs)} hyperparameter settings")
+    sizes = sorted({x.batch_size for x in hs})
+    if len(sizes) != 1:
+        raise ValueError(f"networks trained as one group share their batches: batch sizes {sizes} differ")
+    return hs
+
+
+def train_group(models_or_states, data, h: H | list, schedule: Schedule, *, data_seed: int, masks: list | None = None,
                 augment: Augment = Augment(), device="cpu", log=None, resume: GroupResume | None = None,
                 precision: str = "fp32", channels_last: bool | None = None, first_epoch: int = 0,
                 stop_epoch: int | None = None, spec: dict | None = None) -> list[dict]:
     """Train G networks of one architecture with the same data, H and schedule as one grouped network.
+
+    ``h``: one H for every network, or a list of G (the H_find chains of one replicate, trained in lock-step:
+    same batch size, so same batches; each network's own LR and weight decay, applied elementwise by the
+    optimizer, see :func:`group_hs`).
 
     ``models_or_states``: the networks (``nn.Module``, trained in place as :func:`findeval.training.train`
     does) or their start state dicts (with ``spec``; the trained modules are then in each result's ``model``).
@@ -304,8 +332,14 @@ def train_group(models_or_states, data, h: H, schedule: Schedule, *, data_seed: 
     mparams, mtensors = group_masks(grouped, masks, device)
     apply_masks(mparams, mtensors)
     names = [n for n, p in grouped.named_parameters() if p.requires_grad]
+    hs = group_hs(h, G)
+    h = hs[0]
     opt = SGD(list(grouped.parameters()), momentum=schedule.momentum, nesterov=schedule.nesterov,
               weight_decay=h.weight_decay)
+    lr_scales = None  # one H: the scalar update of train(); else per-network LR and weight decay
+    if len(set(hs)) > 1:
+        lr_scales = _per_network(grouped, opt.params, names, [x.lr for x in hs])
+        opt.weight_decay = _per_network(grouped, opt.params, names, [x.weight_decay for x in hs])
     n = len(data.y_train)
     bs = min(h.batch_size, n)
     iters = regime.steps_per_epoch(n, bs)
@@ -349,7 +383,7 @@ def train_group(models_or_states, data, h: H, schedule: Schedule, *, data_seed: 
                 for v in _block_views(grouped, opt.buffers, names, g):
                     v.zero_()
 
-    lr = h.lr
+    lr, factor = h.lr, 1.0
     for epoch in range(start_epoch, stop):
         if all(diverged):
             break
@@ -358,7 +392,8 @@ def train_group(models_or_states, data, h: H, schedule: Schedule, *, data_seed: 
         tot_correct = torch.zeros(G, dtype=torch.long, device=device)
         new_this_epoch = []
         for it, xb, yb in epoch_batches(data, gen, data_seed, epoch, bs, iters, augment, channels_last):
-            lr = h.lr * schedule.lr_factor(epoch, it, iters)
+            factor = schedule.lr_factor(epoch, it, iters)
+            lr = h.lr * factor
             B = len(yb)
             with autocast(device, precision):
                 out = grouped(xb)  # (G, B, K)
@@ -379,7 +414,10 @@ def train_group(models_or_states, data, h: H, schedule: Schedule, *, data_seed: 
             opt.zero_grad()
             loss = losses.sum() if not any(diverged) else torch.where(alive, losses, 0.0).sum()
             loss.backward()
-            opt.step(lr)
+            if lr_scales is None:
+                opt.step(lr)
+            else:
+                opt.step(factor, lr_scales)
             apply_masks(mparams, mtensors)
             for g in newly:
                 zero_block(g)
@@ -403,7 +441,7 @@ def train_group(models_or_states, data, h: H, schedule: Schedule, *, data_seed: 
         for g in live:
             row = {
                 "epoch": epoch + 1,
-                "lr": lr,
+                "lr": lr if lr_scales is None else hs[g].lr * factor,
                 "train_loss": tot_loss[g] / max(seen[g], 1),
                 "train_accuracy": correct[g] / max(seen[g], 1),
                 "test_loss": tests[g]["loss"],

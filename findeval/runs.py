@@ -560,8 +560,9 @@ def train_all(runs: list[TrainRun], group: int = 0) -> list[dict]:
 
 
 def _shared(run: TrainRun) -> tuple:
-    """What the runs of one group share: the data, H, schedule, augmentation, runtime, data order and epochs."""
-    return (run.data, run.h, run.schedule, dict(run.augment) if run.augment else None, run.runtime,
+    """What the runs of one group share: the data, batch size, schedule, augmentation, runtime, data order and
+    epochs (each run keeps its own LR and weight decay: the H_find chains of one replicate, trained in lock-step)."""
+    return (run.data, run.h.batch_size, run.schedule, dict(run.augment) if run.augment else None, run.runtime,
             run.first_epoch, run.stop_epoch)
 
 
@@ -571,7 +572,8 @@ def train_grouped(runs: list[TrainRun], max_group: int) -> list[dict]:
     byte). Each run writes what :func:`train` writes, its record with ``group_size``; ``train_time_s`` and
     ``wall_time_s`` are its share of the group's (the group's / G).
 
-    The runs must share their data, H, schedule, augmentation, runtime, data-order seed and epochs. Every run's
+    The runs must share their data, batch size, schedule, augmentation, runtime, data-order seed and epochs; their
+    LR and weight decay may differ (:func:`findeval.grouped.train_group` with one H per network). Every run's
     inputs are loaded and checked before anything trains; the dataset is held once. Resume: one file per group
     (:func:`sweep_resume_path` of its first run), fingerprinted over its members' :func:`fingerprint`; removed
     once the group's outputs are written. ``channels_last`` False means the grouped path's own layout (NHWC)."""
@@ -585,8 +587,8 @@ def train_grouped(runs: list[TrainRun], max_group: int) -> list[dict]:
     first = runs[0]
     for run in runs[1:]:
         if _shared(run) != _shared(first):
-            raise ValueError(f"the runs of a grouped sweep must share their data, H, schedule, augmentation, runtime "
-                             f"and epochs: level {run.level} differs from level {first.level}")
+            raise ValueError(f"the runs of a grouped sweep must share their data, batch size, schedule, augmentation, "
+                             f"runtime and epochs: level {run.level} differs from level {first.level}")
     if any(run.on_epoch_end is not None for run in runs):
         raise ValueError("a grouped sweep cannot call on_epoch_end (it trains the runs together)")
     data_seeds = {run.seeds.resolve()["data"] for run in runs}
@@ -613,7 +615,7 @@ def train_grouped(runs: list[TrainRun], max_group: int) -> list[dict]:
         progress = [ProgressLog(level=run.level, levels=run.levels, epochs=run.schedule.epochs,
                                 what=f"{run.role} {run.kind}") for run in chunk]
         t0 = time.perf_counter()
-        results = grouped.train_group([one.model for one in inputs], shared, first.h, first.schedule,
+        results = grouped.train_group([one.model for one in inputs], shared, [run.h for run in chunk], first.schedule,
                                       data_seed=next(iter(data_seeds)), masks=[one.mask for one in inputs],
                                       augment=tr.Augment.from_config(first.augment), device=device, log=progress,
                                       resume=resume, precision=first.runtime.precision,

@@ -78,12 +78,17 @@ class SGD:
             p.grad = None
 
     @torch.no_grad()
-    def step(self, lr: float) -> None:
+    def step(self, lr: float, lr_scales: list | None = None) -> None:
+        """One update with learning rate ``lr``. Per-element hyperparameters (grouped networks with their own
+        H, :func:`findeval.grouped.train_group`): ``weight_decay`` may be a list of tensors, one per parameter,
+        broadcastable to it, and ``lr_scales`` a list of such tensors that multiply ``lr`` elementwise."""
         params = [p for p in self.params if p.grad is not None]
         if len(params) != len(self.params):
             raise RuntimeError("every trainable parameter must have a gradient")
         grads = [p.grad for p in params]
-        if self.weight_decay:
+        if isinstance(self.weight_decay, (list, tuple)):
+            grads = torch._foreach_add(grads, torch._foreach_mul(params, self.weight_decay))
+        elif self.weight_decay:
             grads = torch._foreach_add(grads, params, alpha=self.weight_decay)
         if self.momentum:
             if self.buffers is None:
@@ -92,7 +97,10 @@ class SGD:
                 torch._foreach_mul_(self.buffers, self.momentum)
                 torch._foreach_add_(self.buffers, grads)
             grads = torch._foreach_add(grads, self.buffers, alpha=self.momentum) if self.nesterov else self.buffers
-        torch._foreach_add_(params, grads, alpha=-lr)
+        if lr_scales is None:
+            torch._foreach_add_(params, grads, alpha=-lr)
+        else:
+            torch._foreach_addcmul_(params, grads, lr_scales, value=-lr)
 
     def state_dict(self) -> dict:
         return {"buffers": None if self.buffers is None else [b.clone() for b in self.buffers]}

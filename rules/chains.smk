@@ -43,6 +43,61 @@ rule find_chain:
         "../scripts/find_chain.py"
 
 
+# runtime.find_group > 0: the find chains of one replicate whose H_find share a batch size (findeval.a1.plan.
+# find_groups: the find grid's, in chunks of at most find_group) are one job, trained in lock-step as grouped
+# networks with per-network LR and weight decay (findeval.a1.jobs.find_chains). Each writes the files of its
+# chains' find_chain jobs, and takes precedence over find_chain for them (ruleorder); any other H_find keeps
+# its find_chain job. One rule per (experiment, group): a Snakemake rule's outputs share one set of wildcards.
+FIND_GROUPS = [
+    (exp, [h.slug for h in hs])
+    for exp, cfg in EXPERIMENTS.items()
+    for hs in plan.find_groups(cfg, RUNTIME["find_group"])
+]
+
+
+def find_group_outputs(exp, slugs):
+    """The named outputs of one find group: chain j's files are ``c{j}_<name>_<level>``."""
+    out = {}
+    for j, slug in enumerate(slugs):
+        chain = paths.find_chain(exp, slug, "{seed}")
+        files = {**paths.per_level(chain, 0, LEVELS, "trained", "metrics"),
+                 **paths.per_level(chain, 1, LEVELS, "mask", "ticket")}
+        out.update({f"c{j}_{name}": path for name, path in files.items()})
+    return out
+
+
+for _i, (_exp, _slugs) in enumerate(FIND_GROUPS):
+
+    rule:
+        name:
+            f"find_group_{_i}"
+        input:
+            data=paths.data(_exp),
+            init=paths.init(_exp, "{seed}"),
+        output:
+            **find_group_outputs(_exp, _slugs),
+        log:
+            paths.log(_exp, f"find_group/{'+'.join(_slugs)}", "seed"),
+        benchmark:
+            paths.benchmark(_exp, f"find_group/{'+'.join(_slugs)}", "seed")
+        conda:
+            "../envs/findeval.yaml"
+        threads: RUNTIME["threads"]
+        resources:
+            gpu=0 if RUNTIME["device"] == "cpu" else 1,
+        params:
+            hfinds=_slugs,
+            fraction=config["pruning"]["fraction"],
+            training=EXPERIMENTS[_exp]["training"],
+            augment=EXPERIMENTS[_exp]["dataset"]["augment"],
+            device=RUNTIME["device"],
+            speed=SPEED,
+        script:
+            "../scripts/find_group.py"
+
+    workflow.ruleorder(f"find_group_{_i}", "find_chain")
+
+
 rule global_random_masks:
     input:
         architecture=paths.architecture("{exp}", "{seed}"),

@@ -8,10 +8,7 @@ from findeval.hparams import H
 process.setup_logging(snakemake.log[0])
 p, out = snakemake.params, snakemake.output
 jobs.find_chain(
-    trained=jobs.by_level(out, "trained"),
-    metrics=jobs.by_level(out, "metrics"),
-    masks_out=jobs.by_level(out, "mask"),
-    tickets=jobs.by_level(out, "ticket"),
+    **{key: jobs.by_level(out, name) for key, name in jobs.CHAIN_FILES.items()},
     init=snakemake.input.init,
     data=snakemake.input.data,
     h_find=H.parse(p.hfind),

@@ -235,8 +235,9 @@ def test_a_grouped_sweep_refuses_runs_that_do_not_train_alike(files, tmp_path, m
 
     monkeypatch.setattr(training, "train", tripwire)
     a = every_kind(files, tmp_path)["a1"]
-    b = dataclasses.replace(a, h=HF.replace(lr=0.1), outputs=runs.Outputs(metrics=str(tmp_path / "b.json")))
-    with pytest.raises(ValueError, match="must share their data, H, schedule"):
+    b = dataclasses.replace(a, h=HF.replace(batch_size=HF.batch_size * 2),
+                            outputs=runs.Outputs(metrics=str(tmp_path / "b.json")))
+    with pytest.raises(ValueError, match="must share their data, batch size, schedule"):  # LR and WD may differ
         runs.train_all([a, b], group=2)
     c = dataclasses.replace(a, seeds=dataclasses.replace(a.seeds, data=7))
     with pytest.raises(ValueError, match="share their data seed"):

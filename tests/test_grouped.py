@@ -413,11 +413,13 @@ def test_benchmark_fig2_dry_run_plans_per_group(tmp_path, capsys):
     config = yaml.safe_load((repo / "tests" / "data" / "tiny.yaml").read_text())
     config["runtime"] = {"granularity": "chain"}
     (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(config))
-    assert mod.main(["--fig2", "-n", "--fig2-groups", "3", "--config", str(tmp_path / "tiny.yaml"),
+    assert mod.main(["--fig2", "-n", "--fig2-groups", "3", "3/4", "--config", str(tmp_path / "tiny.yaml"),
                      "--workdir", str(tmp_path / "w")]) == 0
     out = capsys.readouterr().out
-    row = next(line for line in out.splitlines() if line.startswith("| 3 |"))
+    row = next(line for line in out.splitlines() if line.startswith("| 3/0 |"))
     assert "find_chain 2" in row and "eval_sweep 4" in row, out
+    row = next(line for line in out.splitlines() if line.startswith("| 3/4 |"))  # tiny's 2 H_find share batch 128
+    assert "find_group_0 1" in row and "find_chain" not in row and "eval_sweep 4" in row, out
 
 
 # --------------------------------------------------------------------------- ImageNet ResNets (issue 15 item 2)
@@ -581,3 +583,38 @@ def test_resnet50_bf16_grouped_keeps_masks_and_tracks_single(rgb):
         pruned = [params[k][~torch.as_tensor(keep)] for k, keep in ms[i].items()]
         assert all(bool(((v == 0) | v.isnan()).all()) for v in pruned), i
         assert all(p.dtype == torch.float32 for p in m.parameters())
+
+
+# --------------------------------------------------------------------------- per-network H (grouped find chains)
+
+
+def test_per_network_lr_and_weight_decay_equal_single_runs(digits, float64):
+    """The H_find chains of a replicate trained in lock-step (``h`` a list): each network with its own LR and
+    weight decay (one with none), multistep decay, Nesterov momentum, augmentation and masks, in float64 and the
+    standard layout, equals its own train() run to 1e-9 of each tensor's scale; its history's LR is its own."""
+    d = subset(digits, 96)
+    d = data.Data(d.x_train, d.y_train, d.x_test, d.y_test, d.mean.double(), d.std.double(), d.num_classes)
+    nets = [n.double() for n in starts(3)]
+    ms = [None, random_mask(nets[1], 3, 1), random_mask(nets[2], 6, 2)]
+    hs = [H(0.1, 32, 5e-4), H(0.02, 32, 2e-3), H(0.3, 32, 0.0)]
+    sched = training.Schedule(epochs=2, milestones=(1,), gamma=0.2, momentum=0.9, nesterov=True)
+    single = [run_single(n, d, h, sched, m) for n, h, m in zip(nets, hs, ms)]
+    gm, gr = run_group(nets, d, hs, sched, ms, channels_last=False)
+    for i, ((sm, sr), m, r, h) in enumerate(zip(single, gm, gr, hs)):
+        bad = close(sm.state_dict(), m.state_dict(), 1e-9, 1e-12)
+        assert not bad, (i, bad[:3])
+        assert [row["lr"] for row in r["history"]] == pytest.approx([row["lr"] for row in sr["history"]], rel=1e-12)
+        assert r["history"][-1]["lr"] == pytest.approx(h.lr * 0.2)
+        assert r["train_loss"] == pytest.approx(sr["train_loss"], rel=1e-9)
+    # the settings matter: the networks trained with other H end elsewhere than with network 0's H
+    same_h, _ = run_group(nets, d, hs[0], sched, ms, channels_last=False)
+    assert close(same_h[1].state_dict(), gm[1].state_dict(), 1e-3, 1e-6)
+
+
+def test_per_network_h_needs_one_batch_size(digits):
+    nets = starts(2)
+    with pytest.raises(ValueError, match="batch sizes \\[32, 64\\] differ"):
+        grouped.train_group(nets, subset(digits, 64), [H(0.1, 32, 5e-4), H(0.1, 64, 5e-4)],
+                            training.Schedule(epochs=1), data_seed=0)
+    with pytest.raises(ValueError, match="2 networks but 3 hyperparameter settings"):
+        grouped.train_group(nets, subset(digits, 64), [H0] * 3, training.Schedule(epochs=1), data_seed=0)

@@ -185,26 +185,49 @@ def by_level(named, name: str) -> dict[int, str]:
     return dict(sorted(found.items()))
 
 
-def find_chain(*, trained: dict, metrics: dict, masks_out: dict, tickets: dict, init: str, data: str, h_find: H,
-               seed: int, fraction: float, training: dict, augment: dict | None, device: str = "cpu",
-               threads: int = 1, **speed) -> None:
+#: A find chain's files (:func:`find_chains`' keys -> the rules' output names ``<name>_<level>``)
+CHAIN_FILES = {"trained": "trained", "metrics": "metrics", "masks_out": "mask", "tickets": "ticket"}
+
+
+def find_chain(*, trained: dict, metrics: dict, masks_out: dict, tickets: dict, h_find: H, **common) -> None:
     """Algorithm A1 for one (H_find, replicate), every level: train -> prune -> rewind -> train ...
 
     ``trained``/``metrics`` map levels 0..N to the outputs of train_find, ``masks_out``/``tickets`` levels
-    1..N to those of prune and rewind."""
-    levels = sorted(metrics)
-    if levels != list(range(len(levels))) or sorted(trained) != levels or sorted(masks_out) != levels[1:] \
-            or sorted(tickets) != levels[1:]:
-        raise ValueError(f"a find chain needs every level from 0: got metrics {levels}, masks {sorted(masks_out)}")
-    for level in levels:
+    1..N to those of prune and rewind; ``common``: :func:`find_chains`' other arguments."""
+    find_chains([{"h_find": h_find, "trained": trained, "metrics": metrics, "masks_out": masks_out,
+                  "tickets": tickets}], **common)
+
+
+def find_chains(chains: list[dict], *, init: str, data: str, seed: int, fraction: float, training: dict,
+                augment: dict | None, device: str = "cpu", threads: int = 1, group: int = 0, **speed) -> None:
+    """Algorithm A1 for several H_find of one replicate in lock-step (``runtime.find_group``): at each level,
+    every chain prunes and rewinds, then the chains' trainings of that level run, as grouped networks of at most
+    ``group`` chains (each with its own LR and weight decay; :func:`findeval.runs.train_grouped`, equal to the
+    one-chain path to float tolerance), or one after another (``group`` 0: :func:`find_chain`'s bytes).
+
+    ``chains``: one dict per H_find with keys ``h_find``, ``trained``, ``metrics``, ``masks_out``, ``tickets``
+    (as :func:`find_chain`'s arguments). Chains trained together must share their batch size. Each chain's
+    files are those its own find_chain job writes."""
+    levels = None
+    for c in chains:
+        lv = sorted(c["metrics"])
+        if lv != list(range(len(lv))) or sorted(c["trained"]) != lv or sorted(c["masks_out"]) != lv[1:] \
+                or sorted(c["tickets"]) != lv[1:]:
+            raise ValueError(f"a find chain needs every level from 0: got metrics {lv}, masks {sorted(c['masks_out'])}")
+        if levels is not None and lv != levels:
+            raise ValueError(f"chains trained in lock-step need the same levels: {lv} and {levels}")
+        levels = lv
+    for level in levels or []:
         if level >= 1:
-            prune(masks_out[level], trained=trained[level - 1], parent_mask=masks_out.get(level - 1),
-                  fraction=fraction, level=level, seed=seed, h_find=h_find)
-            rewind(tickets[level], start=init, mask=masks_out[level])
-        train_run(metrics[level], out_trained=trained[level], start=tickets.get(level, init),
-                  mask=masks_out.get(level), data=data, kind="lottery", h_find=h_find, h_eval=h_find, level=level,
-                  seed=seed, training=training, augment=augment, role="train_find", device=device, threads=threads,
-                  levels=levels[-1], **speed)
+            for c in chains:
+                prune(c["masks_out"][level], trained=c["trained"][level - 1], parent_mask=c["masks_out"].get(level - 1),
+                      fraction=fraction, level=level, seed=seed, h_find=c["h_find"])
+                rewind(c["tickets"][level], start=init, mask=c["masks_out"][level])
+        runs.train_all([a1_run(c["metrics"][level], out_trained=c["trained"][level], start=c["tickets"].get(level, init),
+                               mask=c["masks_out"].get(level), data=data, kind="lottery", h_find=c["h_find"],
+                               h_eval=c["h_find"], level=level, seed=seed, training=training, augment=augment,
+                               role="train_find", device=device, threads=threads, levels=levels[-1], **speed)
+                        for c in chains], group)
 
 
 def eval_sweep(*, metrics: dict, starts: dict, masks_in: dict, data: str, kind: str, h_find: H | None, h_eval: H,

@@ -100,6 +100,27 @@ def find_hs(config: dict) -> list[H]:
     return sorted(hs)
 
 
+def find_groups(config: dict, max_group: int) -> list[list[H]]:
+    """The H_find chains of the find grid (:func:`find_hs`) that a replicate's find job trains together in
+    lock-step when ``runtime.find_group`` = ``max_group`` > 0 (:func:`findeval.a1.jobs.find_chains`): those
+    sharing a batch size (so they see the same batches; LR and weight decay are per network), in chunks of at
+    most ``max_group`` chains, in H order. Chains alone in their batch size, and every H_find outside the
+    grid (fig1's, figA15's ...), keep their own find_chain job."""
+    if max_group < 0:
+        raise ValueError(f"runtime.find_group {max_group}: expected 0 (none) or a group size >= 1")
+    if max_group < 2:
+        return []
+    by_bs: dict[int, list[H]] = {}
+    for h in find_hs(config):
+        by_bs.setdefault(h.batch_size, []).append(h)
+    out = []
+    for bs in sorted(by_bs):
+        hs = by_bs[bs]
+        chunks = [hs[i : i + max_group] for i in range(0, len(hs), max_group)]
+        out.extend(c for c in chunks if len(c) > 1)
+    return out
+
+
 def levels(config: dict) -> int:
     return int(config["pruning"]["levels"])
 
