@@ -612,8 +612,9 @@ def train_grouped(runs: list[TrainRun], max_group: int) -> list[dict]:
         if every and all(resumable(run) for run in chunk):
             members = [fingerprint(run, device) for run in chunk]
             resume = grouped.GroupResume(sweep_resume_path(chunk[0].outputs.first), sweep_fingerprint(members), every)
+        own_h = len({run.h for run in chunk}) > 1  # find chains in lock-step: say whose line it is
         progress = [ProgressLog(level=run.level, levels=run.levels, epochs=run.schedule.epochs,
-                                what=f"{run.role} {run.kind}") for run in chunk]
+                                what=f"{run.role} {run.kind}" + (f" {run.h.slug}" if own_h else "")) for run in chunk]
         t0 = time.perf_counter()
         results = grouped.train_group([one.model for one in inputs], shared, [run.h for run in chunk], first.schedule,
                                       data_seed=next(iter(data_seeds)), masks=[one.mask for one in inputs],

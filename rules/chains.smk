@@ -66,7 +66,18 @@ def find_group_outputs(exp, slugs):
     return out
 
 
+def take_profile_settings(rule_name, source):
+    """A rule defined in a loop has no entry of its own in a profile's set-resources / set-threads (the profile
+    cannot know its name): it takes those of the rule it stands in for, before it is defined (Snakemake applies
+    them when it creates the rule). profiles/slurm thus submits find groups as it submits find chains."""
+    settings = workflow.resource_settings
+    for parsed in (settings._parsed_overwrite_resources, settings._parsed_overwrite_threads):
+        if source in parsed and rule_name not in parsed:
+            parsed[rule_name] = parsed[source]
+
+
 for _i, (_exp, _slugs) in enumerate(FIND_GROUPS):
+    take_profile_settings(f"find_group_{_i}", "find_chain")
 
     rule:
         name:
@@ -77,9 +88,9 @@ for _i, (_exp, _slugs) in enumerate(FIND_GROUPS):
         output:
             **find_group_outputs(_exp, _slugs),
         log:
-            paths.log(_exp, f"find_group/{'+'.join(_slugs)}", "seed"),
+            paths.log(_exp, f"find_group_{_i}", "seed"),
         benchmark:
-            paths.benchmark(_exp, f"find_group/{'+'.join(_slugs)}", "seed")
+            paths.benchmark(_exp, f"find_group_{_i}", "seed")
         conda:
             "../envs/findeval.yaml"
         threads: RUNTIME["threads"]

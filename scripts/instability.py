@@ -34,7 +34,6 @@ else:
         h_find=H.parse(w.hfind),
         h_eval=H.parse(w.heval),
         seed=int(w.seed),
-        group=p.get("grouped", {}).get("group", 0),
-        **train,
+        **_bootstrap.training_args(snakemake, grouped=True),
     )
 process.exit_now()

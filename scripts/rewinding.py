@@ -43,8 +43,7 @@ elif rule == "variant_eval_sweep":
         h_eval=H.parse(w.heval),
         seed=int(w.seed),
         warmup_in_eval=p.warmup_in_eval,
-        group=p.get("grouped", {}).get("group", 0),
-        **train,
+        **_bootstrap.training_args(snakemake, grouped=True),
     )
 else:
     raise ValueError(f"scripts/rewinding.py does not run rule {rule}")

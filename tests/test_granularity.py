@@ -173,3 +173,69 @@ def test_changing_group_reruns_only_the_sweeps(grouped_run):
             # global random + preserve-LPR), and 4 LPR-constrained chains x 1 H_eval
     finally:
         write_config(wd, tiny_grouped(4))
+
+
+# --------------------------------------------------------------------------- runtime.find_group (find chains in lock-step)
+
+FIG2 = "results/tiny/figures/fig2.pdf"
+
+
+def tiny_find_grouped(find_group: int) -> dict:
+    config = tiny("chain")
+    config["runtime"]["find_group"] = find_group
+    return config
+
+
+@pytest.fixture(scope="module")
+def find_grouped_run(tmp_path_factory):
+    """fig2 of the tiny config with runtime.find_group 2: its two H_find (LR 0.05 and 0.1, batch 128) are one job."""
+    wd = tmp_path_factory.mktemp("find_grouped")
+    write_config(wd, tiny_find_grouped(2))
+    r = snakemake(wd, FIG2, cores=2, timeout=900)
+    return {"wd": wd, "log": r.stdout + r.stderr, "files": result_files(wd)}
+
+
+def _mask(path):
+    import numpy as np
+
+    from findeval import masks
+
+    m, _ = masks.load_mask(str(path))
+    return np.concatenate([m[k].ravel() for k in sorted(m)])
+
+
+def test_find_group_trains_the_chains_of_a_replicate_together(runs, find_grouped_run):
+    """One find_group job for the two chains (no find_chain job); every find run records group_size 2 and its own
+    H and LR schedule; the same files as the one-chain jobs; accuracies within the grouped sweeps' tolerance;
+    masks with the exact counts of the schedule, nearly the same weights (float-level differences can only swap
+    weights of almost equal magnitude)."""
+    log, grp, chain = find_grouped_run["log"], find_grouped_run["files"], runs["chain"]["files"]
+    assert "rule find_group_0:" in log and "rule find_chain:" not in log
+    finds = sorted(n for n in grp if "/find/" in n)
+    assert len(finds) == 2 * (3 * 2 + 2 * 2) and set(finds) <= set(chain)  # 2 H x (3 levels x 2 + 2 levels x 2)
+    deltas = []
+    for name in (n for n in finds if n.endswith("metrics.json")):
+        a, b = (json.loads(p[name].read_text()) for p in (chain, grp))
+        assert set(b) == set(a) | {"group_size"} and b["group_size"] == 2, name
+        for key in ("kind", "role", "level", "seed", "seeds", "H_find", "H_eval", "sparsity", "epochs_completed"):
+            assert a[key] == b[key], (name, key)
+        assert [r["lr"] for r in b["history"]] == pytest.approx([r["lr"] for r in a["history"]]), name
+        assert without_timings(b)["history"] != without_timings(a)["history"], name  # the grouped path ran
+        deltas.append(abs(a["test_accuracy"] - b["test_accuracy"]))
+    assert sum(deltas) / len(deltas) < MEAN_ACC_TOL and max(deltas) < MAX_ACC_TOL, deltas
+    for name in (n for n in finds if n.endswith("mask.h5")):
+        a, b = _mask(chain[name]), _mask(grp[name])
+        assert a.sum() == b.sum(), name
+        assert (a == b).mean() > 0.9, (name, (a == b).mean())
+    assert not list(find_grouped_run["wd"].rglob("*resume.pt"))
+
+
+def test_changing_find_group_reruns_the_find_chains_and_what_uses_them(find_grouped_run):
+    wd = find_grouped_run["wd"]
+    assert planned_jobs(snakemake(wd, "-n", FIG2, timeout=180).stdout) == []
+    try:
+        write_config(wd, tiny_find_grouped(0))
+        rules = {j.rule for j in planned_jobs(snakemake(wd, "-n", FIG2, timeout=180).stdout)}
+        assert {"find_chain", "eval_sweep", "fig2"} <= rules and not rules & {"prepare_data", "init"}, rules
+    finally:
+        write_config(wd, tiny_find_grouped(2))

@@ -86,6 +86,20 @@ def test_find_hs_of_config_yaml(main_config):
             assert base.replace(**{d: v}) in hs
 
 
+def test_find_groups_are_the_grid_chains_sharing_a_batch_size(main_config):
+    """runtime.find_group: the find grid's H_find sharing a batch size, chunked to at most G, singles left alone."""
+    base = plan.default_h(main_config)
+    groups = plan.find_groups(main_config, 14)
+    assert len(groups) == 1 and all(h.batch_size == base.batch_size for h in groups[0])
+    assert set(groups[0]) == {h for h in plan.find_hs(main_config) if h.batch_size == base.batch_size}
+    assert len(groups[0]) == 5  # the defaults, 2 other LR, 2 other WD; the 2 other batch sizes are alone
+    chunks = plan.find_groups(main_config, 2)
+    assert [len(c) for c in chunks] == [2, 2] and sum(chunks, []) == groups[0][:4]  # the 5th would be alone
+    assert plan.find_groups(main_config, 0) == plan.find_groups(main_config, 1) == []
+    with pytest.raises(ValueError, match="runtime.find_group -1"):
+        plan.find_groups(main_config, -1)
+
+
 def test_every_find_run_of_fig2_uses_a_find_h(main_config):
     hs = {h.slug for h in plan.find_hs(main_config)}
     used = {f.split("/find/")[1].split("/")[0] for f in plan.figure_inputs(main_config, "fig2") if "/find/" in f}

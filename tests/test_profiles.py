@@ -124,6 +124,16 @@ def test_slurm_profile_dry_run_resolves_the_training_resources(tmp_path):
         assert res["mem_mb"] == "16000" and res["runtime"] == "180" and res["cpus_per_gpu"] == "4"
 
 
+def test_slurm_profile_gives_find_groups_the_find_chains_resources(tmp_path):
+    """Rules find_group_<i> (runtime.find_group) are defined in a loop, so the profile cannot name them: they take
+    find_chain's set-resources, and go to the queue as it does."""
+    jobs, out = dry_run_jobs(tmp_path, SLURM.parent, device="cuda", granularity="chain", find_group=2)
+    assert "find_group_0" in {j.rule for j in jobs}
+    res = resources_of(out, "find_group_0")
+    assert res["gpu"] == "1" and res["gpu_model"] == "<gpu-model>" and res["slurm_partition"] == "<gpu-partition>"
+    assert res["mem_mb"] == "16000" and res["runtime"] == "180" and res["cpus_per_gpu"] == "4"
+
+
 @pytest.mark.parametrize("device,gpu", [("cpu", "0"), ("auto", "1"), ("cuda", "1")])
 def test_training_rules_ask_for_a_gpu_unless_the_config_says_cpu(tmp_path, device, gpu):
     """What a CPU user sees: runtime.device cpu asks for no GPU, so the local-gpu cap never binds."""
