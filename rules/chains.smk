@@ -71,9 +71,15 @@ def take_profile_settings(rule_name, source):
     cannot know its name): it takes those of the rule it stands in for, before it is defined (Snakemake applies
     them when it creates the rule). profiles/slurm thus submits find groups as it submits find chains."""
     settings = workflow.resource_settings
-    for parsed in (settings._parsed_overwrite_resources, settings._parsed_overwrite_threads):
-        if source in parsed and rule_name not in parsed:
-            parsed[rule_name] = parsed[source]
+    for given, parsed in (("overwrite_resources", "_parsed_overwrite_resources"),
+                          ("overwrite_threads", "_parsed_overwrite_threads")):
+        if source not in getattr(settings, given, {}):
+            continue
+        table = getattr(settings, parsed, None)  # Snakemake 9's parsed form, read when a rule is created
+        if not isinstance(table, dict):
+            raise ValueError(f"runtime.find_group: cannot give rule {rule_name} the {given} of {source} with this "
+                             f"Snakemake version; set them for {rule_name} in the profile, or use find_group 0")
+        table.setdefault(rule_name, table[source])
 
 
 for _i, (_exp, _slugs) in enumerate(FIND_GROUPS):
