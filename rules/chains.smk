@@ -43,45 +43,10 @@ rule find_chain:
         "../scripts/find_chain.py"
 
 
-# runtime.find_group > 0: the find chains of one replicate whose H_find share a batch size (findeval.a1.plan.
-# find_groups: the find grid's, in chunks of at most find_group) are one job, trained in lock-step as grouped
-# networks with per-network LR and weight decay (findeval.a1.jobs.find_chains). Each writes the files of its
-# chains' find_chain jobs, and takes precedence over find_chain for them (ruleorder); any other H_find keeps
-# its find_chain job. One rule per (experiment, group): a Snakemake rule's outputs share one set of wildcards.
-FIND_GROUPS = [
-    (exp, [h.slug for h in hs])
-    for exp, cfg in EXPERIMENTS.items()
-    for hs in plan.find_groups(cfg, RUNTIME["find_group"])
-]
-
-
-def find_group_outputs(exp, slugs):
-    """The named outputs of one find group: chain j's files are ``c{j}_<name>_<level>``."""
-    out = {}
-    for j, slug in enumerate(slugs):
-        chain = paths.find_chain(exp, slug, "{seed}")
-        files = {**paths.per_level(chain, 0, LEVELS, "trained", "metrics"),
-                 **paths.per_level(chain, 1, LEVELS, "mask", "ticket")}
-        out.update({f"c{j}_{name}": path for name, path in files.items()})
-    return out
-
-
-def take_profile_settings(rule_name, source):
-    """A rule defined in a loop has no entry of its own in a profile's set-resources / set-threads (the profile
-    cannot know its name): it takes those of the rule it stands in for, before it is defined (Snakemake applies
-    them when it creates the rule). profiles/slurm thus submits find groups as it submits find chains."""
-    settings = workflow.resource_settings
-    for given, parsed in (("overwrite_resources", "_parsed_overwrite_resources"),
-                          ("overwrite_threads", "_parsed_overwrite_threads")):
-        if source not in getattr(settings, given, {}):
-            continue
-        table = getattr(settings, parsed, None)  # Snakemake 9's parsed form, read when a rule is created
-        if not isinstance(table, dict):
-            raise ValueError(f"runtime.find_group: cannot give rule {rule_name} the {given} of {source} with this "
-                             f"Snakemake version; set them for {rule_name} in the profile, or use find_group 0")
-        table.setdefault(rule_name, table[source])
-
-
+# runtime.find_group > 0: the find chains of one replicate whose H_find share a batch size are one job each
+# (FIND_GROUPS, find_group_outputs and take_profile_settings in rules/common.smk). Each writes the files of its
+# chains' find_chain jobs and takes precedence over find_chain for them (ruleorder); any other H_find keeps its
+# find_chain job. One rule per (experiment, group): a Snakemake rule's outputs share one set of wildcards.
 for _i, (_exp, _slugs) in enumerate(FIND_GROUPS):
     take_profile_settings(f"find_group_{_i}", "find_chain")
 

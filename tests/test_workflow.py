@@ -70,7 +70,8 @@ def test_schema_fills_defaults(tiny_raw):
     assert cfg["pruning"]["fraction"] == 0.5  # given
     assert cfg["dataset"]["test_fraction"] == 0.2 and cfg["dataset"]["root"] is None
     assert cfg["runtime"] == {"device": "cpu", "threads": 1, "granularity": "level", "precision": "fp32",
-                              "channels_last": False, "group": 0}  # group 0: sweeps train level by level
+                              "channels_last": False, "group": 0, "find_group": 0}  # 0: level by level, one
+    # job per find chain
     assert cfg["figures"]["style"]["dpi"] == 150
     assert cfg["figures"]["fig2"] == {"constant_eval": None, "constant_find": None}
 
