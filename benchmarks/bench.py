@@ -29,7 +29,12 @@ It measures, in one run, and prints as a Markdown table (also written to ``--out
    ``benchmark:`` record and the run's elapsed time. The share of elapsed x cores counts the compute of the jobs
    those logs ran (not every record of the folder), the cores from the "Provided cores" line or else the log's
    command line; it is n/a where a log cannot give its span (``--quiet progress`` drops the job end times) or
-   its cores (a cluster executor).
+   its cores (a cluster executor). A find group's record (``find_group_<i>``: one job training several find
+   chains in lock-step) counts the compute of every chain it trained.
+5. **Roofline**: the multiply-adds per second a training step achieves (3x the forward multiply-adds of the
+   default model's convolutions and linear layer, per image), for one network (``training.train``) and for a
+   group of ``runtime.group`` networks (``grouped.train_group``), beside a 2048 x 2048 float32 matrix product's
+   on the same single thread, as a share of that ceiling: how close the step is to what the core can do.
 
 Everything runs on the CPU with one thread per process, as the pipeline's jobs do; each figure is the
 median over repeats after a warm-up. No figure here is a pass/fail test: the table's last columns say
@@ -87,11 +92,13 @@ class Budget:
     r18_size: int = 64
     job_repeats: int = 5  # per-job overhead: fresh processes of each kind
     train_subset: int | None = None  # use only this many default training images (None: all)
+    roofline_group: int = 14  # networks in the roofline's grouped step (config.yaml's runtime.group)
+    matmul_n: int = 2048  # the roofline ceiling's matrix size
 
     @classmethod
     def quick(cls) -> "Budget":
         return cls(repeats=1, epochs=1, warmup_epochs=1, mask_pairs=1, r18_batch=2, r18_steps=1, r18_repeats=1,
-                   r18_width=8, r18_size=32, job_repeats=1, train_subset=256)
+                   r18_width=8, r18_size=32, job_repeats=1, train_subset=256, roofline_group=2, matmul_n=256)
 
 
 # --------------------------------------------------------------------------- machine
@@ -452,6 +459,90 @@ def job_overhead(config: dict, workdir: Path, repeats: int) -> dict:
                       "train() until the first optimizer step (first forward/backward)": first - entered}}
 
 
+# --------------------------------------------------------------------------- roofline
+
+
+def forward_macs(model, image_shape) -> int:
+    """Multiply-adds of one forward pass of ``model`` on one image of ``image_shape`` (C, H, W): every
+    convolution (output elements x in-channels per group x kernel area) and linear layer (out x in features);
+    BatchNorm, ReLU, pooling and the loss are left out (element-wise, a few % of the work)."""
+    import torch
+    from torch import nn
+
+    total = 0
+
+    def hook(mod, inp, out):
+        nonlocal total
+        if isinstance(mod, nn.Conv2d):
+            total += out.numel() * (mod.in_channels // mod.groups) * mod.kernel_size[0] * mod.kernel_size[1]
+        elif isinstance(mod, nn.Linear):
+            total += out.numel() * mod.in_features
+
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    try:
+        with torch.no_grad():
+            model.eval()
+            model(torch.zeros(1, *image_shape))
+    finally:
+        for h in handles:
+            h.remove()
+    return int(total)
+
+
+def matmul_ceiling(n: int, repeats: int) -> float:
+    """Multiply-adds per second of an n x n float32 matrix product on this process's threads (the best of
+    ``repeats``, after a warm-up): the machine's dense-compute ceiling for one job."""
+    import torch
+
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    torch.mm(a, b)
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        torch.mm(a, b)
+        best = min(best, time.perf_counter() - t)
+    return n ** 3 / best
+
+
+def roofline(case: Case, epochs: int, repeats: int, groups: int, matmul_n: int) -> dict:
+    """Achieved multiply-adds per second of a training step, one network (``training.train``) and a group of
+    ``groups`` networks (``grouped.train_group``, as a sweep or find group trains them), against a large
+    matrix product's on the same thread: each as a share of that ceiling. A training step counts 3x the
+    forward multiply-adds (forward, the gradient of the input and that of the weights), per image, dense (a
+    mask does not skip work). Medians over ``repeats``, the two alternating."""
+    from dataclasses import replace
+
+    from findeval import grouped
+
+    fwd = forward_macs(_fresh_model(case), tuple(case.data.x_train.shape[1:]))
+    step_macs = 3 * fwd
+    images = case.images_per_epoch() * epochs
+    masks = [None] + [_mask_for(_fresh_model(case), lvl, 0.2, seed=lvl) for lvl in range(1, groups)]
+    schedule = replace(case.schedule, epochs=epochs)
+
+    def one_group() -> float:
+        nets = [_fresh_model(case) for _ in range(groups)]
+        t = time.perf_counter()
+        rs = grouped.train_group(nets, case.data, case.h, schedule, data_seed=1, masks=masks, augment=case.augment)
+        dt = time.perf_counter() - t
+        if any(r["diverged"] for r in rs):
+            raise RuntimeError("roofline: grouped training diverged; timings would be meaningless")
+        return dt
+
+    time_ours(case, 1)  # warm-up
+    one_group()
+    single, group = [], []
+    for _ in range(repeats):
+        single.append(time_ours(case, epochs))
+        group.append(one_group())
+    ceiling = matmul_ceiling(matmul_n, max(3, repeats))
+    single_rate = images * step_macs / statistics.median(single)
+    group_rate = groups * images * step_macs / statistics.median(group)
+    return {"forward_macs": fwd, "step_macs": step_macs, "groups": groups, "matmul_n": matmul_n,
+            "ceiling": ceiling, "single": single_rate, "group": group_rate,
+            "single_share": single_rate / ceiling, "group_share": group_rate / ceiling}
+
+
 # --------------------------------------------------------------------------- a pipeline run's wall time
 
 _TS = re.compile(r"^\[(\w{3} \w{3} +\d+ \d\d:\d\d:\d\d \d{4})\]$")
@@ -558,14 +649,99 @@ PER_LEVEL = {"train_find", "train_eval", "train_find_lpr", "train_eval_lpr", "st
              "structured/finetune", "structured/scratch_e", "structured/scratch_b"}
 
 
+#: A find group's record (rules/chains.smk, ``runtime.find_group``): ``benchmarks/find_group_<i>/seed<s>.tsv``.
+_FIND_GROUP = re.compile(r"find_group_(\d+)")
+
+
+def find_group_members(results: Path, records: list[Path]) -> dict[Path, list[Path]]:
+    """The ``metrics.json`` files of the find runs each find-group record covers.
+
+    A record's path names only its group's index and seed; the chains it trained are the find chains of that
+    seed whose runs say ``group_size`` > 1 (a grouped find run's record; its ``train_time_s`` is its share, the
+    group's / G, so the members' sum is the group's compute). One record per seed (the default: the batch-64
+    chains of a seed are one group) takes them all. Where a seed has several groups (several batch sizes, or
+    chunks of ``runtime.find_group``), each run goes to the group whose members share its batch size and
+    group size, in group-index order (``findeval.a1.plan.find_groups`` orders chunks by batch size, then H);
+    a run that no record can take is left out and counted as missing."""
+    by_seed: dict[str, list[Path]] = {}
+    for rec in records:
+        by_seed.setdefault(rec.stem, []).append(rec)
+    out: dict[Path, list[Path]] = {rec: [] for rec in records}
+    for seed, recs in by_seed.items():
+        runs = []
+        for f in sorted((results / "find").glob(f"*/{seed}/level*/metrics.json")):
+            try:
+                m = json.loads(f.read_text())
+            except (OSError, ValueError):
+                continue
+            if int(m.get("group_size") or 1) > 1:
+                h = m.get("H_find") or m.get("H_eval") or m.get("H") or {}
+                bs = h.get("batch_size") if isinstance(h, dict) else None
+                runs.append((bs, int(m["group_size"]), f.parent.parent.parent.name, f))
+        recs = sorted(recs, key=lambda r: int(_FIND_GROUP.fullmatch(r.parent.name).group(1)))
+        if len(recs) == 1:
+            out[recs[0]] = [f for *_, f in runs]
+            continue
+        # several groups of one seed: chains (H slugs) in group order, each group takes group_size chains
+        chains: dict[tuple, list[str]] = {}
+        for bs, g, slug, _ in runs:
+            chains.setdefault((bs, g), [])
+            if slug not in chains[(bs, g)]:
+                chains[(bs, g)].append(slug)
+        order = [(key, slug) for key in sorted(chains, key=lambda k: (k[0] is None, k[0] or 0))
+                 for slug in chains[key]]
+        owner, pos = {}, 0
+        for rec in recs:
+            if pos >= len(order):
+                break
+            key = order[pos][0]
+            for key_slug in order[pos: pos + key[1]]:
+                if key_slug[0] == key:
+                    owner[key_slug[1]] = rec
+            pos += key[1]
+        for _, _, slug, f in runs:
+            if slug in owner:
+                out[owner[slug]].append(f)
+    return out
+
+
 def run_breakdown(results: Path, snakemake_logs: list[Path] | None = None) -> dict:
-    """Where a run spent its time, from ``results`` (read only) and, if given, its Snakemake logs."""
+    """Where a run spent its time, from ``results`` (read only) and, if given, its Snakemake logs.
+
+    Find-group records (``find_group_<i>``, one job training several find chains in lock-step) are counted with
+    the compute of every chain they trained (:func:`find_group_members`)."""
     results = Path(results)
     per_rule: dict[str, dict] = {}
     compute, train_wall, missing = 0.0, 0.0, 0
-    for tsv in sorted(glob.glob(str(results / "benchmarks" / "**" / "*.tsv"), recursive=True)):
+    tsvs = sorted(glob.glob(str(results / "benchmarks" / "**" / "*.tsv"), recursive=True))
+    group_records = [Path(t) for t in tsvs if _FIND_GROUP.fullmatch(Path(t).relative_to(results / "benchmarks")
+                                                                     .parts[0])]
+    members = find_group_members(results, group_records) if group_records else {}
+    for tsv in tsvs:
         rel = Path(tsv).relative_to(results / "benchmarks")
         rule = rel.parts[0]
+        if Path(tsv) in members:  # one job, several chains: all of them
+            with open(tsv) as fh:
+                rows = list(csv.DictReader(fh, delimiter="\t"))
+            if not rows:
+                continue
+            s = statistics.median(float(r["s"]) for r in rows)
+            entry = per_rule.setdefault("find_group", {"jobs": 0, "wall_s": 0.0, "compute_s": 0.0,
+                                                        "source": "benchmark"})
+            entry["jobs"] += 1
+            entry["wall_s"] += s
+            files = members[Path(tsv)]
+            try:
+                t = sum(float(json.loads(f.read_text())["train_time_s"]) for f in files)
+            except (OSError, ValueError, KeyError, TypeError):
+                t = None
+            if t is None or not files:
+                missing += 1
+                continue
+            entry["compute_s"] += t
+            compute += t
+            train_wall += s
+            continue
         if rule == "structured" and len(rel.parts) > 2:  # benchmarks/structured/<stage>/<run>.tsv
             stage, run = rel.parts[1], Path(*rel.parts[2:]).with_suffix("")
             if stage == "train_find":  # its metrics: structured/find/<H_find>/seed<s>/dense/metrics.json
@@ -690,6 +866,17 @@ def build_rows(res: dict) -> list[dict]:
         rows.append({"measure": "default train job: training+evaluation compute (train_time_s) / whole job, s",
                      "findeval": o["train_time_s"], "reference": o["job_s"], "ratio": o["train_time_s"] / o["job_s"],
                      "target": "-", "met": None})
+    if "roofline" in res:
+        rf = res["roofline"]
+        rows.append({"measure": "roofline: one network's training step, G multiply-adds/s (reference: a "
+                                f"{rf['matmul_n']}x{rf['matmul_n']} float32 matrix product on the same thread; "
+                                "ratio = share of that ceiling)",
+                     "findeval": rf["single"] / 1e9, "reference": rf["ceiling"] / 1e9, "ratio": rf["single_share"],
+                     "target": "-", "met": None})
+        rows.append({"measure": f"roofline: a grouped step of {rf['groups']} networks (grouped.train_group), "
+                                "G multiply-adds/s against the same ceiling",
+                     "findeval": rf["group"] / 1e9, "reference": rf["ceiling"] / 1e9, "ratio": rf["group_share"],
+                     "target": "-", "met": None})
     if "run" in res:
         r = res["run"]
         train = r["train_jobs_wall_s"]
@@ -759,7 +946,7 @@ def render(res: dict, rows: list[dict]) -> str:
 
 
 def run(*, config_path: Path, results: Path | None, budget: Budget, snakemake_logs: list[Path] | None = None,
-        sections=("default", "resnet18", "masking", "overhead", "run"), progress=print) -> dict:
+        sections=("default", "resnet18", "roofline", "masking", "overhead", "run"), progress=print) -> dict:
     import torch
 
     torch.set_num_threads(1)
@@ -776,6 +963,11 @@ def run(*, config_path: Path, results: Path | None, budget: Budget, snakemake_lo
             r18 = resnet18_case(config, budget)
             progress(f"training step: {r18.name} ...")
             res["resnet18"] = compare_step(r18, 1, budget.r18_repeats, 1)
+        if "roofline" in sections:
+            if "default" not in sections and "masking" not in sections:
+                case = default_case(config, work, budget)
+            progress(f"roofline: {case.name}, one network and a group of {budget.roofline_group} ...")
+            res["roofline"] = roofline(case, budget.epochs, budget.repeats, budget.roofline_group, budget.matmul_n)
         if "masking" in sections:
             progress("masking cost ...")
             res["masking"] = masking_cost(case, budget.epochs, budget.mask_pairs, budget.warmup_epochs)
@@ -803,11 +995,11 @@ def main(argv=None) -> int:
     ap.add_argument("--config", default=str(REPO / "config.yaml"), help="experiment config (default config.yaml)")
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results.md"), help="where to write the table")
     ap.add_argument("--quick", action="store_true", help="tiny budget (seconds): checks that everything runs")
-    ap.add_argument("--only", nargs="+", choices=["default", "resnet18", "masking", "overhead", "run"],
+    ap.add_argument("--only", nargs="+", choices=["default", "resnet18", "roofline", "masking", "overhead", "run"],
                     help="run only these sections")
     args = ap.parse_args(argv)
     budget = Budget.quick() if args.quick else Budget()
-    sections = tuple(args.only) if args.only else ("default", "resnet18", "masking", "overhead", "run")
+    sections = tuple(args.only) if args.only else ("default", "resnet18", "roofline", "masking", "overhead", "run")
     t = time.perf_counter()
     res = run(config_path=Path(args.config), results=Path(args.results), budget=budget,
               snakemake_logs=[Path(p) for p in args.snakemake_log] if args.snakemake_log else None, sections=sections,

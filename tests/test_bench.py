@@ -156,6 +156,7 @@ def test_quick_benchmark_prints_every_row(tmp_path, capsys):
     header, rows = table[0], table[1:]
     assert header.startswith("| measure | findeval | reference | ratio")
     expected = ["training step, images/s: resnet_cifar", "training step, images/s: resnet18",
+                "roofline: one network's training step", "roofline: a grouped step of 2 networks",
                 "masking cost", "per-job start-up, s", "per-job start-up share",
                 "default train job: training+evaluation compute",
                 "compute / wall time of the training jobs", "compute / wall time of all its jobs",
@@ -170,3 +171,54 @@ def test_quick_benchmark_prints_every_row(tmp_path, capsys):
     # the per-rule breakdown of the run
     assert "| prune | 1 | 3.0 | 0.0 | log |" in text
     assert "| train_find | 1 | 3.5 | 1.0 | benchmark |" in text
+
+
+def test_find_group_records_count_every_chain_they_trained(tmp_path):
+    """A find group's record (one job, several chains in lock-step) names only its seed: its compute is the sum
+    of the train_time_s of every grouped find run of that seed (each run's share, the group's / G); the runs of
+    a chain trained alone (group_size 1) stay with their own find_chain record."""
+    results = tmp_path / "results" / "x"
+
+    def record(rule, rel, s):
+        tsv = results / "benchmarks" / rule / f"{rel}.tsv"
+        tsv.parent.mkdir(parents=True, exist_ok=True)
+        tsv.write_text(f"s\th:m:s\n{s}\t0:00:10\n")
+
+    def run(slug, seed, level, t, group_size, bs):
+        f = results / "find" / slug / f"seed{seed}" / f"level{level}" / "metrics.json"
+        f.parent.mkdir(parents=True)
+        f.write_text(json.dumps({"train_time_s": t, "group_size": group_size,
+                                 "H_eval": {"lr": 0.1, "batch_size": bs, "weight_decay": 1e-3}}))
+
+    for slug in ("lr0.05_bs64_wd1e-3", "lr0.2_bs64_wd1e-3"):
+        for level in (0, 1):
+            run(slug, 0, level, 2.0, 2, 64)
+    for level in (0, 1):
+        run("lr0.2_bs32_wd1e-3", 0, level, 5.0, 1, 32)
+    record("find_group_0", "seed0", 9.0)
+    record("find_chain", "lr0.2_bs32_wd1e-3/seed0", 11.0)
+    out = bench.run_breakdown(results)
+    assert out["rules"]["find_group"] == {"jobs": 1, "wall_s": 9.0, "compute_s": 8.0, "source": "benchmark"}
+    assert out["rules"]["find_chain"]["compute_s"] == 10.0
+    assert out["compute_s"] == 18.0 and out["missing_metrics"] == 0
+    # two groups of one seed (two batch sizes): each takes the chains of its own batch size, in group order
+    for slug in ("lr0.05_bs128_wd1e-3", "lr0.2_bs128_wd1e-3"):
+        for level in (0, 1):
+            run(slug, 0, level, 3.0, 2, 128)
+    record("find_group_1", "seed0", 13.0)
+    members = bench.find_group_members(results, sorted((results / "benchmarks").glob("find_group_*/*.tsv")))
+    by_group = {rec.parent.name: sorted({f.parts[-4] for f in files}) for rec, files in members.items()}
+    assert by_group == {"find_group_0": ["lr0.05_bs64_wd1e-3", "lr0.2_bs64_wd1e-3"],
+                        "find_group_1": ["lr0.05_bs128_wd1e-3", "lr0.2_bs128_wd1e-3"]}
+    assert bench.run_breakdown(results)["rules"]["find_group"]["compute_s"] == 8.0 + 12.0
+
+
+def test_forward_macs_counts_convolutions_and_linear_layers():
+    from torch import nn
+
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4), nn.ReLU(),
+                          nn.Conv2d(4, 8, 3, stride=2, padding=1, groups=2), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                          nn.Linear(8, 10))
+    # conv1: 4x8x8 outputs x 3*9; conv2 (groups 2): 8x4x4 outputs x 2*9; linear: 10 x 8
+    assert bench.forward_macs(model, (3, 8, 8)) == 4 * 64 * 27 + 8 * 16 * 18 + 80
+    assert bench.matmul_ceiling(64, 2) > 0
