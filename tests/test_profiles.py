@@ -1,4 +1,4 @@
-"""The workflow profiles (profiles/slurm, profiles/local-gpu) parse, name only existing rules, and give the
+"""The workflow profiles (profiles/slurm, profiles/local-gpu, the auto-loaded profiles/default) parse, name only existing rules, and give the
 training jobs the resources the README promises. Cheap: dry runs only (the real SLURM run is test_slurm.py)."""
 
 from __future__ import annotations
@@ -46,12 +46,31 @@ def profile_rule_names(profile: dict) -> set:
     return names
 
 
-def test_there_are_two_profiles_and_no_auto_loaded_default():
-    assert SLURM in PROFILES and LOCAL_GPU in PROFILES
-    # a profiles/default would be loaded automatically and replace set-resources of --profile (notes 1.14)
-    assert not (REPO / "profiles" / "default").exists()
+DEFAULT = REPO / "profiles" / "default" / "profile.yaml"
+#: What the auto-loaded default profile may set: keys that cannot clobber a --profile's resource blocks (a
+#: workflow profile replaces a global profile's top-level keys wholesale: a set-resources here would drop the
+#: cluster's, notes 1.14).
+DEFAULT_PROFILE_KEYS = {"scheduler"}
+
+
+def test_the_profiles_and_the_auto_loaded_default():
+    assert SLURM in PROFILES and LOCAL_GPU in PROFILES and DEFAULT in PROFILES
+    default = read_yaml(DEFAULT)
+    assert set(default) <= DEFAULT_PROFILE_KEYS, f"profiles/default sets {sorted(set(default) - DEFAULT_PROFILE_KEYS)}"
+    assert default["scheduler"] == "greedy"
     for p in PROFILES:
         assert not (p.parent / "config.yaml").exists(), f"{p.parent}: two profile files"
+
+
+def test_the_default_profile_is_read_without_a_flag(tmp_path):
+    """Snakemake reads profiles/default beside the Snakefile by itself (the greedy scheduler for everyone);
+    --workflow-profile none leaves it out."""
+    write_config(tmp_path, read_yaml(REPO / "tests" / "data" / "tiny.yaml"))
+    r = snakemake(tmp_path, "-n", "results/tiny/figures/fig2.pdf", timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert f"workflow specific profile {DEFAULT.parent}" in r.stderr
+    r = snakemake(tmp_path, "-n", "--workflow-profile", "none", "results/tiny/figures/fig2.pdf", timeout=120)
+    assert r.returncode == 0 and "workflow specific profile" not in r.stderr
 
 
 @pytest.mark.parametrize("path", PROFILES, ids=lambda p: p.parent.name)
