@@ -1,5 +1,5 @@
 """The workflow profiles (profiles/slurm, profiles/local-gpu) parse, name only existing rules, and give the
-training jobs the resources the README promises. Cheap: dry runs only (the real SLURM run is test_slurm.py)."""
+training jobs the resources docs/scale.md promises. Cheap: dry runs only (the real SLURM run is test_slurm.py)."""
 
 from __future__ import annotations
 
