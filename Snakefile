@@ -34,7 +34,7 @@ if not workflow.overwrite_configfiles:
     configfile: "config.yaml"
 
 
-# --- cluster execution (profiles/slurm, profiles/local-gpu; README "Running at scale") ---
+# --- cluster execution (profiles/slurm, profiles/local-gpu; docs/scale.md) ---
 # A `--resources gpu=N` cap counts per job, not across the cluster: a workstation profile can allow one
 # GPU job at a time without throttling SLURM submissions. Cheap steps (seconds each) run on the submit
 # host instead of waiting in the queue; only training jobs are submitted.
@@ -64,7 +64,7 @@ include: "rules/structured.smk"
 include: "rules/regime.smk"
 
 
-# The same files either way (README "Job granularity"): one job per training step of Algorithm A1, or one
+# The same files either way (docs/pipeline.md, "Job granularity"): one job per training step of Algorithm A1, or one
 # job per find chain and per evaluation sweep over the levels (the default: 10x fewer process starts).
 # The cheap steps of either (prune, rewind, random masks) say `localrule: True` in their rule files.
 if RUNTIME["granularity"] == "level":

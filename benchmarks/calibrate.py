@@ -21,7 +21,7 @@ pipeline's seed derivation, in one process.
     python benchmarks/calibrate.py --candidates w4e12 --seeds 100     # one candidate, one seed
     python benchmarks/calibrate.py --dense-only --candidates w8e12-noaug   # only the dense LR sweep
 
-The study behind the default (README "Calibration of the default") ran every candidate below on seeds 100-102;
+The study behind the default (docs/regime.md, "Calibration of the default") ran every candidate below on seeds 100-102;
 the default is ``w8e12-noaug``.
 """
 

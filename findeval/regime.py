@@ -408,7 +408,7 @@ MARKDOWN_COLUMNS = ("source", "h", "grids", "n_train", "n_test", "accuracy_step_
 
 
 def markdown(rows: list[dict], columns=MARKDOWN_COLUMNS) -> str:
-    """A markdown table of ``rows`` (the README's regime table)."""
+    """A markdown table of ``rows`` (the regime table of docs/regime.md)."""
     head = "| " + " | ".join(columns) + " |\n| " + " | ".join("---" for _ in columns) + " |\n"
     return head + "\n".join("| " + " | ".join(_cell(r.get(c)) for c in columns) + " |" for r in rows) + "\n"
 

@@ -2,7 +2,7 @@
 # H_find and replicate) and one per evaluation sweep (every level of one mask source with one H_eval).
 # The files are those of the per-level rules (rules/find.smk, baselines.smk, eval.smk, lpr_levels.smk),
 # written by the same functions in the same order: only the number of process starts changes.
-# See README "Job granularity".
+# See docs/pipeline.md, "Job granularity".
 
 # Their input functions: eval_sweep_input in rules/common.smk, the LPR chains' in findeval.lpr; every file is
 # named by findeval.paths (per_level: the named files of levels first..last of a chain folder).

@@ -63,7 +63,7 @@ wildcard_constraints:
 def at_dag_time(inputs, *args):
     """An input function: ``inputs(config, *args)`` listed when the DAG is built, not when the Snakefile is
     parsed. A figure reads thousands of metrics files at paper scale, and the SLURM plugin re-parses the
-    Snakefile for every job: as parse-time lists they cost a second per parse (README "Running at scale").
+    Snakefile for every job: as parse-time lists they cost a second per parse (docs/scale.md).
     """
     return lambda wildcards: inputs(config, *args)
 
@@ -75,7 +75,7 @@ def at_dag_time(inputs, *args):
 # are the same, but Snakemake indexes a rule's outputs by the text before their first wildcard, and
 # `results/{exp}/` made every one of the ~110,000 file look-ups of the paper's DAG scan all ~700 output patterns
 # (120 per chain rule of 30 levels). With the name written, a look-up scans only the rules of its own folder
-# (README "Running at scale"). The A1 rules (and regime) keep `{exp}`: they serve every experiment.
+# (docs/scale.md). The A1 rules (and regime) keep `{exp}`: they serve every experiment.
 
 
 class MainWildcards:

@@ -1,7 +1,7 @@
 # Variants of the lottery ticket procedure (Section 3.3, Fig. 4) and the instability analysis (Figs. A13,
 # A14). One job per variant find chain (every level) and per evaluation sweep, as rules/chains.smk does for
 # Algorithm A1, in either runtime.granularity. Semantics and figure inputs: findeval.rewinding and
-# findeval.rewinding.instability_plan (README "Rewinding variants and instability"); paths: findeval.paths.
+# findeval.rewinding.instability_plan (docs/analyses.md, "Rewinding variants and instability"); paths: findeval.paths.
 #   late:      late_theta (theta_k) -> late_chain (prune, rewind to theta_k, train epochs k+1..E)
 #   warmup:    warmup_chain (H_find with linear LR warmup, from theta_0, every level incl. the dense run)
 #   lr_rewind: lr_rewind_chain (no weight rewinding: trained_{L-1} * M_L, the whole schedule)

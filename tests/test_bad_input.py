@@ -553,7 +553,7 @@ def test_numbers_written_as_strings_are_accepted(schema, case):
 
 
 def test_exponent_string_accepted_end_to_end(tmp_path):
-    """The README writes 5e-4: PyYAML reads it as a string, the workflow takes it as the number."""
+    """The docs write 5e-4: PyYAML reads it as a string, the workflow takes it as the number."""
     text = TINY.read_text().replace("5.0e-4", "5e-4")
     assert "5e-4" in text
     (tmp_path / "config.yaml").write_text(text)

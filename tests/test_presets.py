@@ -268,4 +268,4 @@ def test_the_main_preset_states_every_figures_settings():
     assert set(raw["structured"]["figures"]["fig5"]) == {"lr", "batch_size", "weight_decay"}
     text = (REPO / "config" / f"{R50T}.yaml").read_text()
     assert text.count("not stated in the paper") >= 8 and "L116" in text and "L315" in text
-    assert raw["model"]["stem"] == "cifar"  # what is built, said in the preset (README: FLOPs of the stems)
+    assert raw["model"]["stem"] == "cifar"  # what is built, said in the preset (docs/scale.md: FLOPs of the stems)

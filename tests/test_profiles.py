@@ -1,5 +1,6 @@
-"""The workflow profiles (profiles/slurm, profiles/local-gpu, the auto-loaded profiles/default) parse, name only existing rules, and give the
-training jobs the resources the README promises. Cheap: dry runs only (the real SLURM run is test_slurm.py)."""
+"""The workflow profiles (profiles/slurm, profiles/local-gpu, the auto-loaded profiles/default) parse, name only
+existing rules, and give the training jobs the resources docs/scale.md promises. Cheap: dry runs only (the real
+SLURM run is test_slurm.py)."""
 
 from __future__ import annotations
 

@@ -688,7 +688,7 @@ def test_every_torch_load_is_weights_only():
 
 def test_pickle_is_only_used_for_the_cifar_source_batches():
     """Checkpoints and masks are data; the one pickle reader left is CIFAR's own python batches (a file the
-    user downloads from the dataset's authors, documented in the README as something to trust)."""
+    user downloads from the dataset's authors, documented in docs/reliability.md as something to trust)."""
     users = {}
     for path in SOURCES:
         for call in _calls(ast.parse(path.read_text()), "pickle", "load"):

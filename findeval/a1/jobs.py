@@ -175,7 +175,7 @@ def train_run(out_metrics: str, **kwargs) -> dict:
 # runtime.granularity "chain" (the default) runs a whole find chain, or the evaluation of every level of
 # one mask source with one H_eval, in one job: the per-level steps above, called in the same order with
 # the same arguments, write the same files (byte for byte, but for the timings in metrics.json) with one
-# process start instead of three per level. "level" gives every step its own job (README "Job granularity").
+# process start instead of three per level. "level" gives every step its own job (docs/pipeline.md, "Job granularity").
 
 
 def by_level(named, name: str) -> dict[int, str]:

@@ -1,7 +1,7 @@
 """Which runs each figure needs, and where their files live.
 
 Pure Python on the (validated) config dict, imported by the Snakefile at parse time: it never touches
-the file system or torch. The path layout is a public interface (documented in the README, spelled by
+the file system or torch. The path layout is a public interface (documented in docs/pipeline.md, spelled by
 :mod:`findeval.paths` and pinned by ``tests/test_plan.py``):
 
     results/{exp}/seed{s}/init.pt                                   theta_0 of replicate s

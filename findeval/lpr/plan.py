@@ -370,7 +370,7 @@ def figure_panels(config: dict, fig: str) -> list[dict]:
     raise ValueError(f"unknown LPR figure {fig!r}; choose from {FIGURES}")
 
 
-#: The reading of the paper each figure follows where the paper contradicts itself (README "Running at scale",
+#: The reading of the paper each figure follows where the paper contradicts itself (docs/scale.md,
 #: D1-D9 of the notes on the paper); the figure prints it under its title.
 NOTES = {
     "fig6": "Reading (D1): the text (L25, L114, L124) says the bad H_find (large LR, small BS, large WD) prunes early "

@@ -44,7 +44,7 @@ KINDS = ("dense", "finetune", "scratch_e", "scratch_b")
 X_AXES = ("channels", "params")
 
 
-#: The readings of the paper each figure follows, printed under its title (README "Running at scale").
+#: The readings of the paper each figure follows, printed under its title (docs/scale.md, "The readings we chose").
 NOTES = {
     "fig5": "Two H_find x two H_eval per hyperparameter (L94; values not stated in the paper). The caption's "
             "'Figures A11-A12 for full results' reads A10-A12 (D5): A10 is the LR figure (L279).",
