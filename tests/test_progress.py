@@ -2,11 +2,11 @@
 config only, and its estimate includes the jobs without benchmark records (their process start-up and seconds of
 work), timed from the Snakemake log.
 
-tests/data/progress_run/ is a real run, recorded while it ran: tests/data/tiny.yaml in `granularity: level`,
-interrupted after 24 of its 52 jobs (13 training jobs with benchmark records, 11 cheap ones: data, init, masks,
-pruning, rewinding), on the loaded 2-core development machine: its benchmark records, metrics.json files and its
-Snakemake log (paths of the work folder replaced by RUN). The tests copy it into a work folder and put a second
-experiment beside it, which must not be counted.
+tests/data/progress_run/ is a real run of tests/data/tiny.yaml in `granularity: level` (its three fig2/fig7/figA15
+targets, 52 jobs), copied while it ran, after 24 jobs had finished (13 training jobs with benchmark records, 11
+cheap ones: data, init, masks, pruning, rewinding), on the loaded 2-core development machine: its benchmark
+records, metrics.json files and Snakemake log (the work folder's paths replaced by RUN). The tests copy it into a
+work folder and put a second experiment beside it, which must not be counted.
 """
 
 from __future__ import annotations
