@@ -86,20 +86,49 @@ rule all:
 
 
 # --- the committed gallery, written only on purpose ---
-# Ordinary runs write results/<experiment>/figures/ only. `snakemake gallery` copies this experiment's PNGs
-# (every figure of `all`, and the claims) into figures/, the gallery the README shows; `snakemake
-# figures/<fig>.pdf` (or .png) copies one figure there. With another --configfile they copy that experiment's.
+# Ordinary runs write results/<experiment>/figures/ only. `snakemake gallery` builds the default target (so that
+# `snakemake --report` then has every file it reports) and copies this experiment's PNGs (every figure of `all`,
+# and the claims) into figures/, the gallery the README shows, and records the experiment in
+# figures/experiment.txt; `snakemake figures/<fig>.pdf` (or .png) copies one figure there. A PNG of another
+# experiment than the one figures/experiment.txt names is refused (plan.check_gallery): no mixed gallery.
 GALLERY_FILES = plan.gallery_files(config, [f for files in DEFAULT_TARGET.values() for f in files])
+
+
+def gallery_inputs(wildcards):
+    plan.check_gallery(config, paths.gallery_experiment())
+    return [*GALLERY_FILES, paths.gallery_experiment(), *(f for files in DEFAULT_TARGET.values() for f in files)]
+
+
+def gallery_figure_input(wildcards):
+    if wildcards.ext == "png":  # the committed copies; the PDFs are not committed
+        plan.check_gallery(config, paths.gallery_experiment())
+    return paths.figure(EXP, wildcards.name, wildcards.ext)
 
 
 rule gallery:
     input:
+        gallery_inputs,
+
+
+rule gallery_experiment:
+    input:
         GALLERY_FILES,
+    output:
+        paths.gallery_experiment(),
+    params:
+        experiment=EXP,
+    log:
+        paths.log(EXP, "gallery/experiment"),
+    localrule: True
+    conda:
+        "envs/findeval.yaml"
+    script:
+        "scripts/gallery_experiment.py"
 
 
 rule gallery_figure:
     input:
-        paths.figure(EXP, "{name}", "{ext}"),
+        gallery_figure_input,
     output:
         paths.gallery("{name}", "{ext}"),
     log:

@@ -246,6 +246,12 @@ def gallery(fig: str, ext: str) -> str:
     return f"{GALLERY_DIR}/{fig}.{ext}"
 
 
+def gallery_experiment() -> str:
+    """``figures/experiment.txt``: the name of the experiment whose figures the committed gallery holds (written by
+    the ``gallery`` rule; :func:`findeval.a1.plan.check_gallery` reads it)."""
+    return f"{GALLERY_DIR}/experiment.txt"
+
+
 # --------------------------------------------------------------------------- LPR-constrained chains
 
 

@@ -21,7 +21,7 @@ rule claims:
         figA15=CLAIMS_INPUTS["figA15"],
         figA16=CLAIMS_INPUTS["figA16"],
     output:
-        table=report(
+        table=reported(
             paths.claims(EXP),
             caption="../report/claims_table.rst",
             category="Claims",
@@ -29,7 +29,7 @@ rule claims:
             labels={"figure": "claims.csv", "paper": "all sections"},
         ),
         pdf=plan.figure_path(config, "claims", "pdf"),
-        png=report(plan.figure_path(config, "claims", "png"), **plan.report_args("claims")),
+        png=reported(plan.figure_path(config, "claims", "png"), **plan.report_args("claims")),
     log:
         paths.log(EXP, "claims"),
     conda:

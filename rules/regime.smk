@@ -9,15 +9,17 @@ REGIME_FILES = [paths.regime(name) for name in EXPERIMENTS]
 
 rule regime:
     output:
-        table=report(
+        table=reported(
             paths.regime("{exp}"),
+            exists=REGIME_FILES,
             caption="../report/regime.rst",
             category="Regime",
             subcategory="{exp}",
             labels={"figure": "regime.csv", "paper": "Section 2.2, A.1"},
         ),
-        layers=report(
+        layers=reported(
             paths.regime_layers("{exp}"),
+            exists=[paths.regime_layers(name) for name in EXPERIMENTS],
             caption="../report/regime_layers.rst",
             category="Regime",
             subcategory="{exp}",

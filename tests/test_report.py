@@ -246,3 +246,79 @@ def _job_block(out: str, rule: str) -> str:
     assert m, f"no job of {rule}"
     return m.group(0)
 
+
+
+# --------------------------------------------------------------------------- a report from any state (issue 24)
+
+
+def _touch_target(wd: Path, *targets: str) -> list[str]:
+    """Create the outputs of ``targets`` empty and record them as made (--touch): a run of those targets without
+    training. Returns the outputs."""
+    summary = snakemake(wd, "-n", "--summary", *targets, timeout=180).stdout
+    outputs = [line.split("\t")[0] for line in summary.splitlines()[1:] if line.strip()]
+    for o in outputs:
+        (wd / o).parent.mkdir(parents=True, exist_ok=True)
+        (wd / o).touch()
+    snakemake(wd, "--touch", "-F", *targets, timeout=300)
+    return outputs
+
+
+def _report_results(wd: Path) -> dict:
+    import zipfile
+
+    with zipfile.ZipFile(wd / "report.zip") as z:
+        return _report_json(z.read("report/report.html").decode(), "results")
+
+
+def test_report_after_a_partial_run_holds_what_exists(tmp_path, tiny_raw):
+    """`snakemake --report` after a run of one figure reports that figure, instead of failing on the files of the
+    default target that are not there yet ("marked for report but does not exist")."""
+    write_config(tmp_path, tiny_raw)
+    outputs = _touch_target(tmp_path, "results/tiny/figures/fig2.pdf")
+    assert "results/tiny/figures/fig2.png" in outputs and "results/tiny/figures/fig1.png" not in outputs
+    snakemake(tmp_path, "--report", "report.zip", timeout=300)
+    results = _report_results(tmp_path)
+    assert set(results) == {"results/tiny/figures/fig2.png"}, sorted(results)
+    assert "Figure 2" in results["results/tiny/figures/fig2.png"]["caption"]
+    # with --report-after-run every file is marked: the run makes them (parse-time check of the flag)
+    assert plan.report_only(["snakemake", "--report", "report.zip"])
+    assert plan.report_only(["snakemake", "--report=report.html"])
+    assert not plan.report_only(["snakemake", "--cores", "all", "--report", "r.zip", "--report-after-run"])
+    assert not plan.report_only(["snakemake", "--cores", "all", "--report-stylesheet", "x.css"])
+
+
+def test_gallery_builds_what_the_report_needs(tmp_path, tiny_raw):
+    """`snakemake gallery` builds the default target (regime and claims tables included) besides the copies, so
+    the report after it holds every figure and table; it records the gallery's experiment."""
+    write_config(tmp_path, tiny_raw)
+    outputs = _touch_target(tmp_path, "gallery")
+    assert {"results/tiny/regime.csv", "results/tiny/claims.csv", "results/tiny/summary.csv",
+            "figures/fig2.png", "figures/experiment.txt"} <= set(outputs), outputs
+    snakemake(tmp_path, "--report", "report.zip", timeout=300)
+    results = _report_results(tmp_path)
+    pngs = {o for o in outputs if o.startswith("results/tiny/figures/") and o.endswith(".png")}
+    assert pngs and pngs <= set(results)
+    assert {"results/tiny/regime.csv", "results/tiny/regime_layers.csv", "results/tiny/claims.csv"} <= set(results)
+
+
+def test_gallery_refuses_to_mix_experiments(tmp_path, tiny_raw):
+    """The committed gallery names its experiment (figures/experiment.txt): copying the PNGs of another one there
+    (a --configfile of another experiment) is refused with the way out; PDF copies (not committed) are not."""
+    write_config(tmp_path, tiny_raw)
+    (tmp_path / "figures").mkdir()
+    marker = tmp_path / "figures" / "experiment.txt"
+    marker.write_text("digits\n")
+    for target in ("gallery", "figures/fig2.png"):
+        r = snakemake(tmp_path, "-n", target, check=False, timeout=180)
+        out = r.stdout + r.stderr
+        assert r.returncode != 0, out[-2000:]
+        assert "holds the figures of experiment 'digits'" in out and "experiment is 'tiny'" in out, out[-3000:]
+        assert "git rm -q figures/*.png figures/experiment.txt" in out
+    jobs = planned_jobs(snakemake(tmp_path, "-n", "figures/fig2.pdf", timeout=180).stdout)
+    assert any(j.rule == "gallery_figure" and j.output == ["figures/fig2.pdf"] for j in jobs)
+    marker.write_text("tiny\n")  # this experiment's gallery: planned, and the marker is rewritten by the gallery job
+    jobs = planned_jobs(snakemake(tmp_path, "-n", "gallery", timeout=180).stdout)
+    assert any(j.rule == "gallery_experiment" and j.output == ["figures/experiment.txt"] for j in jobs)
+    assert "gallery_figure" in {j.rule for j in jobs}  # an existing marker does not stop the copies
+    # the repository's gallery says which experiment it holds: the default's
+    assert (REPO / "figures" / "experiment.txt").read_text().strip() == read_yaml(REPO / "config.yaml")["experiment"]

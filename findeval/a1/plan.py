@@ -268,6 +268,35 @@ def gallery_files(config: dict, files) -> list[str]:
     return [gallery_path(f[len(folder):-len(".png")]) for f in files if f.startswith(folder) and f.endswith(".png")]
 
 
+def report_only(argv) -> bool:
+    """Whether a Snakemake command line only writes a report: ``--report`` without ``--report-after-run``. Such a
+    run starts no job, so the rules mark for the report only the report files that exist (``reported`` in
+    rules/figures.smk): the report of a partial run holds what that run made, instead of Snakemake failing on
+    "marked for report but does not exist". With ``--report-after-run`` every file is marked (the run makes them)."""
+    words = [str(w) for w in argv]
+    return any(w == "--report" or w.startswith("--report=") for w in words) and "--report-after-run" not in words
+
+
+def check_gallery(config: dict, marker: str) -> None:
+    """Refuse to copy this experiment's figures into a gallery of another: ``marker`` (``figures/experiment.txt``)
+    names the experiment the committed gallery holds; a missing marker is an empty gallery. Read when the DAG is
+    built, only by the gallery rules."""
+    import os
+
+    if not os.path.exists(marker):
+        return
+    with open(marker) as fh:
+        held = fh.read().strip()
+    exp = config["experiment"]
+    if held and held != exp:
+        raise ValueError(
+            f"the committed gallery figures/ holds the figures of experiment {held!r} ({marker}); this config's "
+            f"experiment is {exp!r}, and copying its PNGs there would mix two experiments. Use the config of "
+            f"{held!r} (the default: config.yaml), take this experiment's figures from "
+            f"{figure_dir(config)}/, or replace the whole gallery on purpose: remove it first "
+            f"(git rm -q figures/*.png {marker}), then run the gallery target again")
+
+
 def report_args(fig: str) -> dict:
     """Keyword arguments of Snakemake's ``report()`` for a figure's PNG: its caption (``report/<fig>.rst``,
     a path relative to the rules/ file), the paper section as category and the paper figure as subcategory."""
