@@ -15,7 +15,8 @@ from ..hparams import DIMENSIONS, LABELS, format_number
 from ..io import atomic_path
 from .plan import BAD_END, COLUMNS, INPUTS, VARIANT_IDS, good_end, sparsity_at
 from .plots import draw_claims
-from .stats import CI, DIGITS, NotRun, condition_means, paired_test, per_seed_effects
+from .stats import CI, DIGITS, NotRun, alpha_of, condition_means, holm, magnitude_excluded, paired_test, \
+    per_seed_effects
 
 log = logging.getLogger("findeval")
 
@@ -60,10 +61,11 @@ def _diff(a, b):
     return stat
 
 
-def _mean_of_diffs(pairs: list):
-    """Mean over ``pairs`` of ``m[a] - m[b]`` (a declared average of paired differences)."""
+def _min_of_diffs(pairs: list):
+    """Per seed, the smallest of ``m[a] - m[b]`` over ``pairs``: the claim "for each" of them (an
+    intersection-union comparison: positive only where every pair is)."""
     def stat(m):
-        return sum(m[a] - m[b] for a, b in pairs) / len(pairs)
+        return min(m[a] - m[b] for a, b in pairs)
     return stat
 
 
@@ -161,6 +163,37 @@ def claim_early_layers(dim: str):
 
 
 def claim_decoupled_beats_coupled(dim: str):
+    """C3 (Fig. 3, L78, L86): the declared decoupled pair against every coupled run of the grid, per seed against
+    that seed's best coupled run (intersection-union: positive only where it beats each of them)."""
+    def claim(tables: dict, params: dict):
+        d = params["declared"][dim]
+        if d is None or "find" not in d:
+            raise NotRun(f"{LABELS[dim]} grids: " + (d or {}).get("why", "no declared pair"))
+        level = params["level"]
+        at = _lottery_at(_need(tables, "summary", "summary.csv"), level)
+        where = f"summary.csv at level {level}"
+        per_seed = {"decoupled": _pct(_pair_rows(at, d["hfind"], d["heval"], where))}
+        coupled = [(v, slug) for v, slug in d["coupled"]]
+        for v, slug in coupled:
+            per_seed[("coupled", v)] = _pct(_pair_rows(at, slug, slug, where))
+
+        def stat(m):
+            return m["decoupled"] - max(m[("coupled", v)] for v, _ in coupled)
+
+        def detail(m):
+            parts = ", ".join(f"{format_number(v)} {m[('coupled', v)]:.1f}%" for v, _ in coupled)
+            return (f"decoupled {d['hfind']} -> {d['heval']} {m['decoupled']:.1f}% vs each seed's best coupled "
+                    f"{LABELS[dim]} run (coupled means: {parts}) at level {level}; declared pair: the good "
+                    f"{LABELS[dim]}_find end with the good {LABELS[dim]}_eval end (L84)")
+
+        return per_seed, {"statistic": stat, "detail": detail}
+
+    return claim
+
+
+def claim_coupled_at_good_eval(dim: str):
+    """Fig. 2's top row at one H_eval (the comparison C3 made before issue 22): the declared decoupled pair
+    against the coupled run at its H_eval."""
     def claim(tables: dict, params: dict):
         d = params["declared"][dim]
         if d is None or "find" not in d:
@@ -170,10 +203,34 @@ def claim_decoupled_beats_coupled(dim: str):
         per_seed = _declared_vs_coupled(at, d, f"summary.csv at level {level}")
 
         def detail(m):
-            return (f"decoupled {d['hfind']} -> {d['heval']} {m['decoupled']:.1f}% vs coupled {d['heval']} "
-                    f"{m['coupled']:.1f}% at level {level} (declared: good H_find end -> good H_eval end, L84)")
+            return (f"at H_eval {d['heval']}: H_find {d['hfind']} {m['decoupled']:.1f}% vs H_find = H_eval (coupled) "
+                    f"{m['coupled']:.1f}% at level {level}")
 
         return per_seed, {"statistic": _diff("decoupled", "coupled"), "detail": detail}
+
+    return claim
+
+
+def claim_fig2_row(dim: str, row: str):
+    """Fig. 2's top row (fig2's constant H_eval: good H_find end - bad end) or bottom row (fig2's constant H_find:
+    larger LR_eval / smaller BS_eval / larger WD_eval - the other end), at L*."""
+    def claim(tables: dict, params: dict):
+        spec = params["fig2"][dim][row]
+        if "why" in spec:
+            raise NotRun(spec["why"])
+        level = params["level"]
+        at = _lottery_at(_need(tables, "summary", "summary.csv"), level)
+        where = f"summary.csv at level {level}"
+        per_seed = {"good": _pct(_pair_rows(at, spec["good"][1], spec["good"][2], where)),
+                    "bad": _pct(_pair_rows(at, spec["bad"][1], spec["bad"][2], where))}
+        phase = "find" if row == "top" else "eval"
+        fixed = "H_eval" if row == "top" else "H_find"
+
+        def detail(m):
+            return (f"{fixed} {spec['constant']} (fig2's): {LABELS[dim]}_{phase} {format_number(spec['good'][0])} "
+                    f"{m['good']:.1f}% vs {format_number(spec['bad'][0])} {m['bad']:.1f}% at level {level}")
+
+        return per_seed, {"statistic": _diff("good", "bad"), "detail": detail}
 
     return claim
 
@@ -217,10 +274,15 @@ def claim_early_pruning(tables: dict, params: dict):
             raise NotRun(f"fig9.csv has no early-pruning runs pruned at epoch {k} at level {level}")
         per_seed[key] = _pct(rows)
 
+    lr_note = ""
+    if spec.get("lr_eval") is not None and spec["lr_eval"] != spec.get("largest_lr_eval"):
+        lr_note = (f"; fig9 evaluates at LR_eval {format_number(spec['lr_eval'])}, the paper at 0.5, the largest of "
+                   f"its grid (here {format_number(spec['largest_lr_eval'])}: early_pruning.h_eval.lr)")
+
     def detail(m):
         return (f"pruned at epoch {spec['middle_epoch']} {m['middle']:.1f}% vs at convergence (epoch "
                 f"{spec['epochs']}) {m['convergence']:.1f}%, H_find {spec['hfind']}, H_eval {spec['heval']}, "
-                f"level {level}; strict: improves, not merely matches")
+                f"level {level}; strict: improves, not merely matches{lr_note}")
 
     return per_seed, {"statistic": _diff("middle", "convergence"), "detail": detail}
 
@@ -272,43 +334,97 @@ def claim_structured(dim: str):
         ratio = spec["ratio"]
         table = _need(tables, "structured", f"the structured summary ({paths.structured_summary('<exp>')})")
         at = table[(table["kind"] == "finetune") & ((table["ratio"] - ratio).abs() < 1e-9)]
-        per_seed = _declared_vs_coupled(at, d, f"the structured summary (fine-tuned, ratio {format_number(ratio)})")
+        where = f"the structured summary (fine-tuned, ratio {format_number(ratio)})"
+        per_seed = {"decoupled": _pct(_pair_rows(at, d["hfind"], d["heval"], where))}
+        coupled = [(v, slug) for v, slug in d["coupled"]]
+        for v, slug in coupled:
+            per_seed[("coupled", v)] = _pct(_pair_rows(at, slug, slug, where))
+
+        def stat(m):
+            return m["decoupled"] - max(m[("coupled", v)] for v, _ in coupled)
 
         def detail(m):
-            return (f"decoupled {d['hfind']} -> {d['heval']} {m['decoupled']:.1f}% vs coupled {d['heval']} "
-                    f"{m['coupled']:.1f}% at ratio {format_number(ratio)}")
+            parts = ", ".join(f"{format_number(v)} {m[('coupled', v)]:.1f}%" for v, _ in coupled)
+            return (f"decoupled {d['hfind']} -> {d['heval']} {m['decoupled']:.1f}% vs each seed's best coupled run "
+                    f"(coupled means: {parts}) at ratio {format_number(ratio)}")
 
-        return per_seed, {"statistic": _diff("decoupled", "coupled"), "detail": detail, "level": None,
-                          "sparsity": ratio}
+        return per_seed, {"statistic": stat, "detail": detail, "level": None, "sparsity": ratio}
 
     return claim
 
 
+def _random_baselines(summary, h: str, level: int, baseline: str, where: str) -> dict:
+    at = summary[summary["level"] == level]
+    gr = at[(at["kind"] == "global_random") & (at["heval"] == h)]
+    if gr.empty:
+        raise NotRun(f"summary.csv has no global random run with H_eval {h} at level {level}")
+    if baseline == "lottery":
+        other = _pair_rows(_lottery_at(summary, level), h, h, where)
+    else:
+        other = at[(at["kind"] == "preserve_lpr") & (at["hfind"] == h) & (at["heval"] == h)]
+        if other.empty:
+            raise NotRun(f"summary.csv has no preserve-LPR run with H {h} at level {level}")
+    return {"global random": _pct(gr), baseline: _pct(other)}
+
+
 def claim_below_random(baseline: str):
-    """C8: the coupled ticket of fig1's largest LR against global random (or preserve LPR against global
-    random) at the last level."""
+    """C8: the coupled ticket of fig1's largest LR (or preserve LPR) against global random at the level nearest
+    97% sparsity (L66: 96-98%)."""
     def claim(tables: dict, params: dict):
-        h, level = params["fig1"]["h"], params["last_level"]
+        high = params["high_level"]
+        if high["level"] is None:
+            raise NotRun(high["why"])
+        h, level = params["fig1"]["h"], high["level"]
         summary = _need(tables, "summary", "summary.csv")
-        at = summary[summary["level"] == level]
-        gr = at[(at["kind"] == "global_random") & (at["heval"] == h)]
-        if gr.empty:
-            raise NotRun(f"summary.csv has no global random run with H_eval {h} at level {level}")
-        if baseline == "lottery":
-            other = _pair_rows(_lottery_at(summary, level), h, h, f"summary.csv at level {level}")
-        else:
-            other = at[(at["kind"] == "preserve_lpr") & (at["hfind"] == h) & (at["heval"] == h)]
-            if other.empty:
-                raise NotRun(f"summary.csv has no preserve-LPR run with H {h} at level {level}")
-        per_seed = {"global random": _pct(gr), baseline: _pct(other)}
+        per_seed = _random_baselines(summary, h, level, baseline, f"summary.csv at level {level}")
 
         def detail(m):
             return (f"global random {m['global random']:.1f}% vs {baseline.replace('_', ' ')} {m[baseline]:.1f}%, "
-                    f"coupled H {h} (fig1's largest LR), last level {level}")
+                    f"coupled H {h} (fig1's largest LR), level {level} (nearest 97%)")
 
         return per_seed, {"statistic": _diff("global random", baseline), "detail": detail, "level": level}
 
     return claim
+
+
+def claim_fig1b(baseline: str):
+    """Fig. 1b (L68): the coupled ticket of fig1's moderate LR beats global random (and preserve LPR) at the
+    last level (the paper states no range; the last level is where Fig. 1a fails)."""
+    def claim(tables: dict, params: dict):
+        h, level = params["fig1"]["h_moderate"], params["last_level"]
+        if h == params["fig1"]["h"]:
+            raise NotRun("fig1 has one LR")
+        summary = _need(tables, "summary", "summary.csv")
+        per_seed = _random_baselines(summary, h, level, baseline, f"summary.csv at level {level}")
+        other = "global random" if baseline == "lottery" else baseline
+
+        def detail(m):
+            return (f"lottery {m['lottery']:.1f}% vs {other} {m[other]:.1f}%, coupled H {h} (fig1's moderate LR), "
+                    f"last level {level}")
+
+        if baseline == "lottery":
+            return per_seed, {"statistic": _diff("lottery", "global random"), "detail": detail, "level": level}
+        lot = _pair_rows(_lottery_at(summary, level), h, h, f"summary.csv at level {level}")
+        per_seed = {"lottery": _pct(lot), baseline: per_seed[baseline]}
+        return per_seed, {"statistic": _diff("lottery", baseline), "detail": detail, "level": level}
+
+    return claim
+
+
+def claim_dense_lr(tables: dict, params: dict):
+    """L66, L68: the unpruned model is best at fig1's largest LR (0.5 over 0.2: 52.5% vs 48.9%)."""
+    hi, lo = params["fig1"]["h"], params["fig1"]["h_moderate"]
+    if hi == lo:
+        raise NotRun("fig1 has one LR")
+    dense = _lottery_at(_need(tables, "summary", "summary.csv"), 0)
+    per_seed = {"large": _pct(_pair_rows(dense, hi, hi, "summary.csv at level 0")),
+                "moderate": _pct(_pair_rows(dense, lo, lo, "summary.csv at level 0"))}
+
+    def detail(m):
+        return (f"dense (level 0) LR {format_number(params['fig1']['lr'])} {m['large']:.1f}% vs "
+                f"{format_number(params['fig1']['lr_moderate'])} {m['moderate']:.1f}%")
+
+    return per_seed, {"statistic": _diff("large", "moderate"), "detail": detail, "level": 0}
 
 
 def _fig4(params: dict):
@@ -342,32 +458,49 @@ def claim_fig4_small_lr_find(variant: str):
                      f"vs {m[(max(finds), e)]:.1f}% ({format_number(max(finds))})" for e in evals]
             return "; ".join(parts) + f" at level {level}"
 
-        return per_seed, {"statistic": _mean_of_diffs(pairs), "detail": detail, "level": level}
+        return per_seed, {"statistic": _min_of_diffs(pairs), "detail": detail, "level": level}
 
     return claim
 
 
-def claim_lr_rewinding_beats_weight_rewinding(tables: dict, params: dict):
-    spec = _fig4(params)
-    w, level = spec["weight"], spec["level"]
-    lines = spec["panels"].get("lr_rewind", {}).get("lines") or []
-    label = next((ln["label"] for ln in lines if ln["lr_find"] == w["lr_find"] and ln["lr_eval"] == w["lr_eval"]),
-                 None)
-    if label is None:
-        raise NotRun(f"fig4's LR-rewinding panel has no line LR_find {format_number(w['lr_find'])} -> LR_eval "
-                     f"{format_number(w['lr_eval'])}")
-    table = _need(tables, "fig4", f"the fig4 table ({paths.table('<exp>', 'rewinding', 'fig4')})")
-    summary = _need(tables, "summary", "summary.csv")
-    per_seed = {"lr rewinding": _pct(_acc_rows(table, spec["panels"]["lr_rewind"]["panel"], label, level,
-                                               "fig4.csv")),
-                "weight rewinding": _pct(_pair_rows(_lottery_at(summary, level), w["hfind"], w["heval"],
-                                                    f"summary.csv at level {level}"))}
+def claim_lr_rewinding_beats_weight_rewinding(against: str):
+    """C10 (L98): LR rewinding (smallest LR_find -> largest LR_eval) against weight rewinding of the same pair:
+    ``against`` "theta0" (the regular ticket, weights rewound to initialisation: summary.csv) or "late" (Fig. 4a's
+    late rewinding, weights rewound to an early epoch, as in Renda et al.: fig4's late panel). The paper does
+    not say which; the table reports both."""
+    def claim(tables: dict, params: dict):
+        spec = _fig4(params)
+        w, level = spec["weight"], spec["level"]
 
-    def detail(m):
-        return (f"LR rewinding {m['lr rewinding']:.1f}% vs weight rewinding {m['weight rewinding']:.1f}%, "
-                f"{w['hfind']} -> {w['heval']} at level {level}")
+        def line_of(variant):
+            lines = spec["panels"].get(variant, {}).get("lines") or []
+            label = next((ln["label"] for ln in lines if ln["lr_find"] == w["lr_find"] and ln["lr_eval"] == w["lr_eval"]),
+                         None)
+            if label is None:
+                raise NotRun(f"fig4's {variant} panel has no line LR_find {format_number(w['lr_find'])} -> LR_eval "
+                             f"{format_number(w['lr_eval'])}")
+            return spec["panels"][variant]["panel"], label
 
-    return per_seed, {"statistic": _diff("lr rewinding", "weight rewinding"), "detail": detail, "level": level}
+        table = _need(tables, "fig4", f"the fig4 table ({paths.table('<exp>', 'rewinding', 'fig4')})")
+        panel, label = line_of("lr_rewind")
+        per_seed = {"lr rewinding": _pct(_acc_rows(table, panel, label, level, "fig4.csv"))}
+        if against == "theta0":
+            summary = _need(tables, "summary", "summary.csv")
+            per_seed["weight rewinding"] = _pct(_pair_rows(_lottery_at(summary, level), w["hfind"], w["heval"],
+                                                           f"summary.csv at level {level}"))
+            what = "weight rewinding to theta_0 (the regular ticket)"
+        else:
+            lpanel, llabel = line_of("late")
+            per_seed["weight rewinding"] = _pct(_acc_rows(table, lpanel, llabel, level, "fig4.csv"))
+            what = "late weight rewinding (fig4a)"
+
+        def detail(m):
+            return (f"LR rewinding {m['lr rewinding']:.1f}% vs {what} {m['weight rewinding']:.1f}%, "
+                    f"{w['hfind']} -> {w['heval']} at level {level}")
+
+        return per_seed, {"statistic": _diff("lr rewinding", "weight rewinding"), "detail": detail, "level": level}
+
+    return claim
 
 
 def _local_claim(tables: dict, params: dict, fig: str, panels: list, dim: str, winner: str):
@@ -390,7 +523,7 @@ def _local_claim(tables: dict, params: dict, fig: str, panels: list, dim: str, w
         return "; ".join(f"panel {a[0]}: {LABELS[dim]}_find {format_number(a[1])} {m[a]:.1f}% vs "
                          f"{format_number(b[1])} {m[b]:.1f}%" for a, b in pairs) + f" at level {level}"
 
-    return per_seed, {"statistic": _mean_of_diffs(pairs), "detail": detail}
+    return per_seed, {"statistic": _min_of_diffs(pairs), "detail": detail}
 
 
 def claim_local_lr(tables: dict, params: dict):
@@ -439,6 +572,12 @@ class Claim(NamedTuple):
     definition: str
     fn: Callable
     tables: tuple[str, ...] = ()
+    #: The paper's magnitude in the row's unit (the effect it states), for ``magnitude_excluded``; None if none.
+    magnitude: float | None = None
+    #: In the declared primary family (Secs. 3.1, 3.2, 3.4: C2, C3, C4, C8, Fig. 2's rows), adjusted on its own.
+    primary: bool = False
+    #: The compared values are accuracies (%): runs within ``collapse_pp`` of chance are flagged.
+    accuracy: bool = True
 
 
 class _Declared(dict):
@@ -470,6 +609,12 @@ _Q_C9 = {"late": "The better LR_{find} for pruned models is the smaller one (blu
          "warmup": "The effect of LR_{find} is the same as well, although it is more subtle (Figure 4b).",
          "lr_rewind": "The better LR_{find} for pruned models is the smaller one (blue is better than green, orange "
                       "is better than red)"}
+_Q_F2TOP = ("it is better to find masks with a smaller LR_{find} (0.2 is slightly better than 0.05, but both are "
+            "significantly better than 0.5), larger BS_{find} , and smaller WD_{find}")
+_Q_F2BOT = ("given a constant H_{find} , the best performance is obtained by a larger LR_{eval} , smaller BS_{eval} , "
+            "and larger WD_{eval}")
+_Q_F1B = ("dropping the LR from 0.5 to 0.2 resulted in winning tickets that substantially outperform the global "
+          "random baseline and are somewhat better than the random baseline with the same LPR as the winning ticket")
 _VARIANT_NAMES = {"late": "late rewinding", "warmup": "LR warmup", "lr_rewind": "LR rewinding"}
 
 
@@ -477,15 +622,39 @@ def _c2(d):
     bad, good = BAD_END[d], good_end(d)
     return Claim(f"C2-{LABELS[d]}", f"{bad} {LABELS[d]}_find prunes early layers more", "Sec. 3.4, Fig. 6 (L114)",
                  _Q_C2, "", "pp", f"early({_MOST[bad]} {LABELS[d]}_find) - early({_MOST[good]} {LABELS[d]}_find) of "
-                 f"the find grid, at fig6's level; {_EARLY}", claim_early_layers(d), ("fig6",))
+                 f"the find grid, at fig6's level; {_EARLY}", claim_early_layers(d), ("fig6",), primary=True,
+                 accuracy=False)
 
 
 def _c3(d):
-    return Claim(f"C3-{LABELS[d]}", f"decoupled beats coupled ({LABELS[d]}), moderate sparsity",
-                 "Sec. 3.2, Fig. 3 (L86)", _Q_C3, "+3 to +4 pp", "pp",
-                 f"acc({_MOST[good_end(d)]} {LABELS[d]}_find -> {_MOST[BAD_END[d]]} {LABELS[d]}_eval) - acc(coupled "
-                 f"at that {LABELS[d]}_eval), at {_LEVEL_STAR}; declared pair: L84's good H_find with its "
-                 f"'{_GOOD_EVAL[d]}'", claim_decoupled_beats_coupled(d), ("summary",))
+    return Claim(f"C3-{LABELS[d]}", f"decoupled beats every coupled run ({LABELS[d]}), moderate sparsity",
+                 "Sec. 3.2, Fig. 3 (L78, L86)", _Q_C3, "+3 to +4 pp", "pp",
+                 f"acc({_MOST[good_end(d)]} {LABELS[d]}_find -> {_MOST[BAD_END[d]]} {LABELS[d]}_eval) - max over the "
+                 f"coupled runs of the {LABELS[d]} grid of acc(coupled), per seed (intersection-union: Fig. 3 compares "
+                 f"with the best coupled run), at {_LEVEL_STAR}; declared pair: L84's good H_find with its "
+                 f"'{_GOOD_EVAL[d]}' (chosen from the grids, not the results)", claim_decoupled_beats_coupled(d),
+                 ("summary",), magnitude=3.0, primary=True)
+
+
+def _f2c(d):
+    return Claim(f"F2c-{LABELS[d]}", f"at the good {LABELS[d]}_eval, the good {LABELS[d]}_find beats the coupled run",
+                 "Sec. 3.2, Fig. 2 top row at one H_eval (L84)", _Q_F2TOP, "", "pp",
+                 f"acc({_MOST[good_end(d)]} {LABELS[d]}_find -> {_MOST[BAD_END[d]]} {LABELS[d]}_eval) - acc(coupled at "
+                 f"that {LABELS[d]}_eval), at {_LEVEL_STAR} (C3's comparison before issue 22)",
+                 claim_coupled_at_good_eval(d), ("summary",))
+
+
+def _f2(d, row):
+    if row == "top":
+        return Claim(f"F2top-{LABELS[d]}", f"at fig2's H_eval, the {_MOST[good_end(d)]} {LABELS[d]}_find beats the "
+                     f"{_MOST[BAD_END[d]]}", "Sec. 3.2, Fig. 2a-c (L64, L84)", _Q_F2TOP, "", "pp",
+                     f"acc({_MOST[good_end(d)]} {LABELS[d]}_find) - acc({_MOST[BAD_END[d]]} {LABELS[d]}_find), fig2's "
+                     f"constant H_eval (figures.fig2.constant_eval), at {_LEVEL_STAR}", claim_fig2_row(d, "top"),
+                     ("summary",), primary=True)
+    return Claim(f"F2bot-{LABELS[d]}", f"at fig2's H_find, the {_GOOD_EVAL[d]} is better", "Sec. 3.2, Fig. 2d-f (L64, "
+                 "L84)", _Q_F2BOT, "", "pp", f"acc({_GOOD_EVAL[d].replace('er ', 'est ')}) - acc(the other end of the "
+                 f"{LABELS[d]} eval grid), fig2's constant H_find (figures.fig2.constant_find), at {_LEVEL_STAR}",
+                 claim_fig2_row(d, "bottom"), ("summary",), primary=True)
 
 
 CLAIMS = [
@@ -496,9 +665,12 @@ CLAIMS = [
           claim_best_lr_find_below_dense, ("summary",)),
     *[_c2(d) for d in DIMENSIONS],
     *[_c3(d) for d in DIMENSIONS],
+    *[_f2(d, "top") for d in DIMENSIONS],
+    *[_f2(d, "bottom") for d in DIMENSIONS],
+    *[_f2c(d) for d in DIMENSIONS],
     *[Claim(f"C4-{LABELS[d]}", f"match-good-LPR beats match-bad-LPR ({LABELS[d]})", "Sec. 3.4, Fig. 7 (L118)",
             _Q_C4, "", "pp", f"acc(match-good-LPR) - acc(match-bad-LPR) ({LABELS[d]} panel of fig7, same H_eval) at "
-            f"{_LEVEL_STAR}", claim_match_good_beats_bad(d), ("fig7",)) for d in DIMENSIONS],
+            f"{_LEVEL_STAR}", claim_match_good_beats_bad(d), ("fig7",), primary=True) for d in DIMENSIONS],
     Claim("C5", "early pruning at a middle epoch improves on pruning at convergence", "Sec. 3.5, Fig. 9 (L128)",
           "pruning at epochs 50 (orange) or 70 (green) is actually better than pruning at convergence (110 epochs, "
           "red)", "slight gain", "pp",
@@ -507,34 +679,54 @@ CLAIMS = [
     Claim("C6", "with WD_find = 0, LR_find barely moves the LPR", "Sec. 3.4, Fig. 8 (L120)",
           "when the weight decay is set to 0, the learning rate barely affects the LPR", "", "pp",
           f"spread(default WD_find) - spread(WD_find = 0) per seed, spread = max - min over LR_find of early(H) at "
-          f"fig6's level; {_EARLY}", claim_wd0_lpr_spread, ("fig6", "fig8")),
+          f"fig6's level; {_EARLY}", claim_wd0_lpr_spread, ("fig6", "fig8"), accuracy=False),
     *[Claim(f"C7-{LABELS[d]}", f"structured: decoupled beats coupled ({LABELS[d]})", "Sec. 3.3, Fig. 5 (L100)",
-            _Q_C7, "up to +2 pp", "pp", f"as C3 on the structured grids (fine-tuned runs) at the ratio of channels "
-            f"pruned nearest 0.5", claim_structured(d), ("structured",)) for d in DIMENSIONS],
+            _Q_C7, "up to +2 pp", "pp", f"as C3 on the structured grids (fine-tuned runs: the declared pair against "
+            f"each seed's best coupled run) at the ratio of channels pruned nearest 0.5", claim_structured(d),
+            ("structured",)) for d in DIMENSIONS],
     Claim("C8-GR", "the coupled largest-LR ticket falls below global random at high sparsity",
           "Sec. 3.1, Fig. 1a (L40, L66)", "LR = 0.5 performed very poorly, even worse than the random baseline",
-          "> 25 pp at 96-98%", "pp", "acc(global random) - acc(lottery), coupled H of fig1's largest LR, last level",
-          claim_below_random("lottery"), ("summary",)),
+          "> 25 pp at 96-98%", "pp", "acc(global random) - acc(lottery), coupled H of fig1's largest LR, at the level "
+          "nearest 97% within 96-98% ('not run' where the config does not reach it)",
+          claim_below_random("lottery"), ("summary",), magnitude=25.0, primary=True),
     Claim("C8-PL", "preserve LPR of the largest-LR ticket falls below global random at high sparsity",
           "Sec. 3.1, Fig. 1a (L58, L66)",
           "the winning tickets (blue) and the random baseline with the same LPR as the winning ticket (green) are "
           "both worse than the global random baseline (orange) by over 25 percentage points at 96-98% sparsity",
-          "> 25 pp at 96-98%", "pp", "acc(global random) - acc(preserve LPR), coupled H of fig1's largest LR, last "
-          "level", claim_below_random("preserve_lpr"), ("summary",)),
+          "> 25 pp at 96-98%", "pp", "acc(global random) - acc(preserve LPR), coupled H of fig1's largest LR, at the "
+          "level nearest 97% within 96-98%", claim_below_random("preserve_lpr"), ("summary",), magnitude=25.0,
+          primary=True),
+    Claim("F1b-GR", "the coupled moderate-LR ticket beats global random", "Sec. 3.1, Fig. 1b (L68)", _Q_F1B, "",
+          "pp", "acc(lottery) - acc(global random), coupled H of fig1's moderate LR (the defaults), last level",
+          claim_fig1b("lottery"), ("summary",)),
+    Claim("F1b-PL", "the coupled moderate-LR ticket beats preserve LPR", "Sec. 3.1, Fig. 1b (L68)", _Q_F1B, "",
+          "pp", "acc(lottery) - acc(preserve LPR), coupled H of fig1's moderate LR (the defaults), last level",
+          claim_fig1b("preserve_lpr"), ("summary",)),
+    Claim("F1-dense", "the unpruned model is best at the largest LR", "Sec. 3.1, Fig. 1 (L66, L68)",
+          "the unpruned model performs the best at LR = 0.5", "+3.6 pp (52.5% vs 48.9%)", "pp",
+          "acc(dense, fig1's largest LR) - acc(dense, fig1's moderate LR), level 0, coupled", claim_dense_lr,
+          ("summary",), magnitude=3.6),
     *[Claim(f"C9-{VARIANT_IDS[v]}", f"a smaller LR_find is better under {_VARIANT_NAMES[v]}",
             f"Sec. 3.3, Fig. 4{'abc'[i]} ({'L96' if v == 'warmup' else 'L82'})", _Q_C9[v], "", "pp",
-            "acc(smallest LR_find) - acc(largest LR_find), mean over the panel's LR_eval values, at fig4's level "
-            "nearest 80% sparsity", claim_fig4_small_lr_find(v), ("fig4",)) for i, v in enumerate(("late", "warmup",
+            "acc(smallest LR_find) - acc(largest LR_find), per seed the minimum over the panel's LR_eval values "
+            "(the claim holds for each), at fig4's level nearest 80% sparsity", claim_fig4_small_lr_find(v), ("fig4",)) for i, v in enumerate(("late", "warmup",
                                                                                            "lr_rewind"))],
     Claim("C10", "LR rewinding to a high LR_eval beats weight rewinding", "Sec. 3.3, Fig. 4c (L98)",
           "taking a mask from a small LR_{find} and using learning rate rewinding to a high LR_{eval} improves "
           "accuracy by approximately 3 percentage points compared to weight rewinding (Figure 4c)", "about +3 pp",
-          "pp", "acc(LR rewinding, smallest LR_find -> largest LR_eval) - acc(weight rewinding: the regular ticket, "
-          "same pair), at fig4's level nearest 80% sparsity", claim_lr_rewinding_beats_weight_rewinding,
-          ("fig4", "summary")),
+          "pp", "acc(LR rewinding, smallest LR_find -> largest LR_eval) - acc(weight rewinding to theta_0: the "
+          "regular ticket, same pair), at fig4's level nearest 80% sparsity",
+          claim_lr_rewinding_beats_weight_rewinding("theta0"), ("fig4", "summary"), magnitude=3.0),
+    Claim("C10-late", "LR rewinding to a high LR_eval beats late weight rewinding", "Sec. 3.3, Fig. 4c (L98)",
+          "taking a mask from a small LR_{find} and using learning rate rewinding to a high LR_{eval} improves "
+          "accuracy by approximately 3 percentage points compared to weight rewinding (Figure 4c)", "about +3 pp",
+          "pp", "acc(LR rewinding, smallest LR_find -> largest LR_eval) - acc(late weight rewinding, fig4a's line of "
+          "the same pair), at fig4's level nearest 80% sparsity", claim_lr_rewinding_beats_weight_rewinding("late"),
+          ("fig4",), magnitude=3.0),
     Claim("C11", "local pruning: a larger LR_find is better", "App., Fig. A15 (L301)",
           "For both values of LR_{eval} , we see that the larger the LR_{find} , the better the pruned models perform.",
-          "", "pp", f"acc(largest LR_find) - acc(smallest LR_find), local masks, mean over figA15's LR_eval panels, "
+          "", "pp", f"acc(largest LR_find) - acc(smallest LR_find), local masks, per seed the minimum over figA15's "
+          f"LR_eval panels (the claim holds for both), "
           f"at {_LEVEL_STAR}", claim_local_lr, ("figA15",)),
     *[Claim(f"C12-{LABELS[d]}", f"local pruning: {BAD_END[d]} {LABELS[d]}_find is better (opposite of global)",
             "App., Fig. A16 (L305)", "While large BS_{find} and small WD_{find} performed well in global pruning, we "
@@ -548,14 +740,27 @@ CLAIMS = [
 ]
 
 
+def _collapsed(per_seed: dict, seeds, chance: float, within: float) -> list[str]:
+    """The runs (condition, seed) whose accuracy (%) is within ``within`` points of chance."""
+    out = []
+    for cond, values in per_seed.items():
+        for s in seeds:
+            if abs(float(values[s]) - chance) <= within:
+                name = " ".join(map(str, cond)) if isinstance(cond, tuple) else str(cond)
+                out.append(f"{name} seed {s} ({float(values[s]):.1f}%)")
+    return out
+
+
 def evaluate(claim_id: str, tables: dict, params: dict) -> dict:
-    """One row of the claims table."""
+    """One row of the claims table (``p_holm`` and ``p_holm_primary`` are filled by :func:`claims_table`)."""
     spec = next(c for c in CLAIMS if c.id == claim_id)
     row = {"claim_id": spec.id, "claim": spec.claim, "section": spec.section, "quote": spec.quote,
            "paper_value": spec.paper_value, "effect": math.nan, "ci_low": math.nan, "ci_high": math.nan,
            "p_signflip": math.nan, "unit": spec.unit, "verdict": "not run", "n_seeds": 0, "level": params["level"],
            "sparsity": params["sparsity"], "detail": "", "definition": spec.definition,
-           "regime_warnings": "; ".join(params.get("regime_warnings") or [])}
+           "regime_warnings": "; ".join(params.get("regime_warnings") or []), "primary": spec.primary,
+           "p": math.nan, "p_holm": math.nan, "p_holm_primary": math.nan, "k_direction": "", "per_seed": "",
+           "paper_magnitude": math.nan if spec.magnitude is None else spec.magnitude, "magnitude_excluded": False}
     try:
         per_seed, how = spec.fn(_Declared(tables, spec), params)
         seeds, diffs = per_seed_effects(per_seed, how["statistic"])
@@ -569,21 +774,57 @@ def evaluate(claim_id: str, tables: dict, params: dict) -> dict:
         row["sparsity"] = how["sparsity"]
     means = condition_means(per_seed, seeds)
     detail = how["detail"](means)
+    ci = params.get("ci", CI)
     if how.get("descriptive"):
         row.update(effect=round(float(how["statistic"](means)), DIGITS), verdict="descriptive", n_seeds=len(seeds))
     else:
-        res = paired_test(diffs, params.get("ci", CI))
-        row.update({k: res[k] for k in ("effect", "ci_low", "ci_high", "p_signflip", "n_seeds", "verdict")})
+        res = paired_test(diffs, ci)
+        row.update({k: res[k] for k in ("effect", "ci_low", "ci_high", "p_signflip", "n_seeds", "verdict", "p")})
+        row["k_direction"] = f"{res['k_direction']} of {res['n_seeds']}"
+        row["per_seed"] = " ".join(f"{s}:{round(x, DIGITS):.4g}" for s, x in zip(seeds, diffs))
         if res["note"]:
             detail += f"; {res['note']}"
+        if spec.magnitude is not None and magnitude_excluded(diffs, spec.magnitude, ci):
+            row["magnitude_excluded"] = True
+            detail += f"; the paper's magnitude ({format_number(spec.magnitude)} {spec.unit}) is excluded"
+    if spec.accuracy and params.get("chance") is not None:
+        gone = _collapsed(per_seed, seeds, float(params["chance"]), float(params.get("collapse_pp", 5.0)))
+        if gone:
+            detail += (f"; collapsed runs (within {format_number(params.get('collapse_pp', 5.0))} pp of chance, "
+                       f"{float(params['chance']):.1f}%): {', '.join(gone)}")
     row["detail"] = f"{detail}; seeds {','.join(map(str, seeds))}"
     return row
+
+
+def adjust(table):
+    """Holm's adjustment of the rows' one-sided ``p`` over every tested row (``p_holm``) and, on its own, over
+    the declared primary family (``p_holm_primary``); untested rows (not run, descriptive) stay NaN."""
+    table = table.copy()
+    table["p_holm"] = holm(table["p"].tolist())
+    prim = table["primary"].astype(bool)
+    table["p_holm_primary"] = math.nan
+    if prim.any():
+        table.loc[prim, "p_holm_primary"] = holm(table.loc[prim, "p"].tolist())
+    return table
 
 
 def claims_table(tables: dict, params: dict):
     """The claims table from the pipeline's tables (DataFrames keyed as :data:`INPUTS`, or None / absent for a
     table this run does not have)."""
-    return pd.DataFrame([evaluate(c.id, tables, params) for c in CLAIMS], columns=COLUMNS)
+    return adjust(pd.DataFrame([evaluate(c.id, tables, params) for c in CLAIMS], columns=COLUMNS))
+
+
+def summary_line(table, alpha: float) -> str:
+    """What the table's size means under no effect: tested rows, the expected number of false ``reproduced``
+    (at most ``alpha`` per row), and how many rows survive Holm (all rows; the primary family)."""
+    tested = table["p"].notna()
+    n, n_prim = int(tested.sum()), int((tested & table["primary"].astype(bool)).sum())
+    rep = int((table["verdict"] == "reproduced").sum())
+    holm_all = int(((table["verdict"] == "reproduced") & (table["p_holm"] <= alpha)).sum())
+    holm_prim = int(((table["verdict"] == "reproduced") & (table["p_holm_primary"] <= alpha)).sum())
+    return (f"{n} tested rows ({n_prim} primary): under no effect at most {n * alpha:.2g} false 'reproduced' expected "
+            f"({n_prim * alpha:.2g} primary); {rep} reproduced, {holm_all} with Holm over all tested rows, "
+            f"{holm_prim} with Holm over the primary family (one-sided {alpha:.1%})")
 
 
 def read_tables(files: dict) -> dict:
@@ -607,10 +848,13 @@ def write_report(files: dict, params: dict, *, out_csv: str, pdf: str | None = N
     for w in warnings:
         log.warning("regime far from the paper's: %s", w)
     for _, r in table.iterrows():
-        log.info("%s %s: %s (effect %.3g %s, 95%% t interval [%.3g, %.3g], sign-flip p %.3g, %d seeds) %s",
-                 r["claim_id"], r["claim"], r["verdict"], r["effect"], r["unit"], r["ci_low"], r["ci_high"],
-                 r["p_signflip"], r["n_seeds"], r["detail"])
+        log.info("%s %s: %s (effect %.3g %s, 95%% t interval [%.3g, %.3g], sign-flip p %.3g, p %.3g, Holm %.3g, "
+                 "%d seeds) %s", r["claim_id"], r["claim"], r["verdict"], r["effect"], r["unit"], r["ci_low"],
+                 r["ci_high"], r["p_signflip"], r["p"], r["p_holm"], r["n_seeds"], r["detail"])
+    alpha = alpha_of(params.get("ci", CI))
+    log.info("%s", summary_line(table, alpha))
     if pdf or png:
-        draw_claims(table, pdf=pdf, png=png, style=style, warnings=warnings,
-                    title=f"claims of the paper on experiment '{params['experiment']}'")
+        draw_claims(table, pdf=pdf, png=png, style=style, warnings=warnings, alpha=alpha,
+                    title=f"claims of the paper on experiment '{params['experiment']}'",
+                    subtitle=summary_line(table, alpha))
     return table

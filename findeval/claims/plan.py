@@ -93,12 +93,17 @@ import re
 
 from .. import paths
 from ..hparams import DIMENSIONS, LABELS, format_number
-from .stats import CI
+from .stats import CI, MIN_SEEDS
 
 log = logging.getLogger("findeval")
 
-#: Seeds the report recommends (the power test runs at this number).
-RECOMMENDED_SEEDS = 5
+#: Seeds the report recommends: the fewest at which the verdict rule can reach its alpha (stats.MIN_SEEDS).
+RECOMMENDED_SEEDS = MIN_SEEDS
+#: C8 (Fig. 1a, L66: "at 96-98% sparsity"): the level nearest this sparsity, among those within HIGH_RANGE.
+HIGH_SPARSITY = 0.97
+HIGH_RANGE = (0.96, 0.98)
+#: A run within this many points of chance accuracy is flagged as collapsed in the row's detail.
+COLLAPSE_PP = 5.0
 #: "Moderate sparsity" of the paper (Fig. 3: 70-90%): L* is the level nearest this sparsity.
 TARGET_SPARSITY = 0.8
 #: Structured pruning: the ratio of channels pruned nearest this one.
@@ -108,7 +113,9 @@ EARLY_SHARE = 1 / 3
 
 VERDICTS = ("reproduced", "not reproduced", "inconclusive", "underpowered", "descriptive", "not run")
 COLUMNS = ["claim_id", "claim", "section", "quote", "paper_value", "effect", "ci_low", "ci_high", "p_signflip",
-           "unit", "verdict", "n_seeds", "level", "sparsity", "detail", "definition", "regime_warnings"]
+           "unit", "verdict", "n_seeds", "level", "sparsity", "detail", "definition", "regime_warnings",
+           "primary", "p", "p_holm", "p_holm_primary", "k_direction", "per_seed", "paper_magnitude",
+           "magnitude_excluded"]
 INPUTS = ("summary", "fig6", "fig7", "fig8", "structured", "fig9", "fig4", "figA15", "figA16")
 #: Direction of the paper's claims: the "bad" end of each find grid (L84, L114), which is also the "good"
 #: H_eval end (L84: larger LR_eval, smaller BS_eval, larger WD_eval).
@@ -256,11 +263,21 @@ def settings(config: dict) -> dict:
             d = declared_pair(splan.grid(config, dim, "find"), splan.grid(config, dim, "eval"), dim)
             if d and "find" in d:
                 d.update(hfind=sbase.replace(**{dim: d["find"]}).slug, heval=sbase.replace(**{dim: d["eval"]}).slug)
+                d["coupled"] = [[v, sbase.replace(**{dim: v}).slug] for v in splan.grid(config, dim, "find")
+                                if v in splan.grid(config, dim, "eval")]
             sdecl[dim] = d
         structured = {"ratio": moderate_ratio(splan.ratios(config)), "seeds": list(splan.settings(config)["seeds"]),
                       "declared": sdecl}
 
-    fig1_h = plan.fig1_hs(config)[0]
+    fig1 = plan.fig1_hs(config)
+    fig1_h = fig1[0]
+    base_slugs = {dim: [[v, base.replace(**{dim: v}).slug] for v in plan.grid_values(config, dim, "find")
+                        if v in plan.grid_values(config, dim, "eval")] for dim in DIMENSIONS}
+    for dim, d in declared.items():
+        if d and "find" in d:
+            d["coupled"] = base_slugs[dim]
+    from .. import datasets
+
     return {
         "experiment": config["experiment"],
         "ci": float(opts.get("ci") or CI),
@@ -272,7 +289,11 @@ def settings(config: dict) -> dict:
         "lr_dense": dense,
         "lr_pairs": lr_pairs,
         "declared": declared,
-        "fig1": {"h": fig1_h.slug, "lr": fig1_h.lr},
+        "fig1": {"h": fig1_h.slug, "lr": fig1_h.lr, "h_moderate": fig1[-1].slug, "lr_moderate": fig1[-1].lr},
+        "high_level": high_level(config),
+        "fig2": fig2_settings(config),
+        "chance": 100.0 / datasets.REGISTRY[config["dataset"]["name"]].num_classes,
+        "collapse_pp": COLLAPSE_PP,
         "fig6": {"level": fig6_level, "panels": fig6},
         "fig7": fig7,
         "fig8": fig8,
@@ -283,6 +304,48 @@ def settings(config: dict) -> dict:
         "fig9": early_settings(config),
         "regime_warnings": regime_warnings(config),
     }
+
+
+def high_level(config: dict) -> dict:
+    """C8's level: the level nearest HIGH_SPARSITY (97%) among those within HIGH_RANGE (96-98%, L66), or the
+    reason there is none (``{"level": None, "why": ...}``)."""
+    from ..a1 import plan
+
+    p, n = float(config["pruning"]["fraction"]), plan.levels(config)
+    inside = [lv for lv in range(1, n + 1) if HIGH_RANGE[0] - 1e-12 <= sparsity_at(p, lv) <= HIGH_RANGE[1] + 1e-12]
+    if not inside:
+        last = sparsity_at(p, n)
+        where = "does not reach" if last < HIGH_RANGE[0] else "has no level within"
+        return {"level": None, "why": (f"the config {where} the paper's 96-98% sparsity (last level {n}: "
+                                       f"{100 * last:.1f}%; pruning.levels / pruning.fraction)")}
+    return {"level": min(inside, key=lambda lv: (abs(sparsity_at(p, lv) - HIGH_SPARSITY), lv)), "why": ""}
+
+
+def fig2_settings(config: dict) -> dict:
+    """Fig. 2's declared comparisons per hyperparameter: the top row (fig2's constant H_eval; the good end of the
+    find grid against the bad end, L84) and the bottom row (fig2's constant H_find; the good end of the eval
+    grid, larger LR / smaller BS / larger WD, against the other end). Slugs of the runs compared."""
+    from ..a1 import plan
+
+    out = {}
+    for panel in plan.fig2_panels(config):
+        dim, lines = panel["dim"], [ln for ln in panel["lines"] if ln.kind == "lottery"]
+        if panel["compare"] == "find":
+            values = sorted({getattr(ln.hfind, dim) for ln in lines})
+            good, bad = _end(values, good_end(dim)), _end(values, BAD_END[dim])
+            by = {getattr(ln.hfind, dim): ln for ln in lines}
+        else:
+            values = sorted({getattr(ln.heval, dim) for ln in lines})
+            good, bad = _end(values, BAD_END[dim]), _end(values, good_end(dim))  # good eval end = the bad find end
+            by = {getattr(ln.heval, dim): ln for ln in lines}
+        if good == bad:
+            spec = {"why": f"the {LABELS[dim]} {panel['compare']} grid has one value"}
+        else:
+            spec = {"good": [good, by[good].hfind.slug, by[good].heval.slug],
+                    "bad": [bad, by[bad].hfind.slug, by[bad].heval.slug],
+                    "constant": panel["constant"].slug}
+        out.setdefault(dim, {})["top" if panel["compare"] == "find" else "bottom"] = spec
+    return out
 
 
 def early_settings(config: dict) -> dict | None:
@@ -296,8 +359,9 @@ def early_settings(config: dict) -> dict | None:
     panel = hfinds.index(base) if base in hfinds else 0
     e = early.total_epochs(config)
     middle = min(early.prune_epochs(config), key=lambda k: (abs(k - e / 2), k))
-    return {"panel": panel, "hfind": hfinds[panel].slug, "heval": early.heval(config).slug, "middle_epoch": middle,
-            "epochs": e}
+    he = early.heval(config)
+    return {"panel": panel, "hfind": hfinds[panel].slug, "heval": he.slug, "middle_epoch": middle, "epochs": e,
+            "lr_eval": he.lr, "largest_lr_eval": max(plan.grid_values(config, "lr", "eval"))}
 
 
 def inputs(config: dict) -> dict:
