@@ -203,7 +203,7 @@ def fig7_table(params: dict, good_minus_bad: float) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def fig8_table(params: dict, spread: float, sign: float = 1.0) -> pd.DataFrame:
+def fig8_table(params: dict, spread: float, sign: float = 1.0, jitter: bool = False) -> pd.DataFrame:
     """fig8's LPR panel at fig6's level (the early-layer ratio moves by ``spread`` over the LR_find values) and
     its accuracy panel (the largest LR_find ``sign`` * 5 pp above the others)."""
     lines = params["fig8"]["lines"]
@@ -211,11 +211,11 @@ def fig8_table(params: dict, spread: float, sign: float = 1.0) -> pd.DataFrame:
              for i, line in enumerate(lines)}
     acc = accuracy_rows("fig8", params["fig8"]["accuracy_panel"], params["fig8"]["accuracy_lines"], _rising(sign),
                         range(0, params["last_level"] + 1))
-    return pd.concat([lpr_table(params, early, fig="fig8", jitter=False), pd.DataFrame(acc)], ignore_index=True)
+    return pd.concat([lpr_table(params, early, fig="fig8", jitter=jitter), pd.DataFrame(acc)], ignore_index=True)
 
 
 def fig4_table(params: dict, sign: float) -> pd.DataFrame:
-    """fig4: every line 0.55 + sign * 0.3 (LR rewinding beats the regular ticket with sign 1, loses with -1), the
+    """fig4: every line 0.6 + sign * 0.3 (LR rewinding beats the regular ticket with sign 1, loses with -1), the
     smallest LR_find sign * 5 pp above the others in every panel, the LR-rewinding panel sign * 3 pp above the
     others (C10-late)."""
     spec = params["fig4"]
@@ -224,7 +224,7 @@ def fig4_table(params: dict, sign: float) -> pd.DataFrame:
         small = min(ln["lr_find"] for ln in panel["lines"])
         for ln in panel["lines"]:
             top = ln["lr_find"] == small
-            base = 0.55 + sign * (0.3 + 0.03 * (variant == "lr_rewind"))
+            base = 0.6 + sign * (0.3 + 0.03 * (variant == "lr_rewind"))
             rows += [{"figure": "fig4", "panel": panel["panel"], "panel_type": "accuracy", "line": ln["label"],
                       "style": None, "seed": s, "level": lv,
                       "test_accuracy": base + (sign * 0.05 + _jitter(s) * _scale(variant, ln["label"])) * top
@@ -414,10 +414,10 @@ def test_every_claim_reproduced_when_the_tables_say_so(params):
     assert row(table, "C8-PL")["effect"] == pytest.approx(4.0)
     assert row(table, "C8-GR")["level"] == params["high_level"]["level"] == params["last_level"] == 5  # 96.9%
     assert 4.5 < row(table, "C9-late")["effect"] <= 5.0  # per seed the smaller of two jittered differences
-    w = params["fig4"]["weight"]  # LR rewinding 0.55 + 0.3 + 0.03 + 0.05 vs the regular ticket of the same pair
+    w = params["fig4"]["weight"]  # LR rewinding 0.6 + 0.3 + 0.03 + 0.05 vs the regular ticket of the same pair
     regular = np.mean([decoupled_acc(1.0)(w["hfind"], w["heval"], params["fig4"]["level"], s) - _noise(s)
                        for s in SEEDS])
-    assert row(table, "C10")["effect"] == pytest.approx(93.0 - 100 * regular)
+    assert row(table, "C10")["effect"] == pytest.approx(98.0 - 100 * regular)
     assert row(table, "C10-late")["effect"] == pytest.approx(3.0)
     assert row(table, "C11")["effect"] == pytest.approx(5.0)
     assert row(table, "C12-BS")["effect"] == pytest.approx(5.0)
@@ -438,7 +438,7 @@ def test_every_claim_not_reproduced_when_the_tables_say_the_opposite(params):
     w = params["fig4"]["weight"]
     regular = np.mean([decoupled_acc(-1.0)(w["hfind"], w["heval"], params["fig4"]["level"], s) - _noise(s)
                        for s in SEEDS])
-    assert row(table, "C10")["effect"] == pytest.approx(17.0 - 100 * regular) and regular > 0.17
+    assert row(table, "C10")["effect"] == pytest.approx(22.0 - 100 * regular) and regular > 0.22
 
 
 def test_best_lr_find_below_best_dense_lr(params):

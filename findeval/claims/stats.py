@@ -31,6 +31,7 @@ collapsed run drags the mean (``tests/test_claims_stats.py`` measures both).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import random
@@ -96,6 +97,7 @@ def t_cdf(x: float, df: float) -> float:
     return 1 - tail if x > 0 else tail
 
 
+@functools.lru_cache(maxsize=256)
 def t_ppf(q: float, df: float) -> float:
     """Student-t quantile (bisection on :func:`t_cdf`; 1e-12 absolute)."""
     if not 0 < q < 1:
