@@ -20,6 +20,7 @@ rule claims:
         fig4=CLAIMS_INPUTS["fig4"],
         figA15=CLAIMS_INPUTS["figA15"],
         figA16=CLAIMS_INPUTS["figA16"],
+        figA17=CLAIMS_INPUTS["figA17"],
     output:
         table=report(
             paths.claims(EXP),

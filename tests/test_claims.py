@@ -69,6 +69,7 @@ def _run_pairs(params: dict) -> set:
         for spec in rows.values():
             if "good" in spec:
                 pairs |= {(spec["good"][1], spec["good"][2]), (spec["bad"][1], spec["bad"][2])}
+    pairs |= {(h, h) for h in params["figA1"].values()}
     w = (params.get("fig4") or {}).get("weight")
     if w:
         pairs.add((w["hfind"], w["heval"]))
@@ -92,8 +93,8 @@ def summary_table(params: dict, acc, random_acc=None) -> pd.DataFrame:
         rows += [{"kind": "lottery", "level": 0, "seed": s, "hfind": hf, "heval": he, "coupled": True,
                   "sparsity": 0.0, "test_accuracy": acc(hf, he, 0, s), "diverged": False} for s in SEEDS]
     if random_acc is not None:
-        for which in ("h", "h_moderate"):
-            h = params["fig1"][which]
+        fig1 = {which: params["fig1"][which] for which in ("h", "h_moderate")}
+        for which, h in {**fig1, **{f"figA1-{d}": h for d, h in params["figA1"].items()}}.items():
             for kind, hf in (("global_random", ""), ("preserve_lpr", h)):
                 rows += [{"kind": kind, "level": lv, "seed": s, "hfind": hf, "heval": h, "coupled": False,
                           "sparsity": claims.sparsity_at(params["fraction"], lv),
@@ -136,6 +137,8 @@ def random_acc(sign: float):
     LR and 7 pp below it at the moderate LR; preserve LPR 4 pp above / 3 pp below (``sign`` -1: the opposite)."""
     offsets = {("global_random", "h"): 0.08, ("preserve_lpr", "h"): 0.04, ("global_random", "h_moderate"): -0.07,
                ("preserve_lpr", "h_moderate"): -0.03}
+    for d in ("batch_size", "weight_decay"):  # figA1: global random 6 pp above the coupled small-BS / large-WD ticket
+        offsets.update({("global_random", f"figA1-{d}"): 0.06, ("preserve_lpr", f"figA1-{d}"): 0.0})
 
     def acc(kind, which, lottery, seed):
         return lottery + sign * offsets[(kind, which)] + _jitter(seed) * _scale(kind, which)
@@ -159,6 +162,20 @@ def lpr_table(params: dict, early: dict, *, fig: str = "fig6", panels: dict | No
                              "seed": s, "level": level, "layer_index": i, "layer": f"l{i}.weight",
                              "ratio": (ratio + 0.002 * (s - 2) + j) if i < 3 else 0.5})
     return pd.DataFrame(rows)
+
+
+def figA17_table(params: dict, bad_more: float) -> pd.DataFrame:
+    """figA17: fig6's pattern at each of its levels, the bad end pruning early layers ``bad_more`` more."""
+    frames = []
+    for dim, specs in params["figA17"].items():
+        for spec in specs:
+            lines = spec["lines"]
+            early = {}
+            for i, line in enumerate(lines):
+                t = i / max(1, len(lines) - 1)
+                early[(spec["panel"], line["label"])] = 0.3 + bad_more * (1 - t if claims.BAD_END[dim] == "small" else t)
+            frames.append(lpr_table(params, early, fig="figA17", level=spec["level"]))
+    return pd.concat(frames, ignore_index=True)
 
 
 def fig6_table(params: dict, bad_more: dict) -> pd.DataFrame:
@@ -217,14 +234,15 @@ def fig8_table(params: dict, spread: float, sign: float = 1.0, jitter: bool = Fa
 def fig4_table(params: dict, sign: float) -> pd.DataFrame:
     """fig4: every line 0.6 + sign * 0.3 (LR rewinding beats the regular ticket with sign 1, loses with -1), the
     smallest LR_find sign * 5 pp above the others in every panel, the LR-rewinding panel sign * 3 pp above the
-    others (C10-late)."""
+    others (C10-late), its lines at the smaller LR_eval sign * 2 pp lower (C14)."""
     spec = params["fig4"]
     rows = []
     for variant, panel in spec["panels"].items():
         small = min(ln["lr_find"] for ln in panel["lines"])
         for ln in panel["lines"]:
             top = ln["lr_find"] == small
-            base = 0.6 + sign * (0.3 + 0.03 * (variant == "lr_rewind"))
+            low_eval = variant == "lr_rewind" and ln["lr_eval"] < max(x["lr_eval"] for x in panel["lines"])
+            base = 0.6 + sign * (0.3 + 0.03 * (variant == "lr_rewind") - 0.02 * low_eval)
             rows += [{"figure": "fig4", "panel": panel["panel"], "panel_type": "accuracy", "line": ln["label"],
                       "style": None, "seed": s, "level": lv,
                       "test_accuracy": base + (sign * 0.05 + _jitter(s) * _scale(variant, ln["label"])) * top
@@ -263,6 +281,7 @@ def all_tables(params: dict, sign: float = 1.0) -> dict:
             "fig8": fig8_table(params, 0.4 - sign * 0.3, sign),  # fig6's LR spread is 0.3: 0.1 with sign 1, 0.7 with -1
             "structured": structured_table(params, sign),
             "fig4": fig4_table(params, sign),
+            "figA17": figA17_table(params, sign * 0.2),
             **local_tables(params, sign)}
 
 
@@ -419,6 +438,9 @@ def test_every_claim_reproduced_when_the_tables_say_so(params):
                        for s in SEEDS])
     assert row(table, "C10")["effect"] == pytest.approx(98.0 - 100 * regular)
     assert row(table, "C10-late")["effect"] == pytest.approx(3.0)
+    assert row(table, "C14")["effect"] == pytest.approx(2.0)
+    assert row(table, "C15-BS")["effect"] == pytest.approx(6.0) and row(table, "C15-WD")["level"] == 5
+    assert row(table, "C16-LR")["effect"] == pytest.approx(20.0) and math.isnan(row(table, "C16-LR")["level"])
     assert row(table, "C11")["effect"] == pytest.approx(5.0)
     assert row(table, "C12-BS")["effect"] == pytest.approx(5.0)
     assert row(table, "C13")["effect"] == pytest.approx(5.0)
@@ -625,7 +647,7 @@ def test_the_claims_rule_runs_on_the_pipeline_tables(tmp_path, tiny_raw):
 def test_claims_are_typed_records_that_name_their_tables(params):
     """Each claim names the tables it reads (keys of claims.inputs); evaluate hands its function only those,
     so reading another is a KeyError, not a silent "not run"."""
-    keys = {"summary", "fig6", "fig7", "fig8", "figA15", "figA16", "structured", "fig9", "fig4"}
+    keys = {"summary", "fig6", "fig7", "fig8", "figA15", "figA16", "figA17", "structured", "fig9", "fig4"}
     assert all(c.tables and set(c.tables) <= keys for c in claims_jobs.CLAIMS)
     assert {t for c in claims_jobs.CLAIMS for t in c.tables} == keys
     spec = next(c for c in claims_jobs.CLAIMS if c.id == "C6")

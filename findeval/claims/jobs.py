@@ -162,6 +162,31 @@ def claim_early_layers(dim: str):
     return claim
 
 
+def claim_early_layers_each_level(dim: str):
+    """C16 (L114, Fig. A17): C2's difference at each of figA17's levels (per seed, the smallest of them)."""
+    def claim(tables: dict, params: dict):
+        specs = params["figA17"][dim]
+        if not specs or len(specs[0]["lines"]) < 2:
+            raise NotRun(f"the {LABELS[dim]} find grid has one value" if specs else "figA17 has no panel")
+        table = _need(tables, "figA17", f"the figA17 table ({paths.table('<exp>', 'lpr', 'figA17')})")
+        per_seed, pairs = {}, []
+        for spec in specs:
+            small, large = spec["lines"][0], spec["lines"][-1]
+            for name, line in (("small", small), ("large", large)):
+                per_seed[(spec["level"], name)] = _early(_lpr_rows(table, spec["panel"], line["label"], spec["level"],
+                                                                   "figA17.csv"), params["early_share"])
+            pairs.append(((spec["level"], BAD_END[dim]), (spec["level"], good_end(dim))))
+
+        def detail(m):
+            return "; ".join(f"level {a[0]}: early-layer LPR {m[a]:.1f}% ({BAD_END[dim]} {LABELS[dim]}_find) vs "
+                             f"{m[b]:.1f}%" for a, b in pairs)
+
+        return per_seed, {"statistic": _min_of_diffs(pairs), "detail": detail, "level": None,
+                          "sparsity": math.nan}
+
+    return claim
+
+
 def claim_decoupled_beats_coupled(dim: str):
     """C3 (Fig. 3, L78, L86): the declared decoupled pair against every coupled run of the grid, per seed against
     that seed's best coupled run (intersection-union: positive only where it beats each of them)."""
@@ -411,6 +436,26 @@ def claim_fig1b(baseline: str):
     return claim
 
 
+def claim_figA1(dim: str):
+    """C15 (L66, L241, Fig. A1): the coupled ticket of figA1's small BS (large WD) against global random at C8's
+    level."""
+    def claim(tables: dict, params: dict):
+        high = params["high_level"]
+        if high["level"] is None:
+            raise NotRun(high["why"])
+        h, level = params["figA1"][dim], high["level"]
+        summary = _need(tables, "summary", "summary.csv")
+        per_seed = _random_baselines(summary, h, level, "lottery", f"summary.csv at level {level}")
+
+        def detail(m):
+            return (f"global random {m['global random']:.1f}% vs lottery {m['lottery']:.1f}%, coupled H {h} "
+                    f"(figA1's), level {level} (nearest 97%)")
+
+        return per_seed, {"statistic": _diff("global random", "lottery"), "detail": detail, "level": level}
+
+    return claim
+
+
 def claim_dense_lr(tables: dict, params: dict):
     """L66, L68: the unpruned model is best at fig1's largest LR (0.5 over 0.2: 52.5% vs 48.9%)."""
     hi, lo = params["fig1"]["h"], params["fig1"]["h_moderate"]
@@ -461,6 +506,28 @@ def claim_fig4_small_lr_find(variant: str):
         return per_seed, {"statistic": _min_of_diffs(pairs), "detail": detail, "level": level}
 
     return claim
+
+
+def claim_lr_rewinding_high_eval(tables: dict, params: dict):
+    """C14 (L98): LR rewinding to the largest LR_eval beats rewinding to the smallest (fine-tuning is LR rewinding
+    with a smaller, worse LR_eval), at the smallest LR_find of fig4's LR-rewinding panel."""
+    spec = _fig4(params)
+    lines = spec["panels"].get("lr_rewind", {}).get("lines") or []
+    lf = min((ln["lr_find"] for ln in lines), default=None)
+    evals = sorted({ln["lr_eval"] for ln in lines if ln["lr_find"] == lf})
+    if len(evals) < 2:
+        raise NotRun("fig4's LR-rewinding panel has fewer than two LR_eval values")
+    table = _need(tables, "fig4", f"the fig4 table ({paths.table('<exp>', 'rewinding', 'fig4')})")
+    label = {ln["lr_eval"]: ln["label"] for ln in lines if ln["lr_find"] == lf}
+    panel, level = spec["panels"]["lr_rewind"]["panel"], spec["level"]
+    per_seed = {name: _pct(_acc_rows(table, panel, label[e], level, "fig4.csv"))
+                for name, e in (("high", evals[-1]), ("low", evals[0]))}
+
+    def detail(m):
+        return (f"LR rewinding, LR_find {format_number(lf)}: LR_eval {format_number(evals[-1])} {m['high']:.1f}% vs "
+                f"{format_number(evals[0])} {m['low']:.1f}% at level {level}")
+
+    return per_seed, {"statistic": _diff("high", "low"), "detail": detail, "level": level}
 
 
 def claim_lr_rewinding_beats_weight_rewinding(against: str):
@@ -737,6 +804,21 @@ CLAIMS = [
           "the larger LR_{find} does better (c)", "", "pp",
           f"acc(largest LR_find) - acc(smallest LR_find), WD_find = 0, fig8's H_eval, at {_LEVEL_STAR}",
           claim_wd0_large_lr_better, ("fig8",)),
+    Claim("C14", "LR rewinding to a high LR_eval beats rewinding to a low one", "Sec. 3.3, Fig. 4c (L98)",
+          "fine-tuning is effectively the same as learning rate rewinding but with a smaller and worse LR_{eval}",
+          "", "pp", "acc(LR rewinding, smallest LR_find -> largest LR_eval) - acc(same, smallest LR_eval), fig4's "
+          "LR-rewinding panel, at fig4's level nearest 80% sparsity", claim_lr_rewinding_high_eval, ("fig4",)),
+    *[Claim(f"C15-{LABELS[d]}", f"the coupled {'small-BS' if d == 'batch_size' else 'large-WD'} ticket falls below "
+            f"global random at high sparsity", "Sec. 3.1, Fig. A1 (L66, L241)",
+            "This failure also arises for reasonable values of batch size and weight decay (Figure A1).", "", "pp",
+            f"acc(global random) - acc(lottery), coupled H of figA1's {'smallest BS' if d == 'batch_size' else 'largest WD'}"
+            f", at C8's level (nearest 97% within 96-98%)", claim_figA1(d), ("summary",))
+      for d in ("batch_size", "weight_decay")],
+    *[Claim(f"C16-{LABELS[d]}", f"C2 at every level of Fig. A17 ({LABELS[d]})", "Sec. 3.4, Fig. A17 (L114)",
+            "This imbalance was consistent across different sparsity levels (Figure A17).", "", "pp",
+            f"per seed the smallest over figA17's levels of early({_MOST[BAD_END[d]]} {LABELS[d]}_find) - "
+            f"early({_MOST[good_end(d)]}); {_EARLY}", claim_early_layers_each_level(d), ("figA17",), accuracy=False)
+      for d in DIMENSIONS],
 ]
 
 

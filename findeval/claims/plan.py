@@ -116,7 +116,7 @@ COLUMNS = ["claim_id", "claim", "section", "quote", "paper_value", "effect", "ci
            "unit", "verdict", "n_seeds", "level", "sparsity", "detail", "definition", "regime_warnings",
            "primary", "p", "p_holm", "p_holm_primary", "k_direction", "per_seed", "paper_magnitude",
            "magnitude_excluded"]
-INPUTS = ("summary", "fig6", "fig7", "fig8", "structured", "fig9", "fig4", "figA15", "figA16")
+INPUTS = ("summary", "fig6", "fig7", "fig8", "structured", "fig9", "fig4", "figA15", "figA16", "figA17")
 #: Direction of the paper's claims: the "bad" end of each find grid (L84, L114), which is also the "good"
 #: H_eval end (L84: larger LR_eval, smaller BS_eval, larger WD_eval).
 BAD_END = {"lr": "large", "batch_size": "small", "weight_decay": "large"}
@@ -249,6 +249,15 @@ def settings(config: dict) -> dict:
               for p, (dim, panel) in enumerate(zip(("batch_size", "weight_decay"),
                                                    lpr.figure_panels(config, "figA16")))}
 
+    a17_levels = lpr.figA17_levels(config)
+    a17_panels = lpr.figure_panels(config, "figA17")
+    figA17 = {dim: [] for dim in DIMENSIONS}
+    for i, lv in enumerate(a17_levels):
+        for j, dim in enumerate(DIMENSIONS):
+            p = i * len(DIMENSIONS) + j
+            figA17[dim].append({"panel": p, "level": lv, "lines": _lpr_panel_lines(
+                a17_panels[p], sorted(set(plan.grid_values(config, dim, "find"))))})
+
     declared = {}
     for dim in DIMENSIONS:
         d = declared_pair(plan.grid_values(config, dim, "find"), plan.grid_values(config, dim, "eval"), dim)
@@ -300,6 +309,8 @@ def settings(config: dict) -> dict:
         "fig4": _fig4_settings(config, level),
         "figA15": figA15,
         "figA16": figA16,
+        "figA17": figA17,
+        "figA1": {"batch_size": plan.figA1_hs(config)[0].slug, "weight_decay": plan.figA1_hs(config)[1].slug},
         "structured": structured,
         "fig9": early_settings(config),
         "regime_warnings": regime_warnings(config),
@@ -380,6 +391,7 @@ def inputs(config: dict) -> dict:
         "fig8": lpr.data_path(config, "fig8"),
         "figA15": lpr.data_path(config, "figA15"),
         "figA16": lpr.data_path(config, "figA16"),
+        "figA17": lpr.data_path(config, "figA17"),
         "structured": [paths.structured_summary(config["experiment"])] if splan.enabled(config) else [],
         "fig9": [early.data_path(config, "fig9")] if early.enabled(config) else [],
         "fig4": [rewinding.data_path(config, "fig4")] if "fig4" in figures.default_figures(config) else [],
