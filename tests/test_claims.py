@@ -673,3 +673,20 @@ def test_structured_declared_pairs_are_runs_the_structured_rules_plan(main_confi
         planned = {(ln.hfind.slug, ln.heval.slug) for ln in lines}
         assert (d["hfind"], d["heval"]) in planned, (dim, d, planned)
         assert (d["heval"], d["heval"]) in planned, (dim, d, planned)
+
+
+def test_collapsed_runs_are_flagged_in_the_detail(params):
+    """A run within 5 pp of chance (digits: 10%) is named in the row's detail; the claim is still computed."""
+    d = params["declared"]["lr"]
+
+    def acc(hf, he, level, seed):
+        if (hf, he) == (d["heval"], d["heval"]) and seed == 3:
+            return 0.12  # the coupled run of seed 3 at chance
+        return decoupled_acc(1.0)(hf, he, level, seed)
+
+    table = claims_jobs.claims_table({"summary": summary_table(params, acc)}, params)
+    r = row(table, "F2c-LR")
+    assert "collapsed runs (within 5 pp of chance, 10.0%): coupled seed 3 (12.0%)" in r["detail"]
+    assert r["verdict"] == "reproduced" and r["per_seed"].split()[3].startswith("3:")
+    assert "collapsed" not in row(table, "F2top-BS")["detail"]  # that run is not among its conditions
+    assert "collapsed" not in row(table, "C2-LR")["detail"]  # LPR rows: no accuracy to compare with chance

@@ -15,8 +15,8 @@ from ..hparams import DIMENSIONS, LABELS, format_number
 from ..io import atomic_path
 from .plan import BAD_END, COLUMNS, INPUTS, VARIANT_IDS, good_end, sparsity_at
 from .plots import draw_claims
-from .stats import CI, DIGITS, NotRun, alpha_of, condition_means, holm, magnitude_excluded, paired_test, \
-    per_seed_effects
+from .stats import CI, DIGITS, NotRun, alpha_of, condition_means, holm, magnitude_excluded, min_seeds_holm, \
+    paired_test, per_seed_effects
 
 log = logging.getLogger("findeval")
 
@@ -906,7 +906,8 @@ def summary_line(table, alpha: float) -> str:
     holm_prim = int(((table["verdict"] == "reproduced") & (table["p_holm_primary"] <= alpha)).sum())
     return (f"{n} tested rows ({n_prim} primary): under no effect at most {n * alpha:.2g} false 'reproduced' expected "
             f"({n_prim * alpha:.2g} primary); {rep} reproduced, {holm_all} with Holm over all tested rows, "
-            f"{holm_prim} with Holm over the primary family (one-sided {alpha:.1%})")
+            f"{holm_prim} with Holm over the primary family (one-sided {alpha:.1%}; Holm can pass a row from "
+            f"{min_seeds_holm(n_prim, alpha)} seeds in the primary family, {min_seeds_holm(n, alpha)} over all rows)")
 
 
 def read_tables(files: dict) -> dict:

@@ -50,8 +50,16 @@ def draw_claims(table, *, pdf: str | None, png: str | None, style: dict | None =
         table = table.assign(_order=~prim).sort_values("_order", kind="stable").drop(columns="_order")
     n = max(1, len(table))
     warnings = list(warnings or [])
-    head = 1.5 + 0.16 * len(warnings)
-    f, axes = plt.subplots(n, 1, figsize=(10.5, 0.62 * n + head), squeeze=False)
+    lines = [title, f"effect = mean per-seed difference (positive = the paper's direction; grey marks: each seed), "
+             f"{1 - 2 * alpha:.0%} t interval, p = max(t, sign-flip) one-sided, verdicts at {alpha:.1%}; dashed: the "
+             f"paper's magnitude"]
+    if subtitle:
+        lines.append(subtitle)
+    lines += [textwrap.shorten(f"regime far from the paper's: {w}", 230) for w in warnings]
+    lines = [part for line in lines for part in (textwrap.wrap(line, 120) or [""])]
+    head = 0.4 + 0.15 * len(lines)
+    height = 0.66 * n + head
+    f, axes = plt.subplots(n, 1, figsize=(10.5, height), squeeze=False)
     previous = None
     for ax, (_, r) in zip(axes[:, 0], table.iterrows()):
         color = VERDICT_COLORS.get(r["verdict"], "black")
@@ -99,14 +107,9 @@ def draw_claims(table, *, pdf: str | None, png: str | None, style: dict | None =
                 va="center", ha="left", fontsize="xx-small", color=color)
     handles = [Line2D([], [], marker="o", linestyle="-", color=c, label=v) for v, c in VERDICT_COLORS.items()]
     f.legend(handles=handles, loc="lower center", ncol=6, fontsize="x-small", frameon=False)
-    lines = [title, f"effect = mean per-seed difference (positive = the paper's direction; grey marks: each seed), "
-             f"{1 - 2 * alpha:.0%} t interval, p = max(t, sign-flip) one-sided, verdicts at {alpha:.1%}; dashed: the "
-             f"paper's magnitude"]
-    if subtitle:
-        lines.append(textwrap.shorten(subtitle, 170))
-    lines += [textwrap.shorten(f"regime far from the paper's: {w}", 150) for w in warnings]
-    f.suptitle("\n".join(lines), fontsize="small")
-    f.tight_layout(rect=(0, 0.03, 0.86, 1))
+    f.suptitle("\n".join(lines), fontsize="small", y=1 - 0.15 / height, va="top")
+    f.tight_layout(rect=(0, 0.4 / height, 0.86, 1))
+    f.subplots_adjust(top=1 - head / height)  # below the title block (tight_layout would add its own room)
     for path in (pdf, png):
         if path:
             with atomic_path(path) as tmp:

@@ -221,6 +221,12 @@ def holm(pvalues) -> list:
     return out
 
 
+def min_seeds_holm(m: int, alpha: float = ALPHA) -> int:
+    """Fewest seeds at which Holm over ``m`` rows can pass any row: the exact sign-flip p (>= 2^-n) is part of
+    every row's ``p``, and Holm's first step needs ``p <= alpha / m``."""
+    return max(min_seeds(alpha), math.ceil(math.log2(max(1, m) / alpha) - 1e-12))
+
+
 def expected_false_reproduced(n_tested: int, alpha: float = ALPHA) -> float:
     """Expected number of false ``reproduced`` rows of a table of ``n_tested`` rows under no effect (at most)."""
     return n_tested * alpha
