@@ -16,6 +16,7 @@ claims_jobs.write_report(
         "fig4": list(snakemake.input.fig4),
         "figA15": snakemake.input.figA15,
         "figA16": snakemake.input.figA16,
+        "figA17": snakemake.input.figA17,
     },
     snakemake.params.claims,
     out_csv=snakemake.output.table,
