@@ -21,6 +21,8 @@ rule claims:
         figA15=CLAIMS_INPUTS["figA15"],
         figA16=CLAIMS_INPUTS["figA16"],
         figA17=CLAIMS_INPUTS["figA17"],
+        figA13=CLAIMS_INPUTS["figA13"],
+        figA14=CLAIMS_INPUTS["figA14"],
     output:
         table=report(
             paths.claims(EXP),

@@ -17,6 +17,8 @@ claims_jobs.write_report(
         "figA15": snakemake.input.figA15,
         "figA16": snakemake.input.figA16,
         "figA17": snakemake.input.figA17,
+        "figA13": list(snakemake.input.figA13),
+        "figA14": list(snakemake.input.figA14),
     },
     snakemake.params.claims,
     out_csv=snakemake.output.table,

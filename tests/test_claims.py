@@ -178,6 +178,31 @@ def figA17_table(params: dict, bad_more: float) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def figA13_table(params: dict, sign: float) -> pd.DataFrame:
+    """figA13: barriers (fractions of test error) 0.01 for the rewound small-LR ticket, + sign * 0.05 from theta_0,
+    + sign * 0.08 for the large LR; two alphas per run."""
+    spec = params["instability"]["a13"]
+    rows = []
+    for p, level in enumerate(spec["levels"]):
+        for label, extra in ((spec["stable"], 0.0), (spec["init"], 0.05), (spec["large"], 0.08)):
+            for s in SEEDS:
+                barrier = 0.01 + sign * extra + _jitter(s) * _scale("a13", label, level)
+                rows += [{"figure": "figA13", "panel": p, "line": label, "seed": s, "level": level, "late_epoch": 1,
+                          "alpha": a, "test_error": 0.2, "test_accuracy": 0.8, "instability": barrier,
+                          "sparsity": 0.5, "path": ""} for a in (0.0, 1.0)]
+    return pd.DataFrame(rows)
+
+
+def figA14_table(params: dict, sign: float) -> pd.DataFrame:
+    """figA14: the late-rewinding ticket sign * 5 pp above its three random baselines (0.7, 0.69, 0.68)."""
+    spec = params["instability"]["a14"]
+    lines = [(spec["lottery"], 0.7 + sign * 0.05)] + [(b, 0.7 - 0.01 * i) for i, b in enumerate(spec["baselines"])]
+    return pd.DataFrame([{"figure": "figA14", "panel": 0, "panel_type": "accuracy", "line": label, "style": None,
+                          "seed": s, "level": lv, "test_accuracy": acc + _jitter(s) * _scale("figA14", label, lv)
+                          + _noise(s), "diverged": False}
+                         for label, acc in lines for lv in range(0, params["last_level"] + 1) for s in SEEDS])
+
+
 def fig6_table(params: dict, bad_more: dict) -> pd.DataFrame:
     """fig6 with the bad end of each grid (large LR, small BS, large WD) pruning early layers ``bad_more[dim]``
     more than the good end (negative: less)."""
@@ -282,6 +307,7 @@ def all_tables(params: dict, sign: float = 1.0) -> dict:
             "structured": structured_table(params, sign),
             "fig4": fig4_table(params, sign),
             "figA17": figA17_table(params, sign * 0.2),
+            "figA13": figA13_table(params, sign), "figA14": figA14_table(params, sign),
             **local_tables(params, sign)}
 
 
@@ -441,6 +467,8 @@ def test_every_claim_reproduced_when_the_tables_say_so(params):
     assert row(table, "C14")["effect"] == pytest.approx(2.0)
     assert row(table, "C15-BS")["effect"] == pytest.approx(6.0) and row(table, "C15-WD")["level"] == 5
     assert row(table, "C16-LR")["effect"] == pytest.approx(20.0) and math.isnan(row(table, "C16-LR")["level"])
+    assert 4.5 < row(table, "C17-init")["effect"] <= 5.0 and 7.5 < row(table, "C17-LR")["effect"] <= 8.0  # minima
+    assert 4.0 < row(table, "C18")["effect"] <= 5.0  # against each seed's best baseline
     assert row(table, "C11")["effect"] == pytest.approx(5.0)
     assert row(table, "C12-BS")["effect"] == pytest.approx(5.0)
     assert row(table, "C13")["effect"] == pytest.approx(5.0)
@@ -573,6 +601,7 @@ def test_write_report_reads_the_files_and_is_deterministic(tmp_path, params):
         df.to_csv(paths[name], index=False)
     paths["structured"] = [paths["structured"]]
     paths["fig4"] = [paths["fig4"]]
+    paths["figA13"], paths["figA14"] = [paths["figA13"]], [paths["figA14"]]
     out = tmp_path / "out"
     table = claims_jobs.write_report(paths, params, out_csv=str(out / "claims.csv"), pdf=str(out / "claims.pdf"),
                                 png=str(out / "claims.png"))
@@ -627,7 +656,8 @@ def test_the_claims_rule_runs_on_the_pipeline_tables(tmp_path, tiny_raw):
     tables = {"summary": summary_table(params, decoupled_acc(1.0), random_acc(1.0)),
               "fig6": fig6_table(params, {d: 0.3 for d in params["fig6"]["panels"]}),
               "fig7": fig7_table(params, 0.05), "fig8": fig8_table(params, 0.1),
-              "fig4": fig4_table(params, 1.0), "figA17": figA17_table(params, 0.2), **local_tables(params, 1.0)}
+              "fig4": fig4_table(params, 1.0), "figA17": figA17_table(params, 0.2),
+              "figA13": figA13_table(params, 1.0), "figA14": figA14_table(params, 1.0), **local_tables(params, 1.0)}
     for name, path in claims.inputs(config).items():
         if name in tables:
             path = path[0] if isinstance(path, list) else path
@@ -648,7 +678,8 @@ def test_the_claims_rule_runs_on_the_pipeline_tables(tmp_path, tiny_raw):
 def test_claims_are_typed_records_that_name_their_tables(params):
     """Each claim names the tables it reads (keys of claims.inputs); evaluate hands its function only those,
     so reading another is a KeyError, not a silent "not run"."""
-    keys = {"summary", "fig6", "fig7", "fig8", "figA15", "figA16", "figA17", "structured", "fig9", "fig4"}
+    keys = {"summary", "fig6", "fig7", "fig8", "figA15", "figA16", "figA17", "figA13", "figA14", "structured", "fig9",
+            "fig4"}
     assert all(c.tables and set(c.tables) <= keys for c in claims_jobs.CLAIMS)
     assert {t for c in claims_jobs.CLAIMS for t in c.tables} == keys
     spec = next(c for c in claims_jobs.CLAIMS if c.id == "C6")

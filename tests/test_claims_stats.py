@@ -166,7 +166,8 @@ def test_every_claim_under_a_planted_null(params, monkeypatch):
                   "fig6": fx.fig6_table(params, {d: 0.0 for d in params["fig6"]["panels"]}),
                   "fig7": fx.fig7_table(params, 0.0), "fig8": fx.fig8_table(params, 0.0, 0.0, jitter=True),
                   "structured": fx.structured_table(params, 0.0), "fig4": fx.fig4_table(params, 0.0),
-                  "figA17": fx.figA17_table(params, 0.0),
+                  "figA17": fx.figA17_table(params, 0.0), "figA13": fx.figA13_table(params, 0.0),
+                  "figA14": fx.figA14_table(params, 0.0),
                   **fx.local_tables(params, 0.0)}
         table = claims_jobs.claims_table(tables, params)
         table = table[table["p"].notna()]

@@ -508,6 +508,59 @@ def claim_fig4_small_lr_find(variant: str):
     return claim
 
 
+def _instability(params: dict) -> dict:
+    spec = params.get("instability")
+    if spec is None:
+        raise NotRun("figA13 and figA14 are not planned (a one-epoch schedule has nothing to rewind to)")
+    return spec
+
+
+def claim_stability(which: str):
+    """C17 (L96, L293, Fig. A13): the error barrier of the small-LR ticket rewound to epoch k against the same
+    ticket from theta_0 (``which`` "init") or the large-LR ticket from epoch k ("lr"); per seed the smallest
+    difference over figA13's levels (pp of test error; positive: the rewound small-LR ticket is more stable)."""
+    def claim(tables: dict, params: dict):
+        spec = _instability(params)["a13"]
+        table = _need(tables, "figA13", f"the figA13 table ({paths.table('<exp>', 'instability', 'figA13')})")
+        other = spec["init"] if which == "init" else spec["large"]
+        per_seed, pairs = {}, []
+        for p, level in enumerate(spec["levels"]):
+            for name, label in (("other", other), ("stable", spec["stable"])):
+                rows = table[(table["panel"] == p) & (table["line"] == label) & (table["level"] == level)]
+                if rows.empty:
+                    raise NotRun(f"figA13.csv has no rows for {label!r} at level {level}")
+                per_seed[(level, name)] = _by_seed(rows, "instability", 100.0)
+            pairs.append(((level, "other"), (level, "stable")))
+
+        def detail(m):
+            return "; ".join(f"level {a[0]}: barrier {m[a]:.2f} pp ({other}) vs {m[b]:.2f} pp ({spec['stable']})"
+                             for a, b in pairs)
+
+        return per_seed, {"statistic": _min_of_diffs(pairs), "detail": detail, "level": None, "sparsity": math.nan}
+
+    return claim
+
+
+def claim_figA14(tables: dict, params: dict):
+    """C18 (L297, Fig. A14): the late-rewinding ticket against each seed's best random baseline (global random,
+    preserve LPR, preserve mask), at fig4's level."""
+    spec = _instability(params)["a14"]
+    table = _need(tables, "figA14", f"the figA14 table ({paths.table('<exp>', 'instability', 'figA14')})")
+    level = spec["level"]
+    per_seed = {"lottery": _pct(_acc_rows(table, 0, spec["lottery"], level, "figA14.csv"))}
+    for b in spec["baselines"]:
+        per_seed[b] = _pct(_acc_rows(table, 0, b, level, "figA14.csv"))
+
+    def stat(m):
+        return m["lottery"] - max(m[b] for b in spec["baselines"])
+
+    def detail(m):
+        return (f"{spec['lottery']} {m['lottery']:.1f}% vs " + ", ".join(f"{b} {m[b]:.1f}%" for b in spec["baselines"])
+                + f" at level {level}")
+
+    return per_seed, {"statistic": stat, "detail": detail, "level": level}
+
+
 def claim_lr_rewinding_high_eval(tables: dict, params: dict):
     """C14 (L98): LR rewinding to the largest LR_eval beats rewinding to the smallest (fine-tuning is LR rewinding
     with a smaller, worse LR_eval), at the smallest LR_find of fig4's LR-rewinding panel."""
@@ -819,6 +872,20 @@ CLAIMS = [
             f"per seed the smallest over figA17's levels of early({_MOST[BAD_END[d]]} {LABELS[d]}_find) - "
             f"early({_MOST[good_end(d)]}); {_EARLY}", claim_early_layers_each_level(d), ("figA17",), accuracy=False)
       for d in DIMENSIONS],
+    Claim("C17-init", "the late-rewound small-LR ticket is more stable than the same ticket from theta_0",
+          "Sec. 3.3, Fig. A13 (L96, L293)", "LR = 0.05 without late rewinding (orange) and a larger LR = 0.2 from 2 "
+          "epochs (green) both are not stable.", "", "pp of error",
+          "barrier(small LR, rewound to theta_0) - barrier(small LR, rewound to epoch k), barrier = highest test "
+          "error on the linear path between two copies minus the mean of its ends; per seed the minimum over figA13's "
+          "levels", claim_stability("init"), ("figA13",), accuracy=False),
+    Claim("C17-LR", "the late-rewound small-LR ticket is more stable than the large-LR one",
+          "Sec. 3.3, Fig. A13 (L96, L293)", "this was only true for small learning rates (Figures A13, A14)", "",
+          "pp of error", "barrier(large LR, epoch k) - barrier(small LR, epoch k); per seed the minimum over figA13's "
+          "levels", claim_stability("lr"), ("figA13",), accuracy=False),
+    Claim("C18", "the late-rewinding ticket beats every random baseline", "App., Fig. A14 (L297)",
+          "The winning ticket does significantly better than all random baselines, including \"preserve mask\"",
+          "", "pp", "acc(late-rewinding ticket, small LR) - each seed's best of global random, preserve LPR and "
+          "preserve mask, at fig4's level nearest 80% sparsity", claim_figA14, ("figA14",)),
 ]
 
 

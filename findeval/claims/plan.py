@@ -133,7 +133,8 @@ COLUMNS = ["claim_id", "claim", "section", "quote", "paper_value", "effect", "ci
            "unit", "verdict", "n_seeds", "level", "sparsity", "detail", "definition", "regime_warnings",
            "primary", "p", "p_holm", "p_holm_primary", "k_direction", "per_seed", "paper_magnitude",
            "magnitude_excluded"]
-INPUTS = ("summary", "fig6", "fig7", "fig8", "structured", "fig9", "fig4", "figA15", "figA16", "figA17")
+INPUTS = ("summary", "fig6", "fig7", "fig8", "structured", "fig9", "fig4", "figA15", "figA16", "figA17", "figA13",
+          "figA14")
 #: Direction of the paper's claims: the "bad" end of each find grid (L84, L114), which is also the "good"
 #: H_eval end (L84: larger LR_eval, smaller BS_eval, larger WD_eval).
 BAD_END = {"lr": "large", "batch_size": "small", "weight_decay": "large"}
@@ -226,6 +227,22 @@ def _fig4_settings(config: dict, level_star: int) -> dict | None:
     weight = {"lr_find": lr_f, "lr_eval": lr_e, "hfind": base.replace(lr=lr_f).slug,
               "heval": base.replace(lr=lr_e).slug}
     return {"level": level, "panels": panels, "weight": weight}
+
+
+def instability_settings(config: dict) -> dict | None:
+    """C17/C18's lines of figA13 (per level) and figA14 (at fig4's level), None without late rewinding."""
+    from ..rewinding import instability_plan as inst
+    from ..rewinding import plan as rewinding
+
+    rw = rewinding.settings(config)
+    if rw["late_epoch"] is None:
+        return None
+    s = inst.settings(config)
+    a13 = [ln["label"] for ln in inst.a13_lines(config)]
+    a14 = [ln["label"] for ln in inst.figure_panels(config, "figA14")[0]["lines"]]
+    return {"a13": {"levels": list(s["levels"]), "stable": a13[0], "init": a13[1], "large": a13[2],
+                    "lr_small": s["lr_small"], "lr_large": s["lr_large"], "k": s["late_epoch"]},
+            "a14": {"level": moderate_level(config, n=rw["levels"]), "lottery": a14[0], "baselines": a14[1:]}}
 
 
 def settings(config: dict) -> dict:
@@ -327,6 +344,7 @@ def settings(config: dict) -> dict:
         "figA15": figA15,
         "figA16": figA16,
         "figA17": figA17,
+        "instability": instability_settings(config),
         "figA1": {"batch_size": plan.figA1_hs(config)[0].slug, "weight_decay": plan.figA1_hs(config)[1].slug},
         "structured": structured,
         "fig9": early_settings(config),
@@ -397,6 +415,7 @@ def inputs(config: dict) -> dict:
     pruning, early pruning or rewinding (a one-epoch schedule) is off."""
     from .. import figures
     from ..rewinding import plan as rewinding
+    from ..rewinding import instability_plan as inst
     from ..early import plan as early
     from ..lpr import plan as lpr
     from ..structured import plan as splan
@@ -412,6 +431,8 @@ def inputs(config: dict) -> dict:
         "structured": [paths.structured_summary(config["experiment"])] if splan.enabled(config) else [],
         "fig9": [early.data_path(config, "fig9")] if early.enabled(config) else [],
         "fig4": [rewinding.data_path(config, "fig4")] if "fig4" in figures.default_figures(config) else [],
+        **{fig: [inst.data_path(config, fig)] if fig in figures.default_figures(config) else []
+           for fig in ("figA13", "figA14")},
     }
 
 
