@@ -3,7 +3,8 @@ and a verdict.
 
 It reads only what the pipeline computed: ``results/<exp>/summary.csv`` (:mod:`findeval.analysis`), the
 tables the LPR figures write (``results/<exp>/lpr/{fig6,fig7,fig8,figA15,figA16}.csv``, :mod:`findeval.lpr.plots`),
-fig4's table (``results/<exp>/rewinding/fig4.csv``, :mod:`findeval.rewinding.plots`), fig9's
+fig4's table (``results/<exp>/rewinding/fig4.csv``, :mod:`findeval.rewinding.plots`), figA13's and figA14's
+(``results/<exp>/instability/``), figA17's (``results/<exp>/lpr/figA17.csv``), fig9's
 (``results/<exp>/early/fig9.csv``, :mod:`findeval.early.plots`) and, when the config has a ``structured:`` block,
 ``results/<exp>/structured/summary.csv``. A claim whose inputs are not part of the configuration (no
 early-pruning runs, a one-value grid, structured pruning off, a table no rule writes) is reported as
@@ -94,6 +95,10 @@ the mean, over the first third of the prunable layers in network order, of the p
 - **C15-BS / -WD** (Fig. A1, L66, L241) ``acc(global random) - acc(lottery)``, coupled H of figA1's small BS /
   large WD, at C8's level.
 - **C16-LR/-BS/-WD** (Fig. A17, L114) C2 at every level of figA17: per seed the minimum over its levels.
+- **C17-init / C17-LR** (Fig. A13, L96, L293) the error barrier (pp) of the small-LR ticket from theta_0, or of the
+  large-LR ticket from epoch k, minus that of the small-LR ticket from epoch k; per seed the minimum over levels.
+- **C18** (Fig. A14, L297) ``acc(late-rewinding ticket) - max(global random, preserve LPR, preserve mask)`` per
+  seed, at fig4's level.
 
 ``regime_warnings`` (from :func:`findeval.regime.far_from_paper` when that module exists) says why this config's
 training regime is far from the paper's; the report writes them in a column, the log and the figure.
