@@ -23,6 +23,8 @@ rule claims:
         figA17=CLAIMS_INPUTS["figA17"],
         figA13=CLAIMS_INPUTS["figA13"],
         figA14=CLAIMS_INPUTS["figA14"],
+        figA18=CLAIMS_INPUTS["figA18"],
+        figA19=CLAIMS_INPUTS["figA19"],
     output:
         table=report(
             paths.claims(EXP),

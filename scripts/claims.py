@@ -19,6 +19,8 @@ claims_jobs.write_report(
         "figA17": snakemake.input.figA17,
         "figA13": list(snakemake.input.figA13),
         "figA14": list(snakemake.input.figA14),
+        "figA18": list(snakemake.input.figA18),
+        "figA19": list(snakemake.input.figA19),
     },
     snakemake.params.claims,
     out_csv=snakemake.output.table,

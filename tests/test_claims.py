@@ -421,11 +421,11 @@ def test_every_claim_reproduced_when_the_tables_say_so(params):
     assert table["claim_id"].is_unique
     assert table["quote"].str.len().min() > 20 and table["section"].str.contains("L").all()
     verdicts = dict(zip(table["claim_id"], table["verdict"]))
-    assert verdicts.pop("C5") == "not run"
+    assert verdicts.pop("C5") == verdicts.pop("C19") == verdicts.pop("C20") == "not run"  # no early pruning
     assert verdicts.pop("C1") == "descriptive"
     assert set(verdicts.values()) == {"reproduced"}, table[["claim_id", "verdict", "detail"]]
-    assert (table.loc[table["claim_id"] != "C5", "n_seeds"] == len(SEEDS)).all()
-    tested = table[~table["claim_id"].isin(["C1", "C5"])]
+    assert (table.loc[~table["claim_id"].isin(["C5", "C19", "C20"]), "n_seeds"] == len(SEEDS)).all()
+    tested = table[~table["claim_id"].isin(["C1", "C5", "C19", "C20"])]
     assert (tested["ci_low"] < tested["ci_high"]).all()  # the jitter: no degenerate interval
     assert (tested["p_signflip"] == 1 / 64).all()  # every per-seed difference positive
     assert (tested["k_direction"] == "6 of 6").all() and tested["per_seed"].str.count(":").eq(6).all()
@@ -480,7 +480,7 @@ def test_every_claim_reproduced_when_the_tables_say_so(params):
 def test_every_claim_not_reproduced_when_the_tables_say_the_opposite(params):
     table = claims_jobs.claims_table(all_tables(params, -1), params)
     verdicts = dict(zip(table["claim_id"], table["verdict"]))
-    assert verdicts.pop("C5") == "not run"
+    assert verdicts.pop("C5") == verdicts.pop("C19") == verdicts.pop("C20") == "not run"
     assert verdicts.pop("C1") == "descriptive"
     assert set(verdicts.values()) == {"not reproduced"}, table[["claim_id", "verdict", "detail"]]
     assert row(table, "C2-LR")["effect"] == pytest.approx(-30.0)
@@ -567,7 +567,8 @@ def test_missing_inputs_give_not_run(params):
     tables["structured"] = None
     part = claims_jobs.claims_table(tables, params)
     assert (part[part["claim_id"].str.startswith("C7")]["verdict"] == "not run").all()
-    assert (part[~part["claim_id"].isin(["C1", "C5", "C7-LR", "C7-BS", "C7-WD"])]["verdict"] == "reproduced").all()
+    assert (part[~part["claim_id"].isin(["C1", "C5", "C19", "C20", "C7-LR", "C7-BS", "C7-WD"])]["verdict"]
+            == "reproduced").all()
 
 
 def test_a_summary_without_the_level_gives_not_run(params):
@@ -678,8 +679,9 @@ def test_the_claims_rule_runs_on_the_pipeline_tables(tmp_path, tiny_raw):
 def test_claims_are_typed_records_that_name_their_tables(params):
     """Each claim names the tables it reads (keys of claims.inputs); evaluate hands its function only those,
     so reading another is a KeyError, not a silent "not run"."""
-    keys = {"summary", "fig6", "fig7", "fig8", "figA15", "figA16", "figA17", "figA13", "figA14", "structured", "fig9",
-            "fig4"}
+    keys = set(claims.INPUTS)
+    assert keys == {"summary", "fig6", "fig7", "fig8", "figA15", "figA16", "figA17", "figA13", "figA14", "figA18",
+                    "figA19", "structured", "fig9", "fig4"}
     assert all(c.tables and set(c.tables) <= keys for c in claims_jobs.CLAIMS)
     assert {t for c in claims_jobs.CLAIMS for t in c.tables} == keys
     spec = next(c for c in claims_jobs.CLAIMS if c.id == "C6")
@@ -732,3 +734,37 @@ def test_the_rule_and_its_script_pass_every_input_table():
     for name in claims.INPUTS:
         assert f'{name}=CLAIMS_INPUTS["{name}"]' in rule, name
         assert f'"{name}": ' in script and f"snakemake.input.{name}" in script, name
+
+
+def _trajectory_tables(spec: dict, sign: float) -> dict:
+    """figA18 (per-layer ratios over 4 epochs; the large LR_find's layers after the first move 20 pp more with sign
+    1, the small one's with sign -1)
+    and figA19 (its distance at the first epoch sign * 10 pp larger)."""
+    a18, a19 = [], []
+    for name, slug in (("large", spec["figA18"]["large"]), ("small", spec["figA18"]["small"])):
+        for s in SEEDS:
+            for layer in range(4):
+                more = max(sign, 0.0) if name == "large" else max(-sign, 0.0)  # a range is never negative
+                move = 0.05 + (0.2 * more if layer > 0 else 0.0) + _jitter(s) * _scale(name, layer)
+                a18 += [{"hfind": slug, "seed": s, "epoch": e, "layer_index": layer, "ratio": 0.5 + move * e / 3,
+                         "final_ratio": 0.5 + move, "figure": "figA18", "line": name} for e in range(4)]
+    for name in ("large", "small"):
+        slug = spec["figA19"][name]
+        a19 += [{"figure": "figA19", "hfind": slug, "line": name, "seed": s, "epoch": e,
+                 "distance_pp": (10.0 + (sign * 10 if name == "large" else 0) + 100 * _jitter(s) * _scale(name)) / e}
+                for s in SEEDS for e in (1, 2, 3)]
+    return {"figA18": pd.DataFrame(a18), "figA19": pd.DataFrame(a19)}
+
+
+def test_lpr_trajectory_claims(params):
+    """C19 (figA19) and C20 (figA18) from known trajectories: the paper's direction, the opposite, not run."""
+    spec = {"figA19": {"small": "lr0.05_bs128_wd5e-4", "large": "lr0.5_bs128_wd5e-4"},
+            "figA18": {"small": "lr0.05_bs128_wd5e-4", "large": "lr0.5_bs128_wd5e-4"}}
+    p = dict(params, lpr_trajectory=spec)
+    for sign, verdict in ((1.0, "reproduced"), (-1.0, "not reproduced")):
+        table = claims_jobs.claims_table(_trajectory_tables(spec, sign), p)
+        assert row(table, "C19")["verdict"] == row(table, "C20")["verdict"] == verdict
+        assert row(table, "C19")["effect"] == pytest.approx(sign * 10.0)
+        assert row(table, "C20")["effect"] == pytest.approx(sign * 20.0)
+    one = dict(params, lpr_trajectory={"figA19": {"small": "a", "large": "a"}, "figA18": spec["figA18"]})
+    assert "one LR_find" in row(claims_jobs.claims_table({}, one), "C19")["detail"]

@@ -561,6 +561,56 @@ def claim_figA14(tables: dict, params: dict):
     return per_seed, {"statistic": stat, "detail": detail, "level": level}
 
 
+def _trajectory(params: dict, fig: str) -> dict:
+    spec = params.get("lpr_trajectory")
+    if spec is None:
+        raise NotRun("this config has no early-pruning runs (no early_pruning: block): figA18 and figA19 are off")
+    spec = spec[fig]
+    if spec["small"] == spec["large"]:
+        raise NotRun(f"{fig} has one LR_find")
+    return spec
+
+
+def claim_distance_start(tables: dict, params: dict):
+    """C19 (L319): at figA19's first epoch, the larger LR_find's LPR is further from its final LPR."""
+    spec = _trajectory(params, "figA19")
+    table = _need(tables, "figA19", f"the figA19 table ({paths.table('<exp>', 'early', 'figA19')})")
+    first = int(table["epoch"].min())
+    at = table[table["epoch"] == first]
+    per_seed = {}
+    for name in ("large", "small"):
+        rows = at[at["hfind"] == spec[name]]
+        if rows.empty:
+            raise NotRun(f"figA19.csv has no rows of H_find {spec[name]} at epoch {first}")
+        per_seed[name] = _by_seed(rows, "distance_pp")
+
+    def detail(m):
+        return (f"epoch {first}: distance to the final LPR {m['large']:.1f} pp ({spec['large']}) vs {m['small']:.1f} "
+                f"pp ({spec['small']})")
+
+    return per_seed, {"statistic": _diff("large", "small"), "detail": detail, "level": 1}
+
+
+def claim_lpr_movement(tables: dict, params: dict):
+    """C20 (L134, L315): the per-layer LPR moves more over training with the larger LR_find (the first layer
+    excepted, as the paper)."""
+    spec = _trajectory(params, "figA18")
+    table = _need(tables, "figA18", f"the figA18 table ({paths.table('<exp>', 'early', 'figA18')})")
+    per_seed = {}
+    for name in ("large", "small"):
+        rows = table[(table["hfind"] == spec[name]) & (table["layer_index"] > 0)]
+        if rows.empty:
+            raise NotRun(f"figA18.csv has no rows of H_find {spec[name]}")
+        span = rows.groupby(["seed", "layer_index"])["ratio"].agg(lambda r: 100 * (r.max() - r.min()))
+        per_seed[name] = {int(s): float(v) for s, v in span.groupby(level=0).mean().items()}
+
+    def detail(m):
+        return (f"mean over layers 2.. of the LPR's range over epochs: {m['large']:.1f} pp ({spec['large']}) vs "
+                f"{m['small']:.1f} pp ({spec['small']})")
+
+    return per_seed, {"statistic": _diff("large", "small"), "detail": detail, "level": 1}
+
+
 def claim_lr_rewinding_high_eval(tables: dict, params: dict):
     """C14 (L98): LR rewinding to the largest LR_eval beats rewinding to the smallest (fine-tuning is LR rewinding
     with a smaller, worse LR_eval), at the smallest LR_find of fig4's LR-rewinding panel."""
@@ -886,6 +936,16 @@ CLAIMS = [
           "The winning ticket does significantly better than all random baselines, including \"preserve mask\"",
           "", "pp", "acc(late-rewinding ticket, small LR) - each seed's best of global random, preserve LPR and "
           "preserve mask, at fig4's level nearest 80% sparsity", claim_figA14, ("figA14",)),
+    Claim("C19", "a smaller LR_find starts nearer its final LPR", "Sec. 3.5, Fig. A19 (L134, L319)",
+          "Smaller LR_{find} values start with much smaller distances", "", "pp",
+          "distance(largest LR_find) - distance(smallest) at figA19's first epoch; distance = mean over layers of "
+          "|LPR(epoch) - final LPR|, first pruning iteration", claim_distance_start, ("figA19",), accuracy=False),
+    Claim("C20", "with a high LR_find the LPR moves more during training", "Sec. 3.5, Fig. A18 (L134, L315)",
+          "For a high LR_{find}, LPR changes dramatically over training, while a low LR_{find} leads to stable LPR "
+          "throughout training, with the exception of the first layer (Figure A18).", "", "pp",
+          "movement(largest LR_find of figA18) - movement(smallest); movement = mean over the layers after the first "
+          "of (max - min over epochs of the layer's pruning ratio)", claim_lpr_movement, ("figA18",),
+          accuracy=False),
 ]
 
 

@@ -95,6 +95,9 @@ the mean, over the first third of the prunable layers in network order, of the p
 - **C15-BS / -WD** (Fig. A1, L66, L241) ``acc(global random) - acc(lottery)``, coupled H of figA1's small BS /
   large WD, at C8's level.
 - **C16-LR/-BS/-WD** (Fig. A17, L114) C2 at every level of figA17: per seed the minimum over its levels.
+- **C19** (Fig. A19, L319) ``distance(largest LR_find) - distance(smallest)`` at figA19's first epoch (the mean
+  over layers of |LPR(n) - final LPR|, pp). **C20** (Fig. A18, L134, L315) the LPR's movement over training
+  (per layer max - min over epochs, mean over the layers after the first, pp): largest LR_find - smallest.
 - **C17-init / C17-LR** (Fig. A13, L96, L293) the error barrier (pp) of the small-LR ticket from theta_0, or of the
   large-LR ticket from epoch k, minus that of the small-LR ticket from epoch k; per seed the minimum over levels.
 - **C18** (Fig. A14, L297) ``acc(late-rewinding ticket) - max(global random, preserve LPR, preserve mask)`` per
@@ -139,7 +142,7 @@ COLUMNS = ["claim_id", "claim", "section", "quote", "paper_value", "effect", "ci
            "primary", "p", "p_holm", "p_holm_primary", "k_direction", "per_seed", "paper_magnitude",
            "magnitude_excluded"]
 INPUTS = ("summary", "fig6", "fig7", "fig8", "structured", "fig9", "fig4", "figA15", "figA16", "figA17", "figA13",
-          "figA14")
+          "figA14", "figA18", "figA19")
 #: Direction of the paper's claims: the "bad" end of each find grid (L84, L114), which is also the "good"
 #: H_eval end (L84: larger LR_eval, smaller BS_eval, larger WD_eval).
 BAD_END = {"lr": "large", "batch_size": "small", "weight_decay": "large"}
@@ -353,6 +356,7 @@ def settings(config: dict) -> dict:
         "figA1": {"batch_size": plan.figA1_hs(config)[0].slug, "weight_decay": plan.figA1_hs(config)[1].slug},
         "structured": structured,
         "fig9": early_settings(config),
+        "lpr_trajectory": trajectory_settings(config),
         "regime_warnings": regime_warnings(config),
     }
 
@@ -415,6 +419,19 @@ def early_settings(config: dict) -> dict | None:
             "lr_eval": he.lr, "largest_lr_eval": max(plan.grid_values(config, "lr", "eval"))}
 
 
+def trajectory_settings(config: dict) -> dict | None:
+    """C19/C20's H_find (slugs) of figA19 (the smallest and largest early-pruning LR_find) and figA18 (its
+    panels' LR_find), None without early-pruning runs."""
+    from ..early import plan as early
+
+    if not early.enabled(config):
+        return None
+    a19 = sorted(early.hfinds(config), key=lambda h: h.lr)
+    a18 = sorted(early.figA18_hfinds(config), key=lambda h: h.lr)
+    return {"figA19": {"small": a19[0].slug, "large": a19[-1].slug},
+            "figA18": {"small": a18[0].slug, "large": a18[-1].slug}}
+
+
 def inputs(config: dict) -> dict:
     """The files the claims job reads: ``structured``, ``fig9`` and ``fig4`` are lists, empty when structured
     pruning, early pruning or rewinding (a one-epoch schedule) is off."""
@@ -435,6 +452,7 @@ def inputs(config: dict) -> dict:
         "figA17": lpr.data_path(config, "figA17"),
         "structured": [paths.structured_summary(config["experiment"])] if splan.enabled(config) else [],
         "fig9": [early.data_path(config, "fig9")] if early.enabled(config) else [],
+        **{fig: [early.data_path(config, fig)] if early.enabled(config) else [] for fig in ("figA18", "figA19")},
         "fig4": [rewinding.data_path(config, "fig4")] if "fig4" in figures.default_figures(config) else [],
         **{fig: [inst.data_path(config, fig)] if fig in figures.default_figures(config) else []
            for fig in ("figA13", "figA14")},
