@@ -69,6 +69,12 @@ def _min_of_diffs(pairs: list):
     return stat
 
 
+def _members(pairs: list) -> list:
+    """The pairwise statistics ``m[a] - m[b]`` behind a per-seed minimum or maximum (``members`` of a claim):
+    ``not reproduced`` needs one of them below 0 at ALPHA / len(pairs) (:func:`evaluate`)."""
+    return [_diff(a, b) for a, b in pairs]
+
+
 def best_key(means: dict, keys, *, prefer_largest: bool):
     """The key of largest mean; among ties the largest (``prefer_largest``) or smallest key."""
     top = max(means[k] for k in keys)
@@ -182,7 +188,7 @@ def claim_early_layers_each_level(dim: str):
                              f"{m[b]:.1f}%" for a, b in pairs)
 
         return per_seed, {"statistic": _min_of_diffs(pairs), "detail": detail, "level": None,
-                          "sparsity": math.nan}
+                          "sparsity": math.nan, "members": _members(pairs)}
 
     return claim
 
@@ -211,7 +217,8 @@ def claim_decoupled_beats_coupled(dim: str):
                     f"{LABELS[dim]} run (coupled means: {parts}) at level {level}; declared pair: the good "
                     f"{LABELS[dim]}_find end with the good {LABELS[dim]}_eval end (L84)")
 
-        return per_seed, {"statistic": stat, "detail": detail}
+        return per_seed, {"statistic": stat, "detail": detail,
+                          "members": _members([("decoupled", ("coupled", v)) for v, _ in coupled])}
 
     return claim
 
@@ -373,7 +380,8 @@ def claim_structured(dim: str):
             return (f"decoupled {d['hfind']} -> {d['heval']} {m['decoupled']:.1f}% vs each seed's best coupled run "
                     f"(coupled means: {parts}) at ratio {format_number(ratio)}")
 
-        return per_seed, {"statistic": stat, "detail": detail, "level": None, "sparsity": ratio}
+        return per_seed, {"statistic": stat, "detail": detail, "level": None, "sparsity": ratio,
+                          "members": _members([("decoupled", ("coupled", v)) for v, _ in coupled])}
 
     return claim
 
@@ -503,7 +511,8 @@ def claim_fig4_small_lr_find(variant: str):
                      f"vs {m[(max(finds), e)]:.1f}% ({format_number(max(finds))})" for e in evals]
             return "; ".join(parts) + f" at level {level}"
 
-        return per_seed, {"statistic": _min_of_diffs(pairs), "detail": detail, "level": level}
+        return per_seed, {"statistic": _min_of_diffs(pairs), "detail": detail, "level": level,
+                          "members": _members(pairs)}
 
     return claim
 
@@ -536,7 +545,8 @@ def claim_stability(which: str):
             return "; ".join(f"level {a[0]}: barrier {m[a]:.2f} pp ({other}) vs {m[b]:.2f} pp ({spec['stable']})"
                              for a, b in pairs)
 
-        return per_seed, {"statistic": _min_of_diffs(pairs), "detail": detail, "level": None, "sparsity": math.nan}
+        return per_seed, {"statistic": _min_of_diffs(pairs), "detail": detail, "level": None, "sparsity": math.nan,
+                          "members": _members(pairs)}
 
     return claim
 
@@ -558,7 +568,8 @@ def claim_figA14(tables: dict, params: dict):
         return (f"{spec['lottery']} {m['lottery']:.1f}% vs " + ", ".join(f"{b} {m[b]:.1f}%" for b in spec["baselines"])
                 + f" at level {level}")
 
-    return per_seed, {"statistic": stat, "detail": detail, "level": level}
+    return per_seed, {"statistic": stat, "detail": detail, "level": level,
+                      "members": _members([("lottery", b) for b in spec["baselines"]])}
 
 
 def _trajectory(params: dict, fig: str) -> dict:
@@ -693,7 +704,7 @@ def _local_claim(tables: dict, params: dict, fig: str, panels: list, dim: str, w
         return "; ".join(f"panel {a[0]}: {LABELS[dim]}_find {format_number(a[1])} {m[a]:.1f}% vs "
                          f"{format_number(b[1])} {m[b]:.1f}%" for a, b in pairs) + f" at level {level}"
 
-    return per_seed, {"statistic": _min_of_diffs(pairs), "detail": detail}
+    return per_seed, {"statistic": _min_of_diffs(pairs), "detail": detail, "members": _members(pairs)}
 
 
 def claim_local_lr(tables: dict, params: dict):
@@ -960,6 +971,22 @@ def _collapsed(per_seed: dict, seeds, chance: float, within: float) -> list[str]
     return out
 
 
+def _union_verdict(res: dict, per_seed: dict, members: list, ci: float) -> tuple[str, str]:
+    """The verdict of a per-seed minimum / maximum statistic: ``reproduced`` as the rule says (the claim against
+    every member: intersection-union, valid as it stands); ``not reproduced`` only where one member's own paired
+    difference is ``not reproduced`` at ALPHA / K (Bonferroni over the K members: the per-seed extreme of noisy
+    runs is biased against the claim, so its own interval cannot say so)."""
+    k = len(members)
+    alpha_k = alpha_of(ci) / k
+    if res["verdict"] in ("reproduced", "underpowered"):
+        return res["verdict"], ""
+    for i, stat in enumerate(members):
+        _, d = per_seed_effects(per_seed, stat)
+        if paired_test(d, 1 - 2 * alpha_k)["verdict"] == "not reproduced":
+            return "not reproduced", f"member {i + 1} of {k} below 0 at {alpha_k:.2%} (Bonferroni)"
+    return "inconclusive", f"'not reproduced' needs one of the {k} below 0 at {alpha_k:.2%} (Bonferroni)"
+
+
 def evaluate(claim_id: str, tables: dict, params: dict) -> dict:
     """One row of the claims table (``p_holm`` and ``p_holm_primary`` are filled by :func:`claims_table`)."""
     spec = next(c for c in CLAIMS if c.id == claim_id)
@@ -988,6 +1015,11 @@ def evaluate(claim_id: str, tables: dict, params: dict) -> dict:
         row.update(effect=round(float(how["statistic"](means)), DIGITS), verdict="descriptive", n_seeds=len(seeds))
     else:
         res = paired_test(diffs, ci)
+        members = how.get("members") or []
+        if len(members) > 1:
+            res["verdict"], note = _union_verdict(res, per_seed, members, ci)
+            if note:
+                res["note"] = f"{res['note']}; {note}" if res["note"] else note
         row.update({k: res[k] for k in ("effect", "ci_low", "ci_high", "p_signflip", "n_seeds", "verdict", "p")})
         row["k_direction"] = f"{res['k_direction']} of {res['n_seeds']}"
         row["per_seed"] = " ".join(f"{s}:{round(x, DIGITS):.4g}" for s, x in zip(seeds, diffs))

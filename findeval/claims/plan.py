@@ -19,7 +19,8 @@ Every claim is a *declared* comparison: the conditions it compares are fixed by 
 is read (grid ends named by the paper, never "the best of" the measured ones; where the paper compares with "the
 best" of a set, C3 and C7, the statistic is taken against each seed's best of that set, a per-seed maximum,
 and where it says "for each", C9, C11, C16, a per-seed minimum: intersection-union comparisons, conservative for
-``reproduced``). For each seed that every
+``reproduced``; their ``not reproduced`` needs one of the K pairwise differences below 0 at 2.5% / K,
+Bonferroni). For each seed that every
 condition of the claim has (the seeds are the replicates: one seed shares theta_0 and data order across the
 conditions, so the conditions of one seed are paired), the claim's statistic is computed on that seed's values
 alone, giving one per-seed difference ``d_s``, oriented so that ``d_s > 0`` is the paper's direction.
