@@ -655,8 +655,8 @@ def claim_lr_rewinding_beats_weight_rewinding(against: str):
 
         def line_of(variant):
             lines = spec["panels"].get(variant, {}).get("lines") or []
-            label = next((ln["label"] for ln in lines if ln["lr_find"] == w["lr_find"] and ln["lr_eval"] == w["lr_eval"]),
-                         None)
+            label = next((ln["label"] for ln in lines
+                          if ln["lr_find"] == w["lr_find"] and ln["lr_eval"] == w["lr_eval"]), None)
             if label is None:
                 raise NotRun(f"fig4's {variant} panel has no line LR_find {format_number(w['lr_find'])} -> LR_eval "
                              f"{format_number(w['lr_eval'])}")
@@ -890,8 +890,8 @@ CLAIMS = [
     *[Claim(f"C9-{VARIANT_IDS[v]}", f"a smaller LR_find is better under {_VARIANT_NAMES[v]}",
             f"Sec. 3.3, Fig. 4{'abc'[i]} ({'L96' if v == 'warmup' else 'L82'})", _Q_C9[v], "", "pp",
             "acc(smallest LR_find) - acc(largest LR_find), per seed the minimum over the panel's LR_eval values "
-            "(the claim holds for each), at fig4's level nearest 80% sparsity", claim_fig4_small_lr_find(v), ("fig4",)) for i, v in enumerate(("late", "warmup",
-                                                                                           "lr_rewind"))],
+            "(the claim holds for each), at fig4's level nearest 80% sparsity", claim_fig4_small_lr_find(v),
+            ("fig4",)) for i, v in enumerate(("late", "warmup", "lr_rewind"))],
     Claim("C10", "LR rewinding to a high LR_eval beats weight rewinding", "Sec. 3.3, Fig. 4c (L98)",
           "taking a mask from a small LR_{find} and using learning rate rewinding to a high LR_{eval} improves "
           "accuracy by approximately 3 percentage points compared to weight rewinding (Figure 4c)", "about +3 pp",
@@ -925,8 +925,9 @@ CLAIMS = [
     *[Claim(f"C15-{LABELS[d]}", f"the coupled {'small-BS' if d == 'batch_size' else 'large-WD'} ticket falls below "
             f"global random at high sparsity", "Sec. 3.1, Fig. A1 (L66, L241)",
             "This failure also arises for reasonable values of batch size and weight decay (Figure A1).", "", "pp",
-            f"acc(global random) - acc(lottery), coupled H of figA1's {'smallest BS' if d == 'batch_size' else 'largest WD'}"
-            f", at C8's level (nearest 97% within 96-98%)", claim_figA1(d), ("summary",))
+            f"acc(global random) - acc(lottery), coupled H of figA1's "
+            f"{'smallest BS' if d == 'batch_size' else 'largest WD'}, at C8's level (nearest 97% within 96-98%)",
+            claim_figA1(d), ("summary",))
       for d in ("batch_size", "weight_decay")],
     *[Claim(f"C16-{LABELS[d]}", f"C2 at every level of Fig. A17 ({LABELS[d]})", "Sec. 3.4, Fig. A17 (L114)",
             "This imbalance was consistent across different sparsity levels (Figure A17).", "", "pp",
