@@ -464,6 +464,32 @@ def claim_figA1(dim: str):
     return claim
 
 
+def claim_every_eval(dim: str):
+    """C21 (Figs. A2, A4, A6; L245, L253, L261): at every H_eval of the eval grid, the good H_find end beats the
+    bad end; per seed the smallest difference over the H_eval (at L*)."""
+    def claim(tables: dict, params: dict):
+        spec = params["fig2"][dim]["every_eval"]
+        if "why" in spec:
+            raise NotRun(spec["why"])
+        level = params["level"]
+        at = _lottery_at(_need(tables, "summary", "summary.csv"), level)
+        where = f"summary.csv at level {level}"
+        per_seed, pairs = {}, []
+        for e, good, bad, he in spec["evals"]:
+            per_seed[(e, "good")] = _pct(_pair_rows(at, good, he, where))
+            per_seed[(e, "bad")] = _pct(_pair_rows(at, bad, he, where))
+            pairs.append(((e, "good"), (e, "bad")))
+
+        def detail(m):
+            return "; ".join(f"{LABELS[dim]}_eval {format_number(a[0])}: {LABELS[dim]}_find "
+                             f"{format_number(spec['good'])} {m[a]:.1f}% vs {format_number(spec['bad'])} {m[b]:.1f}%"
+                             for a, b in pairs) + f" at level {level}"
+
+        return per_seed, {"statistic": _min_of_diffs(pairs), "detail": detail, "members": _members(pairs)}
+
+    return claim
+
+
 def claim_dense_lr(tables: dict, params: dict):
     """L66, L68: the unpruned model is best at fig1's largest LR (0.5 over 0.2: 52.5% vs 48.9%)."""
     hi, lo = params["fig1"]["h"], params["fig1"]["h_moderate"]
@@ -796,6 +822,10 @@ _Q_F2BOT = ("given a constant H_{find} , the best performance is obtained by a l
             "and larger WD_{eval}")
 _Q_F1B = ("dropping the LR from 0.5 to 0.2 resulted in winning tickets that substantially outperform the global "
           "random baseline and are somewhat better than the random baseline with the same LPR as the winning ticket")
+_A_FIG = {"lr": "A2", "batch_size": "A4", "weight_decay": "A6"}
+_A_LINE = {"lr": "L245", "batch_size": "L253", "weight_decay": "L261"}
+_A_QUOTE = {"lr": "0.1 does the best, followed closely by 0.2 then 0.05, and everything is significantly better than "
+                  "0.5", "batch_size": "showing that larger is better", "weight_decay": "showing that smaller is better"}
 _VARIANT_NAMES = {"late": "late rewinding", "warmup": "LR warmup", "lr_rewind": "LR rewinding"}
 
 
@@ -958,6 +988,11 @@ CLAIMS = [
           "movement(largest LR_find of figA18) - movement(smallest); movement = mean over the layers after the first "
           "of (max - min over epochs of the layer's pruning ratio)", claim_lpr_movement, ("figA18",),
           accuracy=False),
+    *[Claim(f"C21-{LABELS[d]}", f"at every {LABELS[d]}_eval, the {_MOST[good_end(d)]} {LABELS[d]}_find beats the "
+            f"{_MOST[BAD_END[d]]}", f"App., Fig. {_A_FIG[d]} ({_A_LINE[d]})", _A_QUOTE[d], "", "pp",
+            f"acc({_MOST[good_end(d)]} {LABELS[d]}_find) - acc({_MOST[BAD_END[d]]} {LABELS[d]}_find) at each "
+            f"{LABELS[d]}_eval of the eval grid, per seed the minimum, at {_LEVEL_STAR}", claim_every_eval(d),
+            ("summary",)) for d in DIMENSIONS],
 ]
 
 

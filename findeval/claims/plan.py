@@ -70,6 +70,8 @@ the mean, over the first third of the prunable layers in network order, of the p
 - **F2top-LR/-BS/-WD** (Fig. 2a-c, L64, L84): at fig2's constant H_eval, ``acc(good find end) - acc(bad find
   end)``; **F2bot-LR/-BS/-WD** (Fig. 2d-f, L84): at fig2's constant H_find, ``acc(larger LR / smaller BS / larger
   WD eval end) - acc(the other end)``; at L*.
+- **C21-LR/-BS/-WD** (Figs. A2, A4, A6, L245, L253, L261): Fig. 2's top row at every H_eval of the eval grid,
+  per seed the minimum.
 - **F1b-GR / F1b-PL** (Fig. 1b, L68): ``acc(lottery) - acc(global random / preserve LPR)``, coupled H of fig1's
   moderate LR, last level. **F1-dense** (L66, L68): ``acc(dense, fig1's largest LR) - acc(dense, moderate LR)``.
 - **C4-LR/-BS/-WD** (L118) ``acc(match-good-LPR) - acc(match-bad-LPR)`` at L* (fig7, same H_eval).
@@ -401,6 +403,16 @@ def fig2_settings(config: dict) -> dict:
                     "bad": [bad, by[bad].hfind.slug, by[bad].heval.slug],
                     "constant": panel["constant"].slug}
         out.setdefault(dim, {})["top" if panel["compare"] == "find" else "bottom"] = spec
+    base = plan.default_h(config)
+    for dim in DIMENSIONS:  # Figs. A2, A4, A6: the top row at every H_eval of the grid
+        finds = sorted(set(plan.grid_values(config, dim, "find")))
+        good, bad = _end(finds, good_end(dim)), _end(finds, BAD_END[dim])
+        if good == bad:
+            out[dim]["every_eval"] = {"why": f"the {LABELS[dim]} find grid has one value"}
+            continue
+        out[dim]["every_eval"] = {"good": good, "bad": bad, "evals": [
+            [e, base.replace(**{dim: good}).slug, base.replace(**{dim: bad}).slug, base.replace(**{dim: e}).slug]
+            for e in sorted(set(plan.grid_values(config, dim, "eval")))]}
     return out
 
 
