@@ -787,3 +787,16 @@ def test_not_reproduced_of_a_per_seed_maximum_needs_one_member_at_bonferroni(par
     assert seven["verdict"] == "not reproduced" and "of 3 below 0 at 0.83% (Bonferroni)" in seven["detail"]
     assert row(claims_jobs.claims_table({"summary": summary[summary["seed"] < 6]}, params), "F2c-LR")["verdict"] \
         == "not reproduced"  # one comparison: no Bonferroni
+
+
+def test_c5_says_when_fig9_is_not_at_the_paper_s_lr_eval(main_config):
+    """fig9 evaluates at early_pruning.h_eval (null: the defaults, LR 0.2); the paper at LR_eval 0.5, its grid's
+    largest: C5's detail says so."""
+    params = claims.settings(main_config)
+    assert params["fig9_lr"] == {"lr_eval": 0.2, "largest": 0.5}
+    spec = params["fig9"]
+    rows = [{"panel": spec["panel"], "prune_epoch": k, "level": params["level"], "seed": s,
+             "test_accuracy": 0.7 + 0.01 * (k == spec["middle_epoch"]) + 0.001 * s * (k == spec["epochs"])}
+            for k in (spec["middle_epoch"], spec["epochs"]) for s in SEEDS]
+    r = row(claims_jobs.claims_table({"fig9": pd.DataFrame(rows)}, params), "C5")
+    assert "fig9 evaluates at LR_eval 0.2, the paper at 0.5" in r["detail"] and r["n_seeds"] == len(SEEDS)

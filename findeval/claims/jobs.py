@@ -306,10 +306,10 @@ def claim_early_pruning(tables: dict, params: dict):
             raise NotRun(f"fig9.csv has no early-pruning runs pruned at epoch {k} at level {level}")
         per_seed[key] = _pct(rows)
 
-    lr_note = ""
-    if spec.get("lr_eval") is not None and spec["lr_eval"] != spec.get("largest_lr_eval"):
-        lr_note = (f"; fig9 evaluates at LR_eval {format_number(spec['lr_eval'])}, the paper at 0.5, the largest of "
-                   f"its grid (here {format_number(spec['largest_lr_eval'])}: early_pruning.h_eval.lr)")
+    lr_note, lr = "", params.get("fig9_lr")
+    if lr and lr["lr_eval"] != lr["largest"]:
+        lr_note = (f"; fig9 evaluates at LR_eval {format_number(lr['lr_eval'])}, the paper at 0.5, the largest of "
+                   f"its grid (here {format_number(lr['largest'])}: early_pruning.h_eval.lr)")
 
     def detail(m):
         return (f"pruned at epoch {spec['middle_epoch']} {m['middle']:.1f}% vs at convergence (epoch "

@@ -359,6 +359,7 @@ def settings(config: dict) -> dict:
         "figA1": {"batch_size": plan.figA1_hs(config)[0].slug, "weight_decay": plan.figA1_hs(config)[1].slug},
         "structured": structured,
         "fig9": early_settings(config),
+        "fig9_lr": fig9_lr_eval(config),
         "lpr_trajectory": trajectory_settings(config),
         "regime_warnings": regime_warnings(config),
     }
@@ -427,9 +428,18 @@ def early_settings(config: dict) -> dict | None:
     panel = hfinds.index(base) if base in hfinds else 0
     e = early.total_epochs(config)
     middle = min(early.prune_epochs(config), key=lambda k: (abs(k - e / 2), k))
-    he = early.heval(config)
-    return {"panel": panel, "hfind": hfinds[panel].slug, "heval": he.slug, "middle_epoch": middle, "epochs": e,
-            "lr_eval": he.lr, "largest_lr_eval": max(plan.grid_values(config, "lr", "eval"))}
+    return {"panel": panel, "hfind": hfinds[panel].slug, "heval": early.heval(config).slug, "middle_epoch": middle,
+            "epochs": e}
+
+
+def fig9_lr_eval(config: dict) -> dict | None:
+    """fig9's LR_eval and the largest of the LR eval grid (the paper evaluates fig9 at 0.5, its grid's largest)."""
+    from ..early import plan as early
+    from ..a1 import plan
+
+    if not early.enabled(config):
+        return None
+    return {"lr_eval": early.heval(config).lr, "largest": max(plan.grid_values(config, "lr", "eval"))}
 
 
 def trajectory_settings(config: dict) -> dict | None:
