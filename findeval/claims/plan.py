@@ -73,7 +73,8 @@ the mean, over the first third of the prunable layers in network order, of the p
 - **C21-LR/-BS/-WD** (Figs. A2, A4, A6, L245, L253, L261): Fig. 2's top row at every H_eval of the eval grid,
   per seed the minimum.
 - **F1b-GR / F1b-PL** (Fig. 1b, L68): ``acc(lottery) - acc(global random / preserve LPR)``, coupled H of fig1's
-  moderate LR, last level. **F1-dense** (L66, L68): ``acc(dense, fig1's largest LR) - acc(dense, moderate LR)``.
+  moderate LR, last level. **F1-dense** (L66, L68): ``acc(dense, fig1's largest LR) - acc(dense, moderate LR)``;
+  **F1-low** (L68): the same coupled tickets at level 1.
 - **C4-LR/-BS/-WD** (L118) ``acc(match-good-LPR) - acc(match-bad-LPR)`` at L* (fig7, same H_eval).
 - **C5** (L128) strict: ``acc(pruned at the middle epoch) - acc(pruned at convergence)`` at L* (fig9, the default
   H_find's panel; the middle epoch: fig9's nearest half the schedule, ties: the earlier).
