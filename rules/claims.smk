@@ -1,5 +1,5 @@
-# The claims report (issues 3 and 12): every claim of the paper a figure can test, measured on this run as a
-# declared comparison paired over seeds (t interval, sign-flip p-value, verdict). Reads only the tables the
+# The claims report (issues 3, 12 and 22): every claim of the paper a figure can test, measured on this run as a
+# declared comparison paired over seeds (t interval, sign-flip p, one verdict rule, Holm). Reads only the tables the
 # pipeline writes (summary.csv, the LPR figures', fig4's and fig9's tables, the structured summary when the
 # config has a `structured:` block); see findeval.claims.
 
@@ -20,6 +20,11 @@ rule claims:
         fig4=CLAIMS_INPUTS["fig4"],
         figA15=CLAIMS_INPUTS["figA15"],
         figA16=CLAIMS_INPUTS["figA16"],
+        figA17=CLAIMS_INPUTS["figA17"],
+        figA13=CLAIMS_INPUTS["figA13"],
+        figA14=CLAIMS_INPUTS["figA14"],
+        figA18=CLAIMS_INPUTS["figA18"],
+        figA19=CLAIMS_INPUTS["figA19"],
     output:
         table=reported(
             paths.claims(EXP),

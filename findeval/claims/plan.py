@@ -3,7 +3,8 @@ and a verdict.
 
 It reads only what the pipeline computed: ``results/<exp>/summary.csv`` (:mod:`findeval.analysis`), the
 tables the LPR figures write (``results/<exp>/lpr/{fig6,fig7,fig8,figA15,figA16}.csv``, :mod:`findeval.lpr.plots`),
-fig4's table (``results/<exp>/rewinding/fig4.csv``, :mod:`findeval.rewinding.plots`), fig9's
+fig4's table (``results/<exp>/rewinding/fig4.csv``, :mod:`findeval.rewinding.plots`), figA13's and figA14's
+(``results/<exp>/instability/``), figA17's (``results/<exp>/lpr/figA17.csv``), fig9's
 (``results/<exp>/early/fig9.csv``, :mod:`findeval.early.plots`) and, when the config has a ``structured:`` block,
 ``results/<exp>/structured/summary.csv``. A claim whose inputs are not part of the configuration (no
 early-pruning runs, a one-value grid, structured pruning off, a table no rule writes) is reported as
@@ -15,7 +16,11 @@ file), and the paper's own number where it gives one (``paper_value``).
 Statistics (paired over seeds)
 ------------------------------
 Every claim is a *declared* comparison: the conditions it compares are fixed by the config before any result
-is read (grid ends named by the paper, never "the best of" the measured ones). For each seed that every
+is read (grid ends named by the paper, never "the best of" the measured ones; where the paper compares with "the
+best" of a set, C3 and C7, the statistic is taken against each seed's best of that set, a per-seed maximum,
+and where it says "for each", C9, C11, C16, a per-seed minimum: intersection-union comparisons, conservative for
+``reproduced``; their ``not reproduced`` needs one of the K pairwise differences below 0 at 2.5% / K,
+Bonferroni). For each seed that every
 condition of the claim has (the seeds are the replicates: one seed shares theta_0 and data order across the
 conditions, so the conditions of one seed are paired), the claim's statistic is computed on that seed's values
 alone, giving one per-seed difference ``d_s``, oriented so that ``d_s > 0`` is the paper's direction.
@@ -25,26 +30,27 @@ alone, giving one per-seed difference ``d_s``, oriented so that ``d_s > 0`` is t
   (``sd`` with ``n - 1`` in the denominator), ``n`` = the number of common seeds (``n_seeds``).
 - ``p_signflip``: the exact randomisation p-value of the sign-flip test, one-sided in the paper's direction:
   the share of the ``2^n`` sign patterns ``(+-d_1, ..., +-d_n)`` whose mean is ``>=`` the observed mean
-  (exact enumeration up to 16 seeds, 2^16 deterministic random patterns beyond). It needs ``n >= 5`` to be able
-  to reach 5% (``2^-5 = 3.1%``; ``2^-4 = 6.25%``).
+  (exact enumeration up to 16 seeds, 2^16 deterministic random patterns beyond). Its smallest value is
+  ``2^-n``: it needs ``n >= 6`` to reach 2.5% (``2^-5 = 3.1%``, ``2^-6 = 1.6%``).
 - The per-seed differences are rounded to 10 decimals, so that float noise cannot turn an exact tie into a sign.
 
-Verdicts (every claim is strict: ``effect > 0``):
+Verdicts: one rule, one alpha (:mod:`findeval.claims.stats`; every claim is strict, ``effect > 0``):
 
-- ``reproduced``: ``ci_low > 0`` (the interval excludes 0 on the paper's side);
-- ``not reproduced``: ``ci_high < 0`` (it excludes 0 on the other side);
-- ``inconclusive``: the interval contains 0 (including every ``d_s`` exactly 0);
-- ``underpowered``: fewer than 2 common seeds (no t interval: the test can never reach 5%). Zero variance
-  (every ``d_s`` equal and non-zero: the t interval degenerates to a point) falls back on the sign-flip test:
-  ``reproduced`` / ``not reproduced`` (by the sign) when ``n >= 5`` (p = 2^-n <= 3.1%), ``underpowered`` with
-  fewer seeds (p >= 6.25% whatever the data);
+- ``reproduced``: at least ``stats.MIN_SEEDS`` (6) common seeds, the 95% t interval above 0 **and** the exact
+  one-sided sign-flip p <= 2.5%; ``not reproduced``: the mirror image; ``inconclusive``: otherwise (not "does not
+  reproduce": the test may lack power); ``underpowered``: fewer than 6 seeds (at 5 the sign-flip p cannot go below
+  1/32 = 3.1%), the effect, interval and ``k_direction`` ("k of n" seeds in the paper's direction) still shown.
+  Zero variance is no special case (the interval is a point);
 - ``descriptive``: C1 only (an argmax over conditions has no paired per-seed statistic without selecting on the
   seeds it tests): the effect is computed on the means, with no interval and no verdict;
 - ``not run``: the claim's inputs are absent (reason in ``detail``).
 
-A one-sided reading of the 95% two-sided interval: ``reproduced`` is a one-sided t test at 2.5%. At 5 seeds an
-effect of 2 standard deviations of the per-seed difference is detected with the power measured in
-``tests/test_claims_stats.py`` (see ``/work/notes/stats.md``).
+Further columns: ``p`` = max(one-sided t p, sign-flip p) (``p <= 2.5%`` exactly when both tests reject);
+``p_holm``: Holm over every tested row (``p`` not NaN); ``p_holm_primary``: Holm within the declared primary family
+(``primary``: C2, C3, C4, C8, F2top, F2bot: the claims of Secs. 3.1, 3.2 and 3.4); ``paper_magnitude`` and
+``magnitude_excluded`` (the same rule on ``d - magnitude``: the paper's number is excluded, the effect is
+smaller); ``per_seed`` (``seed:difference``); runs within ``COLLAPSE_PP`` (5 pp) of chance are named in
+``detail``. ``docs/claims.md`` states the rule and the calibration measured in ``tests/test_claims_stats.py``.
 
 Declared comparisons (notation: ``L*`` is the level whose sparsity ``1 - (1 - p)^L`` is nearest 80%, the paper's
 "moderate sparsity" 70-90%, ties: the lower level; ``acc`` is test accuracy in percent; the "good" end of a find
@@ -55,28 +61,51 @@ the mean, over the first third of the prunable layers in network order, of the p
   on the means (best LR_find: max over LR_eval), ties against the claim.
 - **C2-LR/-BS/-WD** (text L114, Fig. 8 caption L124, L25; Fig. 6's caption L108 says the opposite):
   ``early(bad end) - early(good end)`` at fig6's level.
-- **C3-LR/-BS/-WD** (L86, L84) decoupled beats coupled: ``acc(good find end -> good eval end) - acc(good eval end
-  -> good eval end)`` at L*, the good eval end being the paper's "good H_eval" (L84: larger LR_eval, smaller
-  BS_eval, larger WD_eval) among the eval values that are also find values (the coupled run needs one), i.e.
-  the pair the paper names as best against the coupled run at the same H_eval. Chosen from the grids alone.
+- **C3-LR/-BS/-WD** (Fig. 3, L78, L86) decoupled beats coupled: ``acc(good find end -> good eval end) - max_k
+  acc(coupled run k)`` per seed over every coupled run of the grid (Fig. 3 compares with the best coupled run; the
+  per-seed maximum makes it an intersection-union comparison), at L*; the good eval end is the paper's "good
+  H_eval" (L84: larger LR_eval, smaller BS_eval, larger WD_eval) among the eval values that are also find values.
+  Chosen from the grids alone. **F2c-LR/-BS/-WD**: the same pair against the coupled run at its H_eval only (Fig.
+  2's top row at one H_eval; C3 before issue 22).
+- **F2top-LR/-BS/-WD** (Fig. 2a-c, L64, L84): at fig2's constant H_eval, ``acc(good find end) - acc(bad find
+  end)``; **F2bot-LR/-BS/-WD** (Fig. 2d-f, L84): at fig2's constant H_find, ``acc(larger LR / smaller BS / larger
+  WD eval end) - acc(the other end)``; at L*.
+- **C21-LR/-BS/-WD** (Figs. A2, A4, A6, L245, L253, L261): Fig. 2's top row at every H_eval of the eval grid,
+  per seed the minimum.
+- **F1b-GR / F1b-PL** (Fig. 1b, L68): ``acc(lottery) - acc(global random / preserve LPR)``, coupled H of fig1's
+  moderate LR, last level. **F1-dense** (L66, L68): ``acc(dense, fig1's largest LR) - acc(dense, moderate LR)``;
+  **F1-low** (L68): the same coupled tickets at level 1.
 - **C4-LR/-BS/-WD** (L118) ``acc(match-good-LPR) - acc(match-bad-LPR)`` at L* (fig7, same H_eval).
 - **C5** (L128) strict: ``acc(pruned at the middle epoch) - acc(pruned at convergence)`` at L* (fig9, the default
   H_find's panel; the middle epoch: fig9's nearest half the schedule, ties: the earlier).
 - **C6** (L120) ``spread(default WD_find) - spread(WD_find = 0)``, spread = max - min over LR_find of ``early(H)``
   per seed (fig6, fig8).
 - **C7-LR/-BS/-WD** (L100) structured: as C3 on the fine-tuned runs at the ratio of channels nearest 0.5.
-- **C8-GR / C8-PL** (Sec. 3.1, L40, L66) the coupled ticket of fig1's largest LR at the last level:
-  ``acc(global random) - acc(lottery)`` and ``acc(global random) - acc(preserve LPR)``, same H (summary).
-- **C9-late / -warmup / -lrrw** (Fig. 4, L82, L96): per variant, ``acc(smallest LR_find) - acc(largest LR_find)``
-  averaged over the panel's LR_eval values, at fig4's level nearest 80% (fig4 table).
-- **C10** (L98) ``acc(LR rewinding, smallest LR_find -> largest LR_eval) - acc(weight rewinding, the same pair)``
-  (fig4 table and summary), same level as C9.
-- **C11** (Fig. A15, L301) local pruning: ``acc(largest LR_find) - acc(smallest LR_find)`` averaged over
-  figA15's LR_eval panels, at L*.
+- **C8-GR / C8-PL** (Sec. 3.1, L40, L66) the coupled ticket of fig1's largest LR at the level nearest 97% among
+  those within 96-98% (``not run`` where the config has none): ``acc(global random) - acc(lottery)`` and
+  ``acc(global random) - acc(preserve LPR)``, same H (summary); the paper's magnitude 25 pp.
+- **C9-late / -warmup / -lrrw** (Fig. 4, L82, L96): per variant, ``acc(smallest LR_find) - acc(largest LR_find)``,
+  per seed the minimum over the panel's LR_eval values ("for each"), at fig4's level nearest 80% (fig4 table).
+- **C10** (L98) ``acc(LR rewinding, smallest LR_find -> largest LR_eval) - acc(weight rewinding to theta_0: the
+  regular ticket of the same pair)`` (fig4 table and summary); **C10-late**: against fig4a's late rewinding of the
+  same pair (Renda et al.'s weight rewinding); same level as C9; the paper's magnitude 3 pp.
+- **C11** (Fig. A15, L301) local pruning: ``acc(largest LR_find) - acc(smallest LR_find)``, per seed the minimum
+  over figA15's LR_eval panels, at L*.
 - **C12-BS / -WD** (Fig. A16, L305) local pruning, the opposite of global: ``acc(small BS_find) - acc(large)``,
   ``acc(large WD_find) - acc(small)`` at L* (figA16).
 - **C13** (Fig. 8c, L124) with WD_find = 0: ``acc(largest LR_find) - acc(smallest LR_find)`` at L* (fig8's
   accuracy panel).
+- **C14** (L98) ``acc(LR rewinding to the largest LR_eval) - acc(to the smallest)``, smallest LR_find (fig4).
+- **C15-BS / -WD** (Fig. A1, L66, L241) ``acc(global random) - acc(lottery)``, coupled H of figA1's small BS /
+  large WD, at C8's level.
+- **C16-LR/-BS/-WD** (Fig. A17, L114) C2 at every level of figA17: per seed the minimum over its levels.
+- **C19** (Fig. A19, L319) ``distance(largest LR_find) - distance(smallest)`` at figA19's first epoch (the mean
+  over layers of |LPR(n) - final LPR|, pp). **C20** (Fig. A18, L134, L315) the LPR's movement over training
+  (per layer max - min over epochs, mean over the layers after the first, pp): largest LR_find - smallest.
+- **C17-init / C17-LR** (Fig. A13, L96, L293) the error barrier (pp) of the small-LR ticket from theta_0, or of the
+  large-LR ticket from epoch k, minus that of the small-LR ticket from epoch k; per seed the minimum over levels.
+- **C18** (Fig. A14, L297) ``acc(late-rewinding ticket) - max(global random, preserve LPR, preserve mask)`` per
+  seed, at fig4's level.
 
 ``regime_warnings`` (from :func:`findeval.regime.far_from_paper` when that module exists) says why this config's
 training regime is far from the paper's; the report writes them in a column, the log and the figure.
@@ -93,12 +122,17 @@ import re
 
 from .. import paths
 from ..hparams import DIMENSIONS, LABELS, format_number
-from .stats import CI
+from .stats import CI, MIN_SEEDS
 
 log = logging.getLogger("findeval")
 
-#: Seeds the report recommends (the power test runs at this number).
-RECOMMENDED_SEEDS = 5
+#: Seeds the report recommends: the fewest at which the verdict rule can reach its alpha (stats.MIN_SEEDS).
+RECOMMENDED_SEEDS = MIN_SEEDS
+#: C8 (Fig. 1a, L66: "at 96-98% sparsity"): the level nearest this sparsity, among those within HIGH_RANGE.
+HIGH_SPARSITY = 0.97
+HIGH_RANGE = (0.96, 0.98)
+#: A run within this many points of chance accuracy is flagged as collapsed in the row's detail.
+COLLAPSE_PP = 5.0
 #: "Moderate sparsity" of the paper (Fig. 3: 70-90%): L* is the level nearest this sparsity.
 TARGET_SPARSITY = 0.8
 #: Structured pruning: the ratio of channels pruned nearest this one.
@@ -108,8 +142,11 @@ EARLY_SHARE = 1 / 3
 
 VERDICTS = ("reproduced", "not reproduced", "inconclusive", "underpowered", "descriptive", "not run")
 COLUMNS = ["claim_id", "claim", "section", "quote", "paper_value", "effect", "ci_low", "ci_high", "p_signflip",
-           "unit", "verdict", "n_seeds", "level", "sparsity", "detail", "definition", "regime_warnings"]
-INPUTS = ("summary", "fig6", "fig7", "fig8", "structured", "fig9", "fig4", "figA15", "figA16")
+           "unit", "verdict", "n_seeds", "level", "sparsity", "detail", "definition", "regime_warnings",
+           "primary", "p", "p_holm", "p_holm_primary", "k_direction", "per_seed", "paper_magnitude",
+           "magnitude_excluded"]
+INPUTS = ("summary", "fig6", "fig7", "fig8", "structured", "fig9", "fig4", "figA15", "figA16", "figA17", "figA13",
+          "figA14", "figA18", "figA19")
 #: Direction of the paper's claims: the "bad" end of each find grid (L84, L114), which is also the "good"
 #: H_eval end (L84: larger LR_eval, smaller BS_eval, larger WD_eval).
 BAD_END = {"lr": "large", "batch_size": "small", "weight_decay": "large"}
@@ -204,6 +241,22 @@ def _fig4_settings(config: dict, level_star: int) -> dict | None:
     return {"level": level, "panels": panels, "weight": weight}
 
 
+def instability_settings(config: dict) -> dict | None:
+    """C17/C18's lines of figA13 (per level) and figA14 (at fig4's level), None without late rewinding."""
+    from ..rewinding import instability_plan as inst
+    from ..rewinding import plan as rewinding
+
+    rw = rewinding.settings(config)
+    if rw["late_epoch"] is None:
+        return None
+    s = inst.settings(config)
+    a13 = [ln["label"] for ln in inst.a13_lines(config)]
+    a14 = [ln["label"] for ln in inst.figure_panels(config, "figA14")[0]["lines"]]
+    return {"a13": {"levels": list(s["levels"]), "stable": a13[0], "init": a13[1], "large": a13[2],
+                    "lr_small": s["lr_small"], "lr_large": s["lr_large"], "k": s["late_epoch"]},
+            "a14": {"level": moderate_level(config, n=rw["levels"]), "lottery": a14[0], "baselines": a14[1:]}}
+
+
 def settings(config: dict) -> dict:
     """Everything the claims job computes from, as plain values (Snakemake params)."""
     from ..lpr import plan as lpr
@@ -242,6 +295,15 @@ def settings(config: dict) -> dict:
               for p, (dim, panel) in enumerate(zip(("batch_size", "weight_decay"),
                                                    lpr.figure_panels(config, "figA16")))}
 
+    a17_levels = lpr.figA17_levels(config)
+    a17_panels = lpr.figure_panels(config, "figA17")
+    figA17 = {dim: [] for dim in DIMENSIONS}
+    for i, lv in enumerate(a17_levels):
+        for j, dim in enumerate(DIMENSIONS):
+            p = i * len(DIMENSIONS) + j
+            figA17[dim].append({"panel": p, "level": lv, "lines": _lpr_panel_lines(
+                a17_panels[p], sorted(set(plan.grid_values(config, dim, "find"))))})
+
     declared = {}
     for dim in DIMENSIONS:
         d = declared_pair(plan.grid_values(config, dim, "find"), plan.grid_values(config, dim, "eval"), dim)
@@ -256,11 +318,21 @@ def settings(config: dict) -> dict:
             d = declared_pair(splan.grid(config, dim, "find"), splan.grid(config, dim, "eval"), dim)
             if d and "find" in d:
                 d.update(hfind=sbase.replace(**{dim: d["find"]}).slug, heval=sbase.replace(**{dim: d["eval"]}).slug)
+                d["coupled"] = [[v, sbase.replace(**{dim: v}).slug] for v in splan.grid(config, dim, "find")
+                                if v in splan.grid(config, dim, "eval")]
             sdecl[dim] = d
         structured = {"ratio": moderate_ratio(splan.ratios(config)), "seeds": list(splan.settings(config)["seeds"]),
                       "declared": sdecl}
 
-    fig1_h = plan.fig1_hs(config)[0]
+    fig1 = plan.fig1_hs(config)
+    fig1_h = fig1[0]
+    base_slugs = {dim: [[v, base.replace(**{dim: v}).slug] for v in plan.grid_values(config, dim, "find")
+                        if v in plan.grid_values(config, dim, "eval")] for dim in DIMENSIONS}
+    for dim, d in declared.items():
+        if d and "find" in d:
+            d["coupled"] = base_slugs[dim]
+    from .. import datasets
+
     return {
         "experiment": config["experiment"],
         "ci": float(opts.get("ci") or CI),
@@ -272,17 +344,78 @@ def settings(config: dict) -> dict:
         "lr_dense": dense,
         "lr_pairs": lr_pairs,
         "declared": declared,
-        "fig1": {"h": fig1_h.slug, "lr": fig1_h.lr},
+        "fig1": {"h": fig1_h.slug, "lr": fig1_h.lr, "h_moderate": fig1[-1].slug, "lr_moderate": fig1[-1].lr},
+        "high_level": high_level(config),
+        "fig2": fig2_settings(config),
+        "chance": 100.0 / datasets.REGISTRY[config["dataset"]["name"]].num_classes,
+        "collapse_pp": COLLAPSE_PP,
         "fig6": {"level": fig6_level, "panels": fig6},
         "fig7": fig7,
         "fig8": fig8,
         "fig4": _fig4_settings(config, level),
         "figA15": figA15,
         "figA16": figA16,
+        "figA17": figA17,
+        "instability": instability_settings(config),
+        "figA1": {"batch_size": plan.figA1_hs(config)[0].slug, "weight_decay": plan.figA1_hs(config)[1].slug},
         "structured": structured,
         "fig9": early_settings(config),
+        "fig9_lr": fig9_lr_eval(config),
+        "lpr_trajectory": trajectory_settings(config),
         "regime_warnings": regime_warnings(config),
     }
+
+
+def high_level(config: dict) -> dict:
+    """C8's level: the level nearest HIGH_SPARSITY (97%) among those within HIGH_RANGE (96-98%, L66), or the
+    reason there is none (``{"level": None, "why": ...}``)."""
+    from ..a1 import plan
+
+    p, n = float(config["pruning"]["fraction"]), plan.levels(config)
+    inside = [lv for lv in range(1, n + 1) if HIGH_RANGE[0] - 1e-12 <= sparsity_at(p, lv) <= HIGH_RANGE[1] + 1e-12]
+    if not inside:
+        last = sparsity_at(p, n)
+        where = "does not reach" if last < HIGH_RANGE[0] else "has no level within"
+        return {"level": None, "why": (f"the config {where} the paper's 96-98% sparsity (last level {n}: "
+                                       f"{100 * last:.1f}%; pruning.levels / pruning.fraction)")}
+    return {"level": min(inside, key=lambda lv: (abs(sparsity_at(p, lv) - HIGH_SPARSITY), lv)), "why": ""}
+
+
+def fig2_settings(config: dict) -> dict:
+    """Fig. 2's declared comparisons per hyperparameter: the top row (fig2's constant H_eval; the good end of the
+    find grid against the bad end, L84) and the bottom row (fig2's constant H_find; the good end of the eval
+    grid, larger LR / smaller BS / larger WD, against the other end). Slugs of the runs compared."""
+    from ..a1 import plan
+
+    out = {}
+    for panel in plan.fig2_panels(config):
+        dim, lines = panel["dim"], [ln for ln in panel["lines"] if ln.kind == "lottery"]
+        if panel["compare"] == "find":
+            values = sorted({getattr(ln.hfind, dim) for ln in lines})
+            good, bad = _end(values, good_end(dim)), _end(values, BAD_END[dim])
+            by = {getattr(ln.hfind, dim): ln for ln in lines}
+        else:
+            values = sorted({getattr(ln.heval, dim) for ln in lines})
+            good, bad = _end(values, BAD_END[dim]), _end(values, good_end(dim))  # good eval end = the bad find end
+            by = {getattr(ln.heval, dim): ln for ln in lines}
+        if good == bad:
+            spec = {"why": f"the {LABELS[dim]} {panel['compare']} grid has one value"}
+        else:
+            spec = {"good": [good, by[good].hfind.slug, by[good].heval.slug],
+                    "bad": [bad, by[bad].hfind.slug, by[bad].heval.slug],
+                    "constant": panel["constant"].slug}
+        out.setdefault(dim, {})["top" if panel["compare"] == "find" else "bottom"] = spec
+    base = plan.default_h(config)
+    for dim in DIMENSIONS:  # Figs. A2, A4, A6: the top row at every H_eval of the grid
+        finds = sorted(set(plan.grid_values(config, dim, "find")))
+        good, bad = _end(finds, good_end(dim)), _end(finds, BAD_END[dim])
+        if good == bad:
+            out[dim]["every_eval"] = {"why": f"the {LABELS[dim]} find grid has one value"}
+            continue
+        out[dim]["every_eval"] = {"good": good, "bad": bad, "evals": [
+            [e, base.replace(**{dim: good}).slug, base.replace(**{dim: bad}).slug, base.replace(**{dim: e}).slug]
+            for e in sorted(set(plan.grid_values(config, dim, "eval")))]}
+    return out
 
 
 def early_settings(config: dict) -> dict | None:
@@ -300,11 +433,35 @@ def early_settings(config: dict) -> dict | None:
             "epochs": e}
 
 
+def fig9_lr_eval(config: dict) -> dict | None:
+    """fig9's LR_eval and the largest of the LR eval grid (the paper evaluates fig9 at 0.5, its grid's largest)."""
+    from ..early import plan as early
+    from ..a1 import plan
+
+    if not early.enabled(config):
+        return None
+    return {"lr_eval": early.heval(config).lr, "largest": max(plan.grid_values(config, "lr", "eval"))}
+
+
+def trajectory_settings(config: dict) -> dict | None:
+    """C19/C20's H_find (slugs) of figA19 (the smallest and largest early-pruning LR_find) and figA18 (its
+    panels' LR_find), None without early-pruning runs."""
+    from ..early import plan as early
+
+    if not early.enabled(config):
+        return None
+    a19 = sorted(early.hfinds(config), key=lambda h: h.lr)
+    a18 = sorted(early.figA18_hfinds(config), key=lambda h: h.lr)
+    return {"figA19": {"small": a19[0].slug, "large": a19[-1].slug},
+            "figA18": {"small": a18[0].slug, "large": a18[-1].slug}}
+
+
 def inputs(config: dict) -> dict:
     """The files the claims job reads: ``structured``, ``fig9`` and ``fig4`` are lists, empty when structured
     pruning, early pruning or rewinding (a one-epoch schedule) is off."""
     from .. import figures
     from ..rewinding import plan as rewinding
+    from ..rewinding import instability_plan as inst
     from ..early import plan as early
     from ..lpr import plan as lpr
     from ..structured import plan as splan
@@ -316,9 +473,13 @@ def inputs(config: dict) -> dict:
         "fig8": lpr.data_path(config, "fig8"),
         "figA15": lpr.data_path(config, "figA15"),
         "figA16": lpr.data_path(config, "figA16"),
+        "figA17": lpr.data_path(config, "figA17"),
         "structured": [paths.structured_summary(config["experiment"])] if splan.enabled(config) else [],
         "fig9": [early.data_path(config, "fig9")] if early.enabled(config) else [],
+        **{fig: [early.data_path(config, fig)] if early.enabled(config) else [] for fig in ("figA18", "figA19")},
         "fig4": [rewinding.data_path(config, "fig4")] if "fig4" in figures.default_figures(config) else [],
+        **{fig: [inst.data_path(config, fig)] if fig in figures.default_figures(config) else []
+           for fig in ("figA13", "figA14")},
     }
 
 

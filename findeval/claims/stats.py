@@ -1,20 +1,49 @@
-"""The statistics of the claims table, pure Python (no numpy, scipy or pandas): Student's t distribution, the
-paired t-test and its confidence interval, the sign-flip permutation test, and the verdict rule."""
+"""The statistics of the claims table, pure Python at import (no numpy, scipy or pandas; :func:`verdicts_batch`
+imports numpy when called): Student's t distribution, the paired t interval, the exact sign-flip test, the one
+verdict rule, and Holm's adjustment.
+
+The verdict rule (one alpha, every route)
+-----------------------------------------
+``d_1..d_n`` are the per-seed differences, oriented so that ``d > 0`` is the paper's direction.
+
+- ``ALPHA`` = 2.5% one-sided; the interval is the two-sided ``1 - 2 ALPHA`` = 95% Student-t interval
+  ``mean -+ t_{1-ALPHA, n-1} sd / sqrt(n)``. With zero variance it is the point ``[mean, mean]`` (the limit of the
+  interval as the spread goes to 0: no special case, no discontinuity).
+- ``p_signflip``: the exact one-sided sign-flip p-value (share of the ``2^n`` sign patterns whose sum is at least
+  the observed one). Its smallest value is ``2^-n``.
+- ``p``: the row's one-sided p-value in the paper's direction, ``max(p_t, p_signflip)``: ``p <= ALPHA`` exactly
+  when both tests reject (the intersection of two valid tests is valid). Holm's adjustment is applied to it.
+- ``reproduced``: ``n >= MIN_SEEDS``, the interval lies above 0 **and** ``p_signflip <= ALPHA``;
+  ``not reproduced``: the mirror image (interval below 0 and the sign-flip p of ``-d`` ``<= ALPHA``);
+  ``inconclusive``: otherwise (never to be read as "does not reproduce");
+  ``underpowered``: fewer than ``MIN_SEEDS`` common seeds; the row still shows the effect, the interval (from 2
+  seeds) and "k of n seeds in the paper's direction".
+- ``MIN_SEEDS`` = ``max(5, ceil(log2(1 / ALPHA)))`` = 6: at 5 seeds the exact sign-flip p is at least
+  ``2^-5`` = 3.1% > 2.5%, so no row could ever be ``reproduced``; 6 seeds (``2^-6`` = 1.6%) is the fewest at
+  which the rule can reach ALPHA.
+- ``magnitude_excluded`` (where the paper gives a magnitude ``m``): the same rule applied to ``d - m``: the
+  interval's upper end below ``m`` and the sign-flip p of ``m - d`` ``<= ALPHA``, at ``>= MIN_SEEDS`` seeds.
+
+Under no effect, both tests are valid for any symmetric distribution of ``d`` (the sign-flip test exactly,
+whatever the distribution; the t test at normal ``d``); requiring both keeps the rule valid where one seed's
+collapsed run drags the mean (``tests/test_claims_stats.py`` measures both).
+"""
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import random
 from typing import Callable
 
-#: Two-sided level of the t interval, and the level the verdicts' tests can be said to reach.
-CI = 0.95
-ALPHA = 0.05
+#: One-sided level of every test of the claims table; the interval is two-sided 1 - 2 ALPHA.
+ALPHA = 0.025
+CI = 1 - 2 * ALPHA
 #: Fewest common seeds for the t interval (df = n - 1 >= 1).
 MIN_SEEDS_T = 2
-#: Fewest seeds for the one-sided sign-flip test to be able to reach ALPHA (2^-n <= 0.05).
-MIN_SEEDS_SIGNFLIP = 5
+#: Fewest common seeds for a verdict: 5 at least, and enough for the exact sign-flip p (>= 2^-n) to reach ALPHA.
+MIN_SEEDS = max(5, math.ceil(math.log2(1 / ALPHA) - 1e-12))
 #: Exact sign-flip enumeration up to this many seeds; beyond, this many deterministic random patterns.
 SIGNFLIP_EXACT_MAX = 16
 SIGNFLIP_DRAWS = 2 ** 16
@@ -68,6 +97,7 @@ def t_cdf(x: float, df: float) -> float:
     return 1 - tail if x > 0 else tail
 
 
+@functools.lru_cache(maxsize=256)
 def t_ppf(q: float, df: float) -> float:
     """Student-t quantile (bisection on :func:`t_cdf`; 1e-12 absolute)."""
     if not 0 < q < 1:
@@ -105,49 +135,136 @@ def sign_flip_p(diffs) -> float:
     return (hits + 1) / (SIGNFLIP_DRAWS + 1)
 
 
+def alpha_of(ci: float | None) -> float:
+    """The one-sided level of a two-sided interval level ``ci`` (0.95 -> 0.025)."""
+    if ci is None:
+        return ALPHA
+    ci = float(ci)
+    if not 0 < ci < 1:
+        raise ValueError(f"figures.claims.ci = {ci} is not in (0, 1)")
+    return round((1 - ci) / 2, 12)
+
+
+def min_seeds(alpha: float = ALPHA) -> int:
+    """Fewest seeds for a verdict at one-sided ``alpha``: 5, or more where 2^-n > alpha."""
+    return max(5, math.ceil(math.log2(1 / alpha) - 1e-12))
+
+
+def t_sf_onesided(mean: float, sd: float, n: int) -> float:
+    """One-sided p-value of the t test of ``mean > 0`` (zero ``sd``: 0, 1 or 0.5 by the sign, the limit)."""
+    if n < MIN_SEEDS_T:
+        return math.nan
+    if sd == 0:
+        return 0.0 if mean > 0 else (1.0 if mean < 0 else 0.5)
+    return 1 - t_cdf(mean / (sd / math.sqrt(n)), n - 1)
+
+
 def paired_test(diffs, ci: float = CI) -> dict:
-    """Effect, t interval, sign-flip p-value and verdict of per-seed differences (positive: the paper's
-    direction); the rules of the module docstring."""
+    """Effect, t interval, one-sided p-values, seeds in the paper's direction and the verdict of per-seed
+    differences (positive: the paper's direction); the rule of the module docstring."""
+    alpha = alpha_of(ci)
+    need = min_seeds(alpha)
     d = [round(float(x), DIGITS) for x in diffs]
     n = len(d)
-    out = {"effect": math.nan, "ci_low": math.nan, "ci_high": math.nan, "p_signflip": math.nan, "n_seeds": n,
-           "verdict": "underpowered", "note": ""}
+    out = {"effect": math.nan, "ci_low": math.nan, "ci_high": math.nan, "p_signflip": math.nan, "p_t": math.nan,
+           "p": math.nan, "n_seeds": n, "k_direction": sum(x > 0 for x in d), "verdict": "underpowered",
+           "note": "", "alpha": alpha, "min_seeds": need}
     if n == 0:
         out["note"] = "no seed"
         return out
     mean = sum(d) / n
     out.update(effect=round(mean, DIGITS), p_signflip=sign_flip_p(d))
+    dirn = f"{out['k_direction']} of {n} seeds in the paper's direction"
     if n < MIN_SEEDS_T:
-        out["note"] = f"{n} seed: no t interval (underpowered below {MIN_SEEDS_T} seeds)"
+        out["note"] = f"{dirn}; {n} seed: no t interval (a verdict needs {need} seeds)"
         return out
-    var = sum((x - mean) ** 2 for x in d) / (n - 1)
-    if len(set(d)) == 1:  # zero variance: the t interval is a point; the sign-flip test decides
-        out.update(ci_low=d[0], ci_high=d[0])
-        if d[0] == 0:
-            out.update(verdict="inconclusive", note="every per-seed difference is 0")
-        elif n >= MIN_SEEDS_SIGNFLIP:
-            out.update(verdict="reproduced" if d[0] > 0 else "not reproduced",
-                       note=f"zero variance: sign-flip test, p = 2^-{n}")
-        else:
-            out["note"] = (f"zero variance over {n} seeds: the sign-flip test needs {MIN_SEEDS_SIGNFLIP} to reach "
-                           f"{ALPHA:.0%}")
-        return out
-    half = t_ppf((1 + float(ci)) / 2, n - 1) * math.sqrt(var / n)
+    sd = math.sqrt(sum((x - mean) ** 2 for x in d) / (n - 1))
+    half = t_ppf(1 - alpha, n - 1) * sd / math.sqrt(n)
     lo, hi = round(mean - half, DIGITS), round(mean + half, DIGITS)
-    out.update(ci_low=lo, ci_high=hi, verdict=verdict(lo, hi))
+    p_t = t_sf_onesided(mean, sd, n)
+    out.update(ci_low=lo, ci_high=hi, p_t=p_t, p=max(p_t, out["p_signflip"]))
+    if n < need:
+        out["note"] = f"{dirn}; underpowered: a verdict needs {need} seeds (one-sided {alpha:.1%})"
+        return out
+    out["verdict"] = verdict(lo, hi, out["p_signflip"], sign_flip_p([-x for x in d]), alpha)
+    out["note"] = dirn
     return out
 
 
-def verdict(ci_low: float, ci_high: float) -> str:
-    """``reproduced`` (``ci_low > 0``) / ``not reproduced`` (``ci_high < 0``) / ``inconclusive`` (the interval
-    contains 0); a missing interval (NaN) is ``underpowered``."""
+def magnitude_excluded(diffs, magnitude: float, ci: float = CI) -> bool:
+    """The verdict rule on ``d - magnitude``: the paper's magnitude is excluded (the effect is smaller)."""
+    res = paired_test([float(x) - float(magnitude) for x in diffs], ci)
+    return res["verdict"] == "not reproduced"
+
+
+def verdict(ci_low: float, ci_high: float, p_up: float = 0.0, p_down: float = 0.0, alpha: float = ALPHA) -> str:
+    """``reproduced`` (``ci_low > 0`` and the sign-flip ``p_up <= alpha``) / ``not reproduced`` (``ci_high < 0``
+    and ``p_down <= alpha``) / ``inconclusive``; a missing interval (NaN) is ``underpowered``. The seed minimum
+    is :func:`paired_test`'s."""
     if ci_low is None or ci_high is None or math.isnan(ci_low) or math.isnan(ci_high):
         return "underpowered"
-    if ci_low > 0:
+    if ci_low > 0 and p_up <= alpha:
         return "reproduced"
-    if ci_high < 0:
+    if ci_high < 0 and p_down <= alpha:
         return "not reproduced"
     return "inconclusive"
+
+
+def holm(pvalues) -> list:
+    """Holm's step-down adjustment of ``pvalues`` (NaN entries are not tested and stay NaN)."""
+    p = [float(x) for x in pvalues]
+    idx = sorted((i for i, x in enumerate(p) if not math.isnan(x)), key=lambda i: p[i])
+    m, out, running = len(idx), [math.nan] * len(p), 0.0
+    for rank, i in enumerate(idx):
+        running = max(running, min(1.0, (m - rank) * p[i]))
+        out[i] = running
+    return out
+
+
+def min_seeds_holm(m: int, alpha: float = ALPHA) -> int:
+    """Fewest seeds at which Holm over ``m`` rows can pass any row: the exact sign-flip p (>= 2^-n) is part of
+    every row's ``p``, and Holm's first step needs ``p <= alpha / m``."""
+    return max(min_seeds(alpha), math.ceil(math.log2(max(1, m) / alpha) - 1e-12))
+
+
+def expected_false_reproduced(n_tested: int, alpha: float = ALPHA) -> float:
+    """Expected number of false ``reproduced`` rows of a table of ``n_tested`` rows under no effect (at most)."""
+    return n_tested * alpha
+
+
+def verdicts_batch(diffs, alpha: float = ALPHA, route: str = "rule"):
+    """Vectorised verdicts of many draws (rows of the 2-D array ``diffs``, one column per seed; numpy), for the
+    calibration tests: ``route`` "t" (interval only), "signflip" (exact sign-flip p only) or "rule" (both, with
+    the seed minimum: what :func:`paired_test` does). Returns an array of +1 (reproduced), -1 (not reproduced),
+    0 (inconclusive or underpowered)."""
+    import numpy as np
+
+    d = np.round(np.asarray(diffs, dtype=float), DIGITS)
+    draws, n = d.shape
+    mean = d.mean(axis=1)
+    out = np.zeros(draws, dtype=int)
+    if route == "rule" and n < min_seeds(alpha):
+        return out
+    up = down = np.ones(draws, dtype=bool)
+    if route in ("t", "rule"):
+        if n < MIN_SEEDS_T:
+            return out
+        half = t_ppf(1 - alpha, n - 1) * d.std(axis=1, ddof=1) / math.sqrt(n)
+        lo, hi = np.round(mean - half, DIGITS), np.round(mean + half, DIGITS)
+        up, down = lo > 0, hi < 0
+    if route in ("signflip", "rule"):
+        if n > SIGNFLIP_EXACT_MAX:
+            raise ValueError(f"verdicts_batch: exact sign flips up to {SIGNFLIP_EXACT_MAX} seeds")
+        signs = np.array(list(itertools.product((1, -1), repeat=n)), dtype=float)
+        sums = d @ signs.T
+        obs = d.sum(axis=1, keepdims=True)
+        tol = 1e-9 * np.maximum(1.0, np.abs(d).sum(axis=1, keepdims=True))
+        p_up = (sums >= obs - tol).mean(axis=1)
+        p_down = (-sums >= -obs - tol).mean(axis=1)
+        up, down = up & (p_up <= alpha), down & (p_down <= alpha)
+    out[up] = 1
+    out[down & ~up] = -1
+    return out
 
 
 def common_seeds(per_seed: dict) -> list:
