@@ -24,7 +24,11 @@ from dataclasses import dataclass
 from importlib import import_module
 from typing import Callable
 
+from . import paths
 from .a1 import plan
+from .claims import plan as claims
+from .structured import plan as structured_plan
+from .workflow import dataset_ready
 
 
 def _module(name: str):
@@ -133,8 +137,6 @@ def tables(config: dict, fig: str) -> dict:
 def default_figures(config: dict) -> list[str]:
     """The figures of the default target: every family's default figures, and figA8/figA9 where their data is
     there to prepare (an unset ``dataset.root`` leaves them out)."""
-    from .workflow import dataset_ready
-
     figs = [fig for family in FAMILIES for fig in family.default(config)]
     return figs + [fig for fig, runs in plan.other_model_configs(config).items() if dataset_ready(runs["dataset"])]
 
@@ -147,10 +149,6 @@ def figure_targets(config: dict) -> list[str]:
 def default_target(config: dict, experiments) -> dict[str, list[str]]:
     """The inputs of ``rule all``, by name: the summary, every default figure, the structured tables, the claims
     and the regime table of every experiment (``experiments``: the main one and figA8/figA9's)."""
-    from . import paths
-    from .claims import plan as claims
-    from .structured import plan as structured_plan
-
     figures = figure_targets(config)
     return {
         "summary": [paths.summary(config["experiment"])],

@@ -493,22 +493,3 @@ def _counter_offsets(start_counters: dict, forwards: int) -> dict:
     """Network g's ``num_batches_tracked``: its start value plus the training forward passes it has seen."""
     return {k: v + forwards for k, v in start_counters.items()}
 
-
-# --------------------------------------------------------------------------- jobs: a grouped evaluation sweep
-
-
-def eval_sweep(*, metrics: dict, starts: dict, masks_in: dict, data: str, kind: str, h_find: H | None, h_eval: H,
-               seed: int, training: dict, augment: dict | None, max_group: int | None = None, device: str = "cpu",
-               threads: int = 1, precision: str = "fp32", channels_last: bool | None = None) -> list[dict]:
-    """:func:`findeval.a1.jobs.eval_sweep` with the levels trained as grouped networks (``max_group`` levels at
-    most per group; None: all): the same runs (``jobs.eval_runs``) given to :func:`findeval.runs.train_grouped`,
-    which writes each level's metrics.json with ``train_run``'s keys (plus ``group_size``; ``train_time_s`` and
-    ``wall_time_s`` the level's share of the group's). ``channels_last`` None or False: the grouped path's
-    default layout (NHWC)."""
-    from . import runs
-    from .a1 import jobs
-
-    sweep = jobs.eval_runs(metrics=metrics, starts=starts, masks_in=masks_in, data=data, kind=kind, h_find=h_find,
-                           h_eval=h_eval, seed=seed, training=training, augment=augment, device=device,
-                           threads=threads, precision=precision, channels_last=bool(channels_last))
-    return runs.train_grouped(sweep, int(max_group) if max_group else max(1, len(sweep)))

@@ -303,7 +303,6 @@ def early_settings(config: dict) -> dict | None:
 def inputs(config: dict) -> dict:
     """The files the claims job reads: ``structured``, ``fig9`` and ``fig4`` are lists, empty when structured
     pruning, early pruning or rewinding (a one-epoch schedule) is off."""
-    from .. import figures
     from ..rewinding import plan as rewinding
     from ..early import plan as early
     from ..lpr import plan as lpr
@@ -318,7 +317,8 @@ def inputs(config: dict) -> dict:
         "figA16": lpr.data_path(config, "figA16"),
         "structured": [paths.structured_summary(config["experiment"])] if splan.enabled(config) else [],
         "fig9": [early.data_path(config, "fig9")] if early.enabled(config) else [],
-        "fig4": [rewinding.data_path(config, "fig4")] if "fig4" in figures.default_figures(config) else [],
+        # fig4 is in the default target when there is a late rewinding point (findeval.figures: the rewinding family)
+        "fig4": [rewinding.data_path(config, "fig4")] if rewinding.settings(config)["late_epoch"] is not None else [],
     }
 
 

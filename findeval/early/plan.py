@@ -47,8 +47,8 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from .. import paths
 from ..a1 import plan as a1
+from ..errors import ConfigError
 from ..hparams import H, format_number
-from ..workflow import ConfigError
 
 log = logging.getLogger("findeval")
 

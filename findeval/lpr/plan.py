@@ -42,8 +42,8 @@ import re
 
 from .. import paths
 from ..a1 import plan as a1
+from ..errors import ConfigError
 from ..hparams import DIMENSIONS, LABELS, SLUG, H, format_number
-from ..workflow import ConfigError
 
 log = logging.getLogger("findeval")
 

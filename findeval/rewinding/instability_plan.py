@@ -33,8 +33,8 @@ import logging
 
 from .. import paths
 from ..a1 import plan as a1
+from ..errors import ConfigError
 from ..hparams import format_number
-from ..workflow import ConfigError
 from . import plan as rewinding
 
 log = logging.getLogger("findeval")

@@ -45,8 +45,8 @@ import re
 
 from .. import paths
 from ..a1 import plan as a1
+from ..errors import ConfigError
 from ..hparams import H, format_number
-from ..workflow import ConfigError
 
 log = logging.getLogger("findeval")
 
