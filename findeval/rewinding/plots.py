@@ -15,20 +15,21 @@ import pandas as pd
 from ..hparams import format_number
 from ..io import atomic_path, read_json
 from ..lpr import plots as lpr_plots
+from ..plotting import check_line_file
 
 TABLE_COLUMNS = ["figure", "panel", "line", "seed", "level", "late_epoch", "alpha", "test_error", "test_accuracy",
                  "instability", "sparsity", "path"]
 
 
 def interpolation_table(params: dict) -> pd.DataFrame:
+    """figA13's table (:data:`TABLE_COLUMNS`): per panel, line, seed and alpha, the interpolated network's test
+    error and accuracy, from the instability records (each checked to be its planned seed and level)."""
     rows = []
     for p, panel in enumerate(params["panels"]):
         for line in panel["lines"]:
             for f in line["files"]:
                 r = read_json(f["path"])
-                if int(r["level"]) != f["level"] or int(r["seed"]) != f["seed"]:
-                    raise ValueError(f"{f['path']} is seed {r['seed']} level {r['level']}, expected seed "
-                                     f"{f['seed']} level {f['level']}")
+                check_line_file(f, r)
                 for pt in r["interpolation"]:
                     rows.append({"figure": params["figure"], "panel": p, "line": line["label"], "seed": f["seed"],
                                  "level": f["level"], "late_epoch": r["late_epoch"], "alpha": pt["alpha"],
