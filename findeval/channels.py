@@ -40,6 +40,7 @@ class Topology:
     fc_in: str
 
     def sizes(self, model: nn.Module) -> dict:
+        """The channel count of every group in ``model`` (its first BN's width)."""
         mods = dict(model.named_modules())
         return {g: mods[bns[0]].num_features for g, bns in self.groups.items()}
 

@@ -56,6 +56,7 @@ class GroupedLinear(nn.Module):
         self.bias = nn.Parameter(torch.empty(groups, out_features))
 
     def forward(self, x):
+        """``(B, G * in)`` -> ``(G, B, out)``: network g's layer on block g."""
         xg = x.reshape(x.shape[0], self.groups, self.in_features).transpose(0, 1)  # (G, B, in)
         return torch.baddbmm(self.bias.unsqueeze(1), xg, self.weight.transpose(1, 2))
 
@@ -219,6 +220,7 @@ class GroupResume(Resume):
     has stopped) per epoch."""
 
     def save_group(self, epoch: int, grouped, opt, rows: list, elapsed: float, group_state: dict) -> None:
+        """Save the group's state after ``epoch`` completed epochs (atomically; a lost file only costs time)."""
         state = {
             "format": RESUME_FORMAT, "format_version": RESUME_VERSION, "kind": GROUP_RESUME_KIND,
             "fingerprint": self.fingerprint, "epoch": int(epoch),
@@ -231,6 +233,7 @@ class GroupResume(Resume):
             torch.save(state, tmp)
 
     def load(self, model, epochs: int, log=None):
+        """:meth:`findeval.training.Resume.load`, and the file must be this group's (same size, grouped kind)."""
         state = super().load(model, epochs, log)
         if state is not None and (state.get("kind") != GROUP_RESUME_KIND or "group" not in state
                                   or len(state["history"][0]) != model.groups):

@@ -53,6 +53,7 @@ class Augment:
 
     @classmethod
     def from_config(cls, block: dict | None) -> "Augment":
+        """The config's ``dataset.augment`` block (None or empty: no augmentation)."""
         if not block:
             return cls(enabled=False)
         return cls(tuple(block.get("crop_scale", cls.crop_scale)), tuple(block.get("crop_ratio", cls.crop_ratio)),
@@ -75,6 +76,7 @@ class SGD:
         self.buffers = None
 
     def zero_grad(self) -> None:
+        """Drop every parameter's gradient."""
         for p in self.params:
             p.grad = None
 
@@ -104,9 +106,11 @@ class SGD:
             torch._foreach_addcmul_(params, grads, lr_scales, value=-lr)
 
     def state_dict(self) -> dict:
+        """The momentum buffers (copies; None before the first step)."""
         return {"buffers": None if self.buffers is None else [b.clone() for b in self.buffers]}
 
     def load_state_dict(self, state: dict) -> None:
+        """Set the momentum buffers from :meth:`state_dict` (copies)."""
         self.buffers = None if state["buffers"] is None else [b.clone() for b in state["buffers"]]
 
 
@@ -166,6 +170,8 @@ class Resume:
         return state
 
     def save(self, epoch: int, model, opt: "SGD", history: list, elapsed: float) -> None:
+        """Save the state after ``epoch`` completed epochs (atomically, without fsync: a lost file only costs
+        time)."""
         state = {
             "format": RESUME_FORMAT,
             "format_version": RESUME_VERSION,
@@ -185,6 +191,7 @@ class Resume:
         return self.every > 0 and epoch < epochs and epoch % self.every == 0
 
     def remove(self) -> None:
+        """Delete the file (once the run's outputs are written); no file is fine."""
         try:
             os.unlink(self.path)
         except FileNotFoundError:
@@ -210,6 +217,7 @@ PRECISIONS = ("fp32", "bf16")
 
 
 def check_precision(precision: str) -> None:
+    """A ValueError unless ``precision`` is one of :data:`PRECISIONS`."""
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; choose from {', '.join(PRECISIONS)}")
 
@@ -224,6 +232,7 @@ def autocast(device, precision: str):
 
 @torch.no_grad()
 def apply_masks(params: list, masks: list) -> None:
+    """Multiply each parameter by its mask in place (:func:`mask_tensors`): pruned weights become exactly 0."""
     if params:
         torch._foreach_mul_(params, masks)
 
@@ -231,6 +240,8 @@ def apply_masks(params: list, masks: list) -> None:
 @torch.no_grad()
 def evaluate(model, x_uint8, y, mean, std, batch_size: int = 1024, *, precision: str = "fp32",
              channels_last: bool = False) -> dict:
+    """Test loss (mean cross-entropy) and accuracy of ``model`` on uint8 images ``x_uint8`` normalised with
+    ``mean``/``std``, in eval mode, in batches of ``batch_size``."""
     check_precision(precision)
     model.eval()
     correct, loss, n = 0, 0.0, len(y)

@@ -48,6 +48,8 @@ def panel_title(panel: dict, letter: str) -> str:
 
 
 def panel_frame(panel: dict, table: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """The rows a panel draws, labelled by curve (column ``label``), and the curves' order; a curve without runs
+    is a ValueError naming it."""
     if panel["compare"] == "best":
         df = analysis.best_by_level(table, panel["lines"])
         if df.empty:
@@ -85,6 +87,8 @@ def zoom_accuracy_axis(ax, df: pd.DataFrame) -> None:
 
 
 def draw_figure(fig: str, params: dict, table: pd.DataFrame, *, pdf: str, png: str, style: dict) -> None:
+    """Draw A1 figure ``fig`` (the registry's ``"metrics"`` loader: ``params`` from
+    :func:`findeval.a1.plan.figure_params`, ``table`` the summary of its files) to ``pdf`` and ``png``."""
     import matplotlib
 
     matplotlib.use("Agg")

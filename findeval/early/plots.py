@@ -63,6 +63,7 @@ def distance_table(traj: pd.DataFrame, figure: str = "figA19") -> pd.DataFrame:
 
 
 def _save(f, pdf: str, png: str, dpi) -> None:
+    """Write figure ``f`` to ``pdf`` and ``png`` (atomically) and close it."""
     import matplotlib.pyplot as plt
 
     for path in (pdf, png):
@@ -73,6 +74,8 @@ def _save(f, pdf: str, png: str, dpi) -> None:
 
 def draw_figure(params: dict, *, pdf: str, png: str, table_out: str | None = None,
                 style: dict | None = None) -> pd.DataFrame:
+    """Draw fig9, figA18 or figA19 (``params`` from :func:`findeval.early.plan.figure_params`, which lists the
+    files) to ``pdf`` and ``png``; returns (and with ``table_out`` writes) the table of what it draws."""
     import matplotlib
 
     matplotlib.use("Agg")

@@ -131,7 +131,9 @@ def _draw_accuracy(ax, df: pd.DataFrame, panel: dict, style: dict) -> None:
 
 def draw_figure(params: dict, *, pdf: str, png: str, table_out: str | None = None, style: dict | None = None) -> \
         pd.DataFrame:
-    """Draw one LPR figure; returns (and with ``table_out`` writes) the table of what it draws."""
+    """Draw one LPR figure (``params`` from :func:`findeval.lpr.plan.figure_params`, which lists the files; the
+    registry's loader None) to ``pdf`` and ``png``; returns (and with ``table_out`` writes) the table of what it
+    draws (:func:`figure_table`)."""
     import matplotlib
 
     matplotlib.use("Agg")

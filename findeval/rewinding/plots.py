@@ -40,6 +40,8 @@ def interpolation_table(params: dict) -> pd.DataFrame:
 
 def draw_interpolation(params: dict, *, pdf: str, png: str, table_out: str | None = None,
                        style: dict | None = None) -> pd.DataFrame:
+    """Draw figure A13 (``interpolation`` panels) to ``pdf`` and ``png``; returns (and with ``table_out`` writes)
+    :func:`interpolation_table`."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -78,6 +80,8 @@ def draw_interpolation(params: dict, *, pdf: str, png: str, table_out: str | Non
 
 
 def draw_figure(params: dict, *, pdf: str, png: str, table_out: str | None = None, style: dict | None = None):
+    """Draw fig4, figA13 or figA14 (``params`` from the rewinding or instability planner's ``figure_params``):
+    interpolation panels here, accuracy panels by :func:`findeval.lpr.plots.draw_figure`; returns the table."""
     if any(panel["type"] == "interpolation" for panel in params["panels"]):
         return draw_interpolation(params, pdf=pdf, png=png, table_out=table_out, style=style)
     return lpr_plots.draw_figure(params, pdf=pdf, png=png, table_out=table_out, style=style)

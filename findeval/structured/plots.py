@@ -118,7 +118,8 @@ def panel_title(panel: dict, letter: str) -> str:
 
 
 def draw_figure(params: dict, table: pd.DataFrame, *, pdf: str, png: str, style: dict | None = None) -> None:
-    """Draw a structured figure described by :func:`findeval.structured.plan.figure_params`."""
+    """Draw a structured figure described by :func:`findeval.structured.plan.figure_params` (the registry's
+    ``"structured"`` loader: ``table`` is :func:`load_table` of its files) to ``pdf`` and ``png``."""
     import matplotlib
 
     matplotlib.use("Agg")
