@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import analysis
 from .hparams import LABELS, H, format_number
 
 #: Random baselines keep one look across every panel and figure: grey, dashed / dotted.
@@ -64,8 +65,6 @@ def check_line_file(f: dict, record) -> None:
 def line_metrics(line: dict):
     """``(file, metrics row)`` for every file of a figure line (``line["files"]``, metrics.json files), in order:
     the rows of :func:`findeval.analysis.load_metrics`, each checked by :func:`check_line_file`."""
-    from . import analysis
-
     table = analysis.load_metrics([f["path"] for f in line["files"]]).set_index("path")
     for f in line["files"]:
         r = table.loc[f["path"]]
