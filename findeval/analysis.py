@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 import os
+from typing import Callable
 
 import numpy as np
 import pandas as pd
 
 from .hparams import H
+from .io import atomic_path
 
 COLUMNS = [
     "experiment", "kind", "role", "level", "seed", "sparsity", "test_accuracy", "test_loss", "train_loss",
@@ -25,6 +27,7 @@ COLUMNS = [
 
 
 def _row(path: str, m: dict) -> dict:
+    """The summary row of one metrics.json (without ``experiment``)."""
     hf = H(**m["H_find"]) if m.get("H_find") else None
     he = H(**m["H_eval"])
     return {
@@ -71,36 +74,62 @@ def check_fractions(path, row: dict) -> None:
 REQUIRED_KEYS = ("kind", "level", "seed", "sparsity", "test_accuracy", "H_eval")
 
 
-def load_metrics(paths, experiment: str = "") -> pd.DataFrame:
+def read_metrics_file(path) -> dict:
+    """One metrics.json as a dict; a file that is not JSON, or not a JSON object, is a ValueError naming it."""
+    with open(path) as fh:
+        try:
+            m = json.load(fh)
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise ValueError(f"metrics file {path} is not valid JSON: {err}") from err
+    if not isinstance(m, dict):
+        raise ValueError(f"metrics file {path} must hold a JSON object, not {type(m).__name__}")
+    return m
+
+
+def read_table(paths, row: Callable[[str, dict], dict], columns: list, order: list, *, experiment: str = "",
+               required=REQUIRED_KEYS, what: str = "was it written by findeval?",
+               check: Callable[[str, dict], None] | None = None) -> pd.DataFrame:
+    """The one reader of metrics files into a tidy table (the A1 summary, :func:`load_metrics`, and the
+    structured table, :func:`findeval.structured.plots.load_table`).
+
+    Each file (:func:`read_metrics_file`) must hold the ``required`` keys (else a ValueError naming the file,
+    what it lacks and ``what``); ``row(path, metrics)`` makes its row (a KeyError, TypeError or ValueError there
+    is a malformed entry, named), ``check(path, row)`` may refuse it. Columns ``columns`` (``experiment``
+    first, filled with ``experiment``), rows sorted by ``order`` (stable: files in the given order on ties)."""
     rows = []
     for p in paths:
-        with open(p) as fh:
-            try:
-                m = json.load(fh)
-            except (json.JSONDecodeError, UnicodeDecodeError) as err:
-                raise ValueError(f"metrics file {p} is not valid JSON: {err}") from err
-        if not isinstance(m, dict):
-            raise ValueError(f"metrics file {p} must hold a JSON object, not {type(m).__name__}")
-        missing = [k for k in REQUIRED_KEYS if k not in m]
+        m = read_metrics_file(p)
+        missing = [k for k in required if k not in m]
         if missing:
-            raise ValueError(f"metrics file {p} lacks {', '.join(missing)} (was it written by findeval?)")
+            raise ValueError(f"metrics file {p} lacks {', '.join(missing)} ({what})")
         try:
-            row = _row(p, m)
+            r = row(p, m)
         except (KeyError, TypeError, ValueError) as err:
             raise ValueError(f"metrics file {p} has a malformed entry: {type(err).__name__}: {err}") from err
-        check_fractions(p, row)
-        rows.append({"experiment": experiment, **row})
-    df = pd.DataFrame(rows, columns=COLUMNS)
-    return df.sort_values(["kind", "hfind", "heval", "seed", "level"], kind="stable").reset_index(drop=True)
+        if check is not None:
+            check(p, r)
+        rows.append({"experiment": experiment, **r})
+    df = pd.DataFrame(rows, columns=columns)
+    return df.sort_values(order, kind="stable").reset_index(drop=True)
 
 
-def write_summary(paths, out: str, experiment: str = "") -> pd.DataFrame:
-    from .io import atomic_path
+def load_metrics(paths, experiment: str = "") -> pd.DataFrame:
+    """The summary table (module docstring) of the metrics files ``paths``: one row per run, sorted by kind,
+    H_find, H_eval, seed and level; accuracies and sparsities checked to be fractions (:func:`check_fractions`)."""
+    return read_table(paths, _row, COLUMNS, ["kind", "hfind", "heval", "seed", "level"], experiment=experiment,
+                      check=check_fractions)
 
-    df = load_metrics(paths, experiment)
+
+def write_table(df: pd.DataFrame, out: str) -> pd.DataFrame:
+    """Write ``df`` as CSV (no index) to ``out``, atomically; returns ``df``."""
     with atomic_path(out) as tmp:
         df.to_csv(tmp, index=False)
     return df
+
+
+def write_summary(paths, out: str, experiment: str = "") -> pd.DataFrame:
+    """:func:`load_metrics` of ``paths``, written to ``out`` (``results/<experiment>/summary.csv``)."""
+    return write_table(load_metrics(paths, experiment), out)
 
 
 def line_frame(table: pd.DataFrame, kind: str, hfind: str | None, heval: str) -> pd.DataFrame:
@@ -143,4 +172,5 @@ def mean_curve(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def expected_runs(paths) -> int:
+    """How many of ``paths`` exist."""
     return sum(1 for p in paths if os.path.exists(p))

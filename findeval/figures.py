@@ -24,36 +24,65 @@ from dataclasses import dataclass
 from importlib import import_module
 from typing import Callable
 
+from . import paths
 from .a1 import plan
+from .claims import plan as claims
+from .structured import plan as structured_plan
+from .workflow import dataset_ready
 
 
 def _module(name: str):
+    """``findeval.<name>`` (a planner or plots module, imported when first asked for)."""
     return import_module(f"findeval.{name}")
 
 
 @dataclass(frozen=True)
 class Family:
-    """One kind of figure (see the module docstring)."""
+    """One kind of figure (see the module docstring). The contract of its two modules:
 
+    - the **planner** (torch-free, imported by the Snakefile) has ``figure_inputs(config, fig) -> list[str]``, the
+      files the figure reads (a rule's input function: called at DAG time), ``figure_params(config, fig) ->
+      dict``, what it draws besides its files, as plain values (panels, lines with their files, levels,
+      labels: the rule's ``params.figure``, read by the report captions too), and, for a family with ``table``,
+      ``data_path(config, fig) -> str``, the CSV of what it draws;
+    - the **plots** module has ``draw_figure``, called by :func:`draw` in the figure job with the signature the
+      ``loader`` gives: ``"metrics"``: ``draw_figure(fig, params, table, *, pdf, png, style)`` (``table``: the A1
+      summary of the files, :func:`findeval.analysis.load_metrics`); ``"structured"``: ``draw_figure(params,
+      table, *, pdf, png, style)`` (the plots module's own ``load_table`` of the files); None: ``draw_figure(params,
+      *, pdf, png, table_out, style)``, which reads the files listed in ``params`` itself and, with ``table_out``,
+      writes the table of what it draws there. Every figure is written to ``pdf`` and ``png``, atomically.
+    """
+
+    #: the family's name (the figure rule's ``params.family``, :func:`draw`'s ``family``)
     name: str
+    #: its planner, a module below ``findeval`` (``"lpr.plan"``)
     planner: str
+    #: its plots module (``"lpr.plots"``)
     plots: str
+    #: how the files are read before ``draw_figure``: ``"metrics"``, ``"structured"`` or None (the plots read them)
     loader: str | None
+    #: whether the figure job also writes the table it draws (the planner's ``data_path``)
     table: bool
+    #: the figures that get a rule, for a config
     rules: Callable[[dict], list]
+    #: those of them in the default target, for a config
     default: Callable[[dict], list]
 
     def inputs(self, config: dict, fig: str) -> list[str]:
+        """The planner's ``figure_inputs``: the files ``fig`` reads."""
         return _module(self.planner).figure_inputs(config, fig)
 
     def params(self, config: dict, fig: str) -> dict:
+        """The planner's ``figure_params``: what ``fig`` draws, as plain values."""
         return _module(self.planner).figure_params(config, fig)
 
     def table_path(self, config: dict, fig: str) -> str | None:
+        """The planner's ``data_path`` for a family that writes its table, else None."""
         return _module(self.planner).data_path(config, fig) if self.table else None
 
 
 def _early_enabled(config: dict) -> bool:
+    """Early pruning is on (``early.plan.enabled``)."""
     return _module("early.plan").enabled(config)
 
 
@@ -63,10 +92,12 @@ def _late(config: dict) -> bool:
 
 
 def _structured_enabled(config: dict) -> bool:
+    """Structured pruning is on (``structured.plan.enabled``)."""
     return _module("structured.plan").enabled(config)
 
 
 def _figs(name: str) -> tuple:
+    """The ``FIGURES`` of a planner."""
     return tuple(_module(name).FIGURES)
 
 
@@ -133,8 +164,6 @@ def tables(config: dict, fig: str) -> dict:
 def default_figures(config: dict) -> list[str]:
     """The figures of the default target: every family's default figures, and figA8/figA9 where their data is
     there to prepare (an unset ``dataset.root`` leaves them out)."""
-    from .workflow import dataset_ready
-
     figs = [fig for family in FAMILIES for fig in family.default(config)]
     return figs + [fig for fig, runs in plan.other_model_configs(config).items() if dataset_ready(runs["dataset"])]
 
@@ -147,10 +176,6 @@ def figure_targets(config: dict) -> list[str]:
 def default_target(config: dict, experiments) -> dict[str, list[str]]:
     """The inputs of ``rule all``, by name: the summary, every default figure, the structured tables, the claims
     and the regime table of every experiment (``experiments``: the main one and figA8/figA9's)."""
-    from . import paths
-    from .claims import plan as claims
-    from .structured import plan as structured_plan
-
     figures = figure_targets(config)
     return {
         "summary": [paths.summary(config["experiment"])],

@@ -38,10 +38,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import data as data_mod
-from . import regime
+from . import models as models_mod
 from .hparams import H
+from .io import atomic_path
 from .training import (RESUME_FORMAT, RESUME_VERSION, SGD, Augment, Resume, Schedule, apply_masks, autocast,
-                       check_precision, epoch_batches, evaluate)
+                       check_precision, epoch_batches, epoch_row, evaluate, make_optimizer, plan_epochs, prepare_model,
+                       restore, row_text, run_result)
 
 
 class GroupedLinear(nn.Module):
@@ -54,6 +56,7 @@ class GroupedLinear(nn.Module):
         self.bias = nn.Parameter(torch.empty(groups, out_features))
 
     def forward(self, x):
+        """``(B, G * in)`` -> ``(G, B, out)``: network g's layer on block g."""
         xg = x.reshape(x.shape[0], self.groups, self.in_features).transpose(0, 1)  # (G, B, in)
         return torch.baddbmm(self.bias.unsqueeze(1), xg, self.weight.transpose(1, 2))
 
@@ -217,8 +220,7 @@ class GroupResume(Resume):
     has stopped) per epoch."""
 
     def save_group(self, epoch: int, grouped, opt, rows: list, elapsed: float, group_state: dict) -> None:
-        from .io import atomic_path
-
+        """Save the group's state after ``epoch`` completed epochs (atomically; a lost file only costs time)."""
         state = {
             "format": RESUME_FORMAT, "format_version": RESUME_VERSION, "kind": GROUP_RESUME_KIND,
             "fingerprint": self.fingerprint, "epoch": int(epoch),
@@ -231,6 +233,7 @@ class GroupResume(Resume):
             torch.save(state, tmp)
 
     def load(self, model, epochs: int, log=None):
+        """:meth:`findeval.training.Resume.load`, and the file must be this group's (same size, grouped kind)."""
         state = super().load(model, epochs, log)
         if state is not None and (state.get("kind") != GROUP_RESUME_KIND or "group" not in state
                                   or len(state["history"][0]) != model.groups):
@@ -241,8 +244,6 @@ class GroupResume(Resume):
 
 
 def _as_models(models_or_states, spec):
-    from . import models as models_mod
-
     out = []
     for m in models_or_states:
         if isinstance(m, nn.Module):
@@ -303,212 +304,227 @@ def train_group(models_or_states, data, h: H | list, schedule: Schedule, *, data
     """
     check_precision(precision)
     channels_last = True if channels_last is None else bool(channels_last)
-    per_net_log = list(log) if isinstance(log, (list, tuple)) else None
-    if per_net_log is not None:
-        log = per_net_log[0] if per_net_log else None  # group-wide messages (resume) go to the first
+    log, per_net_log = _split_log(log)
     given_states = not all(isinstance(m, nn.Module) for m in models_or_states)
     nets = _as_models(models_or_states, spec)
+    masks = _check_members(nets, masks, per_net_log)
+    group = _Group(nets, masks, group_hs(h, len(nets)), schedule, device, channels_last)
+    plan = plan_epochs(data, group.h, schedule, first_epoch, stop_epoch)
+    gen = torch.Generator(device="cpu")
+    start_epoch, elapsed = plan.first, 0.0
+    saved = resume.load(group.grouped, schedule.epochs, log) if resume is not None else None
+    if saved is not None:
+        start_epoch, elapsed = group.restore(saved)
+        if log:
+            log(f"resuming group of {group.G} from {resume.path}: epoch {start_epoch} of {schedule.epochs} completed")
+    t0 = time.perf_counter() - elapsed
+    for epoch in range(start_epoch, plan.stop):
+        if all(group.diverged):
+            break
+        sums = group.train_epoch(data, gen, data_seed, epoch, plan, augment, precision)
+        rows = group.end_epoch(epoch, sums, data, precision, t0)
+        _log_rows(rows, log, per_net_log)
+        if resume is not None and resume.due(epoch + 1, plan.stop) and not all(group.diverged):
+            resume.save_group(epoch + 1, group.grouped, group.opt, group.rows_by_epoch, time.perf_counter() - t0,
+                              group.resume_state())
+    return group.results(plan.iters, start_epoch, time.perf_counter() - t0, given_states)
+
+
+def _split_log(log) -> tuple:
+    """(the group-wide log, the per-network logs or None): a list of G callables sends the group-wide messages
+    (resume) to the first."""
+    per_net_log = list(log) if isinstance(log, (list, tuple)) else None
+    if per_net_log is not None:
+        log = per_net_log[0] if per_net_log else None
+    return log, per_net_log
+
+
+def _check_members(nets: list, masks: list | None, per_net_log: list | None) -> list:
+    """The G networks must be at least one, of one architecture, with one mask (or None) and one log each; the
+    masks, one per network."""
     G = len(nets)
     if G == 0:
         raise ValueError("train_group needs at least one network")
     masks = list(masks) if masks is not None else [None] * G
     if len(masks) != G:
         raise ValueError(f"{G} networks but {len(masks)} masks")
-    if isinstance(log, (list, tuple)) and len(log) != G:
-        raise ValueError(f"{G} networks but {len(log)} log callables")
+    if per_net_log is not None and len(per_net_log) != G:
+        raise ValueError(f"{G} networks but {len(per_net_log)} log callables")
     keys = list(nets[0].state_dict())
     shapes = {k: tuple(v.shape) for k, v in nets[0].state_dict().items()}
     for i, net in enumerate(nets[1:], 1):
         s = net.state_dict()
         if list(s) != keys or any(tuple(v.shape) != shapes[k] for k, v in s.items()):
             raise ValueError(f"network {i} does not have network 0's architecture")
-    starts = [{k: v.detach().cpu() for k, v in net.state_dict().items()} for net in nets]
-    counters0 = [{k: v.clone() for k, v in s.items() if _is_counter(k)} for s in starts]
-    grouped = build_grouped(nets[0], G)
-    load_group(grouped, starts)
-    grouped.to(device).train()
-    if channels_last:
-        grouped.to(memory_format=torch.channels_last)
-    mparams, mtensors = group_masks(grouped, masks, device)
-    apply_masks(mparams, mtensors)
-    names = [n for n, p in grouped.named_parameters() if p.requires_grad]
-    hs = group_hs(h, G)
-    h = hs[0]
-    opt = SGD(list(grouped.parameters()), momentum=schedule.momentum, nesterov=schedule.nesterov,
-              weight_decay=h.weight_decay)
-    lr_scales = None  # one H: the scalar update of train(); else per-network LR and weight decay
-    if len(set(hs)) > 1:
-        lr_scales = _per_network(grouped, opt.params, names, [x.lr for x in hs])
-        opt.weight_decay = _per_network(grouped, opt.params, names, [x.weight_decay for x in hs])
-    n = len(data.y_train)
-    bs = min(h.batch_size, n)
-    iters = regime.steps_per_epoch(n, bs)
-    gen = torch.Generator(device="cpu")
-    stop = schedule.epochs if stop_epoch is None else int(stop_epoch)
-    if not 0 <= first_epoch < stop <= schedule.epochs:
-        raise ValueError(f"epochs {first_epoch}..{stop} are not a part of the schedule's {schedule.epochs} epochs")
+    return masks
 
-    histories = [[] for _ in range(G)]
-    rows_by_epoch = []  # for the resume file: per epoch, G rows (None once stopped)
-    diverged = [False] * G
-    frozen: dict[int, dict] = {}  # g -> state dict at divergence
-    start_epoch, elapsed = int(first_epoch), 0.0
-    # forward passes in train mode that each network has seen (BatchNorm's num_batches_tracked)
-    forwards = [0] * G
-    saved = resume.load(grouped, schedule.epochs, log) if resume is not None else None
-    if saved is not None:
-        grouped.load_state_dict(saved["model"])
-        bufs = saved["buffers"]
-        opt.load_state_dict({"buffers": None if bufs is None else [b.to(p.device) for b, p in zip(bufs, opt.params)]})
-        torch.set_rng_state(saved["rng"])
-        rows_by_epoch = [list(r) for r in saved["history"]]
-        for rows in rows_by_epoch:
+
+def _log_rows(rows: list, log, per_net_log) -> None:
+    """Each network's history row of an epoch: to its own log, as train() writes it, or to the group's log,
+    prefixed ``[g/G]`` (None rows: networks that stopped)."""
+    G = len(rows)
+    for g, row in enumerate(rows):
+        if row is None:
+            continue
+        text = row_text(row)
+        if per_net_log is not None:
+            per_net_log[g](text)  # train()'s own message
+        elif log:
+            log(f"[{g + 1}/{G}] {text}")
+
+
+class _Group:
+    """The state of one grouped training (:func:`train_group`'s steps): the G networks and the grouped one, its
+    masks and optimizer (per-network LR and weight decay where the H differ), and per network its history, its
+    divergence, its frozen state once diverged and its training forward passes (BatchNorm's
+    ``num_batches_tracked``, kept outside the grouped network)."""
+
+    def __init__(self, nets: list, masks: list, hs: list[H], schedule: Schedule, device, channels_last: bool):
+        self.nets, self.G, self.schedule, self.device, self.channels_last = nets, len(nets), schedule, device, \
+            channels_last
+        G = self.G
+        starts = [{k: v.detach().cpu() for k, v in net.state_dict().items()} for net in nets]
+        self.counters0 = [{k: v.clone() for k, v in s.items() if _is_counter(k)} for s in starts]
+        self.grouped = build_grouped(nets[0], G)
+        load_group(self.grouped, starts)
+        prepare_model(self.grouped, device, channels_last)
+        self.mparams, self.mtensors = group_masks(self.grouped, masks, device)
+        apply_masks(self.mparams, self.mtensors)
+        self.names = [n for n, p in self.grouped.named_parameters() if p.requires_grad]
+        self.hs, self.h = hs, hs[0]
+        self.opt = make_optimizer(self.grouped, schedule, self.h.weight_decay)
+        self.lr_scales = None  # one H: the scalar update of train(); else per-network LR and weight decay
+        if len(set(hs)) > 1:
+            self.lr_scales = _per_network(self.grouped, self.opt.params, self.names, [x.lr for x in hs])
+            self.opt.weight_decay = _per_network(self.grouped, self.opt.params, self.names,
+                                                 [x.weight_decay for x in hs])
+        self.histories = [[] for _ in range(G)]
+        self.rows_by_epoch = []  # for the resume file: per epoch, G rows (None once stopped)
+        self.diverged = [False] * G
+        self.frozen: dict[int, dict] = {}  # g -> state dict at divergence
+        self.forwards = [0] * G  # forward passes in train mode that each network has seen
+        self.alive = torch.tensor([True] * G, device=device)
+        self.lr, self.factor = self.h.lr, 1.0
+
+    def restore(self, saved: dict) -> tuple[int, float]:
+        """Put a :class:`GroupResume` state back; (the epoch it resumes at, the time already spent)."""
+        restore(self.grouped, self.opt, saved)
+        self.rows_by_epoch = [list(r) for r in saved["history"]]
+        for rows in self.rows_by_epoch:
             for g, row in enumerate(rows):
                 if row is not None:
-                    histories[g].append(row)
+                    self.histories[g].append(row)
         gs = saved["group"]
-        diverged, forwards = list(gs["diverged"]), list(gs["forwards"])
-        frozen = {int(g): s for g, s in gs["frozen"].items()}
-        start_epoch, elapsed = saved["epoch"], saved["elapsed"]
-        if log:
-            log(f"resuming group of {G} from {resume.path}: epoch {start_epoch} of {schedule.epochs} completed")
-    alive = torch.tensor([not d for d in diverged], device=device)
-    t0 = time.perf_counter() - elapsed
+        self.diverged, self.forwards = list(gs["diverged"]), list(gs["forwards"])
+        self.frozen = {int(g): s for g, s in gs["frozen"].items()}
+        self.alive = torch.tensor([not d for d in self.diverged], device=self.device)
+        return saved["epoch"], saved["elapsed"]
 
-    def zero_block(g: int) -> None:
+    def resume_state(self) -> dict:
+        """The per-network part of the resume file (:meth:`GroupResume.save_group`'s ``group_state``)."""
+        return {"diverged": self.diverged, "forwards": self.forwards, "frozen": self.frozen}
+
+    def network_state(self, g: int) -> dict:
+        """Network g's state dict now, its ``num_batches_tracked`` counted from its start."""
+        return extract(self.grouped, g, _counter_offsets(self.counters0[g], self.forwards[g]))
+
+    def zero_block(self, g: int) -> None:
+        """Zero network g's block of the weights and momentum buffers (it diverged: it stops training)."""
         with torch.no_grad():
-            for v in _block_views(grouped, opt.params, names, g):
+            for v in _block_views(self.grouped, self.opt.params, self.names, g):
                 v.zero_()
-            if opt.buffers is not None:
-                for v in _block_views(grouped, opt.buffers, names, g):
+            if self.opt.buffers is not None:
+                for v in _block_views(self.grouped, self.opt.buffers, self.names, g):
                     v.zero_()
 
-    lr, factor = h.lr, 1.0
-    for epoch in range(start_epoch, stop):
-        if all(diverged):
-            break
-        grouped.train()
+    def train_epoch(self, data, gen, data_seed: int, epoch: int, plan, augment: Augment, precision: str) -> dict:
+        """One epoch of every live network (0-based ``epoch``); its sums of training loss, correct predictions and
+        images seen per network, and the networks that diverged in it (``new``)."""
+        G, schedule = self.G, self.schedule
+        self.grouped.train()
         tot_loss, seen = [0.0] * G, [0] * G
-        tot_correct = torch.zeros(G, dtype=torch.long, device=device)
+        tot_correct = torch.zeros(G, dtype=torch.long, device=self.device)
         new_this_epoch = []
-        for it, xb, yb in epoch_batches(data, gen, data_seed, epoch, bs, iters, augment, channels_last):
-            factor = schedule.lr_factor(epoch, it, iters)
-            lr = h.lr * factor
+        for it, xb, yb in epoch_batches(data, gen, data_seed, epoch, plan.batch_size, plan.iters, augment,
+                                        self.channels_last):
+            self.factor = schedule.lr_factor(epoch, it, plan.iters)
+            self.lr = self.h.lr * self.factor
             B = len(yb)
-            with autocast(device, precision):
-                out = grouped(xb)  # (G, B, K)
+            with autocast(self.device, precision):
+                out = self.grouped(xb)  # (G, B, K)
                 per = F.cross_entropy(out.reshape(-1, out.shape[-1]), yb.repeat(G), reduction="none",
                                       label_smoothing=schedule.label_smoothing)
                 losses = per.view(G, B).mean(1)
             values = losses.tolist()
-            newly = [g for g in range(G) if not diverged[g] and not math.isfinite(values[g])]
+            newly = [g for g in range(G) if not self.diverged[g] and not math.isfinite(values[g])]
             for g in newly:  # as train(): weights before this step, BN buffers after this forward pass
-                forwards[g] += 1
-                frozen[g] = extract(grouped, g, _counter_offsets(counters0[g], forwards[g]))
-                diverged[g] = True
+                self.forwards[g] += 1
+                self.frozen[g] = self.network_state(g)
+                self.diverged[g] = True
                 new_this_epoch.append(g)
             if newly:
-                alive = torch.tensor([not d for d in diverged], device=device)
-            if all(diverged):
+                self.alive = torch.tensor([not d for d in self.diverged], device=self.device)
+            if all(self.diverged):
                 break
-            opt.zero_grad()
-            loss = losses.sum() if not any(diverged) else torch.where(alive, losses, 0.0).sum()
+            self.opt.zero_grad()
+            loss = losses.sum() if not any(self.diverged) else torch.where(self.alive, losses, 0.0).sum()
             loss.backward()
-            if lr_scales is None:
-                opt.step(lr)
+            if self.lr_scales is None:
+                self.opt.step(self.lr)
             else:
-                opt.step(factor, lr_scales)
-            apply_masks(mparams, mtensors)
+                self.opt.step(self.factor, self.lr_scales)
+            apply_masks(self.mparams, self.mtensors)
             for g in newly:
-                zero_block(g)
+                self.zero_block(g)
             for g in range(G):
-                if not diverged[g]:
+                if not self.diverged[g]:
                     tot_loss[g] += values[g] * B
                     seen[g] += B
-                    forwards[g] += 1
-            tot_correct += ((out.argmax(2) == yb) & alive[:, None]).sum(1)
-        live = [g for g in range(G) if not diverged[g] or g in new_this_epoch]
-        tests = evaluate_group(grouped, data.x_test, data.y_test, data.mean, data.std, precision=precision,
-                               channels_last=channels_last)
-        correct = tot_correct.tolist()
+                    self.forwards[g] += 1
+            tot_correct += ((out.argmax(2) == yb) & self.alive[:, None]).sum(1)
+        return {"loss": tot_loss, "correct": tot_correct, "seen": seen, "new": new_this_epoch}
+
+    def end_epoch(self, epoch: int, sums: dict, data, precision: str, t0: float) -> list:
+        """Evaluate every network after an epoch (a network that diverged in it with the state it had then) and
+        record its history row (time since ``t0``, a ``time.perf_counter()``); the G rows (None for networks that
+        had stopped before)."""
+        G, new_this_epoch = self.G, sums["new"]
+        live = [g for g in range(G) if not self.diverged[g] or g in new_this_epoch]
+        tests = evaluate_group(self.grouped, data.x_test, data.y_test, data.mean, data.std, precision=precision,
+                               channels_last=self.channels_last)
+        correct = sums["correct"].tolist()
         for g in new_this_epoch:  # a diverged network is evaluated with the state it had when it diverged
-            nets[g].load_state_dict(frozen[g])
-            nets[g].to(device)
-            tests[g] = evaluate(nets[g], data.x_test, data.y_test, data.mean, data.std, precision=precision,
+            self.nets[g].load_state_dict(self.frozen[g])
+            self.nets[g].to(self.device)
+            tests[g] = evaluate(self.nets[g], data.x_test, data.y_test, data.mean, data.std, precision=precision,
                                 channels_last=False)
-        now = round(time.perf_counter() - t0, 3)
+        time_s = round(time.perf_counter() - t0, 3)
         rows = [None] * G
         for g in live:
-            row = {
-                "epoch": epoch + 1,
-                "lr": lr if lr_scales is None else hs[g].lr * factor,
-                "train_loss": tot_loss[g] / max(seen[g], 1),
-                "train_accuracy": correct[g] / max(seen[g], 1),
-                "test_loss": tests[g]["loss"],
-                "test_accuracy": tests[g]["accuracy"],
-                "time_s": now,
-            }
-            histories[g].append(row)
-            rows[g] = row
-            text = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items())
-            if per_net_log is not None:
-                per_net_log[g](text)  # train()'s own message
-            elif log:
-                log(f"[{g + 1}/{G}] {text}")
-        rows_by_epoch.append(rows)
-        if resume is not None and resume.due(epoch + 1, stop) and not all(diverged):
-            resume.save_group(epoch + 1, grouped, opt, rows_by_epoch, time.perf_counter() - t0,
-                              {"diverged": diverged, "forwards": forwards, "frozen": frozen})
-    total = time.perf_counter() - t0
-    results = []
-    for g in range(G):
-        if diverged[g]:
-            state = frozen[g]
-        else:
-            state = extract(grouped, g, _counter_offsets(counters0[g], forwards[g]))
-        nets[g].load_state_dict(state)
-        nets[g].to(device)
-        hist = histories[g]
-        final = hist[-1]
-        res = {
-            "test_accuracy": final["test_accuracy"],
-            "test_loss": final["test_loss"] if math.isfinite(final["test_loss"]) else None,
-            "train_loss": final["train_loss"] if math.isfinite(final["train_loss"]) else None,
-            "diverged": diverged[g],
-            "epochs_completed": len(hist) if not diverged[g] else len(hist) - 1,
-            "iterations_per_epoch": iters,
-            "resumed_from_epoch": start_epoch,
-            "train_time_s": round(total / G, 3),
-            "history": hist,
-            "group_size": G,
-            "group_train_time_s": round(total, 3),
-        }
-        if given_states:
-            res["model"] = nets[g]
-        results.append(res)
-    return results
+            lr = self.lr if self.lr_scales is None else self.hs[g].lr * self.factor
+            rows[g] = epoch_row(epoch + 1, lr, sums["loss"][g], correct[g], sums["seen"][g], tests[g], time_s)
+            self.histories[g].append(rows[g])
+        self.rows_by_epoch.append(rows)
+        return rows
+
+    def results(self, iters: int, start_epoch: int, total: float, given_states: bool) -> list[dict]:
+        """Each network's trained weights put back into its module (a diverged one's as they were when it
+        diverged) and its result (:func:`findeval.training.run_result`, plus ``group_size``,
+        ``group_train_time_s`` and, for state-dict inputs, ``model``)."""
+        G, out = self.G, []
+        for g in range(G):
+            self.nets[g].load_state_dict(self.frozen[g] if self.diverged[g] else self.network_state(g))
+            self.nets[g].to(self.device)
+            res = run_result(self.histories[g], diverged=self.diverged[g], iters=iters, resumed_from=start_epoch,
+                             train_time_s=round(total / G, 3))
+            res.update(group_size=G, group_train_time_s=round(total, 3))
+            if given_states:
+                res["model"] = self.nets[g]
+            out.append(res)
+        return out
 
 
 def _counter_offsets(start_counters: dict, forwards: int) -> dict:
     """Network g's ``num_batches_tracked``: its start value plus the training forward passes it has seen."""
     return {k: v + forwards for k, v in start_counters.items()}
 
-
-# --------------------------------------------------------------------------- jobs: a grouped evaluation sweep
-
-
-def eval_sweep(*, metrics: dict, starts: dict, masks_in: dict, data: str, kind: str, h_find: H | None, h_eval: H,
-               seed: int, training: dict, augment: dict | None, max_group: int | None = None, device: str = "cpu",
-               threads: int = 1, precision: str = "fp32", channels_last: bool | None = None) -> list[dict]:
-    """:func:`findeval.a1.jobs.eval_sweep` with the levels trained as grouped networks (``max_group`` levels at
-    most per group; None: all): the same runs (``jobs.eval_runs``) given to :func:`findeval.runs.train_grouped`,
-    which writes each level's metrics.json with ``train_run``'s keys (plus ``group_size``; ``train_time_s`` and
-    ``wall_time_s`` the level's share of the group's). ``channels_last`` None or False: the grouped path's
-    default layout (NHWC)."""
-    from . import runs
-    from .a1 import jobs
-
-    sweep = jobs.eval_runs(metrics=metrics, starts=starts, masks_in=masks_in, data=data, kind=kind, h_find=h_find,
-                           h_eval=h_eval, seed=seed, training=training, augment=augment, device=device,
-                           threads=threads, precision=precision, channels_last=bool(channels_last))
-    return runs.train_grouped(sweep, int(max_group) if max_group else max(1, len(sweep)))

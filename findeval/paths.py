@@ -190,6 +190,16 @@ def per_level(chain: str, first: int, last: int, *kinds: str, **named: str) -> d
             for level in range(first, last + 1)}
 
 
+def by_level(named, name: str) -> dict[int, str]:
+    """``{L: path}`` from the named files ``<name>_<L>`` of a rule's input or output (the inverse of
+    :func:`per_level`: ``by_level(per_level(d, 1, 2, "mask"), "mask")`` is ``{1: d/level1/mask.h5, 2: ...}``),
+    levels ascending; names of another form are skipped."""
+    prefix = f"{name}_"
+    found = {int(k[len(prefix):]): v for k, v in dict(named).items()
+             if k.startswith(prefix) and k[len(prefix):].isdigit()}
+    return dict(sorted(found.items()))
+
+
 # --------------------------------------------------------------------------- Algorithm A1
 
 

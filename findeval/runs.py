@@ -251,23 +251,16 @@ def check_batch_size(h: H, dataset) -> list[str]:
 
 
 def build_model(spec: dict):
-    """The (unseeded) network of a model spec; a spec with ``channels`` is a narrow structured network."""
-    if spec.get("channels"):
-        from .structured.jobs import build
-
-        return build(spec)
-    from .models import build
+    """The (unseeded) network of a model spec; a spec with ``channels`` is a narrow structured network
+    (:func:`findeval.channels.build`)."""
+    from .channels import build
 
     return build(spec)
 
 
 def init_model(spec: dict, seed: int):
     """:func:`build_model`, initialised reproducibly from ``seed``."""
-    if spec.get("channels"):
-        from .structured.jobs import init_model as init
-
-        return init(spec, seed)
-    from .models import init_model as init
+    from .channels import init_model as init
 
     return init(spec, seed)
 

@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from . import data as data_mod
 from . import regime
 from .hparams import H, derive_seed
+from .io import atomic_path
 from .regime import Schedule  # noqa: F401 (torch-free, with the LR arithmetic; training.Schedule for callers)
 
 
@@ -52,6 +53,7 @@ class Augment:
 
     @classmethod
     def from_config(cls, block: dict | None) -> "Augment":
+        """The config's ``dataset.augment`` block (None or empty: no augmentation)."""
         if not block:
             return cls(enabled=False)
         return cls(tuple(block.get("crop_scale", cls.crop_scale)), tuple(block.get("crop_ratio", cls.crop_ratio)),
@@ -74,6 +76,7 @@ class SGD:
         self.buffers = None
 
     def zero_grad(self) -> None:
+        """Drop every parameter's gradient."""
         for p in self.params:
             p.grad = None
 
@@ -103,9 +106,11 @@ class SGD:
             torch._foreach_addcmul_(params, grads, lr_scales, value=-lr)
 
     def state_dict(self) -> dict:
+        """The momentum buffers (copies; None before the first step)."""
         return {"buffers": None if self.buffers is None else [b.clone() for b in self.buffers]}
 
     def load_state_dict(self, state: dict) -> None:
+        """Set the momentum buffers from :meth:`state_dict` (copies)."""
         self.buffers = None if state["buffers"] is None else [b.clone() for b in state["buffers"]]
 
 
@@ -165,8 +170,8 @@ class Resume:
         return state
 
     def save(self, epoch: int, model, opt: "SGD", history: list, elapsed: float) -> None:
-        from .io import atomic_path
-
+        """Save the state after ``epoch`` completed epochs (atomically, without fsync: a lost file only costs
+        time)."""
         state = {
             "format": RESUME_FORMAT,
             "format_version": RESUME_VERSION,
@@ -186,6 +191,7 @@ class Resume:
         return self.every > 0 and epoch < epochs and epoch % self.every == 0
 
     def remove(self) -> None:
+        """Delete the file (once the run's outputs are written); no file is fine."""
         try:
             os.unlink(self.path)
         except FileNotFoundError:
@@ -211,6 +217,7 @@ PRECISIONS = ("fp32", "bf16")
 
 
 def check_precision(precision: str) -> None:
+    """A ValueError unless ``precision`` is one of :data:`PRECISIONS`."""
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; choose from {', '.join(PRECISIONS)}")
 
@@ -225,6 +232,7 @@ def autocast(device, precision: str):
 
 @torch.no_grad()
 def apply_masks(params: list, masks: list) -> None:
+    """Multiply each parameter by its mask in place (:func:`mask_tensors`): pruned weights become exactly 0."""
     if params:
         torch._foreach_mul_(params, masks)
 
@@ -232,6 +240,8 @@ def apply_masks(params: list, masks: list) -> None:
 @torch.no_grad()
 def evaluate(model, x_uint8, y, mean, std, batch_size: int = 1024, *, precision: str = "fp32",
              channels_last: bool = False) -> dict:
+    """Test loss (mean cross-entropy) and accuracy of ``model`` on uint8 images ``x_uint8`` normalised with
+    ``mean``/``std``, in eval mode, in batches of ``batch_size``."""
     check_precision(precision)
     model.eval()
     correct, loss, n = 0, 0.0, len(y)
@@ -264,6 +274,93 @@ def epoch_batches(data, gen, data_seed: int, epoch: int, bs: int, iters: int, au
         yield it, xb, data.y_train[idx]
 
 
+# --------------------------------------------------------------------------- the training skeleton
+#
+# What train() and findeval.grouped.train_group share: the model on its device and layout, the optimizer, the
+# epochs and iterations of a run, restoring a resume state, an epoch's history row and its log line, the result.
+
+
+@dataclass(frozen=True)
+class Epochs:
+    """The iteration plan of a run: batch size (at most the training set), iterations per epoch
+    (:func:`findeval.regime.steps_per_epoch`), and the epochs ``first .. stop - 1`` of the schedule it runs."""
+
+    batch_size: int
+    iters: int
+    first: int
+    stop: int
+
+
+def plan_epochs(data, h: H, schedule: Schedule, first_epoch: int = 0, stop_epoch: int | None = None) -> Epochs:
+    """:class:`Epochs` of a run on ``data`` with ``h``; epochs outside the schedule are a ValueError."""
+    n = len(data.y_train)
+    bs = min(h.batch_size, n)
+    iters = regime.steps_per_epoch(n, bs)
+    stop = schedule.epochs if stop_epoch is None else int(stop_epoch)
+    if not 0 <= first_epoch < stop <= schedule.epochs:
+        raise ValueError(f"epochs {first_epoch}..{stop} are not a part of the schedule's {schedule.epochs} epochs")
+    return Epochs(bs, iters, int(first_epoch), stop)
+
+
+def prepare_model(model, device, channels_last: bool) -> None:
+    """Move ``model`` to ``device`` in train mode (NHWC weights with ``channels_last``)."""
+    model.to(device).train()
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+
+
+def make_optimizer(model, schedule: Schedule, weight_decay) -> SGD:
+    """The run's :class:`SGD` over ``model``'s parameters (momentum and Nesterov from the schedule)."""
+    return SGD(list(model.parameters()), momentum=schedule.momentum, nesterov=schedule.nesterov,
+               weight_decay=weight_decay)
+
+
+def restore(model, opt: SGD, saved: dict) -> None:
+    """Put a resume state (:meth:`Resume.load`) back: the weights, the momentum buffers (on the parameters'
+    devices) and the global RNG state."""
+    model.load_state_dict(saved["model"])
+    bufs = saved["buffers"]
+    opt.load_state_dict({"buffers": None if bufs is None else [b.to(p.device) for b, p in zip(bufs, opt.params)]})
+    torch.set_rng_state(saved["rng"])
+
+
+def epoch_row(epoch: int, lr: float, loss_sum: float, correct: int, seen: int, test: dict, time_s: float) -> dict:
+    """One epoch's history row (``epoch`` counted from 1): its last LR, the mean training loss and accuracy over
+    the ``seen`` images, the test loss and accuracy (:func:`evaluate`) and the time since the start."""
+    return {
+        "epoch": epoch,
+        "lr": lr,
+        "train_loss": loss_sum / max(seen, 1),
+        "train_accuracy": correct / max(seen, 1),
+        "test_loss": test["loss"],
+        "test_accuracy": test["accuracy"],
+        "time_s": time_s,
+    }
+
+
+def row_text(row: dict) -> str:
+    """A history row as the job log writes it (``epoch=1 lr=0.1 ...``)."""
+    return " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items())
+
+
+def run_result(history: list, *, diverged: bool, iters: int, resumed_from: int, train_time_s: float) -> dict:
+    """What a training returns (:func:`train`; per network, :func:`findeval.grouped.train_group`): the final
+    epoch's test accuracy and losses (None when not finite), divergence, epochs completed (a diverged run's
+    last epoch does not count), iterations per epoch, the epoch it resumed from, its time and its history."""
+    final = history[-1]
+    return {
+        "test_accuracy": final["test_accuracy"],
+        "test_loss": final["test_loss"] if math.isfinite(final["test_loss"]) else None,
+        "train_loss": final["train_loss"] if math.isfinite(final["train_loss"]) else None,
+        "diverged": diverged,
+        "epochs_completed": len(history) if not diverged else len(history) - 1,
+        "iterations_per_epoch": iters,
+        "resumed_from_epoch": resumed_from,
+        "train_time_s": train_time_s,
+        "history": history,
+    }
+
+
 def train(model, data, h: H, schedule: Schedule, *, data_seed: int, mask: dict | None = None,
           augment: Augment = Augment(), device="cpu", log=None, resume: Resume | None = None,
           precision: str = "fp32", channels_last: bool = False, first_epoch: int = 0,
@@ -285,27 +382,17 @@ def train(model, data, h: H, schedule: Schedule, *, data_seed: int, mask: dict |
     module docstring.
     """
     check_precision(precision)
-    model.to(device).train()
-    if channels_last:
-        model.to(memory_format=torch.channels_last)
+    prepare_model(model, device, channels_last)
     params, masks = mask_tensors(model, mask, device)
     apply_masks(params, masks)
-    opt = SGD(list(model.parameters()), momentum=schedule.momentum, nesterov=schedule.nesterov,
-              weight_decay=h.weight_decay)
-    n = len(data.y_train)
-    bs = min(h.batch_size, n)
-    iters = regime.steps_per_epoch(n, bs)
+    opt = make_optimizer(model, schedule, h.weight_decay)
+    plan = plan_epochs(data, h, schedule, first_epoch, stop_epoch)
+    bs, iters, stop = plan.batch_size, plan.iters, plan.stop
     gen = torch.Generator(device="cpu")
-    stop = schedule.epochs if stop_epoch is None else int(stop_epoch)
-    if not 0 <= first_epoch < stop <= schedule.epochs:
-        raise ValueError(f"epochs {first_epoch}..{stop} are not a part of the schedule's {schedule.epochs} epochs")
-    history, diverged, start_epoch, elapsed = [], False, int(first_epoch), 0.0
+    history, diverged, start_epoch, elapsed = [], False, plan.first, 0.0
     saved = resume.load(model, schedule.epochs, log) if resume is not None else None
     if saved is not None:
-        model.load_state_dict(saved["model"])
-        bufs = saved["buffers"]
-        opt.load_state_dict({"buffers": None if bufs is None else [b.to(p.device) for b, p in zip(bufs, opt.params)]})
-        torch.set_rng_state(saved["rng"])
+        restore(model, opt, saved)
         history, start_epoch, elapsed = list(saved["history"]), saved["epoch"], saved["elapsed"]
         if log:
             log(f"resuming from {resume.path}: epoch {start_epoch} of {schedule.epochs} completed")
@@ -330,18 +417,10 @@ def train(model, data, h: H, schedule: Schedule, *, data_seed: int, mask: dict |
             seen += len(yb)
         test = evaluate(model, data.x_test, data.y_test, data.mean, data.std, precision=precision,
                         channels_last=channels_last)
-        row = {
-            "epoch": epoch + 1,
-            "lr": lr,
-            "train_loss": tot_loss / max(seen, 1),
-            "train_accuracy": tot_correct / max(seen, 1),
-            "test_loss": test["loss"],
-            "test_accuracy": test["accuracy"],
-            "time_s": round(time.perf_counter() - t0, 3),
-        }
+        row = epoch_row(epoch + 1, lr, tot_loss, tot_correct, seen, test, round(time.perf_counter() - t0, 3))
         history.append(row)
         if log:
-            log(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
+            log(row_text(row))
         if diverged:
             break
         if on_epoch_end is not None:
@@ -350,15 +429,5 @@ def train(model, data, h: H, schedule: Schedule, *, data_seed: int, mask: dict |
             resume.save(epoch + 1, model, opt, history, time.perf_counter() - t0)
     if channels_last:
         model.to(memory_format=torch.contiguous_format)
-    final = history[-1]
-    return {
-        "test_accuracy": final["test_accuracy"],
-        "test_loss": final["test_loss"] if math.isfinite(final["test_loss"]) else None,
-        "train_loss": final["train_loss"] if math.isfinite(final["train_loss"]) else None,
-        "diverged": diverged,
-        "epochs_completed": len(history) if not diverged else len(history) - 1,
-        "iterations_per_epoch": iters,
-        "resumed_from_epoch": start_epoch,
-        "train_time_s": round(time.perf_counter() - t0, 3),
-        "history": history,
-    }
+    return run_result(history, diverged=diverged, iters=iters, resumed_from=start_epoch,
+                      train_time_s=round(time.perf_counter() - t0, 3))

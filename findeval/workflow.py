@@ -8,11 +8,8 @@ from __future__ import annotations
 import os
 
 from .datasets import REGISTRY
+from .errors import ConfigError  # noqa: F401 (defined in a foundation module, raised by the planners; re-exported)
 from .hparams import H
-
-
-class ConfigError(ValueError):
-    pass
 
 
 #: Files and folders a dataset needs under ``dataset.root`` (existence checks only: no scan of their contents;

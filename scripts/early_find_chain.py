@@ -1,18 +1,17 @@
 """Rule early_find_chain: iterative early pruning for one H_find, pruning epoch k and replicate (findeval.early)."""
 
 import _bootstrap
-from findeval import process
-from findeval.a1 import jobs
+from findeval import paths, process
 from findeval.early import jobs as early_jobs
 from findeval.hparams import H
 
 process.setup_logging(snakemake.log[0])
 p, out = snakemake.params, snakemake.output
 early_jobs.early_chain(
-    trained=jobs.by_level(out, "trained"),
-    metrics=jobs.by_level(out, "metrics"),
-    masks_out=jobs.by_level(out, "mask"),
-    tickets=jobs.by_level(out, "ticket"),
+    trained=paths.by_level(out, "trained"),
+    metrics=paths.by_level(out, "metrics"),
+    masks_out=paths.by_level(out, "mask"),
+    tickets=paths.by_level(out, "ticket"),
     init=snakemake.input.init,
     data=snakemake.input.data,
     h_find=H.parse(p.hfind),

@@ -1,8 +1,7 @@
 """Rules instability (copy B and the interpolation) and late_random_eval_sweep (findeval.rewinding.instability_plan)."""
 
 import _bootstrap
-from findeval import process
-from findeval.a1 import jobs
+from findeval import paths, process
 from findeval.hparams import H
 from findeval.rewinding import instability_jobs
 
@@ -27,8 +26,8 @@ if snakemake.rule == "instability":
 else:
     instability_jobs.random_eval_sweep(
         rkind=w.rkind,
-        metrics=jobs.by_level(out, "metrics"),
-        masks_in=jobs.by_level(inp, "mask"),
+        metrics=paths.by_level(out, "metrics"),
+        masks_in=paths.by_level(inp, "mask"),
         reinit=inp.reinit,
         data=inp.data,
         h_find=H.parse(w.hfind),

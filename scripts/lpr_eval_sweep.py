@@ -1,8 +1,7 @@
 """Rule lpr_eval_sweep: every level of an LPR-constrained chain trained with one H_eval (granularity: chain)."""
 
 import _bootstrap
-from findeval import process
-from findeval.a1 import jobs
+from findeval import paths, process
 from findeval.hparams import H
 from findeval.lpr import jobs as lpr_jobs
 
@@ -10,9 +9,9 @@ process.setup_logging(snakemake.log[0])
 p, inp = snakemake.params, snakemake.input
 lpr_jobs.constrained_eval_sweep(
     constraint=p.spec["constraint"],
-    metrics=jobs.by_level(snakemake.output, "metrics"),
-    tickets=jobs.by_level(inp, "start"),
-    masks_in=jobs.by_level(inp, "mask"),
+    metrics=paths.by_level(snakemake.output, "metrics"),
+    tickets=paths.by_level(inp, "start"),
+    masks_in=paths.by_level(inp, "mask"),
     data=inp.data,
     h_find=H.parse(p.spec["hfind"]),
     h_eval=H.parse(p.heval),

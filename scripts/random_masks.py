@@ -1,12 +1,12 @@
 """Rules global_random_masks and preserve_lpr_masks: a baseline's random masks of every level."""
 
 import _bootstrap  # noqa: F401
-from findeval import process
+from findeval import paths, process
 from findeval.a1 import jobs
 
 process.setup_logging(snakemake.log[0])
 seed = int(snakemake.wildcards.seed)
-masks_out = jobs.by_level(snakemake.output, "mask")
+masks_out = paths.by_level(snakemake.output, "mask")
 if snakemake.rule == "global_random_masks":
     jobs.global_random_masks(
         masks_out,
@@ -15,5 +15,5 @@ if snakemake.rule == "global_random_masks":
         seed=seed,
     )
 else:
-    jobs.preserve_lpr_masks(masks_out, lottery_masks=jobs.by_level(snakemake.input, "lottery"), seed=seed)
+    jobs.preserve_lpr_masks(masks_out, lottery_masks=paths.by_level(snakemake.input, "lottery"), seed=seed)
 process.exit_now()  # skip torch's interpreter teardown (1-2 s per job)

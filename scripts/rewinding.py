@@ -1,8 +1,7 @@
 """Rules late_theta, late_chain, warmup_chain, lr_rewind_chain and variant_eval_sweep (findeval.rewinding)."""
 
 import _bootstrap
-from findeval import process
-from findeval.a1 import jobs
+from findeval import paths, process
 from findeval.hparams import H
 from findeval.rewinding import jobs as rewinding_jobs
 
@@ -17,10 +16,10 @@ elif rule in ("late_chain", "warmup_chain", "lr_rewind_chain"):
     variant = rule.removesuffix("_chain")
     rewinding_jobs.variant_chain(
         variant=variant,
-        trained=jobs.by_level(out, "trained"),
-        metrics=jobs.by_level(out, "metrics"),
-        masks_out=jobs.by_level(out, "mask"),
-        tickets=jobs.by_level(out, "ticket"),
+        trained=paths.by_level(out, "trained"),
+        metrics=paths.by_level(out, "metrics"),
+        masks_out=paths.by_level(out, "mask"),
+        tickets=paths.by_level(out, "ticket"),
         data=inp.data,
         init=inp.get("init"),
         dense=inp.get("dense"),
@@ -35,9 +34,9 @@ elif rule in ("late_chain", "warmup_chain", "lr_rewind_chain"):
 elif rule == "variant_eval_sweep":
     rewinding_jobs.variant_eval_sweep(
         vdir=w.variant,
-        metrics=jobs.by_level(out, "metrics"),
-        starts=jobs.by_level(inp, "start"),
-        masks_in=jobs.by_level(inp, "mask"),
+        metrics=paths.by_level(out, "metrics"),
+        starts=paths.by_level(inp, "start"),
+        masks_in=paths.by_level(inp, "mask"),
         data=inp.data,
         h_find=H.parse(w.hfind),
         h_eval=H.parse(w.heval),

@@ -102,3 +102,51 @@ def test_mean_curve():
     assert c["std"].tolist() == pytest.approx([np.std([0.8, 0.9], ddof=1), 0.0])
     assert c["n"].tolist() == [2, 1]
     assert c["sparsity"].tolist() == pytest.approx([0.0, 0.2])
+
+
+# --------------------------------------------------------------------------- the shared readers (issue 25, item 4)
+
+
+def test_one_reader_serves_the_structured_table_and_names_what_a_file_lacks(tmp_path):
+    """structured.plots.load_table reads through analysis.read_table: a run's row has the structured columns, and
+    an A1 metrics file (no ratio) is refused with its name and the keys it lacks; a JSON list is refused too."""
+    from findeval.structured import plots as splots
+
+    m = {"kind": "finetune", "seed": 1, "ratio": 0.5, "channels_pruned": 0.5, "params_pruned": 0.6,
+         "flops_pruned": 0.7, "test_accuracy": 0.8, "H_find": A.as_dict(), "H_eval": B.as_dict(), "params": 10}
+    good = tmp_path / "s.json"
+    good.write_text(json.dumps(m))
+    t = splots.load_table([good], experiment="x")
+    assert list(t.columns) == splots.COLUMNS and len(t) == 1
+    assert (t.loc[0, "hfind"], t.loc[0, "heval"], t.loc[0, "ratio"], t.loc[0, "experiment"]) == (A.slug, B.slug, 0.5,
+                                                                                                 "x")
+    a1 = metrics(tmp_path, "a1")
+    with pytest.raises(ValueError, match=r"a1\.json lacks ratio, channels_pruned.*not a structured run's"):
+        splots.load_table([good, a1])
+    listed = tmp_path / "list.json"
+    listed.write_text("[1, 2]")
+    with pytest.raises(ValueError, match="must hold a JSON object"):
+        splots.load_table([listed])
+
+
+def test_the_figure_line_check_names_the_file_that_is_another_run(tmp_path):
+    """plotting.line_metrics yields each file of a line with its row, and stops at a file that is not the seed and
+    level the planner named."""
+    from findeval import plotting
+
+    p0, p1 = metrics(tmp_path, "l1", level=1, seed=0), metrics(tmp_path, "l2", level=2, seed=0)
+    line = {"files": [{"path": str(p0), "seed": 0, "level": 1}, {"path": str(p1), "seed": 0, "level": 2}]}
+    got = [(f["level"], int(r["level"])) for f, r in plotting.line_metrics(line)]
+    assert got == [(1, 1), (2, 2)]
+    line["files"][1]["seed"] = 3
+    with pytest.raises(ValueError, match=r"l2\.json is seed 0 level 2, expected seed 3 level 2"):
+        list(plotting.line_metrics(line))
+
+
+def test_the_label_helper_spells_what_a_panel_varies():
+    from findeval import plotting
+
+    assert plotting.h_label("lr", "find", A.slug, B.slug) == "LR_find = 0.1"
+    assert plotting.h_label("lr", "eval", A.slug, B.slug) == "LR_eval = 0.5"
+    assert plotting.h_label("lr", "all", A.slug, B.slug) == "LR_find = 0.1, LR_eval = 0.5"
+    assert plotting.h_label("lr", "baselines", A.slug, B.slug) is None

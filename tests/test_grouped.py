@@ -285,8 +285,8 @@ def test_group_resume_ends_where_an_uninterrupted_run_ends(digits, tmp_path):
 
 
 def test_grouped_eval_sweep_writes_what_eval_sweep_writes(tmp_path, monkeypatch):
-    """findeval.grouped.eval_sweep (the proposed wiring of jobs.eval_sweep) on real job inputs: a random
-    baseline's sweep of 3 levels. Same metrics keys (+ group_size) and settings as jobs.eval_sweep, losses
+    """jobs.eval_sweep(group=3) (runtime.group: the levels trained as grouped networks) on real job inputs: a
+    random baseline's sweep of 3 levels. Same metrics keys (+ group_size) and settings as jobs.eval_sweep, losses
     within float tolerance after one epoch, the timings a share of the group's, no resume file left."""
     import json
 
@@ -308,8 +308,7 @@ def test_grouped_eval_sweep_writes_what_eval_sweep_writes(tmp_path, monkeypatch)
               augment={"crop_scale": [0.5, 1.0], "crop_ratio": [0.75, 1.333], "flip": False})
     out = {m: {lv: str(tmp_path / m / f"level{lv}" / "metrics.json") for lv in levels} for m in ("one", "grp")}
     jobs.eval_sweep(metrics=out["one"], **kw)
-    written = grouped.eval_sweep(metrics=out["grp"], **kw)
-    assert len(written) == 3
+    jobs.eval_sweep(metrics=out["grp"], group=3, **kw)
     for lv in levels:
         a, b = (json.loads(open(out[m][lv]).read()) for m in ("one", "grp"))
         assert set(b) == set(a) | {"group_size"} and b["group_size"] == 3

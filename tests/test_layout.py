@@ -1,9 +1,15 @@
-"""The package layout (issue 14, outcome 5): a flat foundation, one subpackage per paper feature (mirroring
-rules/), each with a torch-free planning module, its job steps and its plots; no private names across modules."""
+"""The package layout (issue 14, outcome 5; issue 25, item 1): a flat foundation, one subpackage per paper
+feature (mirroring rules/), each with a torch-free planning module, its job steps and its plots, and the flat
+assembly modules that put the features together; imports run downward only (foundation <- features <-
+assembly), with no cycle; no private names across modules.
+
+The import graph, the layers and the cycle search are ``benchmarks/layout_stats.py``'s (which also prints the
+figures: ``python benchmarks/layout_stats.py``)."""
 
 from __future__ import annotations
 
 import ast
+import importlib.util
 import re
 import subprocess
 import sys
@@ -11,10 +17,21 @@ import sys
 from conftest import REPO
 
 PKG = REPO / "findeval"
+_SPEC = importlib.util.spec_from_file_location("findeval_layout_stats", REPO / "benchmarks" / "layout_stats.py")
+layout = sys.modules.setdefault(_SPEC.name, importlib.util.module_from_spec(_SPEC))
+_SPEC.loader.exec_module(layout)
+
 #: Paper features: findeval/<feature>/{plan,jobs,plots}.py (rewinding also holds the instability analysis).
-FEATURES = ("a1", "lpr", "early", "rewinding", "structured", "claims")
-FOUNDATION = ("hparams", "io", "paths", "datasets", "data", "models", "masks", "training", "grouped", "runs",
-              "workflow", "configdoc", "regime", "progress", "figures", "plotting", "analysis", "process")
+FEATURES = layout.FEATURES
+#: The flat modules that assemble the features (they may import them): the figure registry, the config check.
+ASSEMBLY = layout.ASSEMBLY
+#: The flat modules below the features: they import no feature and no assembly module.
+FOUNDATION = ("hparams", "io", "errors", "paths", "datasets", "data", "models", "channels", "masks", "training",
+              "grouped", "runs", "regime", "plotting", "analysis", "process")
+#: Upward imports still there, each to be removed (the test fails once one is gone, so that the list shrinks):
+#: data.py reads MiniPlaces' layout from workflow.py until the dataset records carry their layout (issue 25,
+#: item 2).
+KNOWN_UPWARD = {("findeval.data", "findeval.workflow")}
 BLOCKED = ("torch", "numpy", "h5py")
 IMPORT_LINE = re.compile(r"^\s*(?:from\s+(findeval(?:\.\w+)*)\s+import\s+([^#\n]+)|import\s+(findeval(?:\.\w+)+))", re.M)
 
@@ -78,7 +95,66 @@ def test_every_feature_is_a_package_with_plan_jobs_plots():
     for feature in FEATURES[1:]:
         assert (REPO / "rules" / f"{feature}.smk").is_file(), feature
     flat = sorted(p.stem for p in PKG.glob("*.py") if p.stem != "__init__")
-    assert flat == sorted(FOUNDATION), flat
+    assert flat == sorted(FOUNDATION + ASSEMBLY), flat
+
+
+# --------------------------------------------------------------------------- the direction of imports
+
+
+def test_the_assembly_modules_are_the_ones_that_import_features():
+    """A flat module that imports a feature is an assembly module (named in ASSEMBLY), and each assembly module
+    does import a feature or another assembly module (else it belongs to the foundation): configdoc reads the
+    config through workflow's checks."""
+    edges = layout.import_graph(REPO)
+    importers = {e.source.split(".")[1] for e in edges
+                 if layout.layer(e.target) == "feature" and e.source.count(".") == 1}
+    assert importers - set(ASSEMBLY) <= {s.split(".")[1] for s, _ in KNOWN_UPWARD}, importers
+    above = importers | {e.source.split(".")[1] for e in edges
+                         if layout.layer(e.target) == "assembly" and e.source.count(".") == 1}
+    assert set(ASSEMBLY) <= above, above
+    assert {layout.layer(f"findeval.{m}") for m in FOUNDATION} == {"foundation"}
+
+
+def test_no_module_imports_a_higher_layer():
+    """No foundation module imports a feature or an assembly module, no feature imports an assembly module:
+    module-level and function-local imports alike (but the listed KNOWN_UPWARD, each still there)."""
+    up = layout.upward_imports(layout.import_graph(REPO))
+    pairs = {(e.source, e.target) for e in up}
+    assert [str(e) for e in up if (e.source, e.target) not in KNOWN_UPWARD] == []
+    assert KNOWN_UPWARD <= pairs, f"gone, remove from KNOWN_UPWARD: {sorted(KNOWN_UPWARD - pairs)}"
+
+
+def test_no_import_cycle():
+    """No set of modules imports each other, directly or through others (function-local imports count)."""
+    assert layout.import_cycles(layout.import_graph(REPO)) == []
+
+
+def test_the_layer_and_cycle_checks_can_fail(tmp_path):
+    """A planted package: a foundation module importing a feature at module level, another importing an assembly
+    module inside a function, a feature importing an assembly module, and a cycle made of function-local imports
+    (two foundation modules), plus imports that are allowed (feature -> foundation, assembly -> feature)."""
+    files = {
+        "findeval/__init__.py": "",
+        "findeval/base.py": "from .a1 import jobs\n",
+        "findeval/other.py": "def f():\n    from . import figures\n    from .ring import x\n",
+        "findeval/ring.py": "x = 1\ndef g():\n    import findeval.other\n",
+        "findeval/figures.py": "from .a1 import plan\nfrom . import paths\n",
+        "findeval/paths.py": "",
+        "findeval/a1/__init__.py": "",
+        "findeval/a1/plan.py": "from ..figures import thing\n",
+        "findeval/a1/jobs.py": "from .. import ring\nfrom . import plan\n",
+    }
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    edges = layout.import_graph(tmp_path)
+    up = [(e.source, e.target, e.local) for e in layout.upward_imports(edges)]
+    assert sorted(up) == [("findeval.a1.plan", "findeval.figures", False), ("findeval.base", "findeval.a1.jobs", False),
+                          ("findeval.other", "findeval.figures", True)], up
+    assert layout.import_cycles(edges) == [["findeval.a1.plan", "findeval.figures"],
+                                           ["findeval.other", "findeval.ring"]]
+    assert sorted((p, line) for p, line, own in layout.local_imports(tmp_path) if own) == [
+        ("findeval/other.py", 2), ("findeval/other.py", 3), ("findeval/ring.py", 3)]
 
 
 def _module_aliases(tree: ast.AST, path, root) -> set[str]:

@@ -395,3 +395,12 @@ def test_index_grammar_admits_only_ascii_digits():
         assert re.fullmatch(paths.INDEX, s) and int(s) >= 0
     for s in ["", "-1", "+3", " 3", "3_0", "\u0663", "1.0", "\u00b2"]:  # int() takes some of these: the rules do not
         assert not re.fullmatch(paths.INDEX, s), repr(s)
+
+
+def test_by_level_inverts_per_level():
+    """paths.by_level (the scripts' reader of a chain rule's named files) gives back per_level's files by level,
+    levels ascending, and skips names of another form."""
+    named = paths.per_level("d", 1, 3, "mask", start="ticket")
+    assert paths.by_level(named, "mask") == {1: "d/level1/mask.h5", 2: "d/level2/mask.h5", 3: "d/level3/mask.h5"}
+    assert list(paths.by_level({"start_10": "x", "start_2": "y", "start_x": "z", "starts_1": "w"}, "start")) == [2, 10]
+    assert paths.by_level(named, "metrics") == {}

@@ -178,13 +178,6 @@ def train_run(out_metrics: str, **kwargs) -> dict:
 # process start instead of three per level. "level" gives every step its own job (docs/pipeline.md, "Job granularity").
 
 
-def by_level(named, name: str) -> dict[int, str]:
-    """``{L: path}`` from named files ``{name}_{L}`` (the outputs of the chain rules)."""
-    prefix = f"{name}_"
-    found = {int(k[len(prefix):]): v for k, v in dict(named).items() if k.startswith(prefix) and k[len(prefix):].isdigit()}
-    return dict(sorted(found.items()))
-
-
 #: A find chain's files (:func:`find_chains`' keys -> the rules' output names ``<name>_<level>``)
 CHAIN_FILES = {"trained": "trained", "metrics": "metrics", "masks_out": "mask", "tickets": "ticket"}
 

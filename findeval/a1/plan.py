@@ -417,6 +417,8 @@ def figure_lines(config: dict, fig: str) -> list[Line]:
 
 
 def figure_inputs(config: dict, fig: str) -> list[str]:
+    """The files figure ``fig`` reads (the registry's contract, :class:`findeval.figures.Family`): the metrics files
+    of every line of every panel (figA8/figA9: of their own experiment)."""
     runs = other_model_config(config, fig) if fig in OTHER_FIGURES else config
     files = []
     for line in figure_lines(config, fig):

@@ -15,40 +15,31 @@ import numpy as np
 import pandas as pd
 
 from .. import analysis
-from ..hparams import LABELS, H, format_number
+from ..hparams import LABELS, format_number
 from ..io import atomic_path
-from ..plotting import BASELINE_STYLE, sparsity_axis
+from ..plotting import BASELINE_STYLE, h_label, h_value, sparsity_axis
 
 BASELINE_NAMES = {"global_random": "global random", "preserve_lpr": "preserve LPR"}
 
 
-def _value(slug: str, dim: str) -> str:
-    return format_number(getattr(H.parse(slug), dim))
-
-
 def line_label(panel: dict, kind: str, hfind: str | None, heval: str) -> str:
-    dim, compare = panel["dim"], panel["compare"]
-    name = LABELS[dim]
+    """The legend label of a curve: a random baseline's name, else what the panel varies
+    (:func:`findeval.plotting.h_label`), else ``lottery``."""
     if kind != "lottery":
         return BASELINE_NAMES[kind]
-    if compare == "find":
-        return f"{name}_find = {_value(hfind, dim)}"
-    if compare == "eval":
-        return f"{name}_eval = {_value(heval, dim)}"
-    if compare == "all":
-        return f"{name}_find = {_value(hfind, dim)}, {name}_eval = {_value(heval, dim)}"
-    return "lottery"
+    return h_label(panel["dim"], panel["compare"], hfind, heval) or "lottery"
 
 
 def panel_title(panel: dict, letter: str) -> str:
+    """``(a) LR_eval = 0.1``: the panel's letter and what it holds constant (or compares)."""
     dim, compare, const = panel["dim"], panel["compare"], panel["constant"]
     name = LABELS[dim]
     if compare == "find":
-        text = f"{name}_eval = {_value(const, dim)}"
+        text = f"{name}_eval = {h_value(const, dim)}"
     elif compare == "eval":
-        text = f"{name}_find = {_value(const, dim)}"
+        text = f"{name}_find = {h_value(const, dim)}"
     elif compare == "baselines":
-        text = f"{name}_find = {name}_eval = {_value(const, dim)}"
+        text = f"{name}_find = {name}_eval = {h_value(const, dim)}"
     elif compare == "best":
         text = f"best {name}: decoupled vs coupled"
     else:
@@ -57,6 +48,8 @@ def panel_title(panel: dict, letter: str) -> str:
 
 
 def panel_frame(panel: dict, table: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """The rows a panel draws, labelled by curve (column ``label``), and the curves' order; a curve without runs
+    is a ValueError naming it."""
     if panel["compare"] == "best":
         df = analysis.best_by_level(table, panel["lines"])
         if df.empty:
@@ -94,6 +87,8 @@ def zoom_accuracy_axis(ax, df: pd.DataFrame) -> None:
 
 
 def draw_figure(fig: str, params: dict, table: pd.DataFrame, *, pdf: str, png: str, style: dict) -> None:
+    """Draw A1 figure ``fig`` (the registry's ``"metrics"`` loader: ``params`` from
+    :func:`findeval.a1.plan.figure_params`, ``table`` the summary of its files) to ``pdf`` and ``png``."""
     import matplotlib
 
     matplotlib.use("Agg")

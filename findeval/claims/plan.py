@@ -459,13 +459,13 @@ def trajectory_settings(config: dict) -> dict | None:
 def inputs(config: dict) -> dict:
     """The files the claims job reads: ``structured``, ``fig9`` and ``fig4`` are lists, empty when structured
     pruning, early pruning or rewinding (a one-epoch schedule) is off."""
-    from .. import figures
     from ..rewinding import plan as rewinding
     from ..rewinding import instability_plan as inst
     from ..early import plan as early
     from ..lpr import plan as lpr
     from ..structured import plan as splan
 
+    late = rewinding.settings(config)["late_epoch"] is not None
     return {
         "summary": paths.summary(config["experiment"]),
         "fig6": lpr.data_path(config, "fig6"),
@@ -477,9 +477,10 @@ def inputs(config: dict) -> dict:
         "structured": [paths.structured_summary(config["experiment"])] if splan.enabled(config) else [],
         "fig9": [early.data_path(config, "fig9")] if early.enabled(config) else [],
         **{fig: [early.data_path(config, fig)] if early.enabled(config) else [] for fig in ("figA18", "figA19")},
-        "fig4": [rewinding.data_path(config, "fig4")] if "fig4" in figures.default_figures(config) else [],
-        **{fig: [inst.data_path(config, fig)] if fig in figures.default_figures(config) else []
-           for fig in ("figA13", "figA14")},
+        # fig4, figA13 and figA14 are in the default target when there is a late rewinding point (findeval.figures:
+        # the rewinding and instability families)
+        "fig4": [rewinding.data_path(config, "fig4")] if late else [],
+        **{fig: [inst.data_path(config, fig)] if late else [] for fig in ("figA13", "figA14")},
     }
 
 

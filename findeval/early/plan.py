@@ -47,8 +47,8 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from .. import paths
 from ..a1 import plan as a1
+from ..errors import ConfigError
 from ..hparams import H, format_number
-from ..workflow import ConfigError
 
 log = logging.getLogger("findeval")
 
@@ -120,6 +120,7 @@ def levels(config: dict) -> int:
 
 
 def data_path(config: dict, fig: str) -> str:
+    """The table figure ``fig`` draws, written by its figure job (``results/<exp>/early/<fig>.csv``)."""
     return paths.table(config["experiment"], "early", fig)
 
 
@@ -196,6 +197,8 @@ def figure_params(config: dict, fig: str) -> dict:
 
 
 def figure_inputs(config: dict, fig: str) -> list[str]:
+    """The files figure ``fig`` reads (the registry's contract, :class:`findeval.figures.Family`): every file its
+    lines list."""
     p = figure_params(config, fig)
     lines = [ln for panel in p["panels"] for ln in panel["lines"]] if fig == "fig9" else p["lines"]
     return sorted({f["path"] for ln in lines for f in ln["files"]})

@@ -16,10 +16,9 @@ import string
 
 import pandas as pd
 
-from .. import analysis
 from ..hparams import format_number
 from ..io import atomic_path
-from ..plotting import short_layer_name, sparsity_axis
+from ..plotting import line_metrics, short_layer_name, sparsity_axis
 
 FIG9_COLUMNS = ["figure", "panel", "hfind", "heval", "line", "prune_epoch", "seed", "level", "sparsity",
                 "test_accuracy", "diverged", "find_epochs", "find_epochs_regular", "compute_saved", "path"]
@@ -27,18 +26,13 @@ FIGA19_COLUMNS = ["figure", "hfind", "line", "seed", "epoch", "distance_pp"]
 
 
 def fig9_table(params: dict) -> pd.DataFrame:
+    """Every number fig9 draws (:data:`FIG9_COLUMNS`), one row per (panel, pruning epoch, seed, level)."""
     e = int(params["epochs"])
     rows = []
     for p, panel in enumerate(params["panels"]):
         for line in panel["lines"]:
             k = int(line["prune_epoch"])
-            paths = [f["path"] for f in line["files"]]
-            table = analysis.load_metrics(paths).set_index("path")
-            for f in line["files"]:
-                r = table.loc[f["path"]]
-                if int(r["level"]) != f["level"] or int(r["seed"]) != f["seed"]:
-                    raise ValueError(f"{f['path']} is seed {r['seed']} level {r['level']}, expected seed "
-                                     f"{f['seed']} level {f['level']}")
+            for f, r in line_metrics(line):
                 lv = int(f["level"])
                 rows.append({"figure": params["figure"], "panel": p, "hfind": panel["hfind"],
                              "heval": params["heval"], "line": line["label"], "prune_epoch": k, "seed": f["seed"],
@@ -49,6 +43,7 @@ def fig9_table(params: dict) -> pd.DataFrame:
 
 
 def trajectory_table(params: dict) -> pd.DataFrame:
+    """figA18's table: the LPR trajectory files of every line, each checked to be its line's H_find and seed."""
     frames = []
     for line in params["lines"]:
         for f in line["files"]:
@@ -60,12 +55,15 @@ def trajectory_table(params: dict) -> pd.DataFrame:
 
 
 def distance_table(traj: pd.DataFrame, figure: str = "figA19") -> pd.DataFrame:
+    """figA19's table (:data:`FIGA19_COLUMNS`): per line, seed and epoch, the mean over layers of the absolute
+    difference (pp) between the LPR at that epoch and the final LPR."""
     d = traj.assign(diff=(traj["ratio"] - traj["final_ratio"]).abs() * 100)
     out = d.groupby(["hfind", "line", "seed", "epoch"], sort=False)["diff"].mean().reset_index()
     return out.rename(columns={"diff": "distance_pp"}).assign(figure=figure)[FIGA19_COLUMNS]
 
 
 def _save(f, pdf: str, png: str, dpi) -> None:
+    """Write figure ``f`` to ``pdf`` and ``png`` (atomically) and close it."""
     import matplotlib.pyplot as plt
 
     for path in (pdf, png):
@@ -76,6 +74,8 @@ def _save(f, pdf: str, png: str, dpi) -> None:
 
 def draw_figure(params: dict, *, pdf: str, png: str, table_out: str | None = None,
                 style: dict | None = None) -> pd.DataFrame:
+    """Draw fig9, figA18 or figA19 (``params`` from :func:`findeval.early.plan.figure_params`, which lists the
+    files) to ``pdf`` and ``png``; returns (and with ``table_out`` writes) the table of what it draws."""
     import matplotlib
 
     matplotlib.use("Agg")

@@ -42,8 +42,8 @@ import re
 
 from .. import paths
 from ..a1 import plan as a1
+from ..errors import ConfigError
 from ..hparams import DIMENSIONS, LABELS, SLUG, H, format_number
-from ..workflow import ConfigError
 
 log = logging.getLogger("findeval")
 
@@ -113,6 +113,7 @@ def mask_path(config: dict, hfind: H, seed: int, level: int) -> str:
 
 
 def data_path(config: dict, fig: str) -> str:
+    """The table figure ``fig`` draws, written by its figure job (``results/<exp>/lpr/<fig>.csv``)."""
     return paths.table(config["experiment"], "lpr", fig)
 
 
@@ -391,5 +392,7 @@ def figure_params(config: dict, fig: str) -> dict:
 
 
 def figure_inputs(config: dict, fig: str) -> list[str]:
+    """The files figure ``fig`` reads (the registry's contract, :class:`findeval.figures.Family`): every file its
+    panels' lines list."""
     return sorted({f["path"] for panel in figure_panels(config, fig) for line in panel["lines"]
                    for f in line["files"]})

@@ -19,11 +19,10 @@ import textwrap
 
 import pandas as pd
 
-from .. import analysis
 from ..hparams import format_number
 from ..io import atomic_path
 from ..masks import read_lpr
-from ..plotting import BASELINE_STYLE, short_layer_name, sparsity_axis
+from ..plotting import BASELINE_STYLE, line_metrics, short_layer_name, sparsity_axis
 
 #: Lines with a fixed look in every panel (fig7): colour index into the palette (None: grey) and dashes.
 LINE_STYLES = {
@@ -38,6 +37,8 @@ TABLE_COLUMNS = ["figure", "panel", "panel_type", "line", "style", "seed", "leve
 
 
 def lpr_rows(fig: str, p: int, panel: dict) -> list[dict]:
+    """The rows of an ``lpr`` panel: per line, seed and level, every layer's pruning ratio (the mask files'
+    ``layer_ratios``), each mask checked to be of its planned level."""
     rows = []
     for line in panel["lines"]:
         for f in line["files"]:
@@ -54,15 +55,11 @@ def lpr_rows(fig: str, p: int, panel: dict) -> list[dict]:
 
 
 def accuracy_rows(fig: str, p: int, panel: dict) -> list[dict]:
+    """The rows of an ``accuracy`` panel: per line, seed and level, the run's sparsity and test accuracy
+    (:func:`findeval.plotting.line_metrics`)."""
     rows = []
     for line in panel["lines"]:
-        paths = [f["path"] for f in line["files"]]
-        table = analysis.load_metrics(paths).set_index("path")
-        for f in line["files"]:
-            r = table.loc[f["path"]]
-            if int(r["level"]) != f["level"] or int(r["seed"]) != f["seed"]:
-                raise ValueError(f"{f['path']} is seed {r['seed']} level {r['level']}, expected seed {f['seed']} "
-                                 f"level {f['level']}")
+        for f, r in line_metrics(line):
             rows.append({"figure": fig, "panel": p, "panel_type": "accuracy", "line": line["label"],
                          "style": line["style"], "seed": f["seed"], "level": f["level"], "sparsity": r["sparsity"],
                          "test_accuracy": r["test_accuracy"], "diverged": bool(r["diverged"]), "path": f["path"]})
@@ -134,7 +131,9 @@ def _draw_accuracy(ax, df: pd.DataFrame, panel: dict, style: dict) -> None:
 
 def draw_figure(params: dict, *, pdf: str, png: str, table_out: str | None = None, style: dict | None = None) -> \
         pd.DataFrame:
-    """Draw one LPR figure; returns (and with ``table_out`` writes) the table of what it draws."""
+    """Draw one LPR figure (``params`` from :func:`findeval.lpr.plan.figure_params`, which lists the files; the
+    registry's loader None) to ``pdf`` and ``png``; returns (and with ``table_out`` writes) the table of what it
+    draws (:func:`figure_table`)."""
     import matplotlib
 
     matplotlib.use("Agg")

@@ -33,8 +33,8 @@ import logging
 
 from .. import paths
 from ..a1 import plan as a1
+from ..errors import ConfigError
 from ..hparams import format_number
-from ..workflow import ConfigError
 from . import plan as rewinding
 
 log = logging.getLogger("findeval")
@@ -136,17 +136,22 @@ def figure_panels(config: dict, fig: str) -> list[dict]:
 
 
 def figure_params(config: dict, fig: str) -> dict:
+    """Everything figure ``fig`` draws, as plain values (Snakemake params): its panels and their lines' files, the
+    rewinding levels and the pruning fraction."""
     return {"figure": fig, "panels": figure_panels(config, fig), "levels": settings(config)["rewind_levels"],
             "fraction": config["pruning"]["fraction"], "experiment": config["experiment"],
             "dataset": config["dataset"]["name"], "model": config["model"]["name"]}
 
 
 def figure_inputs(config: dict, fig: str) -> list[str]:
+    """The files figure ``fig`` reads (the registry's contract, :class:`findeval.figures.Family`): every file its
+    panels' lines list."""
     return sorted({f["path"] for panel in figure_panels(config, fig) for line in panel["lines"]
                    for f in line["files"]})
 
 
 def data_path(config: dict, fig: str) -> str:
+    """The table figure ``fig`` draws, written by its figure job (``results/<exp>/instability/<fig>.csv``)."""
     return paths.table(config["experiment"], "instability", fig)
 
 

@@ -45,8 +45,8 @@ import re
 
 from .. import paths
 from ..a1 import plan as a1
+from ..errors import ConfigError
 from ..hparams import H, format_number
-from ..workflow import ConfigError
 
 log = logging.getLogger("findeval")
 
@@ -201,17 +201,22 @@ def figure_note(config: dict) -> str:
 
 
 def figure_params(config: dict, fig: str = "fig4") -> dict:
+    """Everything figure ``fig`` draws, as plain values (Snakemake params): its panels and their lines' files,
+    levels, the pruning fraction and the figure note."""
     return {"figure": fig, "panels": figure_panels(config, fig), "levels": settings(config)["levels"],
             "fraction": config["pruning"]["fraction"], "experiment": config["experiment"],
             "dataset": config["dataset"]["name"], "model": config["model"]["name"], "note": figure_note(config)}
 
 
 def figure_inputs(config: dict, fig: str = "fig4") -> list[str]:
+    """The files figure ``fig`` reads (the registry's contract, :class:`findeval.figures.Family`): every file its
+    panels' lines list."""
     return sorted({f["path"] for panel in figure_panels(config, fig) for line in panel["lines"]
                    for f in line["files"]})
 
 
 def data_path(config: dict, fig: str = "fig4") -> str:
+    """The table figure ``fig`` draws, written by its figure job (``results/<exp>/rewinding/<fig>.csv``)."""
     return paths.table(config["experiment"], "rewinding", fig)
 
 

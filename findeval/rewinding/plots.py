@@ -15,20 +15,21 @@ import pandas as pd
 from ..hparams import format_number
 from ..io import atomic_path, read_json
 from ..lpr import plots as lpr_plots
+from ..plotting import check_line_file
 
 TABLE_COLUMNS = ["figure", "panel", "line", "seed", "level", "late_epoch", "alpha", "test_error", "test_accuracy",
                  "instability", "sparsity", "path"]
 
 
 def interpolation_table(params: dict) -> pd.DataFrame:
+    """figA13's table (:data:`TABLE_COLUMNS`): per panel, line, seed and alpha, the interpolated network's test
+    error and accuracy, from the instability records (each checked to be its planned seed and level)."""
     rows = []
     for p, panel in enumerate(params["panels"]):
         for line in panel["lines"]:
             for f in line["files"]:
                 r = read_json(f["path"])
-                if int(r["level"]) != f["level"] or int(r["seed"]) != f["seed"]:
-                    raise ValueError(f"{f['path']} is seed {r['seed']} level {r['level']}, expected seed "
-                                     f"{f['seed']} level {f['level']}")
+                check_line_file(f, r)
                 for pt in r["interpolation"]:
                     rows.append({"figure": params["figure"], "panel": p, "line": line["label"], "seed": f["seed"],
                                  "level": f["level"], "late_epoch": r["late_epoch"], "alpha": pt["alpha"],
@@ -39,6 +40,8 @@ def interpolation_table(params: dict) -> pd.DataFrame:
 
 def draw_interpolation(params: dict, *, pdf: str, png: str, table_out: str | None = None,
                        style: dict | None = None) -> pd.DataFrame:
+    """Draw figure A13 (``interpolation`` panels) to ``pdf`` and ``png``; returns (and with ``table_out`` writes)
+    :func:`interpolation_table`."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -77,6 +80,8 @@ def draw_interpolation(params: dict, *, pdf: str, png: str, table_out: str | Non
 
 
 def draw_figure(params: dict, *, pdf: str, png: str, table_out: str | None = None, style: dict | None = None):
+    """Draw fig4, figA13 or figA14 (``params`` from the rewinding or instability planner's ``figure_params``):
+    interpolation panels here, accuracy panels by :func:`findeval.lpr.plots.draw_figure`; returns the table."""
     if any(panel["type"] == "interpolation" for panel in params["panels"]):
         return draw_interpolation(params, pdf=pdf, png=png, table_out=table_out, style=style)
     return lpr_plots.draw_figure(params, pdf=pdf, png=png, table_out=table_out, style=style)

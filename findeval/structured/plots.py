@@ -14,14 +14,15 @@ curves start at the dense network trained with their H_find (0%).
 
 from __future__ import annotations
 
-import json
 import string
 import textwrap
 
 import pandas as pd
 
-from ..hparams import DIMENSIONS, LABELS, H, format_number
+from .. import analysis
+from ..hparams import DIMENSIONS, LABELS, H
 from ..io import atomic_path
+from ..plotting import h_label, h_value
 
 COLUMNS = ["experiment", "kind", "hfind", "heval", "coupled", "seed", "ratio", "channels_pruned", "params",
            "params_pruned", "flops", "flops_pruned", "test_accuracy", "test_loss", "diverged", "epochs",
@@ -34,6 +35,7 @@ X_COLUMNS = {"channels": "channels_pruned", "params": "params_pruned"}
 
 
 def _row(path: str, m: dict) -> dict:
+    """The table row of one structured run's metrics.json (without ``experiment``)."""
     hf, he = H(**m["H_find"]), H(**m["H_eval"])
     return {
         "kind": m["kind"], "hfind": hf.slug, "heval": he.slug, "coupled": hf == he, "seed": int(m["seed"]),
@@ -47,27 +49,21 @@ def _row(path: str, m: dict) -> dict:
     }
 
 
+#: The keys a structured run's metrics.json must have for the table.
+REQUIRED_KEYS = ("kind", "seed", "ratio", "channels_pruned", "params_pruned", "flops_pruned", "test_accuracy",
+                 "H_find", "H_eval")
+
+
 def load_table(paths, experiment: str = "") -> pd.DataFrame:
-    rows = []
-    for p in paths:
-        with open(p) as fh:
-            try:
-                m = json.load(fh)
-            except json.JSONDecodeError as err:
-                raise ValueError(f"metrics file {p} is not valid JSON: {err}") from err
-        try:
-            rows.append({"experiment": experiment, **_row(p, m)})
-        except KeyError as err:
-            raise ValueError(f"metrics file {p} is not a structured run's (lacks {err})") from err
-    df = pd.DataFrame(rows, columns=COLUMNS)
-    return df.sort_values(["kind", "hfind", "heval", "seed", "ratio"], kind="stable").reset_index(drop=True)
+    """The structured table (module docstring) of the metrics files ``paths`` (:func:`findeval.analysis.read_table`),
+    sorted by kind, H_find, H_eval, seed and ratio."""
+    return analysis.read_table(paths, _row, COLUMNS, ["kind", "hfind", "heval", "seed", "ratio"],
+                               experiment=experiment, required=REQUIRED_KEYS, what="not a structured run's metrics")
 
 
 def write_summary(paths, out: str, experiment: str = "") -> pd.DataFrame:
-    df = load_table(paths, experiment)
-    with atomic_path(out) as tmp:
-        df.to_csv(tmp, index=False)
-    return df
+    """:func:`load_table` of ``paths``, written to ``out`` (``results/<exp>/structured/summary.csv``)."""
+    return analysis.write_table(load_table(paths, experiment), out)
 
 
 def line_frame(table: pd.DataFrame, kind: str, hfind: str, heval: str) -> pd.DataFrame:
@@ -90,45 +86,40 @@ def curve(rows: pd.DataFrame, x: str) -> pd.DataFrame:
     }).reset_index().sort_values("ratio")
 
 
-def _value(slug: str, dim: str) -> str:
-    return format_number(getattr(H.parse(slug), dim))
-
-
 def _h_change(hfind: str, heval: str) -> str:
     """H_eval spelled by what differs from H_find (figRethinking titles)."""
     hf, he = H.parse(hfind), H.parse(heval)
     moved = [d for d in DIMENSIONS if getattr(hf, d) != getattr(he, d)]
     if not moved:
         return "H_eval = H_find (coupled)"
-    return ", ".join(f"{LABELS[d]}_eval = {_value(heval, d)} (find {_value(hfind, d)})" for d in moved)
+    return ", ".join(f"{LABELS[d]}_eval = {h_value(heval, d)} (find {h_value(hfind, d)})" for d in moved)
 
 
 def line_label(panel: dict, kind: str, hfind: str, heval: str) -> str:
-    dim, compare = panel["dim"], panel["compare"]
+    """The legend label of a curve: the run kind in a Rethinking panel, else what the panel varies
+    (:func:`findeval.plotting.h_label`; both values unless it compares H_find or H_eval alone)."""
+    compare = panel["compare"]
     if compare == "rethinking":
         return KIND_NAMES[kind]
-    name = LABELS[dim]
-    if compare == "find":
-        return f"{name}_find = {_value(hfind, dim)}"
-    if compare == "eval":
-        return f"{name}_eval = {_value(heval, dim)}"
-    return f"{name}_find = {_value(hfind, dim)}, {name}_eval = {_value(heval, dim)}"
+    return h_label(panel["dim"], compare if compare in ("find", "eval") else "all", hfind, heval)
 
 
 def panel_title(panel: dict, letter: str) -> str:
+    """``(a) LR_eval = 0.1``: the panel's letter and what it holds constant (or compares)."""
     dim, compare, const = panel["dim"], panel["compare"], panel["constant"]
     if compare == "rethinking":
         return f"({letter}) {_h_change(panel['lines'][0][1], const)}"
     name = LABELS[dim]
     if compare == "find":
-        return f"({letter}) {name}_eval = {_value(const, dim)}"
+        return f"({letter}) {name}_eval = {h_value(const, dim)}"
     if compare == "eval":
-        return f"({letter}) {name}_find = {_value(const, dim)}"
+        return f"({letter}) {name}_find = {h_value(const, dim)}"
     return f"({letter}) {name}: H_find x H_eval"
 
 
 def draw_figure(params: dict, table: pd.DataFrame, *, pdf: str, png: str, style: dict | None = None) -> None:
-    """Draw a structured figure described by :func:`findeval.structured.plan.figure_params`."""
+    """Draw a structured figure described by :func:`findeval.structured.plan.figure_params` (the registry's
+    ``"structured"`` loader: ``table`` is :func:`load_table` of its files) to ``pdf`` and ``png``."""
     import matplotlib
 
     matplotlib.use("Agg")
