@@ -72,6 +72,8 @@ REQUIRED_KEYS = ("kind", "level", "seed", "sparsity", "test_accuracy", "H_eval")
 
 
 def load_metrics(paths, experiment: str = "") -> pd.DataFrame:
+    from .provenance import check_metrics
+
     rows = []
     for p in paths:
         with open(p) as fh:
@@ -81,6 +83,7 @@ def load_metrics(paths, experiment: str = "") -> pd.DataFrame:
                 raise ValueError(f"metrics file {p} is not valid JSON: {err}") from err
         if not isinstance(m, dict):
             raise ValueError(f"metrics file {p} must hold a JSON object, not {type(m).__name__}")
+        check_metrics(p, m)  # the run its path names (H_find, H_eval, level, seed, kind)
         missing = [k for k in REQUIRED_KEYS if k not in m]
         if missing:
             raise ValueError(f"metrics file {p} lacks {', '.join(missing)} (was it written by findeval?)")

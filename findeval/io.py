@@ -109,11 +109,15 @@ def read_json(path: str | os.PathLike):
     """Parse a JSON file; errors name the file."""
     try:
         with open(path) as fh:
-            return json.load(fh)
+            data = json.load(fh)
     except FileNotFoundError as err:
         raise FileNotFoundError(f"JSON file not found: {path}") from err
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ValueError(f"{path} is not valid JSON: {err}") from err
+    from .provenance import check_metrics
+
+    check_metrics(path, data)  # a metrics.json is the one its path names (no other JSON file is checked)
+    return data
 
 
 def save_checkpoint(path: str | os.PathLike, state_dict: dict, meta: dict) -> None:
@@ -150,7 +154,11 @@ def load_checkpoint(path: str | os.PathLike, *, require_finite: bool = True) -> 
         nonfinite = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
         if nonfinite:
             raise CheckpointError(f"checkpoint {path} holds NaN or infinite values in: {', '.join(nonfinite[:5])}")
-    return state, obj.get("meta") or {}
+    from .provenance import check_checkpoint
+
+    meta = obj.get("meta") or {}
+    check_checkpoint(path, meta)  # the checkpoint its path names (replicate, level, role, H), before it is used
+    return state, meta
 
 
 def finite_or_none(x):

@@ -285,6 +285,9 @@ def load_mask(path: str | os.PathLike) -> tuple[Mask, dict]:
     for key in ("seeds", "H_find"):
         if key in attrs:
             attrs[key] = json.loads(attrs[key])
+    from .provenance import check_mask
+
+    check_mask(path, attrs)  # the mask its path names (H_find, seed, level, kind), before it is used
     return mask, attrs
 
 
@@ -331,6 +334,9 @@ def read_lpr(path) -> dict:
     missing = [k for k in ("layer_names", "layer_ratios", "layer_pruned", "layer_total") if k not in attrs]
     if missing:
         raise MaskError(f"{path}: mask file lacks the LPR attributes {missing}")
+    from .provenance import check_mask
+
+    check_mask(path, attrs)
     return {"names": list(attrs["layer_names"]), "ratios": [float(x) for x in attrs["layer_ratios"]],
             "pruned": [int(x) for x in attrs["layer_pruned"]], "total": [int(x) for x in attrs["layer_total"]],
             "level": int(attrs["level"]), "sparsity": float(attrs["sparsity"])}

@@ -346,6 +346,10 @@ def load_run(start: str, mask: str | None, data: str, level: int | None, device,
         masks.check_compatible(m, state, f"mask {mask}")
         if attrs.get("level") != level:
             raise masks.MaskError(f"{mask} is level {attrs.get('level')}, expected {level}")
+        if meta.get("role") == "ticket":
+            from .provenance import check_ticket
+
+            check_ticket(start, state, mask, m)  # the ticket rewound with this mask
     if attrs.get(DIVERGED_ATTR) is not None:
         log.warning("mask %s comes from a find chain that diverged at level %s: this run is recorded as diverged",
                     mask, attrs[DIVERGED_ATTR])

@@ -48,6 +48,8 @@ def _row(path: str, m: dict) -> dict:
 
 
 def load_table(paths, experiment: str = "") -> pd.DataFrame:
+    from ..provenance import check_metrics
+
     rows = []
     for p in paths:
         with open(p) as fh:
@@ -55,6 +57,7 @@ def load_table(paths, experiment: str = "") -> pd.DataFrame:
                 m = json.load(fh)
             except json.JSONDecodeError as err:
                 raise ValueError(f"metrics file {p} is not valid JSON: {err}") from err
+        check_metrics(p, m)  # the run its path names
         try:
             rows.append({"experiment": experiment, **_row(p, m)})
         except KeyError as err:
