@@ -301,9 +301,11 @@ def attr_value(v):
 
 
 def file_locking():
-    """HDF5 file locking; set FINDEVAL_HDF5_LOCKING=0 (or HDF5_USE_FILE_LOCKING=FALSE) on NFS/Lustre."""
-    env = os.environ.get("FINDEVAL_HDF5_LOCKING", os.environ.get("HDF5_USE_FILE_LOCKING", ""))
-    return False if env.strip().upper() in ("0", "FALSE", "NO") else None
+    """HDF5 file locking (h5py's ``locking=``): set FINDEVAL_HDF5_LOCKING=0 (or off, or HDF5_USE_FILE_LOCKING=FALSE)
+    on NFS/Lustre; :func:`findeval.io.hdf5_locking` parses it and refuses a value it does not know."""
+    from .io import hdf5_locking
+
+    return hdf5_locking()
 
 
 def apply_mask(state: dict, mask: Mask) -> dict:
