@@ -197,12 +197,11 @@ def check_config(config: dict, *, data: bool = True) -> None:
     if model["name"] != "resnet_cifar" and "depth" in model:
         raise ConfigError(f"model.depth: only resnet_cifar takes a depth ({model['name']} has a fixed one)")
 
-    tr = config["training"]
-    late = [m for m in tr.get("milestones", []) if m >= tr["epochs"]]
-    if late:
-        raise ConfigError(f"training.milestones: {late} are not below training.epochs = {tr['epochs']}")
-    if list(tr.get("milestones", [])) != sorted(tr.get("milestones", [])):
-        raise ConfigError(f"training.milestones must be increasing, got {tr['milestones']}")
+    check_milestones(config["training"], "training")
+    structured = config.get("structured")
+    if isinstance(structured, dict) and isinstance(structured.get("training"), dict) \
+            and "epochs" in structured["training"]:
+        check_milestones(structured["training"], "structured.training")
 
     check_fraction_prunes(config)
 
@@ -220,6 +219,15 @@ def check_config(config: dict, *, data: bool = True) -> None:
                     raise ConfigError(f"grids.{dim}.{phase}: {err}") from err
     if not config["seeds"]:
         raise ConfigError("seeds: at least one seed is needed")
+
+
+def check_milestones(tr: dict, key: str) -> None:
+    """A training block's milestones lie below its epochs (a later one would never decay the LR), increasing."""
+    late = [m for m in tr.get("milestones", []) if m >= tr["epochs"]]
+    if late:
+        raise ConfigError(f"{key}.milestones: {late} are not below {key}.epochs = {tr['epochs']}")
+    if list(tr.get("milestones", [])) != sorted(tr.get("milestones", [])):
+        raise ConfigError(f"{key}.milestones must be increasing, got {tr['milestones']}")
 
 
 def prunable_weights(config: dict) -> int | None:

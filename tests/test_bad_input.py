@@ -720,9 +720,10 @@ def test_full_disk_inside_torch_save(tmp_path, monkeypatch):
     with pytest.raises(io.DiskFullError, match="no space left on device while writing .*init.pt"):
         io.save_checkpoint(target, {"w": torch.zeros(2)}, {})
     monkeypatch.setattr(shutil, "disk_usage", lambda p: Usage(1 << 40, 0, 1 << 40))
-    with pytest.raises(RuntimeError, match="iostream error") as err:  # a real I/O bug, not a full disk
+    with pytest.raises(io.WriteError, match="iostream error") as err:  # a real I/O error, not a full disk
         io.save_checkpoint(target, {"w": torch.zeros(2)}, {})
     assert not isinstance(err.value, io.DiskFullError)
+    assert f"cannot write {target}: an I/O error (RuntimeError: basic_ios::clear: iostream error)" in str(err.value)
 
 
 def test_prune_job_refuses_a_fraction_that_prunes_nothing(files, tmp_path):
