@@ -161,11 +161,22 @@ def check_plans(config: dict, experiments: dict) -> None:
         except Exception as err:
             raise ConfigError(f"{where}: the config cannot be planned: {type(err).__name__}: {err}") from err
 
+    from .a1 import plan as a1
+    from .rewinding import plan as rewinding
+    from .structured import plan as structured
+
+    plan("structured", structured.check, config)  # the parse-time settings of rules/*.smk
+    plan("structured", structured.settings, config)
+    plan("rewinding", rewinding.settings, config)
+    for exp, cfg in experiments.items():
+        plan("runtime.find_group", a1.find_groups, cfg, config["runtime"]["find_group"])
     for fig, _ in figures.rules(config):
         plan(f"figures.{fig}", figures.params, config, fig)
-        plan(f"figures.{fig}", figures.inputs, config, fig)
+        plan(f"figures.{fig}", figures.inputs, config, fig)  # at DAG time in the Snakefile
     plan("the default target", figures.default_target, config, experiments)
     plan("claims", claims.settings, config)
+    plan("claims", claims.inputs, config)
+    plan("claims", claims.targets, config)
 
 
 def check_workflow(config: dict, schema: dict, validate, schema_path: str) -> dict[str, dict]:
@@ -198,10 +209,6 @@ def check_config(config: dict, *, data: bool = True) -> None:
         raise ConfigError(f"model.depth: only resnet_cifar takes a depth ({model['name']} has a fixed one)")
 
     check_milestones(config["training"], "training")
-    structured = config.get("structured")
-    if isinstance(structured, dict) and isinstance(structured.get("training"), dict) \
-            and "epochs" in structured["training"]:
-        check_milestones(structured["training"], "structured.training")
 
     check_fraction_prunes(config)
 
