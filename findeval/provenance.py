@@ -5,14 +5,15 @@ under ``results/<exp>/`` names the same things (the layout of :mod:`findeval.pat
 :data:`findeval.hparams.SLUG`). A file copied from another run, another chain or another level into a path (a
 shared results folder, a sync tool, a hand copy) would be used silently: the readers call this module instead,
 
-- :func:`check_mask` (``masks.load_mask``, ``masks.read_lpr``): ``kind``, ``level``, ``seed``, ``H_find``;
+- :func:`check_mask` (``masks.load_mask``, ``masks.read_lpr``): ``kind``, ``level``, ``seed``, ``H_find`` (and a
+  match-LPR chain's ``H_ref``, an early-pruning chain's ``prune_epoch``);
 - :func:`check_checkpoint` (``io.load_checkpoint``): ``replicate``, ``level``, ``role``, and ``H`` (what a trained
   checkpoint was trained with); :func:`check_ticket` (``runs.load_run``): a ticket is the one rewound with the
   run's mask: its nonzero weights lie exactly in the mask (theta_0 * M is zero where M prunes, and theta_0 is
   nowhere zero). So a ticket of another chain, level or mask is refused without a digest stored in the ticket
   (its bytes, and every output's, stay what they were);
 - :func:`check_metrics` (``analysis.load_metrics``, ``io.read_json`` of a metrics.json, the structured tables):
-  ``kind``, ``level``, ``seed``, ``H_find``, ``H_eval``.
+  ``kind``, ``level``, ``seed``, ``H_find``, ``H_eval`` (``H_ref``, ``prune_epoch``).
 
 A mismatch raises :class:`ProvenanceError` naming the file, what it says and what its path says, before anything
 is computed or written. A path outside the results layout (a test's temporary file) names nothing, and only what
@@ -32,6 +33,9 @@ from .hparams import SLUG, H
 _SLUG = re.compile(SLUG)
 _SEED = re.compile(rf"seed({paths.INDEX})")
 _LEVEL = re.compile(rf"level({paths.INDEX})")
+_EPOCH = re.compile(rf"epoch({paths.INDEX})")
+#: The folder prefix of a match-LPR chain's reference H (``matched/<H_find>/match-<H_ref>``).
+MATCH = "match-"
 
 #: The files whose provenance is checked, by name: what kind of file each is.
 CHECKED = {paths.FILES["mask"]: "mask", paths.FILES["ticket"]: "ticket", paths.FILES["trained"]: "trained",
@@ -59,7 +63,7 @@ class ProvenanceError(ValueError):
 
 def named(path) -> dict:
     """What a results path names: a dict with some of ``file`` (a :data:`CHECKED` kind), ``experiment``, ``seed``,
-    ``level`` (ints), ``H_find``, ``H_eval`` (:class:`H`) and ``kind``; empty for a path outside the layout
+    ``level``, ``prune_epoch`` (ints), ``H_find``, ``H_eval``, ``H_ref`` (:class:`H`) and ``kind``; empty for a path outside the layout
     (no ``results/<exp>/`` folder, or a file name the checks do not cover)."""
     parts = PurePath(str(path)).parts
     file = CHECKED.get(parts[-1]) if parts else None
@@ -78,6 +82,11 @@ def named(path) -> dict:
         out["level"] = int(_LEVEL.fullmatch(after[0]).group(1))
     before = folders[:seat]
     slugs = [H.parse(f) for f in before if _SLUG.fullmatch(f)]
+    for f in before:
+        if f.startswith(MATCH) and _SLUG.fullmatch(f[len(MATCH):]):
+            out["H_ref"] = H.parse(f[len(MATCH):])  # a match-LPR chain's reference (lpr.plan.chain_name)
+        elif _EPOCH.fullmatch(f) and before[:1] == ["early"]:
+            out["prune_epoch"] = int(_EPOCH.fullmatch(f).group(1))  # early pruning's k (paths.early_chain)
     evaluation = any(f in ("eval", "random_eval") for f in before)
     if len(slugs) == 2:
         out["H_find"], out["H_eval"] = slugs
@@ -165,9 +174,19 @@ def check_mask(path, attrs: dict) -> None:
             h_find = json.loads(h_find)
         except ValueError:
             pass
-    record = {**attrs, "H_find": h_find}
+    h_ref = attrs.get("H_ref")
+    if isinstance(h_ref, str):
+        import json
+
+        try:
+            h_ref = json.loads(h_ref)
+        except ValueError:
+            pass
+    record = {**attrs, "H_find": h_find, **({"H_ref": h_ref} if "H_ref" in attrs else {})}
     _compare(path, claims, _entries(record, {"kind": ("kind", "kind"), "level": ("level", "level"),
-                                             "seed": ("seed", "seed"), "H_find": ("H_find", "H_find")}), "mask")
+                                             "seed": ("seed", "seed"), "H_find": ("H_find", "H_find"),
+                                             "H_ref": ("H_ref", "H_ref"),
+                                             "prune_epoch": ("prune_epoch", "prune_epoch")}), "mask")
 
 
 def check_checkpoint(path, meta: dict) -> None:
@@ -231,4 +250,5 @@ def check_metrics(path, record) -> None:
         return
     _compare(path, claims, _entries(record, {"kind": ("kind", "kind"), "level": ("level", "level"),
                                              "seed": ("seed", "seed"), "H_find": ("H_find", "H_find"),
-                                             "H_eval": ("H_eval", "H_eval")}), "metrics file")
+                                             "H_eval": ("H_eval", "H_eval"), "H_ref": ("H_ref", "H_ref"),
+                                             "prune_epoch": ("prune_epoch", "prune_epoch")}), "metrics file")

@@ -18,6 +18,7 @@ import pytest
 from findeval import analysis, io, masks, paths, provenance, training
 from findeval.a1 import jobs
 from findeval.hparams import H
+from findeval.lpr import plan as lpr_plan
 
 MODEL = {"name": "resnet_cifar", "depth": 8, "width": 4}
 TRAINING = {"epochs": 1, "milestones": [], "gamma": 0.2}
@@ -117,6 +118,9 @@ def test_the_path_grammar(tree):
     assert "H_find" not in provenance.named(tree.eval("global_random", H1, 2))
     lpr = provenance.named(f"results/x/eval/matched/{H05.slug}/match-{H1.slug}/{H2.slug}/seed3/level4/metrics.json")
     assert (lpr["H_find"], lpr["H_eval"], lpr["kind"], lpr["seed"], lpr["level"]) == (H05, H2, "match_lpr", 3, 4)
+    assert lpr["H_ref"] == H1
+    early = provenance.named(paths.level_file(paths.early_eval("x", H05.slug, 7, H1.slug, 0), 1, "metrics"))
+    assert (early["H_find"], early["H_eval"], early["prune_epoch"], "kind" in early) == (H05, H1, 7, False)
     late = provenance.named(f"results/x/late/k2/eval/{H05.slug}/{H1.slug}/seed0/level1/metrics.json")
     assert (late["H_find"], late["H_eval"], "kind" in late) == (H05, H1, False)
     assert provenance.named(f"results/x/find_local/{H1.slug}/seed0/level2/mask.h5")["kind"] == "local"
@@ -334,3 +338,29 @@ def test_init_of_another_replicate(tree, swap):
     swap(tree(paths.init(EXP, 0)), target)
     with _refused(target, "replicate 0", "replicate 3"):
         io.load_checkpoint(target)
+
+
+# --------------------------------------------------------------------------- the analyses' own keys (hand-built)
+
+
+def _record(**keys) -> dict:
+    return {"role": "train_eval", "seed": 0, "level": 1, "sparsity": 0.5, "test_accuracy": 0.5, **keys}
+
+
+def test_match_lpr_metrics_of_another_reference(tmp_path):
+    """An LPR-constrained evaluation whose chain matched another H_ref's LPR."""
+    chain = lpr_plan.chain_name("match_lpr", H05.slug, H2.slug, find=False)
+    target = tmp_path / paths.level_file(paths.eval_sweep(EXP, chain, H1.slug, 0), 1, "metrics")
+    target.parent.mkdir(parents=True)
+    target.write_text(json.dumps(_record(kind="match_lpr", H_find=H05.as_dict(), H_eval=H1.as_dict(),
+                                         H_ref=H1.as_dict())))
+    with _refused(target, f"H_ref {H1.slug}", f"H_ref {H2.slug}"):
+        analysis.load_metrics([str(target)])
+
+
+def test_early_pruning_metrics_of_another_prune_epoch(tmp_path):
+    target = tmp_path / paths.level_file(paths.early_eval(EXP, H05.slug, 3, H1.slug, 0), 1, "metrics")
+    target.parent.mkdir(parents=True)
+    target.write_text(json.dumps(_record(kind="early", H_find=H05.as_dict(), H_eval=H1.as_dict(), prune_epoch=1)))
+    with _refused(target, "prune_epoch 1", "prune_epoch 3"):
+        analysis.load_metrics([str(target)])
