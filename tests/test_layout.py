@@ -14,7 +14,8 @@ PKG = REPO / "findeval"
 #: Paper features: findeval/<feature>/{plan,jobs,plots}.py (rewinding also holds the instability analysis).
 FEATURES = ("a1", "lpr", "early", "rewinding", "structured", "claims")
 FOUNDATION = ("hparams", "io", "paths", "datasets", "data", "models", "masks", "training", "grouped", "runs",
-              "workflow", "regime", "progress", "figures", "plotting", "analysis", "process")
+              "workflow", "regime", "progress", "figures", "plotting", "analysis", "process",
+              "provenance")
 BLOCKED = ("torch", "numpy", "h5py")
 IMPORT_LINE = re.compile(r"^\s*(?:from\s+(findeval(?:\.\w+)*)\s+import\s+([^#\n]+)|import\s+(findeval(?:\.\w+)+))", re.M)
 
