@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Callable, Mapping
 
 from .hparams import H, run_seeds
-from .io import json_default, load_checkpoint, save_checkpoint, write_json
+from .io import RESUME_EVERY_ENV, json_default, load_checkpoint, save_checkpoint, write_json  # noqa: F401
 from .regime import Schedule
 
 log = logging.getLogger("findeval")
@@ -364,9 +364,6 @@ def load(run: TrainRun, device: str) -> Loaded:
 
 
 # =========================================================================== resume
-
-
-from .io import RESUME_EVERY_ENV  # noqa: E402 - epochs between resume saves (default 1; 0 turns resuming off)
 
 
 def resume_every() -> int:
