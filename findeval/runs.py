@@ -458,7 +458,7 @@ _OPTIONAL: dict = {}
 def _optional_save(path: str, save, args, kwargs) -> None:
     try:
         save(*args, **kwargs)
-    except Exception as err:  # noqa: BLE001 - an optional file: never fail the job on it
+    except (OSError, RuntimeError) as err:  # a failed write (io.WriteError, DiskFullError, torch's own I/O errors)
         if path not in _UNSAVED:
             _UNSAVED.add(path)
             text = (f"the resume file {path} could not be written ({type(err).__name__}: {err}); training goes on "
