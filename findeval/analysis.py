@@ -96,9 +96,12 @@ def read_table(paths, row: Callable[[str, dict], dict], columns: list, order: li
     what it lacks and ``what``); ``row(path, metrics)`` makes its row (a KeyError, TypeError or ValueError there
     is a malformed entry, named), ``check(path, row)`` may refuse it. Columns ``columns`` (``experiment``
     first, filled with ``experiment``), rows sorted by ``order`` (stable: files in the given order on ties)."""
+    from .provenance import check_metrics
+
     rows = []
     for p in paths:
         m = read_metrics_file(p)
+        check_metrics(p, m)  # the run its path names (H_find, H_eval, level, seed, kind)
         missing = [k for k in required if k not in m]
         if missing:
             raise ValueError(f"metrics file {p} lacks {', '.join(missing)} ({what})")

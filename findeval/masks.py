@@ -285,6 +285,9 @@ def load_mask(path: str | os.PathLike) -> tuple[Mask, dict]:
     for key in ("seeds", "H_find"):
         if key in attrs:
             attrs[key] = json.loads(attrs[key])
+    from .provenance import check_mask
+
+    check_mask(path, attrs)  # the mask its path names (H_find, seed, level, kind), before it is used
     return mask, attrs
 
 
@@ -298,9 +301,11 @@ def attr_value(v):
 
 
 def file_locking():
-    """HDF5 file locking; set FINDEVAL_HDF5_LOCKING=0 (or HDF5_USE_FILE_LOCKING=FALSE) on NFS/Lustre."""
-    env = os.environ.get("FINDEVAL_HDF5_LOCKING", os.environ.get("HDF5_USE_FILE_LOCKING", ""))
-    return False if env.strip().upper() in ("0", "FALSE", "NO") else None
+    """HDF5 file locking (h5py's ``locking=``): set FINDEVAL_HDF5_LOCKING=0 (or off, or HDF5_USE_FILE_LOCKING=FALSE)
+    on NFS/Lustre; :func:`findeval.io.hdf5_locking` parses it and refuses a value it does not know."""
+    from .io import hdf5_locking
+
+    return hdf5_locking()
 
 
 def apply_mask(state: dict, mask: Mask) -> dict:
@@ -331,6 +336,9 @@ def read_lpr(path) -> dict:
     missing = [k for k in ("layer_names", "layer_ratios", "layer_pruned", "layer_total") if k not in attrs]
     if missing:
         raise MaskError(f"{path}: mask file lacks the LPR attributes {missing}")
+    from .provenance import check_mask
+
+    check_mask(path, attrs)
     return {"names": list(attrs["layer_names"]), "ratios": [float(x) for x in attrs["layer_ratios"]],
             "pruned": [int(x) for x in attrs["layer_pruned"]], "total": [int(x) for x in attrs["layer_total"]],
             "level": int(attrs["level"]), "sparsity": float(attrs["sparsity"])}

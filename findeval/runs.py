@@ -35,14 +35,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping
 
 from .hparams import H, run_seeds
-from .io import json_default, load_checkpoint, save_checkpoint, write_json
+from .io import RESUME_EVERY_ENV, json_default, load_checkpoint, save_checkpoint, write_json  # noqa: F401
 from .regime import Schedule
 
 log = logging.getLogger("findeval")
@@ -339,6 +338,10 @@ def load_run(start: str, mask: str | None, data: str, level: int | None, device,
         masks.check_compatible(m, state, f"mask {mask}")
         if attrs.get("level") != level:
             raise masks.MaskError(f"{mask} is level {attrs.get('level')}, expected {level}")
+        if meta.get("role") == "ticket":
+            from .provenance import check_ticket
+
+            check_ticket(start, state, mask, m)  # the ticket rewound with this mask
     if attrs.get(DIVERGED_ATTR) is not None:
         log.warning("mask %s comes from a find chain that diverged at level %s: this run is recorded as diverged",
                     mask, attrs[DIVERGED_ATTR])
@@ -356,19 +359,11 @@ def load(run: TrainRun, device: str) -> Loaded:
 # =========================================================================== resume
 
 
-#: Environment variable: epochs between resume saves of training jobs (default 1; 0 turns resuming off).
-RESUME_EVERY_ENV = "FINDEVAL_RESUME_EVERY"
-
-
 def resume_every() -> int:
-    raw = os.environ.get(RESUME_EVERY_ENV, "1").strip() or "1"
-    try:
-        every = int(raw)
-    except ValueError:
-        every = -1
-    if every < 0:
-        raise ValueError(f"{RESUME_EVERY_ENV}={raw!r}: expected a whole number of epochs >= 0 (0 turns resuming off)")
-    return every
+    """``FINDEVAL_RESUME_EVERY`` (:func:`findeval.io.resume_every`, also checked with the config)."""
+    from .io import resume_every as parse
+
+    return parse()
 
 
 def resume_path(out: str) -> str:
@@ -433,6 +428,45 @@ def sweep_fingerprint(members: list) -> str:
 
     text = json.dumps({"kind": GROUP_RESUME_KIND, "members": list(members)})
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+class OptionalSaves:
+    """Mixin of :class:`findeval.training.Resume` and :class:`findeval.grouped.GroupResume` (:func:`optional_resume`):
+    a resume file is optional (it only saves time after a kill), so a save that fails (a read-only or full folder,
+    an I/O error) is a warning naming the file, once per file, and training goes on; the job's outputs are written
+    (or their own write fails, naming its path)."""
+
+    def save(self, *args, **kwargs):
+        _optional_save(self.path, super().save, args, kwargs)
+
+    def save_group(self, *args, **kwargs):
+        _optional_save(self.path, super().save_group, args, kwargs)
+
+
+#: Resume files whose failed save has been reported (one warning per file and process).
+_UNSAVED: set = set()
+_OPTIONAL: dict = {}
+
+
+def _optional_save(path: str, save, args, kwargs) -> None:
+    try:
+        save(*args, **kwargs)
+    except (OSError, RuntimeError) as err:  # a failed write (io.WriteError, DiskFullError, torch's own I/O errors)
+        if path not in _UNSAVED:
+            _UNSAVED.add(path)
+            text = (f"the resume file {path} could not be written ({type(err).__name__}: {err}); training goes on "
+                    "without it (a killed job restarts from the last resume file written, or from epoch 0)")
+            log.warning("WARNING: %s", text)
+            print(f"WARNING: {text}", flush=True)
+
+
+def optional_resume(cls, *args):
+    """An instance of ``cls(*args)`` (``training.Resume``, ``grouped.GroupResume``) whose saves warn instead of
+    failing (:class:`OptionalSaves`)."""
+    sub = _OPTIONAL.get(cls)
+    if sub is None:
+        sub = _OPTIONAL[cls] = type(f"Optional{cls.__name__}", (OptionalSaves, cls), {"__doc__": OptionalSaves.__doc__})
+    return sub(*args)
 
 
 def resumable(run: TrainRun) -> bool:
@@ -523,7 +557,7 @@ def train(run: TrainRun) -> dict:
     loaded = load(run, device)
     resume = None
     if every and resumable(run):
-        resume = tr.Resume(resume_path(run.outputs.first), fingerprint(run, device), every)
+        resume = optional_resume(tr.Resume, resume_path(run.outputs.first), fingerprint(run, device), every)
     warnings = check_batch_size(run.h, loaded.dataset)
     t0 = time.perf_counter()
     progress = ProgressLog(level=run.level, levels=run.levels, epochs=run.schedule.epochs,
@@ -604,7 +638,8 @@ def train_grouped(runs: list[TrainRun], max_group: int) -> list[dict]:
         resume = None
         if every and all(resumable(run) for run in chunk):
             members = [fingerprint(run, device) for run in chunk]
-            resume = grouped.GroupResume(sweep_resume_path(chunk[0].outputs.first), sweep_fingerprint(members), every)
+            resume = optional_resume(grouped.GroupResume, sweep_resume_path(chunk[0].outputs.first),
+                                     sweep_fingerprint(members), every)
         own_h = len({run.h for run in chunk}) > 1  # find chains in lock-step: say whose line it is
         progress = [ProgressLog(level=run.level, levels=run.levels, epochs=run.schedule.epochs,
                                 what=f"{run.role} {run.kind}" + (f" {run.h.slug}" if own_h else "")) for run in chunk]

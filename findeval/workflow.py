@@ -72,9 +72,132 @@ def dataset_ready(ds: dict) -> bool:
     return ds["name"] not in DATASET_FILES or bool(ds.get("root"))
 
 
+def check_split(ds: dict) -> None:
+    """dataset.test_fraction must leave at least one training and one test image (digits' seeded split)."""
+    d = REGISTRY.get(ds.get("name"))
+    if d is None or d.n_train is not None or "test_fraction" not in ds:
+        return
+    n_train, n_test = d.sizes(ds["test_fraction"])
+    if n_train < 1 or n_test < 1:
+        raise ConfigError(f"dataset.test_fraction: {ds['test_fraction']!r} leaves {n_train} training and {n_test} "
+                          f"test images of {ds['name']}'s {n_train + n_test} (per class round(test_fraction x n) go to "
+                          "test): both need at least one; e.g. 0.2")
+
+
+def check_augment(ds: dict) -> None:
+    """dataset.augment's ranges are [low, high] with low <= high (RandomResizedCrop's scale and aspect ratio)."""
+    augment = ds.get("augment")
+    if not isinstance(augment, dict):
+        return
+    for key in ("crop_scale", "crop_ratio"):
+        pair = augment.get(key)
+        if isinstance(pair, (list, tuple)) and len(pair) == 2 and pair[0] > pair[1]:
+            raise ConfigError(f"dataset.augment.{key}: {list(pair)!r} is not a range [low, high] (low > high); "
+                              f"write [{pair[1]}, {pair[0]}]")
+
+
+#: Palettes figures.style.palette takes without importing seaborn (its named palettes); any other name is tried
+#: with seaborn.color_palette when the config is checked (a matplotlib colormap, "husl", "ch:...", ...).
+NAMED_PALETTES = tuple(f"{p}{n}" for p in ("deep", "muted", "bright", "pastel", "dark", "colorblind")
+                       for n in ("", "6"))
+
+
+def check_style(style: dict) -> None:
+    """figures.style.palette must be a palette seaborn can draw with (checked here, not in a figure job after all
+    training)."""
+    palette = (style or {}).get("palette")
+    if palette is None or palette in NAMED_PALETTES:
+        return
+    try:
+        import seaborn as sns
+
+        sns.color_palette(palette, 3)
+    except ImportError:  # the figure jobs' environment has it; this one cannot check
+        return
+    except Exception as err:  # ValueError: "... is not a valid palette name"
+        import matplotlib
+
+        names = list(NAMED_PALETTES) + sorted(matplotlib.colormaps)
+        raise ConfigError(f"figures.style.palette: {palette!r} is not a palette seaborn knows ({err}){_suggest(palette, names)}; "
+                          f"e.g. {', '.join(NAMED_PALETTES[::2])}, a matplotlib colormap (viridis, tab10) or "
+                          "'husl'") from None
+
+
+#: Environment variables the jobs read, and what they take (checked when the config is checked).
+LOCKING_ENV = ("FINDEVAL_HDF5_LOCKING", "HDF5_USE_FILE_LOCKING")
+
+
+def check_environment(environ=None) -> None:
+    """The environment variables the jobs read must hold values they take: FINDEVAL_HDF5_LOCKING and
+    HDF5_USE_FILE_LOCKING (:func:`findeval.masks.file_locking`), FINDEVAL_RESUME_EVERY
+    (:func:`findeval.runs.resume_every`). A job would fail on them (or, before, silently misread them) only
+    after the DAG started."""
+    from . import io
+
+    environ = os.environ if environ is None else environ
+    try:
+        io.hdf5_locking(environ)
+        io.resume_every(environ)
+    except ValueError as err:
+        raise ConfigError(f"environment: {err}") from None
+
+
+def check_plans(config: dict, experiments: dict) -> None:
+    """Everything the Snakefile plans from the config, at parse time and when it builds the DAG: every figure's
+    parameters and input files, the default target and the claims' settings. A planner's ConfigError names its
+    key; any other failure is made one naming the figure (no traceback after training)."""
+    from . import figures
+    from .claims import plan as claims
+    from .structured.plan import StructuredConfigError
+
+    def plan(where: str, call, *args):
+        try:
+            call(*args)
+        except (ConfigError, StructuredConfigError):  # they name their key
+            raise
+        except Exception as err:
+            raise ConfigError(f"{where}: the config cannot be planned: {type(err).__name__}: {err}") from err
+
+    from .a1 import plan as a1
+    from .rewinding import plan as rewinding
+    from .structured import plan as structured
+
+    plan("structured", structured.check, config)  # the parse-time settings of rules/*.smk
+    plan("structured", structured.settings, config)
+    plan("rewinding", rewinding.settings, config)
+    for exp, cfg in experiments.items():
+        plan("runtime.find_group", a1.find_groups, cfg, config["runtime"]["find_group"])
+    for fig, _ in figures.rules(config):
+        plan(f"figures.{fig}", figures.params, config, fig)
+        plan(f"figures.{fig}", figures.inputs, config, fig)  # at DAG time in the Snakefile
+    plan("the default target", figures.default_target, config, experiments)
+    plan("claims", claims.settings, config)
+    plan("claims", claims.inputs, config)
+    plan("claims", claims.targets, config)
+
+
+def check_workflow(config: dict, schema: dict, validate, schema_path: str) -> dict[str, dict]:
+    """The one config check, of the Snakefile (``rules/common.smk``, when it loads) and of ``python -m
+    findeval.workflow``: the first-mistake precheck (numbers written as strings converted), the schema validation
+    (defaults filled in, in place), :func:`check_config`, the environment (:func:`check_environment`), every
+    experiment (:func:`check_experiments`) and everything planned from the config (:func:`check_plans`).
+    Returns the experiments by name. ``validate``: Snakemake's ``snakemake.utils.validate``."""
+    precheck(config, schema)
+    validate_config(config, schema, validate, schema_path)
+    check_config(config)
+    check_environment()
+    experiments = check_experiments(
+        config, lambda c: validate_config(precheck(c, schema), schema, validate, schema_path))
+    check_plans(config, experiments)
+    return experiments
+
+
 def check_config(config: dict, *, data: bool = True) -> None:
     if data:
         check_dataset(config["dataset"])
+    check_split(config["dataset"])
+    check_augment(config["dataset"])
+    check_style((config.get("figures") or {}).get("style"))
 
     model = config["model"]
     if model["name"] == "resnet_cifar" and "depth" in model and (model["depth"] - 2) % 6:
@@ -82,12 +205,7 @@ def check_config(config: dict, *, data: bool = True) -> None:
     if model["name"] != "resnet_cifar" and "depth" in model:
         raise ConfigError(f"model.depth: only resnet_cifar takes a depth ({model['name']} has a fixed one)")
 
-    tr = config["training"]
-    late = [m for m in tr.get("milestones", []) if m >= tr["epochs"]]
-    if late:
-        raise ConfigError(f"training.milestones: {late} are not below training.epochs = {tr['epochs']}")
-    if list(tr.get("milestones", [])) != sorted(tr.get("milestones", [])):
-        raise ConfigError(f"training.milestones must be increasing, got {tr['milestones']}")
+    check_milestones(config["training"], "training")
 
     check_fraction_prunes(config)
 
@@ -105,6 +223,15 @@ def check_config(config: dict, *, data: bool = True) -> None:
                     raise ConfigError(f"grids.{dim}.{phase}: {err}") from err
     if not config["seeds"]:
         raise ConfigError("seeds: at least one seed is needed")
+
+
+def check_milestones(tr: dict, key: str) -> None:
+    """A training block's milestones lie below its epochs (a later one would never decay the LR), increasing."""
+    late = [m for m in tr.get("milestones", []) if m >= tr["epochs"]]
+    if late:
+        raise ConfigError(f"{key}.milestones: {late} are not below {key}.epochs = {tr['epochs']}")
+    if list(tr.get("milestones", [])) != sorted(tr.get("milestones", [])):
+        raise ConfigError(f"{key}.milestones must be increasing, got {tr['milestones']}")
 
 
 def prunable_weights(config: dict) -> int | None:
@@ -428,11 +555,13 @@ def main(argv=None) -> int:
         return 2
     schema = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "schemas",
                           "config.schema.yaml")
+    from snakemake.utils import validate
+
+    schema_data = load_yaml_file(schema, "schema", strict=False)
     status = 0
     for path in paths:
         try:
-            config = validate_file(precheck_file(load_yaml_file(path), schema), schema)
-            check_config(config)
+            check_workflow(load_yaml_file(path), schema_data, validate, schema)  # the Snakefile's check
             print(f"{path}: ok")
         except Exception as err:  # one line per file
             print(f"{path}: {str(err).splitlines()[0] if str(err) else type(err).__name__}", file=sys.stderr)
@@ -441,4 +570,7 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # run as the package's module, so that the planners' ConfigError (findeval.workflow's) is this one
+    from findeval.workflow import main as package_main
+
+    raise SystemExit(package_main())

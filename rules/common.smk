@@ -15,30 +15,19 @@ from findeval.a1 import plan
 from findeval.lpr import plan as lpr
 from findeval.structured import plan as splan
 from findeval.hparams import SLUG
-from findeval.workflow import (
-    check_config,
-    check_experiments,
-    load_yaml_file,
-    precheck,
-    validate_config,
-)
+from findeval.workflow import check_workflow, load_yaml_file
 
-# First a one-line check of the common mistakes (numbers written as strings such as 5e-4 are converted,
-# unknown keys and values get a did-you-mean), then the full schema validation, which fills in the defaults.
-SCHEMA = load_yaml_file(f"{workflow.basedir}/schemas/config.schema.yaml", "schema", strict=False)
-precheck(config, SCHEMA)
-validate_config(config, SCHEMA, validate, f"{workflow.basedir}/schemas/config.schema.yaml")
-check_config(config)
-
-EXP = config["experiment"]
+# The one config check, the same as `python -m findeval.workflow CONFIG` (findeval.workflow.check_workflow):
+# first a one-line check of the common mistakes (numbers written as strings such as 5e-4 are converted, unknown
+# keys and values get a did-you-mean), then the full schema validation, which fills in the defaults, the checks
+# a schema cannot express, the environment variables the jobs read, and everything planned from the config.
 # The main experiment and those of figA8/figA9 (other_models), by name: the Algorithm A1 rules take their
 # settings from EXPERIMENTS[wildcards.exp] (XCFG below), so an edit to one experiment re-runs only its jobs.
-EXPERIMENTS = check_experiments(
-    config,
-    lambda c: validate_config(
-        precheck(c, SCHEMA), SCHEMA, validate, f"{workflow.basedir}/schemas/config.schema.yaml"
-    ),
+SCHEMA = load_yaml_file(f"{workflow.basedir}/schemas/config.schema.yaml", "schema", strict=False)
+EXPERIMENTS = check_workflow(
+    config, SCHEMA, validate, f"{workflow.basedir}/schemas/config.schema.yaml"
 )
+EXP = config["experiment"]
 SUMMARY = paths.summary(EXP)
 # runtime.device reaches the jobs as a params value (a collections.UserString, equal to its text) that Snakemake
 # leaves out of its params re-run trigger (only builtin types are compared): switching cpu <-> auto <-> cuda

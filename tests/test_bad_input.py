@@ -81,7 +81,44 @@ CONFIG_CASES = {
     "experiment-with-slash": (_set("experiment", "a/b"), ["experiment: 'a/b' does not match"]),
     "missing-required-block": (_set("pruning", _DELETE), ["'pruning' is a required property"]),
     "momentum-one": (_set("training.momentum", 1.0), ["training.momentum: 1.0 is out of range"]),
+    # issue 24 item 4: values that failed only later (a traceback naming no key, a figure job after all training)
+    # or were taken silently; each now fails when the config is loaded, with its key
+    "test-fraction-leaves-no-training-image": (_set("dataset.test_fraction", 0.999),
+                                               ["dataset.test_fraction: 0.999 leaves 0 training and 1797 test images"]),
+    "figure-level-beyond-the-chain": (_set("figures.fig8.levels", [99]),
+                                      ["figures.fig8.levels: level 99 does not exist; pruning.levels = 2"]),
+    "unknown-palette": (_set("figures.style.palette", "rainbowz"),
+                        ["figures.style.palette: 'rainbowz' is not a palette seaborn knows"]),
+    "crop-scale-reversed": (_set("dataset.augment.crop_scale", [1.0, 0.5]),
+                            ["dataset.augment.crop_scale: [1.0, 0.5] is not a range [low, high]", "write [0.5, 1.0]"]),
+    "crop-ratio-reversed": (_set("dataset.augment.crop_ratio", [1.5, 0.5]),
+                            ["dataset.augment.crop_ratio: [1.5, 0.5] is not a range [low, high]"]),
+    "panel-width-of-1000-inches": (_set("figures.style.panel_width", 1000),
+                                   ["figures.style.panel_width: 1000 is out of range; allowed: > 0 and <= 20"]),
+    "panel-height-of-500-inches": (_set("figures.style.panel_height", 500),
+                                   ["figures.style.panel_height: 500 is out of range"]),
+    "dpi-5000": (_set("figures.style.dpi", 5000), ["figures.style.dpi: 5000 is out of range; allowed: >= 50 and <= 1200"]),
+    "structured-milestones-beyond-epochs": (
+        lambda c, wd: c.update(structured={**read_yaml(TINY.with_name("tiny_structured.yaml"))["structured"],
+                                           "training": {"epochs": 2, "milestones": [5]}}),
+        ["structured.training.milestones: [5] are not below structured.training.epochs = 2"]),
 }
+
+#: Values the Snakefile refused already while it planned its rules, but the check command said "ok" to (before
+#: issue 24): checked with the command only (the Snakefile's message is the same planner's).
+PLANNED_CASES = {
+    "figure-level-fig6": (_set("figures.fig6.level", 99), ["figures.fig6.level: level 99 does not exist"]),
+    "figure-levels-figA17": (_set("figures.figA17.levels", [99]), ["figures.figA17.levels: level 99 does not exist"]),
+    "late-rewinding-epoch-beyond-training": (_set("rewinding.late_epoch", 5),
+                                             ["rewinding.late_epoch: 5 is not in 1..training.epochs - 1 = 1"]),
+    "early-pruning-epoch-beyond-training": (_set("early_pruning.epochs", [5]), ["early_pruning.epochs: [5] are not in 1..1"]),
+    "instability-level-beyond-the-chain": (_set("instability.levels", [99]), ["instability.levels: level 99 is not in"]),
+}
+
+#: The cases whose message the check command (one line per file) prints in full; the schema's own errors
+#: (Snakemake's validator) print a first line only ("Error validating config file").
+CLI_CASES = {**{name: case for name, case in CONFIG_CASES.items() if name != "missing-required-block"},
+             **PLANNED_CASES}
 
 
 def _run_config_case(name: str, root):
@@ -114,6 +151,79 @@ def test_bad_config_fails_before_any_job(config_results, case):
         assert needle in out, f"{needle!r} not in the error of case {case}:\n{out}"
     assert "Job stats" not in out and "rule prepare_data" not in out  # no job was even planned
     assert not (r["wd"] / "results").exists()
+
+
+@pytest.mark.parametrize("case", list(CLI_CASES))
+def test_the_check_command_agrees_with_the_snakefile(tmp_path, capsys, case):
+    """``python -m findeval.workflow`` runs the Snakefile's check (workflow.check_workflow): the same cases fail
+    with the same key and value named (before issue 24 it said "ok" to test_fraction 0.999 and fig8.levels)."""
+    from findeval import workflow as wf
+
+    edit, needles = CLI_CASES[case]
+    cfg = copy.deepcopy(read_yaml(TINY))
+    extra = edit(cfg, tmp_path)
+    path = write_config(tmp_path, cfg)
+    assert wf.main([str(path)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1  # one line
+    for needle in needles + ([extra] if isinstance(extra, str) else []):
+        assert needle in err, f"{needle!r} not in {err!r}"
+
+
+#: Environment variables the jobs read: a value they do not take fails when the config is loaded (env, needle).
+ENV_CASES = {
+    "hdf5-locking-unknown": ({"FINDEVAL_HDF5_LOCKING": "maybe"},
+                             "environment: FINDEVAL_HDF5_LOCKING='maybe': expected one of 0, false, no, off"),
+    "hdf5-use-file-locking-unknown": ({"HDF5_USE_FILE_LOCKING": "sometimes"},
+                                      "environment: HDF5_USE_FILE_LOCKING='sometimes': expected FALSE"),
+    "resume-every-not-a-number": ({"FINDEVAL_RESUME_EVERY": "often"},
+                                  "environment: FINDEVAL_RESUME_EVERY='often': expected a whole number of epochs"),
+}
+
+
+@pytest.mark.parametrize("case", list(ENV_CASES))
+def test_bad_environment_fails_at_load(tmp_path, capsys, monkeypatch, case):
+    from findeval import workflow as wf
+
+    env, needle = ENV_CASES[case]
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    assert wf.main([str(TINY)]) == 1
+    assert needle in capsys.readouterr().err
+
+
+def test_bad_environment_fails_before_any_job_in_snakemake(tmp_path, monkeypatch):
+    monkeypatch.setenv("FINDEVAL_HDF5_LOCKING", "maybe")
+    write_config(tmp_path, read_yaml(TINY))
+    r = snakemake(tmp_path, "-n", check=False, timeout=120)
+    out = r.stdout + r.stderr
+    assert r.returncode != 0 and "FINDEVAL_HDF5_LOCKING='maybe'" in out and "rule prepare_data" not in out
+
+
+@pytest.mark.parametrize("value, locking", [("off", False), ("OFF", False), ("0", False), ("no", False),
+                                            ("false", False), ("on", True), ("1", True), ("", None)])
+def test_hdf5_locking_off_means_off(monkeypatch, tmp_path, value, locking):
+    """FINDEVAL_HDF5_LOCKING=off silently meant "on" before issue 24; masks are written and read with it."""
+    monkeypatch.delenv("HDF5_USE_FILE_LOCKING", raising=False)
+    monkeypatch.setenv("FINDEVAL_HDF5_LOCKING", value)
+    assert masks.file_locking() is locking
+    mask = {"conv.weight": np.ones((2, 1, 3, 3), dtype=bool)}
+    masks.save_mask(tmp_path / "m.h5", mask, kind="lottery", level=1, seed=0)
+    assert masks.load_mask(tmp_path / "m.h5")[0]["conv.weight"].all()
+
+
+def test_hdf5_use_file_locking_is_read_as_hdf5_does(monkeypatch):
+    monkeypatch.delenv("FINDEVAL_HDF5_LOCKING", raising=False)
+    for value, locking in (("FALSE", False), ("TRUE", True), ("BEST_EFFORT", "best-effort")):
+        monkeypatch.setenv("HDF5_USE_FILE_LOCKING", value)
+        assert masks.file_locking() == locking
+
+
+def test_a_custom_palette_seaborn_knows_is_accepted(tiny_config):
+    from findeval import workflow as wf
+
+    for palette in ("viridis", "husl", "tab10", "deep6"):
+        wf.check_style({"palette": palette})
 
 
 def test_the_unedited_config_passes(tmp_path):
@@ -720,9 +830,10 @@ def test_full_disk_inside_torch_save(tmp_path, monkeypatch):
     with pytest.raises(io.DiskFullError, match="no space left on device while writing .*init.pt"):
         io.save_checkpoint(target, {"w": torch.zeros(2)}, {})
     monkeypatch.setattr(shutil, "disk_usage", lambda p: Usage(1 << 40, 0, 1 << 40))
-    with pytest.raises(RuntimeError, match="iostream error") as err:  # a real I/O bug, not a full disk
+    with pytest.raises(io.WriteError, match="iostream error") as err:  # a real I/O error, not a full disk
         io.save_checkpoint(target, {"w": torch.zeros(2)}, {})
     assert not isinstance(err.value, io.DiskFullError)
+    assert f"cannot write {target}: an I/O error (RuntimeError: basic_ios::clear: iostream error)" in str(err.value)
 
 
 def test_prune_job_refuses_a_fraction_that_prunes_nothing(files, tmp_path):

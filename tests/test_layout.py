@@ -27,7 +27,7 @@ FEATURES = layout.FEATURES
 ASSEMBLY = layout.ASSEMBLY
 #: The flat modules below the features: they import no feature and no assembly module.
 FOUNDATION = ("hparams", "io", "errors", "paths", "datasets", "data", "models", "channels", "masks", "training",
-              "grouped", "runs", "regime", "plotting", "analysis", "process")
+              "grouped", "runs", "regime", "plotting", "analysis", "process", "provenance")
 #: Upward imports still there, each to be removed (the test fails once one is gone, so that the list shrinks):
 #: data.py reads MiniPlaces' layout from workflow.py until the dataset records carry their layout (issue 25,
 #: item 2).
