@@ -11,6 +11,7 @@ from snakemake.utils import validate
 sys.path.insert(0, workflow.basedir)
 
 from findeval import paths
+from findeval.datasets import REGISTRY as DATASETS
 from findeval.a1 import plan
 from findeval.lpr import plan as lpr
 from findeval.structured import plan as splan

@@ -6,10 +6,9 @@ rule prepare_data:
     conda:
         "../envs/findeval.yaml"
     params:
-        dataset=lambda w: {
-            k: EXPERIMENTS[w.exp]["dataset"][k]
-            for k in ("name", "root", "test_fraction", "split_seed")
-        },
+        dataset=lambda w: DATASETS[EXPERIMENTS[w.exp]["dataset"]["name"]].prepare_params(
+            EXPERIMENTS[w.exp]["dataset"]
+        ),
     script:
         "../scripts/prepare_data.py"
 
