@@ -4,7 +4,7 @@ rule prepare_data:
     log:
         paths.log("{exp}", "prepare_data"),
     conda:
-        "../envs/findeval.yaml"
+        ENV
     params:
         dataset=lambda w: DATASETS[EXPERIMENTS[w.exp]["dataset"]["name"]].prepare_params(
             EXPERIMENTS[w.exp]["dataset"]
@@ -21,9 +21,9 @@ rule init:
     log:
         paths.log("{exp}", "init", "seed"),
     conda:
-        "../envs/findeval.yaml"
+        ENV
     params:
-        model=XCFG("model"),
-        dataset=XCFG("dataset", "name"),
+        model=JOB.cfg("model"),
+        dataset=JOB.cfg("dataset", "name"),
     script:
         "../scripts/init.py"

@@ -27,7 +27,7 @@ rule regime:
         paths.log("{exp}", "regime"),
     localrule: True
     conda:
-        "../envs/findeval.yaml"
+        ENV
     params:
         config=lambda w: {k: EXPERIMENTS[w.exp][k] for k in findeval_regime.BLOCKS},
     script:
