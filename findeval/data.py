@@ -394,16 +394,19 @@ def _download(d: Dataset, into: Path) -> None:
         raise DataError(f"dataset '{d.name}': the download into {into} failed: {err}") from err
 
 
-def load_idx(d: Dataset, root=None, *, out=None, test_fraction: float = 0.2, split_seed: int = 0, n_train=None,
+def load_idx(d: Dataset, root=None, *, test_fraction: float = 0.2, split_seed: int = 0, n_train=None,
              n_test=None, resolution=None, split=None, download: bool = False, **_) -> dict:
     """Loader ``idx``: the record's idx files (``layout["train"]``, ``layout["test"]``: images, labels), found
     by :meth:`Dataset.locate` (``root`` and its subfolders, else the record's system-wide folders), downloaded
-    into ``root`` (or beside ``out``) where ``download`` allows it; then the split (``split: train`` holds
+    into ``root`` where ``download`` allows it; then the split (``split: train`` holds
     ``test_fraction`` of the training file out as the test set), the seeded stratified subsets ``n_train`` /
     ``n_test`` (seeded by ``split_seed``) and the resolution (block averages)."""
     folder = d.locate(root)
     if folder is None and download:
-        into = Path(root) if root else Path(out).parent / f"{d.name}-download"
+        if not root:
+            raise DataError(f"{d.not_found(root)}; dataset.download: true needs dataset.root, the folder "
+                            f"torchvision downloads into")
+        into = Path(root)
         _download(d, into)
         folder = d.locate(str(into))
         if folder is None:

@@ -39,8 +39,11 @@ def check_dataset(ds: dict) -> None:
     name = d.name
     root = ds.get("root")
     if not root and not d.needs_root:
-        if ds.get("download") or d.locate(None):
+        if d.locate(None):
             return
+        if ds.get("download"):
+            raise ConfigError(f"dataset.download: true needs dataset.root, the folder torchvision downloads "
+                              f"{name} into ({d.not_found(None)})")
         raise ConfigError(d.not_found(None))
     if not root:
         raise ConfigError(f"dataset.root must be set for dataset '{name}' ({DATASET_ROOTS[name]}); "
@@ -64,14 +67,12 @@ def check_dataset(ds: dict) -> None:
 
 
 def dataset_ready(ds: dict) -> bool:
-    """False for a dataset that needs a folder (``dataset.root``) and has none set, or whose files are nowhere
-    it looks without one (and no download is allowed)."""
+    """False for a dataset that needs a folder (``dataset.root``) and has none set, or whose files are not in
+    the system-wide folder it looks in without one."""
     d = REGISTRY[ds["name"]]
     if ds.get("root") or not d.has_files:
         return True
-    if d.needs_root:
-        return False
-    return bool(ds.get("download")) or d.locate(None) is not None
+    return not d.needs_root and d.locate(None) is not None
 
 
 def check_model(model: dict) -> None:

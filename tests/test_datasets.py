@@ -501,8 +501,12 @@ def test_fashion_mnist_torchvision_layout_and_where_it_looks(tmp_path, monkeypat
         check_dataset(fashion_block())
     from findeval.workflow import dataset_ready
 
-    assert not dataset_ready(fashion_block()) and dataset_ready(fashion_block(download=True))
-    check_dataset(fashion_block(download=True))  # allowed: the preparation downloads
+    assert not dataset_ready(fashion_block()) and dataset_ready(fashion_block(root=str(tmp_path / "new")))
+    with pytest.raises(ConfigError, match="dataset.download: true needs dataset.root"):
+        check_dataset(fashion_block(download=True))  # a download needs the folder it goes into
+    check_dataset(fashion_block(root=str(tmp_path / "new"), download=True))  # allowed: the preparation downloads
+    with pytest.raises(ConfigError, match=r"dataset.root: .* not found; looked in .*FashionMNIST/raw.*apt-get"):
+        check_dataset(fashion_block(root=str(tmp_path), download=False))
     make_fashion(tmp_path / "system")
     check_dataset(fashion_block())
     assert dataset_ready(fashion_block())
