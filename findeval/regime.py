@@ -482,6 +482,17 @@ def markdown(rows: list[dict], columns=MARKDOWN_COLUMNS) -> str:
 BLOCKS = ("experiment", "dataset", "model", "training", "defaults", "grids", "pruning")
 
 
+def config_params(config: dict) -> dict:
+    """The :data:`BLOCKS` of ``config``, as rule regime passes them: the dataset block without the options
+    (findeval.datasets.OPTIONS) at their unset value, so that a new option leaves the params, and the table,
+    of a config that does not set it as they were."""
+    from .datasets import OPTIONS
+
+    blocks = {k: config[k] for k in BLOCKS}
+    blocks["dataset"] = {k: v for k, v in config["dataset"].items() if k not in OPTIONS or v != OPTIONS[k]}
+    return blocks
+
+
 def write_csv(path: str, rows: list[dict], columns) -> None:
     """``rows`` as a CSV file with ``columns`` (written atomically)."""
     import csv

@@ -29,6 +29,6 @@ rule regime:
     conda:
         ENV
     params:
-        config=lambda w: {k: EXPERIMENTS[w.exp][k] for k in findeval_regime.BLOCKS},
+        config=lambda w: findeval_regime.config_params(EXPERIMENTS[w.exp]),
     script:
         "../scripts/regime.py"
