@@ -564,3 +564,17 @@ def test_fashion_mnist_config_through_the_schema(tmp_path, tiny_raw):
     bad = {**config, "dataset": {**config["dataset"], "resolution": 13}}
     with pytest.raises(ConfigError, match="dataset.resolution: 13 is not allowed; choose from None, 4, 7, 14, 28"):
         precheck_file(bad, str(SCHEMA))
+
+
+def test_regime_params_leave_out_unset_options(tiny_raw):
+    """Rule regime's params hold the dataset options only where set: the schema's new entries (filled with
+    their defaults) leave the params of a config that does not set them, and so its table, as they were."""
+    from findeval import regime
+
+    config = validated(tiny_raw)
+    assert config["dataset"]["download"] is False and config["dataset"]["n_train"] is None
+    assert set(regime.config_params(config)["dataset"]) == {"name", "root", "test_fraction", "split_seed",
+                                                             "augment"}
+    fm = {**config, "dataset": fashion_block(n_train=5000, resolution=14)}
+    assert regime.config_params(fm)["dataset"]["n_train"] == 5000
+    assert regime.config_params(fm)["dataset"]["resolution"] == 14 and "split" not in regime.config_params(fm)["dataset"]
