@@ -4,21 +4,30 @@ Preparation (:func:`prepare`) turns a source dataset into one compact ``.npz`` f
 ``x_train``/``x_test`` uint8 of shape (N, C, H, W), ``y_train``/``y_test`` int64, the per-channel ``mean``
 and ``std`` of the training images (in [0, 1] units) and the class count. Training only ever reads that file.
 
-Registry (``DATASETS``, the names of :data:`findeval.datasets.REGISTRY`, which holds each one's facts):
+Registry (``DATASETS``, the names of :data:`findeval.datasets.REGISTRY`, which holds each one's facts). A
+record names its loader (:data:`LOADERS`), and the loader reads the record's layout, never the dataset's name:
 
 - ``digits``: scikit-learn's handwritten digits (1,797 real 8x8 grey images, 10 classes), read from the
   CSV that scikit-learn ships (no download, and no import of scikit-learn itself), 0..16 rescaled to
   0..255, split into train/test with a fixed, seeded, stratified split.
-- ``cifar10`` / ``cifar100``: read from a local torchvision root (``cifar-10-batches-py`` or
-  ``cifar-100-python`` inside ``root``); nothing is ever downloaded.
-- ``tiny_imagenet``: the standard ``tiny-imagenet-200`` folder (``root`` itself or ``root/tiny-imagenet-200``):
-  ``wnids.txt``, ``train/<wnid>/images/*.JPEG`` (the training set) and ``val/images/*.JPEG`` labelled by
-  ``val/val_annotations.txt`` (the test set; the official test split has no labels). 200 classes, 64x64 RGB;
-  label = index of the wnid in sorted order (torchvision's ``ImageFolder`` convention).
-- ``miniplaces``: the MiniPlaces development kit in ``root``: ``images/train``, ``images/val``, ``train.txt``
-  and ``val.txt`` (``<path under images/> <label>`` per line; val is the test set), ``categories.txt``
-  (``<name> <label>``). The three text files are in ``data/`` beside ``images/`` (the kit as distributed) or
-  beside ``images/`` itself (a flattened copy). 100 classes, 128x128 RGB.
+- ``cifar`` (cifar10, cifar100): read from a local torchvision root (the record's ``layout["folder"]``
+  inside ``root``, its batch files and label key); nothing is ever downloaded.
+- ``wnid_folder`` (tiny_imagenet): the standard ``tiny-imagenet-200`` folder (``root`` itself or
+  ``root/tiny-imagenet-200``): ``wnids.txt``, ``train/<wnid>/images/*.JPEG`` (the training set) and
+  ``val/images/*.JPEG`` labelled by ``val/val_annotations.txt`` (the test set; the official test split has no
+  labels). 200 classes, 64x64 RGB; label = index of the wnid in sorted order (torchvision's ``ImageFolder``
+  convention).
+- ``listed_folder`` (miniplaces): the MiniPlaces development kit in ``root``: ``images/train``,
+  ``images/val``, ``train.txt`` and ``val.txt`` (``<path under images/> <label>`` per line; val is the test
+  set), ``categories.txt`` (``<name> <label>``). The three text files are in ``data/`` beside ``images/`` (the
+  kit as distributed) or beside ``images/`` itself (a flattened copy). 100 classes, 128x128 RGB.
+- ``idx`` (fashion_mnist): the four gzipped idx files of the official release (``{train,t10k}-{images-idx3,
+  labels-idx1}-ubyte.gz``), in ``dataset.root`` (or torchvision's ``FashionMNIST/raw`` below it) or, with no
+  root, in ``/usr/share/datasets/fashion-mnist`` (the Debian package ``dataset-fashion-mnist``); downloaded by
+  ``torchvision.datasets.FashionMNIST`` only with ``dataset.download: true``. Options: seeded stratified
+  subsets (``dataset.n_train``, ``dataset.n_test``), the resolution (``dataset.resolution``, block averages:
+  28, 14, 7 or 4 pixels) and where the test images come from (``dataset.split``: the official test file, or
+  ``train``: held out of the training file by ``test_fraction``, the test file unused).
 
 The two image datasets are decoded once (Pillow, a thread pool) into the same compact file; a missing or
 incomplete folder stops the preparation with a :class:`DataError` that names what was expected where.
@@ -28,6 +37,7 @@ from __future__ import annotations
 
 import gzip
 import importlib.util
+import math
 import os
 import pickle
 from dataclasses import dataclass
@@ -36,10 +46,11 @@ from pathlib import Path
 import numpy as np
 
 from .datasets import NAMES as DATASETS
-from .datasets import REGISTRY
+from .datasets import REGISTRY, Dataset
 
 #: The JPEG datasets: (number of classes, image side in pixels). Folders with fewer classes (tests) are fine.
-IMAGE_DATASETS = {n: (d.num_classes, d.image_size) for n, d in REGISTRY.items() if d.loader == "image_folder"}
+IMAGE_DATASETS = {n: (d.num_classes, d.image_size) for n, d in REGISTRY.items()
+                  if d.loader in ("wnid_folder", "listed_folder")}
 
 
 class DataError(ValueError):
@@ -90,28 +101,37 @@ def _unpickle(path: Path) -> dict:
         return pickle.load(fh, encoding="bytes")
 
 
-def load_cifar_arrays(name: str, root: str | os.PathLike) -> dict:
-    """CIFAR-10/100 from the standard python-pickle folders under ``root`` (torchvision's layout)."""
+def load_digits(d: Dataset, root=None, *, test_fraction: float = 0.2, split_seed: int = 0, **_) -> dict:
+    """Loader ``digits``: the seeded stratified split of scikit-learn's digits."""
+    x, y = load_digits_arrays()
+    tr, te = stratified_split(y, test_fraction, split_seed)
+    return {"x_train": x[tr], "y_train": y[tr], "x_test": x[te], "y_test": y[te]}
+
+
+def load_cifar_arrays(d: Dataset, root: str | os.PathLike, **_) -> dict:
+    """Loader ``cifar``: the python-pickle batches of torchvision's layout under ``root``: the record's
+    ``layout["folder"]``, its ``train``/``test`` batch files and the ``labels`` key of each batch."""
+    name = d.name
     if root is None:
         raise DataError(f"dataset '{name}' needs dataset.root: the folder that holds the CIFAR python batches")
     root = Path(root)
-    if name == "cifar10":
-        folder, train_files, test_files, key = "cifar-10-batches-py", [f"data_batch_{i}" for i in range(1, 6)], ["test_batch"], b"labels"
-    else:
-        folder, train_files, test_files, key = "cifar-100-python", ["train"], ["test"], b"fine_labels"
+    lay = d.layout
+    folder, train_files, test_files = lay["folder"], list(lay["train"]), list(lay["test"])
+    key = lay["labels"].encode()
     base = root / folder
     missing = [f for f in train_files + test_files if not (base / f).is_file()]
     if missing:
         raise DataError(
             f"dataset '{name}': expected {', '.join(train_files + test_files)} in {base}; missing: {', '.join(missing)}"
         )
+    side = d.image_size
 
     def read(files):
         xs, ys = [], []
         for f in files:
-            d = _unpickle(base / f)
-            xs.append(np.asarray(d[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
-            ys.append(np.asarray(d[key], dtype=np.int64))
+            b = _unpickle(base / f)
+            xs.append(np.asarray(b[b"data"], dtype=np.uint8).reshape(-1, d.in_channels, side, side))
+            ys.append(np.asarray(b[key], dtype=np.int64))
         return np.concatenate(xs), np.concatenate(ys)
 
     x_train, y_train = read(train_files)
@@ -119,21 +139,15 @@ def load_cifar_arrays(name: str, root: str | os.PathLike) -> dict:
     return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
 
 
-
 # --------------------------------------------------------------------------- JPEG folders (tiny_imagenet, miniplaces)
 
-TINY_IMAGENET_DIR = "tiny-imagenet-200"
-TINY_IMAGENET_LAYOUT = ("wnids.txt, train/<wnid>/images/*.JPEG for every wnid, val/images/*.JPEG and "
-                        "val/val_annotations.txt")
-MINIPLACES_LAYOUT = ("images/train/, images/val/, train.txt and val.txt ('<path under images/> <label>' per "
-                     "line), categories.txt ('<name> <label>' per line); the text files in data/ (the kit) or "
-                     "beside images/")
 IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png")
 
 
-def _incomplete(name: str, base: Path, problems: list[str], layout: str) -> DataError:
+def _incomplete(d: Dataset, base: Path, problems: list[str]) -> DataError:
     shown = "; ".join(problems[:10]) + (f"; ... ({len(problems) - 10} more)" if len(problems) > 10 else "")
-    return DataError(f"dataset '{name}': folder {base} is incomplete (expected {layout}): {shown}")
+    return DataError(f"dataset '{d.name}': folder {base} is incomplete (expected {d.layout['description']}): "
+                     f"{shown}")
 
 
 def _need_root(name: str, root) -> Path:
@@ -147,23 +161,25 @@ def _need_root(name: str, root) -> Path:
     return root
 
 
-def tiny_imagenet_dir(root) -> Path:
-    """The ``tiny-imagenet-200`` folder: ``root`` itself, or ``root/tiny-imagenet-200``."""
-    root = _need_root("tiny_imagenet", root)
-    for base in (root, root / TINY_IMAGENET_DIR):
-        if (base / "wnids.txt").is_file():
+def wnid_folder_dir(d: Dataset, root) -> Path:
+    """The dataset's folder: ``root`` itself, or the first of the record's ``subdirs`` that holds its first file
+    (Tiny ImageNet: ``wnids.txt`` in ``root`` or ``root/tiny-imagenet-200``)."""
+    root = _need_root(d.name, root)
+    for base in (root, *(root / s for s in d.subdirs)):
+        if (base / d.files[0]).is_file():
             return base
-    raise DataError(f"dataset 'tiny_imagenet': expected wnids.txt in {root} or in {root / TINY_IMAGENET_DIR} "
-                    f"(the standard tiny-imagenet-200 folder: {TINY_IMAGENET_LAYOUT})")
+    raise DataError(f"dataset '{d.name}': expected {d.files[0]} in {root} or in "
+                    f"{' or in '.join(str(root / s) for s in d.subdirs)} ({d.root}: {d.layout['description']})")
 
 
 def _read_lines(path: Path) -> list[str]:
     return [line.strip() for line in path.read_text().splitlines() if line.strip()]
 
 
-def tiny_imagenet_files(root) -> tuple[list, list, list[str]]:
-    """(train, test, classes): lists of (image path, label) and the wnids in label order."""
-    base = tiny_imagenet_dir(root)
+def wnid_folder_files(d: Dataset, root) -> tuple[list, list, list[str]]:
+    """(train, test, classes) of a Tiny ImageNet style folder: lists of (image path, label) and the wnids in
+    label order."""
+    base = wnid_folder_dir(d, root)
     wnids = _read_lines(base / "wnids.txt")
     problems = []
     if not wnids:
@@ -203,20 +219,21 @@ def tiny_imagenet_files(root) -> tuple[list, list, list[str]]:
         if not test and not problems:
             problems.append(f"{ann} lists no image")
     if problems:
-        raise _incomplete("tiny_imagenet", base, problems, TINY_IMAGENET_LAYOUT)
+        raise _incomplete(d, base, problems)
     return train, test, classes
 
 
-def miniplaces_files(root) -> tuple[list, list, list[str]]:
-    """(train, test, classes) of the MiniPlaces development kit in ``root`` (val is the test set)."""
-    from .workflow import miniplaces_text_dir
-
-    base = _need_root("miniplaces", root)
-    text = Path(miniplaces_text_dir(str(base)))
-    problems = [f"missing {text / p}" for p in ("train.txt", "val.txt", "categories.txt") if not (text / p).is_file()]
-    problems += [f"missing folder {base / p}" for p in ("images/train", "images/val") if not (base / p).is_dir()]
+def listed_folder_files(d: Dataset, root) -> tuple[list, list, list[str]]:
+    """(train, test, classes) of a MiniPlaces style folder: image lists ``<path under images/> <label>`` and
+    ``categories.txt``, where the record's layout says (``text_dirs``, ``images``, ``splits``)."""
+    base = _need_root(d.name, root)
+    text = Path(d.text_dir(str(base)))
+    images = base / d.layout["images"]
+    problems = [f"missing {p}" for p in d.missing(str(base)) if os.path.basename(p) in d.layout["text_files"]]
+    problems += [f"missing folder {p}" for p in d.missing(str(base)) if os.path.basename(p) not in
+                 d.layout["text_files"]]
     if problems:
-        raise _incomplete("miniplaces", base, problems, MINIPLACES_LAYOUT)
+        raise _incomplete(d, base, problems)
     categories = {}
     for n, line in enumerate(_read_lines(text / "categories.txt"), 1):
         fields = line.rsplit(None, 1)
@@ -229,17 +246,17 @@ def miniplaces_files(root) -> tuple[list, list, list[str]]:
     if not categories and not problems:
         problems.append("categories.txt lists no category")
     if problems:
-        raise _incomplete("miniplaces", base, problems, MINIPLACES_LAYOUT)
+        raise _incomplete(d, base, problems)
     splits = {}
-    for split in ("train", "val"):
-        listing = text / f"{split}.txt"
+    for split, listing_name in d.layout["splits"]:
+        listing = text / listing_name
         items = []
         for n, line in enumerate(_read_lines(listing), 1):
             fields = line.rsplit(None, 1)
             if len(fields) != 2 or not fields[1].isdigit():
                 problems.append(f"{listing.name} line {n}: expected '<path under images/> <label>', got {line!r}")
                 continue
-            path, y = base / "images" / fields[0], int(fields[1])
+            path, y = images / fields[0], int(fields[1])
             if y not in categories:
                 problems.append(f"{listing.name} line {n}: label {y} is not in categories.txt")
             elif not path.is_file():
@@ -250,8 +267,8 @@ def miniplaces_files(root) -> tuple[list, list, list[str]]:
             problems.append(f"{listing.name} lists no image")
         splits[split] = items
     if problems:
-        raise _incomplete("miniplaces", base, problems, MINIPLACES_LAYOUT)
-    return splits["train"], splits["val"], [categories[i] for i in range(len(categories))]
+        raise _incomplete(d, base, problems)
+    return splits["train"], splits["test"], [categories[i] for i in range(len(categories))]
 
 
 def default_workers() -> int:
@@ -286,17 +303,145 @@ def decode_images(paths: list, size: int, workers: int | None = None) -> np.ndar
     return out
 
 
-def load_image_folder_arrays(name: str, root, workers: int | None = None) -> dict:
-    """``tiny_imagenet`` or ``miniplaces`` from its standard folder as uint8 arrays (+ the class names)."""
-    classes_max, size = IMAGE_DATASETS[name]
-    train, test, classes = (tiny_imagenet_files if name == "tiny_imagenet" else miniplaces_files)(root)
-    if len(classes) > classes_max:
-        raise DataError(f"dataset '{name}' has {classes_max} classes, but the folder lists {len(classes)}")
+def _image_folder(files):
+    def loader(d: Dataset, root, *, workers: int | None = None, **_) -> dict:
+        """A JPEG folder as uint8 arrays (+ the class names, the statistics and the class count)."""
+        train, test, classes = files(d, root)
+        if len(classes) > d.num_classes:
+            raise DataError(f"dataset '{d.name}' has {d.num_classes} classes, but the folder lists {len(classes)}")
+        arrays = {}
+        for split, items in (("train", train), ("test", test)):
+            arrays[f"x_{split}"] = decode_images([p for p, _ in items], d.image_size, workers)
+            arrays[f"y_{split}"] = np.asarray([y for _, y in items], dtype=np.int64)
+        arrays["classes"] = np.asarray(classes, dtype=str)
+        mean, std = channel_stats(arrays["x_train"])
+        arrays["mean"] = mean.astype(np.float32)
+        arrays["std"] = np.maximum(std, 1e-3).astype(np.float32)
+        arrays["num_classes"] = np.int64(len(classes))
+        return arrays
+
+    loader.__name__ = f"load_{files.__name__.replace('_files', '')}"
+    return loader
+
+
+# --------------------------------------------------------------------------- idx files (fashion_mnist)
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """A gzipped idx file (the MNIST format: big-endian magic ``0x00000800 | ndim`` with type byte 0x08 =
+    uint8, then ``ndim`` big-endian uint32 sizes, then the data) as a uint8 array."""
+    path = Path(path)
+    try:
+        with gzip.open(path, "rb") as fh:
+            raw = fh.read()
+    except (OSError, EOFError) as err:
+        raise DataError(f"idx file {path} cannot be read: {err}") from err
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
+        raise DataError(f"idx file {path}: not a uint8 idx file (magic {raw[:4].hex() or 'missing'})")
+    ndim = raw[3]
+    head = 4 + 4 * ndim
+    shape = tuple(int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
+    if len(raw) != head + math.prod(shape):
+        raise DataError(f"idx file {path}: header says {shape} ({math.prod(shape)} bytes), the file holds "
+                        f"{len(raw) - head}")
+    return np.frombuffer(raw, dtype=np.uint8, offset=head).reshape(shape)
+
+
+def stratified_subset(y: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """Sorted indices of ``n`` images of ``y``, each class in its share: ``floor(n * n_class / N)`` per class,
+    the remaining images one each to the classes of the largest remainders (ties: the lower class); which
+    images of a class, a seeded permutation (PCG64)."""
+    classes, counts = np.unique(y, return_counts=True)
+    if not 0 < n <= len(y):
+        raise DataError(f"a subset of {n} images of {len(y)} is not possible")
+    exact = [n * int(c) for c in counts]
+    take = [e // len(y) for e in exact]
+    rest = sorted(range(len(classes)), key=lambda i: (-(exact[i] % len(y)), i))[:n - sum(take)]
+    for i in rest:
+        take[i] += 1
+    rng = np.random.Generator(np.random.PCG64(seed))
+    chosen = []
+    for c, k in zip(classes, take):
+        idx = np.flatnonzero(y == c)
+        chosen.append(idx[rng.permutation(len(idx))[:k]])
+    return np.sort(np.concatenate(chosen))
+
+
+def downsample(x: np.ndarray, size: int) -> np.ndarray:
+    """uint8 images (N, C, S, S) averaged in blocks of (S/size)^2 pixels to (N, C, size, size), rounded."""
+    n, c, s, _ = x.shape
+    if s % size:
+        raise DataError(f"resolution {size} does not divide the {s}-pixel images")
+    f = s // size
+    if f == 1:
+        return x
+    blocks = x.reshape(n, c, size, f, size, f).astype(np.float64).mean(axis=(3, 5))
+    return np.rint(blocks).astype(np.uint8)
+
+
+def _download(d: Dataset, into: Path) -> None:
+    """Let torchvision's dataset class download the files into ``into`` (its ``<class>/raw`` subfolder)."""
+    try:
+        import torchvision.datasets
+    except ImportError as err:
+        raise DataError(f"dataset '{d.name}': dataset.download needs torchvision installed ({err})") from err
+    cls = getattr(torchvision.datasets, d.layout["torchvision"])
+    into.mkdir(parents=True, exist_ok=True)
+    try:
+        for train in (True, False):
+            cls(str(into), train=train, download=True)
+    except Exception as err:  # network errors come in many types
+        raise DataError(f"dataset '{d.name}': the download into {into} failed: {err}") from err
+
+
+def load_idx(d: Dataset, root=None, *, test_fraction: float = 0.2, split_seed: int = 0, n_train=None,
+             n_test=None, resolution=None, split=None, download: bool = False, **_) -> dict:
+    """Loader ``idx``: the record's idx files (``layout["train"]``, ``layout["test"]``: images, labels), found
+    by :meth:`Dataset.locate` (``root`` and its subfolders, else the record's system-wide folders), downloaded
+    into ``root`` where ``download`` allows it; then the split (``split: train`` holds
+    ``test_fraction`` of the training file out as the test set), the seeded stratified subsets ``n_train`` /
+    ``n_test`` (seeded by ``split_seed``) and the resolution (block averages)."""
+    folder = d.locate(root)
+    if folder is None and download:
+        if not root:
+            raise DataError(f"{d.not_found(root)}; dataset.download: true needs dataset.root, the folder "
+                            f"torchvision downloads into")
+        into = Path(root)
+        _download(d, into)
+        folder = d.locate(str(into))
+        if folder is None:
+            raise DataError(d.not_found(str(into)))
+    if folder is None:
+        raise DataError(d.not_found(root))
+    parts = {}
+    for part in ("train", "test"):
+        images, labels = (read_idx(Path(folder) / f) for f in d.layout[part])
+        if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
+            raise DataError(f"dataset '{d.name}': {d.layout[part][0]} ({images.shape}) and {d.layout[part][1]} "
+                            f"({labels.shape}) in {folder} do not match (N x H x W images, N labels)")
+        if images.shape[1:] != (d.image_size, d.image_size) or labels.max(initial=0) >= d.num_classes:
+            raise DataError(f"dataset '{d.name}': {d.layout[part][0]} in {folder} holds {images.shape[1:]} images "
+                            f"with labels up to {int(labels.max(initial=0))}, expected {d.image_size}x"
+                            f"{d.image_size} images of {d.num_classes} classes")
+        parts[part] = (images.reshape(-1, 1, d.image_size, d.image_size), labels.astype(np.int64))
+    if split == "train":
+        x, y = parts["train"]
+        tr, te = stratified_split(y, test_fraction, split_seed)
+        parts = {"train": (x[tr], y[tr]), "test": (x[te], y[te])}
     arrays = {}
-    for split, items in (("train", train), ("test", test)):
-        arrays[f"x_{split}"] = decode_images([p for p, _ in items], size, workers)
-        arrays[f"y_{split}"] = np.asarray([y for _, y in items], dtype=np.int64)
-    arrays["classes"] = np.asarray(classes, dtype=str)
+    for part, n, salt in (("train", n_train, 0), ("test", n_test, 1)):
+        x, y = parts[part]
+        if n is not None:
+            if int(n) > len(y):
+                raise DataError(f"dataset.n_{part}: {n} images asked, the {part} split holds {len(y)}")
+            keep = stratified_subset(y, int(n), seed=[int(split_seed), salt])
+            x, y = x[keep], y[keep]
+        arrays[f"x_{part}"] = downsample(x, int(resolution)) if resolution else np.ascontiguousarray(x)
+        arrays[f"y_{part}"] = y
+    mean, std = channel_stats(arrays["x_train"])
+    arrays["mean"] = mean.astype(np.float32)
+    arrays["std"] = np.maximum(std, 1e-3).astype(np.float32)
+    arrays["num_classes"] = np.int64(d.num_classes)
     return arrays
 
 
@@ -315,28 +460,34 @@ def channel_stats(x: np.ndarray, chunk: int = 4096) -> tuple[np.ndarray, np.ndar
     return mean, np.sqrt(sq / n)
 
 
+#: The loaders, by the key a :class:`findeval.datasets.Dataset` record names (``loader``). Each is called as
+#: ``loader(record, root, *, out, workers, test_fraction, split_seed, **options)`` and returns the arrays of
+#: the prepared file (``x_train``, ``y_train``, ``x_test``, ``y_test``; ``mean``, ``std``, ``num_classes`` where
+#: it computes them itself, else :func:`prepare` does); it reads the record, never the dataset's name.
+LOADERS = {
+    "digits": load_digits,
+    "cifar": load_cifar_arrays,
+    "wnid_folder": _image_folder(wnid_folder_files),
+    "listed_folder": _image_folder(listed_folder_files),
+    "idx": load_idx,
+}
+
+
 def prepare(name: str, out: str | os.PathLike, *, root=None, test_fraction: float = 0.2, split_seed: int = 0,
-            workers: int | None = None) -> dict:
-    """Build the compact array file of dataset ``name`` at ``out`` (written atomically)."""
+            workers: int | None = None, **options) -> dict:
+    """Build the compact array file of dataset ``name`` at ``out`` (written atomically), with the loader its
+    record names; ``options`` are the ``dataset.*`` options the record takes (findeval.datasets.OPTIONS)."""
     from .io import atomic_path
 
-    loader = REGISTRY[name].loader if name in REGISTRY else None
-    if loader == "digits":
-        x, y = load_digits_arrays()
-        tr, te = stratified_split(y, test_fraction, split_seed)
-        arrays = {"x_train": x[tr], "y_train": y[tr], "x_test": x[te], "y_test": y[te]}
-    elif loader == "cifar":
-        arrays = load_cifar_arrays(name, root)
-    elif loader == "image_folder":
-        arrays = load_image_folder_arrays(name, root, workers)
-    else:
+    if name not in REGISTRY:
         raise DataError(f"unknown dataset {name!r}; choose from {', '.join(DATASETS)}")
-    if loader == "image_folder":
-        mean, std = channel_stats(arrays["x_train"])
-        arrays["mean"] = mean.astype(np.float32)
-        arrays["std"] = np.maximum(std, 1e-3).astype(np.float32)
-        arrays["num_classes"] = np.int64(len(arrays["classes"]))
-    else:
+    d = REGISTRY[name]
+    unknown = sorted(set(options) - set(d.options))
+    if unknown:
+        raise DataError(f"dataset '{name}' does not take the options {', '.join(unknown)}")
+    arrays = LOADERS[d.loader](d, root, out=out, workers=workers, test_fraction=test_fraction,
+                               split_seed=split_seed, **options)
+    if "mean" not in arrays:
         xf = arrays["x_train"].astype(np.float64) / 255.0
         arrays["mean"] = xf.mean(axis=(0, 2, 3)).astype(np.float32)
         arrays["std"] = np.maximum(xf.std(axis=(0, 2, 3)), 1e-3).astype(np.float32)

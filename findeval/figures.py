@@ -28,7 +28,7 @@ from . import paths
 from .a1 import plan
 from .claims import plan as claims
 from .structured import plan as structured_plan
-from .workflow import dataset_ready
+from .datasets import dataset_ready
 
 
 def _module(name: str):

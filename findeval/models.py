@@ -1,6 +1,7 @@
 """ResNets with batch norm, and what is prunable.
 
-Registry (``MODELS``), all with torchvision's parameter names (``conv1``, ``layer1.0.conv1``,
+Registry (``MODELS``; each model's torch-free description is its record in :data:`findeval.regime.ARCHITECTURES`,
+which :func:`build`, :func:`findeval.regime.conv_shapes` and the config check all read), all with torchvision's parameter names (``conv1``, ``layer1.0.conv1``,
 ``layer1.0.downsample.0``, ``fc``) so that masks and checkpoints read naturally:
 
 - ``resnet_cifar``: the CIFAR-style ResNet of He et al. (3x3 stem, three stages of basic blocks with
@@ -24,8 +25,10 @@ import torch
 from torch import nn
 
 from .datasets import REGISTRY
+from .regime import ARCHITECTURES, architecture
 
-MODELS = ("resnet_cifar", "resnet18", "resnet50")
+#: The registered models (their descriptions: findeval.regime.ARCHITECTURES).
+MODELS = tuple(ARCHITECTURES)
 #: First layers of resnet18/resnet50 (``model.stem``); ``cifar`` is the default.
 STEMS = ("cifar", "imagenet")
 
@@ -126,34 +129,26 @@ class ResNet(nn.Module):
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
 
+#: The block classes of the architecture descriptions' ``block`` (findeval.regime.Architecture).
+BLOCKS = {"basic": BasicBlock, "bottleneck": Bottleneck}
+
+
 def build(spec: dict) -> ResNet:
-    """Build a model from its spec: ``{"name", "num_classes", "in_channels", ...options}`` (unseeded)."""
+    """Build a model from its spec: ``{"name", "num_classes", "in_channels", ...options}`` (unseeded), as its
+    torch-free description in :data:`findeval.regime.ARCHITECTURES` says (the one :func:`findeval.regime.
+    conv_shapes` and the config check read)."""
     spec = dict(spec)
-    name = spec.pop("name", None)
     try:
-        num_classes = int(spec.pop("num_classes"))
-        in_channels = int(spec.pop("in_channels"))
+        num_classes = int(spec["num_classes"])
+        in_channels = int(spec["in_channels"])
     except KeyError as err:
         raise ModelError(f"model spec lacks {err}") from err
-    if name == "resnet_cifar":
-        depth, width = int(spec.pop("depth", 20)), int(spec.pop("width", 16))
-        if depth < 8 or (depth - 2) % 6:
-            raise ModelError(f"resnet_cifar depth must be 6n+2 with n >= 1 (8, 14, 20, ...), got {depth}")
-        n = (depth - 2) // 6
-        model = ResNet(BasicBlock, [n] * 3, [width, 2 * width, 4 * width],
-                       in_channels=in_channels, num_classes=num_classes, stem_width=width)
-    elif name in ("resnet18", "resnet50"):
-        width = int(spec.pop("width", 64))
-        stem = spec.pop("stem", None) or "cifar"
-        spec.pop("depth", None)
-        block, stages = (BasicBlock, [2, 2, 2, 2]) if name == "resnet18" else (Bottleneck, [3, 4, 6, 3])
-        model = ResNet(block, stages, [width, 2 * width, 4 * width, 8 * width],
-                       in_channels=in_channels, num_classes=num_classes, stem_width=width, stem=stem)
-    else:
-        raise ModelError(f"unknown model {name!r}; choose from {', '.join(MODELS)}")
-    if spec:
-        raise ModelError(f"model {name!r} does not take options: {', '.join(sorted(spec))}")
-    return model
+    try:
+        net = architecture(spec)
+    except ValueError as err:
+        raise ModelError(str(err)) from err
+    return ResNet(BLOCKS[net["block"]], list(net["blocks"]), list(net["widths"]), in_channels=in_channels,
+                  num_classes=num_classes, stem_width=net["widths"][0], stem=net["stem"])
 
 
 def init_model(spec: dict, seed: int) -> ResNet:

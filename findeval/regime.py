@@ -163,28 +163,90 @@ def dataset_sizes(dataset: dict) -> dict:
     if name not in REGISTRY:
         raise ValueError(f"unknown dataset {name!r}; choose from {', '.join(REGISTRY)}")
     d = REGISTRY[name]
-    n_train, n_test = d.sizes(dataset.get("test_fraction", 0.2))  # digits: as data.stratified_split
+    n_train, n_test = d.sizes(dataset)  # digits: as data.stratified_split; subsets where set
     return {"n_train": n_train, "n_test": n_test, "in_channels": d.in_channels, "num_classes": d.num_classes}
+
+
+# --------------------------------------------------------------------------- the model registry
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """One model of the registry, described without torch: what :func:`findeval.models.build` builds,
+    :func:`conv_shapes` counts and :func:`findeval.workflow.check_config` checks, all from :meth:`resolve`.
+
+    Contract: a ResNet with a stem convolution (``conv1``, with BN ``bn1``), ``len(widths)`` stages
+    ``layer1..`` of ``block`` blocks (``basic``: two 3x3 convolutions, expansion 1; ``bottleneck``: 1x1, 3x3,
+    1x1, expansion 4) of widths ``w, 2w, 4w, ...`` (``w`` = ``model.width``, default ``width``), the first block
+    of every stage after the first at stride 2, a 1x1 shortcut convolution (``downsample.0``) where the
+    stride or the width changes, then average pooling and ``fc``. ``blocks`` is the blocks per stage; None
+    where ``model.depth`` decides it (``6n + 2``: ``n`` per stage of ``stages`` stages, default ``depth``).
+    ``stems`` are the values ``model.stem`` may take (empty: only the 3x3 stride-1 stem, and no stem option).
+    ``options`` are the ``model.*`` keys it takes besides ``name``.
+    """
+
+    name: str
+    block: str
+    width: int
+    blocks: tuple[int, ...] | None = None
+    stages: int = 3
+    depth: int | None = None
+    stems: tuple[str, ...] = ()
+    options: tuple[str, ...] = ("width",)
+
+    @property
+    def expansion(self) -> int:
+        return 4 if self.block == "bottleneck" else 1
+
+    def resolve(self, model: dict) -> dict:
+        """The network of the model block (or spec) ``model``: ``{"block", "expansion", "blocks", "widths",
+        "stem"}``; a ValueError names a bad option (one it does not take, a depth not 6n+2, an unknown stem).
+        ``in_channels`` and ``num_classes`` (a spec's) are not options."""
+        extra = sorted(set(model) - {"name", "in_channels", "num_classes", *self.options})
+        if extra:
+            raise ValueError(f"model {self.name!r} does not take options: {', '.join(extra)}")
+        width = int(model.get("width") or self.width)
+        if self.blocks is None:
+            depth = int(model.get("depth") or self.depth)
+            if depth < 8 or (depth - 2) % 6:
+                raise ValueError(f"{self.name} depth must be 6n+2 with n >= 1 (8, 14, 20, ...), got {depth}")
+            blocks = ((depth - 2) // 6,) * self.stages
+        else:
+            blocks = self.blocks
+        stem = model.get("stem") or (self.stems[0] if self.stems else "cifar")
+        if self.stems and stem not in self.stems:
+            raise ValueError(f"unknown stem {stem!r}; choose from {', '.join(self.stems)}")
+        return {"block": self.block, "expansion": self.expansion, "blocks": blocks,
+                "widths": tuple(width * 2 ** i for i in range(len(blocks))), "stem": stem}
+
+
+#: The model registry, in order (the schema's ``model.name`` enum; tests/test_models_data_training.py checks it).
+ARCHITECTURES: dict[str, Architecture] = {a.name: a for a in (
+    Architecture("resnet_cifar", "basic", width=16, depth=20, options=("depth", "width")),
+    Architecture("resnet18", "basic", width=64, blocks=(2, 2, 2, 2), stems=("cifar", "imagenet"),
+                 options=("width", "stem")),
+    Architecture("resnet50", "bottleneck", width=64, blocks=(3, 4, 6, 3), stems=("cifar", "imagenet"),
+                 options=("width", "stem")),
+)}
+
+
+def architecture(model: dict) -> dict:
+    """:meth:`Architecture.resolve` of ``model["name"]``'s record (a ValueError for an unknown name)."""
+    name = model.get("name")
+    if name not in ARCHITECTURES:
+        raise ValueError(f"unknown model {name!r}; choose from {', '.join(ARCHITECTURES)}")
+    return ARCHITECTURES[name].resolve(model)
 
 
 def conv_shapes(model: dict, in_channels: int) -> list[tuple[str, tuple]]:
     """(state-dict key, weight shape) of every convolution of :func:`findeval.models.build`'s network, in
     network order (:func:`findeval.models.prunable_names`), computed from the spec alone."""
-    name = model["name"]
-    if name == "resnet_cifar":
-        depth, width = int(model.get("depth", 20)), int(model.get("width", 16))
-        if depth < 8 or (depth - 2) % 6:
-            raise ValueError(f"resnet_cifar depth must be 6n+2 with n >= 1, got {depth}")
-        stages, widths, expansion = [(depth - 2) // 6] * 3, [width, 2 * width, 4 * width], 1
-    elif name in ("resnet18", "resnet50"):
-        width = int(model.get("width", 64))
-        stages = [2, 2, 2, 2] if name == "resnet18" else [3, 4, 6, 3]
-        widths, expansion = [width, 2 * width, 4 * width, 8 * width], (1 if name == "resnet18" else 4)
-    else:
-        raise ValueError(f"unknown model {name!r}; choose from resnet_cifar, resnet18, resnet50")
-    shapes = [("conv1.weight", (widths[0], int(in_channels), 3, 3))]
+    net = architecture(model)
+    widths, expansion = net["widths"], net["expansion"]
+    k = 7 if net["stem"] == "imagenet" else 3
+    shapes = [("conv1.weight", (widths[0], int(in_channels), k, k))]
     c_in = widths[0]
-    for i, (n, w) in enumerate(zip(stages, widths)):
+    for i, (n, w) in enumerate(zip(net["blocks"], widths)):
         for j in range(n):
             stride = 1 if i == 0 or j > 0 else 2
             pre, out = f"layer{i + 1}.{j}", w * expansion
@@ -418,6 +480,17 @@ def markdown(rows: list[dict], columns=MARKDOWN_COLUMNS) -> str:
 
 #: The config blocks the regime depends on (the rule passes only these as params).
 BLOCKS = ("experiment", "dataset", "model", "training", "defaults", "grids", "pruning")
+
+
+def config_params(config: dict) -> dict:
+    """The :data:`BLOCKS` of ``config``, as rule regime passes them: the dataset block without the options
+    (findeval.datasets.OPTIONS) at their unset value, so that a new option leaves the params, and the table,
+    of a config that does not set it as they were."""
+    from .datasets import OPTIONS
+
+    blocks = {k: config[k] for k in BLOCKS}
+    blocks["dataset"] = {k: v for k, v in config["dataset"].items() if k not in OPTIONS or v != OPTIONS[k]}
+    return blocks
 
 
 def write_csv(path: str, rows: list[dict], columns) -> None:

@@ -7,69 +7,75 @@ from __future__ import annotations
 
 import os
 
-from .datasets import REGISTRY
+from .datasets import REGISTRY, dataset_ready  # noqa: F401  (dataset_ready re-exported: the tests' name)
 from .errors import ConfigError  # noqa: F401 (defined in a foundation module, raised by the planners; re-exported)
 from .hparams import H
 
 
-#: Files and folders a dataset needs under ``dataset.root`` (existence checks only: no scan of their contents;
-#: the preparation job checks every image it needs and names what is missing). From findeval.datasets.
-DATASET_FILES = {name: d.files for name, d in REGISTRY.items() if d.needs_root}
+#: Files and folders a dataset needs in its folder (existence checks only: no scan of their contents; the
+#: preparation job checks every image it needs and names what is missing). From findeval.datasets.
+DATASET_FILES = {name: d.files for name, d in REGISTRY.items() if d.has_files}
 #: What ``dataset.root`` is, for the messages.
-DATASET_ROOTS = {name: d.root for name, d in REGISTRY.items() if d.needs_root}
-#: MiniPlaces' text files (train.txt, val.txt, categories.txt): in the kit's data/ subfolder, or at the root.
-MINIPLACES_TEXT = ("train.txt", "val.txt", "categories.txt")
-MINIPLACES_TEXT_DIRS = ("data", "")
-
-
-def miniplaces_text_dir(base: str) -> str:
-    """Where MiniPlaces' text files are: ``base/data`` (the official kit) or ``base`` (a flattened copy);
-    the first that holds train.txt, else ``base``."""
-    for sub in MINIPLACES_TEXT_DIRS:
-        if os.path.isfile(os.path.join(base, sub, "train.txt")):
-            return os.path.join(base, sub) if sub else base
-    return base
-#: Datasets whose folder may also be a named subfolder of ``dataset.root``.
-DATASET_SUBDIRS = {name: d.subdir for name, d in REGISTRY.items() if d.subdir}
+DATASET_ROOTS = {name: d.root for name, d in REGISTRY.items() if d.has_files}
 
 
 def dataset_base(name: str, root: str) -> str:
     """The folder that holds the dataset's files: ``root``, or its standard subfolder when that has them."""
-    sub = DATASET_SUBDIRS.get(name)
-    if sub and not os.path.exists(os.path.join(root, DATASET_FILES[name][0])):
-        if os.path.exists(os.path.join(root, sub, DATASET_FILES[name][0])):
-            return os.path.join(root, sub)
-    return root
+    return REGISTRY[name].base(root)
 
 
 def check_dataset(ds: dict) -> None:
-    name = ds["name"]
-    if name not in DATASET_FILES:
+    """The dataset block's options, and its files where it has any: in ``dataset.root`` (or a standard
+    subfolder), else where the record looks without one (a system-wide install), unless a download is allowed."""
+    d = REGISTRY[ds["name"]]
+    problems = d.option_problems(ds)
+    if problems:
+        raise ConfigError(problems[0])
+    if not d.has_files:
         return
+    name = d.name
     root = ds.get("root")
+    if not root and not d.needs_root:
+        if d.locate(None):
+            return
+        if ds.get("download"):
+            raise ConfigError(f"dataset.download: true needs dataset.root, the folder torchvision downloads "
+                              f"{name} into ({d.not_found(None)})")
+        raise ConfigError(d.not_found(None))
     if not root:
         raise ConfigError(f"dataset.root must be set for dataset '{name}' ({DATASET_ROOTS[name]}); "
                           f"nothing is downloaded")
     if os.path.exists(root) and not os.path.isdir(root):
         raise ConfigError(f"dataset.root: {root!r} is a file, not a folder; dataset.root is {DATASET_ROOTS[name]}")
     if not os.path.isdir(root):
+        if ds.get("download"):
+            return  # the download creates it
         raise ConfigError(f"dataset.root: folder {root!r} does not exist ({DATASET_ROOTS[name]})")
-    base = dataset_base(name, root)
-    files = list(DATASET_FILES[name])
-    if name == "miniplaces":
-        text = miniplaces_text_dir(base)
-        files = [os.path.relpath(os.path.join(text, f), base) if f in MINIPLACES_TEXT else f for f in files]
-    missing = [os.path.join(base, f) for f in files if not os.path.exists(os.path.join(base, f))]
+    base = d.base(root)
+    missing = d.missing(base)
+    if missing and ds.get("download"):
+        return
+    if missing and d.search:
+        raise ConfigError(f"dataset.root: {d.not_found(root)}")
     if missing:
-        sub = DATASET_SUBDIRS.get(name)
-        where = f" (nor in {os.path.join(root, sub)})" if sub and base == root else ""
+        where = "".join(f" (nor in {os.path.join(root, s)})" for s in d.subdirs) if base == root else ""
         raise ConfigError(f"dataset.root: expected {', '.join(missing)}{where} for dataset '{name}', not found; "
                           f"dataset.root is {DATASET_ROOTS[name]}")
 
 
-def dataset_ready(ds: dict) -> bool:
-    """False for a dataset that needs a folder (``dataset.root``) and has none set."""
-    return ds["name"] not in DATASET_FILES or bool(ds.get("root"))
+def check_model(model: dict) -> None:
+    """The model block against its description (findeval.regime.ARCHITECTURES): the options it takes, its
+    depth, its stem."""
+    from .regime import ARCHITECTURES
+
+    arch = ARCHITECTURES[model["name"]]
+    for key in sorted(set(model) - {"name", *arch.options}):
+        takers = ", ".join(a.name for a in ARCHITECTURES.values() if key in a.options)
+        if key == "depth":
+            raise ConfigError(f"model.depth: only {takers} takes a depth ({model['name']} has a fixed one)")
+        raise ConfigError(f"model.{key}: {model['name']} does not take it (only {takers})")
+    if "depth" in arch.options and "depth" in model and ((model["depth"] - 2) % 6 or model["depth"] < 8):
+        raise ConfigError(f"model.depth: {model['name']} needs depth 6n+2 (8, 14, 20, ...), got {model['depth']}")
 
 
 def check_split(ds: dict) -> None:
@@ -199,11 +205,7 @@ def check_config(config: dict, *, data: bool = True) -> None:
     check_augment(config["dataset"])
     check_style((config.get("figures") or {}).get("style"))
 
-    model = config["model"]
-    if model["name"] == "resnet_cifar" and "depth" in model and (model["depth"] - 2) % 6:
-        raise ConfigError(f"model.depth: resnet_cifar needs depth 6n+2 (8, 14, 20, ...), got {model['depth']}")
-    if model["name"] != "resnet_cifar" and "depth" in model:
-        raise ConfigError(f"model.depth: only resnet_cifar takes a depth ({model['name']} has a fixed one)")
+    check_model(config["model"])
 
     check_milestones(config["training"], "training")
 

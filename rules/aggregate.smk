@@ -6,7 +6,7 @@ rule aggregate:
     log:
         paths.log(EXP, "aggregate"),
     conda:
-        "../envs/findeval.yaml"
+        ENV
     params:
         experiment=EXP,
     script:

@@ -10,7 +10,7 @@ rule global_random_mask:
         paths.log("{exp}", "global_random_mask", "seed", "level"),
     localrule: True
     conda:
-        "../envs/findeval.yaml"
+        ENV
     params:
         fraction=config["pruning"]["fraction"],
     script:
@@ -28,6 +28,6 @@ rule preserve_lpr_mask:
         paths.log("{exp}", "preserve_lpr_mask", "hfind", "seed", "level"),
     localrule: True
     conda:
-        "../envs/findeval.yaml"
+        ENV
     script:
         "../scripts/preserve_lpr_mask.py"

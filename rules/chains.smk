@@ -7,10 +7,7 @@
 # Their input functions: eval_sweep_input in rules/common.smk, the LPR chains' in findeval.lpr; every file is
 # named by findeval.paths (per_level: the named files of levels first..last of a chain folder).
 
-# runtime.group > 0: the sweep jobs train their levels as grouped networks (findeval.grouped). A params value
-# only then, so that group 0 leaves the sweeps' params (and Snakemake's params re-run trigger) as they were;
-# a dict, so that its repr is unique among the job's params values (Snakemake compares them as a set).
-SWEEP_GROUP = {"grouped": {"group": RUNTIME["group"]}} if RUNTIME["group"] else {}
+# runtime.group > 0: the sweeps pass **SWEEP_GROUP (rules/common.smk).
 # the folders of a find chain and of an LPR-constrained chain (rule patterns)
 FIND_CHAIN = paths.find_chain("{exp}", "{hfind}", "{seed}")
 LPR_CHAIN = paths.lpr_chain(EXP, "{chain}", "{seed}")
@@ -28,17 +25,14 @@ rule find_chain:
     benchmark:
         paths.benchmark("{exp}", "find_chain", "hfind", "seed")
     conda:
-        "../envs/findeval.yaml"
+        ENV
     threads: RUNTIME["threads"]
     resources:
-        gpu=0 if RUNTIME["device"] == "cpu" else 1,
+        **GPU,
     params:
+        **JOB.train(),
         hfind="{hfind}",
         fraction=config["pruning"]["fraction"],
-        training=XCFG("training"),
-        augment=XCFG("dataset", "augment"),
-        device=RUNTIME["device"],
-        speed=SPEED,
     script:
         "../scripts/find_chain.py"
 
@@ -63,17 +57,14 @@ for _i, (_exp, _slugs) in enumerate(FIND_GROUPS):
         benchmark:
             paths.benchmark(_exp, f"find_group_{_i}", "seed")
         conda:
-            "../envs/findeval.yaml"
+            ENV
         threads: RUNTIME["threads"]
         resources:
-            gpu=0 if RUNTIME["device"] == "cpu" else 1,
+            **GPU,
         params:
+            **Experiment(_exp).train(),
             hfinds=_slugs,
             fraction=config["pruning"]["fraction"],
-            training=EXPERIMENTS[_exp]["training"],
-            augment=EXPERIMENTS[_exp]["dataset"]["augment"],
-            device=RUNTIME["device"],
-            speed=SPEED,
         script:
             "../scripts/find_group.py"
 
@@ -89,7 +80,7 @@ rule global_random_masks:
         paths.log("{exp}", "global_random_masks", "seed"),
     localrule: True
     conda:
-        "../envs/findeval.yaml"
+        ENV
     params:
         fraction=config["pruning"]["fraction"],
     script:
@@ -105,7 +96,7 @@ rule preserve_lpr_masks:
         paths.log("{exp}", "preserve_lpr_masks", "hfind", "seed"),
     localrule: True
     conda:
-        "../envs/findeval.yaml"
+        ENV
     script:
         "../scripts/random_masks.py"
 
@@ -122,26 +113,23 @@ rule eval_sweep:
     benchmark:
         paths.benchmark("{exp}", "eval_sweep", "source", "heval", "seed")
     conda:
-        "../envs/findeval.yaml"
+        ENV
     threads: RUNTIME["threads"]
     resources:
-        gpu=0 if RUNTIME["device"] == "cpu" else 1,
+        **GPU,
     params:
         **SWEEP_GROUP,
+        **JOB.train(),
         kind=source_kind,
         hfind=source_hfind,
         heval="{heval}",
-        training=XCFG("training"),
-        augment=XCFG("dataset", "augment"),
-        device=RUNTIME["device"],
-        speed=SPEED,
     script:
         "../scripts/eval_sweep.py"
 
 
 rule lpr_find_chain:
     input:
-        unpack(MAIN_INPUT(lpr.find_chain_input, LEVELS)),
+        unpack(MAIN.input(lpr.find_chain_input, LEVELS)),
     output:
         **paths.per_level(LPR_CHAIN, 1, LEVELS, "mask", "ticket", "trained", "metrics"),
     log:
@@ -149,24 +137,21 @@ rule lpr_find_chain:
     benchmark:
         paths.benchmark(EXP, "lpr_find_chain", "chain", "seed")
     conda:
-        "../envs/findeval.yaml"
+        ENV
     threads: RUNTIME["threads"]
     resources:
-        gpu=0 if RUNTIME["device"] == "cpu" else 1,
+        **GPU,
     params:
+        **MAIN.train(),
         spec=lambda w: lpr.chain_spec(w.chain),
         fraction=config["pruning"]["fraction"],
-        training=MAIN_CFG("training"),
-        augment=MAIN_CFG("dataset", "augment"),
-        device=RUNTIME["device"],
-        speed=SPEED,
     script:
         "../scripts/lpr_find_chain.py"
 
 
 rule lpr_eval_sweep:
     input:
-        unpack(MAIN_INPUT(lpr.eval_sweep_input, LEVELS)),
+        unpack(MAIN.input(lpr.eval_sweep_input, LEVELS)),
     output:
         **paths.per_level(
             paths.eval_sweep(EXP, "{constrained}", "{heval}", "{seed}"), 1, LEVELS, "metrics"
@@ -176,17 +161,14 @@ rule lpr_eval_sweep:
     benchmark:
         paths.benchmark(EXP, "lpr_eval_sweep", "constrained", "heval", "seed")
     conda:
-        "../envs/findeval.yaml"
+        ENV
     threads: RUNTIME["threads"]
     resources:
-        gpu=0 if RUNTIME["device"] == "cpu" else 1,
+        **GPU,
     params:
         **SWEEP_GROUP,
+        **MAIN.train(),
         spec=lambda w: lpr.chain_spec(w.constrained),
         heval="{heval}",
-        training=MAIN_CFG("training"),
-        augment=MAIN_CFG("dataset", "augment"),
-        device=RUNTIME["device"],
-        speed=SPEED,
     script:
         "../scripts/lpr_eval_sweep.py"

@@ -38,7 +38,7 @@ rule claims:
     log:
         paths.log(EXP, "claims"),
     conda:
-        "../envs/findeval.yaml"
+        ENV
     params:
         claims=claims.settings(config),
         style=config["figures"]["style"],

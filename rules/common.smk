@@ -11,6 +11,7 @@ from snakemake.utils import validate
 sys.path.insert(0, workflow.basedir)
 
 from findeval import paths
+from findeval.datasets import REGISTRY as DATASETS
 from findeval.a1 import plan
 from findeval.lpr import plan as lpr
 from findeval.structured import plan as splan
@@ -22,7 +23,8 @@ from findeval.workflow import check_workflow, load_yaml_file
 # keys and values get a did-you-mean), then the full schema validation, which fills in the defaults, the checks
 # a schema cannot express, the environment variables the jobs read, and everything planned from the config.
 # The main experiment and those of figA8/figA9 (other_models), by name: the Algorithm A1 rules take their
-# settings from EXPERIMENTS[wildcards.exp] (XCFG below), so an edit to one experiment re-runs only its jobs.
+# settings from EXPERIMENTS[wildcards.exp] (JOB.cfg, Experiment below), so an edit to one experiment re-runs only
+# its jobs.
 SCHEMA = load_yaml_file(f"{workflow.basedir}/schemas/config.schema.yaml", "schema", strict=False)
 EXPERIMENTS = check_workflow(
     config, SCHEMA, validate, f"{workflow.basedir}/schemas/config.schema.yaml"
@@ -67,69 +69,92 @@ def at_dag_time(inputs, *args):
 # (docs/scale.md). The A1 rules (and regime) keep `{exp}`: they serve every experiment.
 
 
-class MainWildcards:
-    """A main-experiment rule's wildcards, plus ``exp`` (for the input functions the {exp} rules share)."""
+class Wildcards:
+    """A rule's wildcards, plus ``exp`` (for the input functions the {exp} rules share)."""
 
-    __slots__ = ("_w",)
+    __slots__ = ("_w", "_exp")
 
-    def __init__(self, w):
-        self._w = w
+    def __init__(self, w, exp):
+        self._w, self._exp = w, exp
 
     def __getattr__(self, name):
-        return EXP if name == "exp" else getattr(self._w, name)
+        return self._exp if name == "exp" else getattr(self._w, name)
 
 
-def MAIN_INPUT(inputs, *args):
-    """An input function ``inputs(wildcards, *args)`` of the {exp} form, for a rule of the main experiment."""
-    return lambda w: inputs(MainWildcards(w), *args)
+class Experiment:
+    """The one way the rules read an experiment's config (issue 25 item 3).
 
-
-def XCFG(*keys):
-    """A params function: the value at ``keys`` in the config of the job's experiment (``{exp}``; the main
-    experiment for its own rules, which have no ``{exp}``)."""
-
-    def value(w):
-        v = EXPERIMENTS[getattr(w, "exp", EXP)]
-        for k in keys:
-            v = v[k]
-        return v
-
-    return value
-
-
-def SX(key):
-    """A params function: ``key`` of the structured settings of the job's experiment ({exp}). Only an
-    experiment with a structured block has structured runs (figA8/A9's derived experiments have none).
+    ``JOB = Experiment(None)``: the job's experiment (its ``{exp}`` wildcard; the A1 rules, which serve every
+    experiment), as params functions. ``MAIN = Experiment(EXP)`` (and ``Experiment(name)``): a named experiment,
+    as constants (Snakemake calls each params function once per job; at paper scale that is ~100,000 calls).
     """
 
-    def value(w):
-        exp = getattr(w, "exp", EXP)
-        s = splan.settings(EXPERIMENTS[exp])
-        if s is None:
-            raise ValueError(
-                f"experiment '{exp}' has no structured block: structured runs belong to an experiment "
-                f"that sets one (here '{EXP}')"
-            )
-        return s[key]
+    def __init__(self, name=None):
+        self.name = name
 
-    return value
+    def _config(self, w=None):
+        return EXPERIMENTS[self.name or getattr(w, "exp", EXP)]
+
+    def cfg(self, *keys):
+        """The value at ``keys`` of the experiment's config."""
+
+        def value(w=None):
+            v = self._config(w)
+            for k in keys:
+                v = v[k]
+            return v
+
+        return value if self.name is None else value()
+
+    def structured(self, key):
+        """``key`` of the experiment's structured settings. Only an experiment with a structured block has
+        structured runs (figA8/A9's derived experiments have none): without one, a params function that
+        refuses the job with a message."""
+
+        def value(w=None):
+            exp = self.name or getattr(w, "exp", EXP)
+            s = splan.settings(EXPERIMENTS[exp])
+            if s is None:
+                raise ValueError(
+                    f"experiment '{exp}' has no structured block: structured runs belong to an experiment "
+                    f"that sets one (here '{EXP}')"
+                )
+            return s[key]
+
+        if self.name is not None and splan.settings(EXPERIMENTS[self.name]) is not None:
+            return value()
+        return value
+
+    def input(self, inputs, *args):
+        """An input function ``inputs(wildcards, *args)`` of the {exp} form, for a rule of this experiment
+        (whose patterns name it instead of ``{exp}``)."""
+        return lambda w: inputs(Wildcards(w, self.name or w.exp), *args)
+
+    def train(self, training=None):
+        """The params every training job reads (findeval.runs via scripts/_bootstrap.training_args): the
+        training block (or ``training``), the augmentation, the device and the GPU speed options."""
+        return dict(
+            training=self.cfg("training") if training is None else training,
+            augment=self.cfg("dataset", "augment"),
+            device=RUNTIME["device"],
+            speed=SPEED,
+        )
 
 
-def MAIN_CFG(*keys):
-    """The value at ``keys`` in the main experiment's config, for its own rules: a constant, not a params
-    function (Snakemake calls each params function once per job; at paper scale that is ~100,000 calls).
-    """
-    v = EXPERIMENTS[EXP]
-    for k in keys:
-        v = v[k]
-    return v
+JOB = Experiment()
+MAIN = Experiment(EXP)
 
-
-def MAIN_SX(key):
-    """``key`` of the main experiment's structured settings (a constant); without a structured block, SX's
-    params function, which refuses the job with its message."""
-    s = splan.settings(EXPERIMENTS[EXP])
-    return SX(key) if s is None else s[key]
+# --- the directives every training rule shares (issue 25 item 3), written once ---
+# Every training rule has the directives conda (ENV), threads (RUNTIME["threads"]), resources (**GPU) and
+# params (**JOB.train() or MAIN.train(), beside its own values; the sweeps add **SWEEP_GROUP), and names its
+# log and benchmark paths.log(<exp>, <its name>, <wildcards>) and paths.benchmark(<the same>).
+ENV = "../envs/findeval.yaml"
+# one GPU per training job unless runtime.device is cpu (Snakefile: resource_scopes gpu="local")
+GPU = {"gpu": 0 if RUNTIME["device"] == "cpu" else 1}
+# runtime.group > 0: the sweep jobs train their levels as grouped networks (findeval.grouped). A params value
+# only then, so that group 0 leaves the sweeps' params (and Snakemake's params re-run trigger) as they were;
+# a dict, so that its repr is unique among the job's params values (Snakemake compares them as a set).
+SWEEP_GROUP = {"grouped": {"group": RUNTIME["group"]}} if RUNTIME["group"] else {}
 
 
 def train_find_input(w):

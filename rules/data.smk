@@ -4,12 +4,11 @@ rule prepare_data:
     log:
         paths.log("{exp}", "prepare_data"),
     conda:
-        "../envs/findeval.yaml"
+        ENV
     params:
-        dataset=lambda w: {
-            k: EXPERIMENTS[w.exp]["dataset"][k]
-            for k in ("name", "root", "test_fraction", "split_seed")
-        },
+        dataset=lambda w: DATASETS[EXPERIMENTS[w.exp]["dataset"]["name"]].prepare_params(
+            EXPERIMENTS[w.exp]["dataset"]
+        ),
     script:
         "../scripts/prepare_data.py"
 
@@ -22,9 +21,9 @@ rule init:
     log:
         paths.log("{exp}", "init", "seed"),
     conda:
-        "../envs/findeval.yaml"
+        ENV
     params:
-        model=XCFG("model"),
-        dataset=XCFG("dataset", "name"),
+        model=JOB.cfg("model"),
+        dataset=JOB.cfg("dataset", "name"),
     script:
         "../scripts/init.py"

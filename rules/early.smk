@@ -7,10 +7,7 @@
 from findeval.early import plan as early
 
 early.check(config)
-# runtime.group > 0: the sweep jobs train their levels as grouped networks (findeval.grouped). A params value
-# only then, so that group 0 leaves the sweeps' params (and Snakemake's params re-run trigger) as they were;
-# a dict, so that its repr is unique among the job's params values (Snakemake compares them as a set).
-SWEEP_GROUP = {"grouped": {"group": RUNTIME["group"]}} if RUNTIME["group"] else {}
+# runtime.group > 0: the sweeps pass **SWEEP_GROUP (rules/common.smk).
 
 
 rule early_find_chain:
@@ -26,25 +23,22 @@ rule early_find_chain:
     wildcard_constraints:
         epoch=paths.INDEX,
     conda:
-        "../envs/findeval.yaml"
+        ENV
     threads: RUNTIME["threads"]
     resources:
-        gpu=0 if RUNTIME["device"] == "cpu" else 1,
+        **GPU,
     params:
+        **MAIN.train(),
         hfind="{hfind}",
         epoch=lambda w: int(w.epoch),
         fraction=config["pruning"]["fraction"],
-        training=MAIN_CFG("training"),
-        augment=MAIN_CFG("dataset", "augment"),
-        device=RUNTIME["device"],
-        speed=SPEED,
     script:
         "../scripts/early_find_chain.py"
 
 
 rule early_eval_sweep:
     input:
-        unpack(MAIN_INPUT(early.eval_inputs(config))),
+        unpack(MAIN.input(early.eval_inputs(config))),
     output:
         **early.eval_outputs(config, EXP),
     log:
@@ -54,19 +48,16 @@ rule early_eval_sweep:
     wildcard_constraints:
         epoch=paths.INDEX,
     conda:
-        "../envs/findeval.yaml"
+        ENV
     threads: RUNTIME["threads"]
     resources:
-        gpu=0 if RUNTIME["device"] == "cpu" else 1,
+        **GPU,
     params:
         **SWEEP_GROUP,
+        **MAIN.train(),
         hfind="{hfind}",
         heval="{heval}",
         epoch=lambda w: int(w.epoch),
-        training=MAIN_CFG("training"),
-        augment=MAIN_CFG("dataset", "augment"),
-        device=RUNTIME["device"],
-        speed=SPEED,
     script:
         "../scripts/early_eval_sweep.py"
 
@@ -82,16 +73,13 @@ rule lpr_trajectory:
     benchmark:
         paths.benchmark(EXP, "lpr_trajectory", "hfind", "seed")
     conda:
-        "../envs/findeval.yaml"
+        ENV
     threads: RUNTIME["threads"]
     resources:
-        gpu=0 if RUNTIME["device"] == "cpu" else 1,
+        **GPU,
     params:
+        **MAIN.train(),
         hfind="{hfind}",
         fraction=config["pruning"]["fraction"],
-        training=MAIN_CFG("training"),
-        augment=MAIN_CFG("dataset", "augment"),
-        device=RUNTIME["device"],
-        speed=SPEED,
     script:
         "../scripts/lpr_trajectory.py"

@@ -15,17 +15,14 @@ rule train_eval:
     benchmark:
         paths.benchmark("{exp}", "train_eval", "source", "heval", "seed", "level")
     conda:
-        "../envs/findeval.yaml"
+        ENV
     threads: RUNTIME["threads"]
     resources:
-        gpu=0 if RUNTIME["device"] == "cpu" else 1,
+        **GPU,
     params:
+        **JOB.train(),
         kind=source_kind,
         hfind=source_hfind,
         heval="{heval}",
-        training=XCFG("training"),
-        augment=XCFG("dataset", "augment"),
-        device=RUNTIME["device"],
-        speed=SPEED,
     script:
         "../scripts/train.py"

@@ -41,7 +41,7 @@ for _fig, _family in figures.rules(config):
             paths.log(EXP, f"figures/{_fig}"),
         localrule: True
         conda:
-            "../envs/findeval.yaml"
+            ENV
         params:
             family=_family.name,
             figure=figures.params(config, _fig),

@@ -13,18 +13,15 @@ rule train_find:
     benchmark:
         paths.benchmark("{exp}", "train_find", "hfind", "seed", "level")
     conda:
-        "../envs/findeval.yaml"
+        ENV
     threads: RUNTIME["threads"]
     resources:
-        gpu=0 if RUNTIME["device"] == "cpu" else 1,
+        **GPU,
     params:
+        **JOB.train(),
         kind="lottery",
         hfind="{hfind}",
         heval="{hfind}",
-        training=XCFG("training"),
-        augment=XCFG("dataset", "augment"),
-        device=RUNTIME["device"],
-        speed=SPEED,
     script:
         "../scripts/train.py"
 
@@ -38,7 +35,7 @@ rule prune:
         paths.log("{exp}", "prune", "hfind", "seed", "level"),
     localrule: True
     conda:
-        "../envs/findeval.yaml"
+        ENV
     params:
         fraction=config["pruning"]["fraction"],
     script:
@@ -55,6 +52,6 @@ rule rewind:
         paths.log("{exp}", "rewind", "hfind", "seed", "level"),
     localrule: True
     conda:
-        "../envs/findeval.yaml"
+        ENV
     script:
         "../scripts/rewind.py"

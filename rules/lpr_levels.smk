@@ -9,7 +9,7 @@ LOCAL_CHAIN = paths.lpr_chain(EXP, lpr.chain_name("local", "{hfind}"), "{seed}")
 
 rule prune_match_lpr:
     input:
-        unpack(MAIN_INPUT(lpr.prune_match_lpr_input)),
+        unpack(MAIN.input(lpr.prune_match_lpr_input)),
     output:
         mask=paths.level_file(MATCHED_CHAIN, "{level}", "mask"),
         ticket=paths.level_file(MATCHED_CHAIN, "{level}", "ticket"),
@@ -17,7 +17,7 @@ rule prune_match_lpr:
         paths.log(EXP, "prune_match_lpr", "hfind", "href", "seed", "level"),
     localrule: True
     conda:
-        "../envs/findeval.yaml"
+        ENV
     params:
         fraction=config["pruning"]["fraction"],
     script:
@@ -26,7 +26,7 @@ rule prune_match_lpr:
 
 rule prune_local:
     input:
-        unpack(MAIN_INPUT(lpr.prune_local_input)),
+        unpack(MAIN.input(lpr.prune_local_input)),
     output:
         mask=paths.level_file(LOCAL_CHAIN, "{level}", "mask"),
         ticket=paths.level_file(LOCAL_CHAIN, "{level}", "ticket"),
@@ -34,7 +34,7 @@ rule prune_local:
         paths.log(EXP, "prune_local", "hfind", "seed", "level"),
     localrule: True
     conda:
-        "../envs/findeval.yaml"
+        ENV
     params:
         fraction=config["pruning"]["fraction"],
     script:
@@ -43,7 +43,7 @@ rule prune_local:
 
 rule train_find_lpr:
     input:
-        unpack(MAIN_INPUT(lpr.chain_train_input)),
+        unpack(MAIN.input(lpr.chain_train_input)),
     output:
         trained=paths.level_file(paths.lpr_chain(EXP, "{chain}", "{seed}"), "{level}", "trained"),
         metrics=paths.level_file(paths.lpr_chain(EXP, "{chain}", "{seed}"), "{level}", "metrics"),
@@ -52,26 +52,23 @@ rule train_find_lpr:
     benchmark:
         paths.benchmark(EXP, "train_find_lpr", "chain", "seed", "level")
     conda:
-        "../envs/findeval.yaml"
+        ENV
     threads: RUNTIME["threads"]
     resources:
-        gpu=0 if RUNTIME["device"] == "cpu" else 1,
+        **GPU,
     params:
+        **MAIN.train(),
         constraint=lambda w: lpr.chain_spec(w.chain)["constraint"],
         hfind=lambda w: lpr.chain_spec(w.chain)["hfind"],
         href=lambda w: lpr.chain_spec(w.chain)["href"],
         heval=lambda w: lpr.chain_spec(w.chain)["hfind"],
-        training=MAIN_CFG("training"),
-        augment=MAIN_CFG("dataset", "augment"),
-        device=RUNTIME["device"],
-        speed=SPEED,
     script:
         "../scripts/train_lpr_chain.py"
 
 
 rule train_eval_lpr:
     input:
-        unpack(MAIN_INPUT(lpr.chain_eval_input)),
+        unpack(MAIN.input(lpr.chain_eval_input)),
     output:
         metrics=paths.level_file(
             paths.eval_sweep(EXP, "{constrained}", "{heval}", "{seed}"), "{level}", "metrics"
@@ -81,18 +78,15 @@ rule train_eval_lpr:
     benchmark:
         paths.benchmark(EXP, "train_eval_lpr", "constrained", "heval", "seed", "level")
     conda:
-        "../envs/findeval.yaml"
+        ENV
     threads: RUNTIME["threads"]
     resources:
-        gpu=0 if RUNTIME["device"] == "cpu" else 1,
+        **GPU,
     params:
+        **MAIN.train(),
         constraint=lambda w: lpr.chain_spec(w.constrained)["constraint"],
         hfind=lambda w: lpr.chain_spec(w.constrained)["hfind"],
         href=lambda w: lpr.chain_spec(w.constrained)["href"],
         heval="{heval}",
-        training=MAIN_CFG("training"),
-        augment=MAIN_CFG("dataset", "augment"),
-        device=RUNTIME["device"],
-        speed=SPEED,
     script:
         "../scripts/train_lpr_chain.py"

@@ -29,8 +29,8 @@ rule regime:
         paths.log("{exp}", "regime"),
     localrule: True
     conda:
-        "../envs/findeval.yaml"
+        ENV
     params:
-        config=lambda w: {k: EXPERIMENTS[w.exp][k] for k in findeval_regime.BLOCKS},
+        config=lambda w: findeval_regime.config_params(EXPERIMENTS[w.exp]),
     script:
         "../scripts/regime.py"

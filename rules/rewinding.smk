@@ -13,17 +13,8 @@ from findeval.rewinding import plan as rewinding
 
 RW = rewinding.settings(config)
 RW_LEVELS = RW["levels"]
-# the main experiment's training schedule and augmentation (MAIN_CFG, rules/common.smk): these rules are its own
-RW_TRAIN = dict(
-    training=MAIN_CFG("training"),
-    augment=MAIN_CFG("dataset", "augment"),
-    device=RUNTIME["device"],
-    speed=SPEED,
-)
-# runtime.group > 0: the sweep jobs train their levels as grouped networks (findeval.grouped). A params value
-# only then, so that group 0 leaves the sweeps' params (and Snakemake's params re-run trigger) as they were;
-# a dict, so that its repr is unique among the job's params values (Snakemake compares them as a set).
-SWEEP_GROUP = {"grouped": {"group": RUNTIME["group"]}} if RUNTIME["group"] else {}
+# These rules are the main experiment's own: they train with MAIN.train() (rules/common.smk), and the sweeps
+# add **SWEEP_GROUP.
 
 
 # the grammars rewinding.parse_variant and instability_jobs.random_eval_sweep accept
@@ -52,19 +43,19 @@ rule late_theta:
     log:
         paths.log(EXP, "late_theta", "late_k", "hfind", "seed"),
     conda:
-        "../envs/findeval.yaml"
+        ENV
     threads: RUNTIME["threads"]
     resources:
-        gpu=0 if RUNTIME["device"] == "cpu" else 1,
+        **GPU,
     params:
-        **RW_TRAIN,
+        **MAIN.train(),
     script:
         "../scripts/rewinding.py"
 
 
 rule late_chain:
     input:
-        unpack(MAIN_INPUT(rewinding.chain_input, "late")),
+        unpack(MAIN.input(rewinding.chain_input, "late")),
     output:
         **paths.per_level(LATE_CHAIN, 1, RW_LEVELS, "mask", "ticket", "trained", "metrics"),
     log:
@@ -72,12 +63,12 @@ rule late_chain:
     benchmark:
         paths.benchmark(EXP, "late_chain", "late_k", "hfind", "seed")
     conda:
-        "../envs/findeval.yaml"
+        ENV
     threads: RUNTIME["threads"]
     resources:
-        gpu=0 if RUNTIME["device"] == "cpu" else 1,
+        **GPU,
     params:
-        **RW_TRAIN,
+        **MAIN.train(),
         fraction=config["pruning"]["fraction"],
     script:
         "../scripts/rewinding.py"
@@ -85,7 +76,7 @@ rule late_chain:
 
 rule warmup_chain:
     input:
-        unpack(MAIN_INPUT(rewinding.chain_input, "warmup")),
+        unpack(MAIN.input(rewinding.chain_input, "warmup")),
     output:
         **paths.per_level(WARMUP_CHAIN, 0, RW_LEVELS, "trained", "metrics"),
         **paths.per_level(WARMUP_CHAIN, 1, RW_LEVELS, "mask", "ticket"),
@@ -94,12 +85,12 @@ rule warmup_chain:
     benchmark:
         paths.benchmark(EXP, "warmup_chain", "warm", "hfind", "seed")
     conda:
-        "../envs/findeval.yaml"
+        ENV
     threads: RUNTIME["threads"]
     resources:
-        gpu=0 if RUNTIME["device"] == "cpu" else 1,
+        **GPU,
     params:
-        **RW_TRAIN,
+        **MAIN.train(),
         fraction=config["pruning"]["fraction"],
     script:
         "../scripts/rewinding.py"
@@ -107,7 +98,7 @@ rule warmup_chain:
 
 rule lr_rewind_chain:
     input:
-        unpack(MAIN_INPUT(rewinding.chain_input, "lr_rewind")),
+        unpack(MAIN.input(rewinding.chain_input, "lr_rewind")),
     output:
         **paths.per_level(LR_REWIND_CHAIN, 1, RW_LEVELS, "mask", "ticket", "trained", "metrics"),
     log:
@@ -115,12 +106,12 @@ rule lr_rewind_chain:
     benchmark:
         paths.benchmark(EXP, "lr_rewind_chain", "hfind", "seed")
     conda:
-        "../envs/findeval.yaml"
+        ENV
     threads: RUNTIME["threads"]
     resources:
-        gpu=0 if RUNTIME["device"] == "cpu" else 1,
+        **GPU,
     params:
-        **RW_TRAIN,
+        **MAIN.train(),
         fraction=config["pruning"]["fraction"],
     script:
         "../scripts/rewinding.py"
@@ -128,7 +119,7 @@ rule lr_rewind_chain:
 
 rule variant_eval_sweep:
     input:
-        unpack(MAIN_INPUT(rewinding.eval_sweep_input, RW_LEVELS)),
+        unpack(MAIN.input(rewinding.eval_sweep_input, RW_LEVELS)),
     output:
         **paths.per_level(
             paths.variant_eval(EXP, "{variant}", "{hfind}", "{heval}", "{seed}"),
@@ -141,12 +132,12 @@ rule variant_eval_sweep:
     benchmark:
         paths.benchmark(EXP, "variant_eval_sweep", "variant", "hfind", "heval", "seed")
     conda:
-        "../envs/findeval.yaml"
+        ENV
     threads: RUNTIME["threads"]
     resources:
-        gpu=0 if RUNTIME["device"] == "cpu" else 1,
+        **GPU,
     params:
-        **RW_TRAIN,
+        **MAIN.train(),
         **SWEEP_GROUP,
         warmup_in_eval=RW["warmup_in_eval"],
     script:
@@ -155,7 +146,7 @@ rule variant_eval_sweep:
 
 rule instability:
     input:
-        unpack(MAIN_INPUT(instability.instability_input)),
+        unpack(MAIN.input(instability.instability_input)),
     output:
         json=paths.interpolation(EXP, "{late_k}", "{hfind}", "{seed}", "{level}"),
     log:
@@ -163,12 +154,12 @@ rule instability:
     benchmark:
         paths.benchmark(EXP, "instability", "late_k", "hfind", "seed", "level")
     conda:
-        "../envs/findeval.yaml"
+        ENV
     threads: RUNTIME["threads"]
     resources:
-        gpu=0 if RUNTIME["device"] == "cpu" else 1,
+        **GPU,
     params:
-        **RW_TRAIN,
+        **MAIN.train(),
         alphas=instability.settings(config)["alphas"],
     script:
         "../scripts/instability.py"
@@ -185,14 +176,14 @@ rule late_preserve_lpr_masks:
         paths.log(EXP, "late_preserve_lpr_masks", "late_k", "hfind", "seed"),
     localrule: True
     conda:
-        "../envs/findeval.yaml"
+        ENV
     script:
         "../scripts/random_masks.py"
 
 
 rule late_random_eval_sweep:
     input:
-        unpack(MAIN_INPUT(instability.random_eval_input, RW_LEVELS)),
+        unpack(MAIN.input(instability.random_eval_input, RW_LEVELS)),
     output:
         **paths.per_level(
             paths.variant_random_eval(EXP, LATE, "{rkind}", "{hfind}", "{heval}", "{seed}"),
@@ -205,12 +196,12 @@ rule late_random_eval_sweep:
     benchmark:
         paths.benchmark(EXP, "late_random_eval_sweep", "late_k", "rkind", "hfind", "heval", "seed")
     conda:
-        "../envs/findeval.yaml"
+        ENV
     threads: RUNTIME["threads"]
     resources:
-        gpu=0 if RUNTIME["device"] == "cpu" else 1,
+        **GPU,
     params:
-        **RW_TRAIN,
+        **MAIN.train(),
         **SWEEP_GROUP,
     script:
         "../scripts/instability.py"

@@ -14,7 +14,7 @@ SCFG = splan.settings(config)
 # (its script reads it).
 
 
-# SX (a params function: the structured settings of the job's experiment) is in rules/common.smk.
+# MAIN.structured (the main experiment's structured settings) is in rules/common.smk.
 
 
 # the grammar structured_plan.parse_ratio accepts
@@ -28,10 +28,10 @@ rule init_structured:
     log:
         paths.log(EXP, "structured/init", "seed"),
     conda:
-        "../envs/findeval.yaml"
+        ENV
     params:
-        model=MAIN_SX("model"),
-        dataset=MAIN_CFG("dataset", "name"),
+        model=MAIN.structured("model"),
+        dataset=MAIN.cfg("dataset", "name"),
     script:
         "../scripts/init_structured.py"
 
@@ -48,19 +48,16 @@ rule train_find_structured:
     benchmark:
         paths.benchmark(EXP, "structured/train_find", "hfind", "seed")
     conda:
-        "../envs/findeval.yaml"
+        ENV
     threads: RUNTIME["threads"]
     resources:
-        gpu=0 if RUNTIME["device"] == "cpu" else 1,
+        **GPU,
     params:
+        **MAIN.train(MAIN.structured("training")),
         kind="dense",
         hfind="{hfind}",
         heval="{hfind}",
         ratio=0.0,
-        training=MAIN_SX("training"),
-        augment=MAIN_CFG("dataset", "augment"),
-        device=RUNTIME["device"],
-        speed=SPEED,
     script:
         "../scripts/train_structured.py"
 
@@ -75,7 +72,7 @@ rule prune_structured:
     log:
         paths.log(EXP, "structured/prune", "hfind", "seed", "ratio"),
     conda:
-        "../envs/findeval.yaml"
+        ENV
     script:
         "../scripts/prune_structured.py"
 
@@ -91,19 +88,16 @@ rule finetune_structured:
     benchmark:
         paths.benchmark(EXP, "structured/finetune", "hfind", "heval", "seed", "ratio")
     conda:
-        "../envs/findeval.yaml"
+        ENV
     threads: RUNTIME["threads"]
     resources:
-        gpu=0 if RUNTIME["device"] == "cpu" else 1,
+        **GPU,
     params:
+        **MAIN.train(MAIN.structured("training")),
         kind="finetune",
         hfind="{hfind}",
         heval="{heval}",
         ratio=lambda w: splan.parse_ratio(w.ratio),
-        training=MAIN_SX("training"),
-        augment=MAIN_CFG("dataset", "augment"),
-        device=RUNTIME["device"],
-        speed=SPEED,
     script:
         "../scripts/train_structured.py"
 
@@ -125,19 +119,16 @@ for _scratch in ("scratch_e", "scratch_b"):
         benchmark:
             paths.benchmark(EXP, f"structured/{_scratch}", "hfind", "heval", "seed", "ratio")
         conda:
-            "../envs/findeval.yaml"
+            ENV
         threads: RUNTIME["threads"]
         resources:
-            gpu=0 if RUNTIME["device"] == "cpu" else 1,
+            **GPU,
         params:
+            **MAIN.train(MAIN.structured("training")),
             kind=_scratch,
             hfind="{hfind}",
             heval="{heval}",
             ratio=lambda w: splan.parse_ratio(w.ratio),
-            training=MAIN_SX("training"),
-            augment=MAIN_CFG("dataset", "augment"),
-            device=RUNTIME["device"],
-            speed=SPEED,
         script:
             "../scripts/train_structured.py"
 
@@ -151,10 +142,10 @@ rule structured_speed:
     log:
         paths.log(EXP, "structured/speed"),
     conda:
-        "../envs/findeval.yaml"
+        ENV
     threads: lambda w: SCFG["speed"]["threads"]
     params:
-        speed=MAIN_SX("speed"),
+        speed=MAIN.structured("speed"),
     script:
         "../scripts/speed_structured.py"
 
@@ -167,6 +158,6 @@ rule aggregate_structured:
     log:
         paths.log("{exp}", "structured/aggregate"),
     conda:
-        "../envs/findeval.yaml"
+        ENV
     script:
         "../scripts/aggregate_structured.py"

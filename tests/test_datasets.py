@@ -171,10 +171,41 @@ def test_the_schema_enum_is_the_registry():
     assert tuple(enum) == datasets.NAMES == data.DATASETS
     assert set(models.DATASET_SHAPES) == set(datasets.NAMES)
     assert set(workflow.DATASET_FILES) == set(workflow.DATASET_ROOTS) == {"cifar10", "cifar100", "tiny_imagenet",
-                                                                         "miniplaces"}
+                                                                         "miniplaces", "fashion_mnist"}
     assert data.IMAGE_DATASETS == {"tiny_imagenet": (200, 64), "miniplaces": (100, 128)}
     assert models.DATASET_SHAPES["digits"] == (1, 10) and models.DATASET_SHAPES["cifar100"] == (3, 100)
-    assert workflow.DATASET_SUBDIRS == {"tiny_imagenet": "tiny-imagenet-200"}
+    assert {n: d.subdirs for n, d in datasets.REGISTRY.items() if d.subdirs} == {
+        "tiny_imagenet": ("tiny-imagenet-200",), "fashion_mnist": ("FashionMNIST/raw",)}
+    # every record names a loader that exists, and the options it takes are schema keys of dataset
+    props = read_yaml(SCHEMA)["properties"]["dataset"]["properties"]
+    for d in datasets.REGISTRY.values():
+        assert d.loader in data.LOADERS, d.name
+        assert set(d.options) <= set(datasets.OPTIONS) and set(datasets.OPTIONS) <= set(props)
+        assert all(props[k]["default"] == v for k, v in datasets.OPTIONS.items())
+
+
+def test_loaders_read_the_record_not_the_name(tmp_path):
+    """A new record that reuses a loader reads its own layout: a CIFAR-style record with other folder and batch
+    names prepares from those (the loader never branches on the dataset's name)."""
+    import pickle
+    from dataclasses import replace
+
+    from findeval import datasets
+
+    base = tmp_path / "my-batches"
+    base.mkdir()
+    rng = np.random.default_rng(0)
+    for f, n in (("part_a", 6), ("part_b", 4), ("holdout", 5)):
+        with open(base / f, "wb") as fh:
+            pickle.dump({b"data": rng.integers(0, 256, (n, 3 * 32 * 32), dtype=np.uint8),
+                         b"coarse": list(rng.integers(0, 4, n))}, fh)
+    mine = replace(datasets.REGISTRY["cifar100"], name="mine",
+                   layout={"folder": "my-batches", "train": ("part_a", "part_b"), "test": ("holdout",),
+                           "labels": "coarse"})
+    arrays = data.LOADERS[mine.loader](mine, tmp_path)
+    assert arrays["x_train"].shape == (10, 3, 32, 32) and arrays["x_test"].shape == (5, 3, 32, 32)
+    with pytest.raises(data.DataError, match="cifar-100-python"):  # the registered record reads its own
+        data.LOADERS["cifar"](datasets.REGISTRY["cifar100"], tmp_path)
 
 
 # --------------------------------------------------------------------------- bad folders
@@ -354,3 +385,196 @@ def test_a_dataset_root_that_is_a_file_says_so(tmp_path, name):
         check_dataset({"name": name, "root": str(f)})
     with pytest.raises(data.DataError, match="is a file, not a folder"):
         data.prepare(name, tmp_path / "x.npz", root=f)
+
+
+# --------------------------------------------------------------------------- Fashion-MNIST (generated idx files)
+
+
+def write_idx(path, array):
+    """A gzipped uint8 idx file (magic 0x0000080<ndim>, big-endian sizes), as the official release writes."""
+    import gzip
+
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    head = bytes([0, 0, 8, array.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
+    with gzip.open(path, "wb") as fh:
+        fh.write(head + array.tobytes())
+
+
+def make_fashion(folder, n_train=60, n_test=30, seed=0):
+    """The four files of the official release, with ``n_train``/``n_test`` 28x28 images of 10 balanced classes
+    (image i of class c has the value of its index in the file on every pixel, so subsets can be traced)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    files = {}
+    for part, n in (("train", n_train), ("t10k", n_test)):
+        y = rng.permutation(np.arange(n) % 10).astype(np.uint8)
+        x = (np.arange(n, dtype=np.uint8)[:, None, None] * np.ones((1, 28, 28), np.uint8))
+        write_idx(folder / f"{part}-images-idx3-ubyte.gz", x)
+        write_idx(folder / f"{part}-labels-idx1-ubyte.gz", y)
+        files[part] = (x, y)
+    return files
+
+
+def fashion_block(**kw):
+    return {"name": "fashion_mnist", "root": None, "test_fraction": 0.2, "split_seed": 0, "n_train": None,
+            "n_test": None, "resolution": None, "split": None, "download": False, **kw}
+
+
+def test_idx_reader_and_its_errors(tmp_path):
+    x = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
+    write_idx(tmp_path / "a.gz", x)
+    assert np.array_equal(data.read_idx(tmp_path / "a.gz"), x)
+    import gzip
+
+    with gzip.open(tmp_path / "short.gz", "wb") as fh:
+        fh.write(bytes([0, 0, 8, 3]) + b"".join(n.to_bytes(4, "big") for n in (2, 3, 4)) + b"\0" * 5)
+    with pytest.raises(data.DataError, match=r"header says \(2, 3, 4\).*holds 5"):
+        data.read_idx(tmp_path / "short.gz")
+    with gzip.open(tmp_path / "float.gz", "wb") as fh:
+        fh.write(bytes([0, 0, 0x0D, 1, 0, 0, 0, 1]) + b"\0" * 4)
+    with pytest.raises(data.DataError, match="not a uint8 idx file"):
+        data.read_idx(tmp_path / "float.gz")
+
+
+def test_prepare_fashion_mnist_full_subsets_resolution(tmp_path):
+    files = make_fashion(tmp_path / "fm")
+    out = tmp_path / "full.npz"
+    data.prepare("fashion_mnist", out, root=tmp_path / "fm")
+    z = load_npz(out)
+    assert z["x_train"].shape == (60, 1, 28, 28) and z["x_test"].shape == (30, 1, 28, 28)
+    assert np.array_equal(z["x_train"][:, 0], files["train"][0]) and np.array_equal(z["y_test"], files["t10k"][1])
+    assert int(z["num_classes"]) == 10
+    np.testing.assert_allclose(z["mean"], [files["train"][0].mean() / 255], rtol=1e-6)
+    # seeded stratified subsets: every class its share (2 of 6 per class, 1 of 3), chosen by split_seed
+    for seed in (0, 1):
+        data.prepare("fashion_mnist", tmp_path / f"s{seed}.npz", root=tmp_path / "fm", n_train=20, n_test=10,
+                     resolution=14, split_seed=seed)
+    a, b = load_npz(tmp_path / "s0.npz"), load_npz(tmp_path / "s1.npz")
+    assert a["x_train"].shape == (20, 1, 14, 14) and a["x_test"].shape == (10, 1, 14, 14)
+    assert np.bincount(a["y_train"]).tolist() == [2] * 10 and np.bincount(a["y_test"]).tolist() == [1] * 10
+    assert not np.array_equal(a["x_train"], b["x_train"])  # another seed, other images
+    picked = a["x_train"][:, 0, 0, 0]  # constant images: the value is the index in the file
+    assert np.array_equal(files["train"][1][picked], a["y_train"]) and len(set(picked)) == 20
+    data.prepare("fashion_mnist", tmp_path / "s0b.npz", root=tmp_path / "fm", n_train=20, n_test=10,
+                 resolution=14, split_seed=0)
+    assert all(np.array_equal(a[k], load_npz(tmp_path / "s0b.npz")[k]) for k in a)  # reproducible
+
+
+def test_fashion_mnist_resolution_is_a_block_average(tmp_path):
+    x = np.random.default_rng(3).integers(0, 256, (10, 1, 28, 28), dtype=np.uint8)
+    small = data.downsample(x, 14)
+    assert small.shape == (10, 1, 14, 14)
+    assert small[4, 0, 2, 3] == int(np.rint(x[4, 0, 4:6, 6:8].astype(float).mean()))
+    assert data.downsample(x, 28) is x
+
+
+def test_fashion_mnist_split_train_holds_out_of_the_training_file(tmp_path):
+    make_fashion(tmp_path / "fm")
+    data.prepare("fashion_mnist", tmp_path / "o.npz", root=tmp_path / "fm", split="train", test_fraction=0.5)
+    z = load_npz(tmp_path / "o.npz")
+    assert len(z["y_train"]) == len(z["y_test"]) == 30  # 3 of 6 per class each
+    assert set(z["x_train"][:, 0, 0, 0]).isdisjoint(z["x_test"][:, 0, 0, 0])  # disjoint images of the train file
+    from findeval import datasets, regime
+
+    d = datasets.REGISTRY["fashion_mnist"]
+    assert d.sizes(fashion_block(split="train")) == (48_000, 12_000)
+    assert d.sizes(fashion_block(n_train=5000, n_test=2000)) == (5000, 2000)
+    assert regime.dataset_sizes(fashion_block(n_train=5000))["n_test"] == 10_000
+
+
+def test_fashion_mnist_torchvision_layout_and_where_it_looks(tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    from findeval import datasets
+
+    make_fashion(tmp_path / "tv" / "FashionMNIST" / "raw")
+    data.prepare("fashion_mnist", tmp_path / "tv.npz", root=tmp_path / "tv")  # torchvision's download layout
+    assert load_npz(tmp_path / "tv.npz")["x_train"].shape == (60, 1, 28, 28)
+    # no root: the system-wide folder (here a generated one in its place)
+    system = replace(datasets.REGISTRY["fashion_mnist"], search=(str(tmp_path / "system"),))
+    monkeypatch.setitem(datasets.REGISTRY, "fashion_mnist", system)
+    monkeypatch.setitem(data.REGISTRY, "fashion_mnist", system)
+    with pytest.raises(data.DataError, match=r"not found; looked in .*system.*apt-get install dataset-fashion-mnist"
+                                             r".*dataset.download: true"):
+        data.prepare("fashion_mnist", tmp_path / "none.npz")
+    with pytest.raises(ConfigError, match=r"not found; looked in .*system.*apt-get install dataset-fashion-mnist"):
+        check_dataset(fashion_block())
+    from findeval.workflow import dataset_ready
+
+    assert not dataset_ready(fashion_block()) and dataset_ready(fashion_block(root=str(tmp_path / "new")))
+    with pytest.raises(ConfigError, match="dataset.download: true needs dataset.root"):
+        check_dataset(fashion_block(download=True))  # a download needs the folder it goes into
+    check_dataset(fashion_block(root=str(tmp_path / "new"), download=True))  # allowed: the preparation downloads
+    with pytest.raises(ConfigError, match=r"dataset.root: .* not found; looked in .*FashionMNIST/raw.*apt-get"):
+        check_dataset(fashion_block(root=str(tmp_path), download=False))
+    make_fashion(tmp_path / "system")
+    check_dataset(fashion_block())
+    assert dataset_ready(fashion_block())
+    data.prepare("fashion_mnist", tmp_path / "sys.npz", n_train=10, n_test=10)
+    assert load_npz(tmp_path / "sys.npz")["x_train"].shape == (10, 1, 28, 28)
+
+
+def test_fashion_mnist_download_only_where_allowed(tmp_path, monkeypatch):
+    """download: true calls torchvision's FashionMNIST(root, train, download=True) into dataset.root (here a
+    stand-in class that writes generated files where torchvision puts them); without it nothing is fetched."""
+    import types
+
+    calls = []
+
+    class FakeFashion:
+        def __init__(self, root, train, download):
+            calls.append((root, train, download))
+            make_fashion(tmp_path / "dl" / "FashionMNIST" / "raw")
+
+    fake = types.ModuleType("torchvision.datasets")
+    fake.FashionMNIST = FakeFashion
+    monkeypatch.setitem(__import__("sys").modules, "torchvision.datasets", fake)
+    monkeypatch.setattr(__import__("torchvision"), "datasets", fake, raising=False)
+    with pytest.raises(data.DataError, match="not found"):
+        data.prepare("fashion_mnist", tmp_path / "a.npz", root=tmp_path / "dl")
+    assert calls == []
+    data.prepare("fashion_mnist", tmp_path / "a.npz", root=tmp_path / "dl", download=True, n_train=10, n_test=10)
+    assert calls == [(str(tmp_path / "dl"), True, True), (str(tmp_path / "dl"), False, True)]
+    assert load_npz(tmp_path / "a.npz")["x_test"].shape == (10, 1, 28, 28)
+
+
+@pytest.mark.parametrize("block, match", [
+    (fashion_block(n_train=70_000), r"dataset.n_train: 70000 is not between 10 .* and 60000"),
+    (fashion_block(n_test=20_000), r"dataset.n_test: 20000 is not between 10 .* and 10000"),
+    (fashion_block(split="train", n_test=13_000), r"dataset.n_test: 13000 .* 12000"),
+    ({"name": "digits", "resolution": 14}, r"dataset.resolution: dataset 'digits' does not take it \(only "
+                                           r"fashion_mnist\)"),
+    ({"name": "cifar10", "root": None, "download": True}, "dataset.download: dataset 'cifar10' does not take it"),
+])
+def test_dataset_option_errors(block, match):
+    with pytest.raises(ConfigError, match=match):
+        check_dataset(block)
+
+
+def test_fashion_mnist_config_through_the_schema(tmp_path, tiny_raw):
+    """The schema knows the options and fills their defaults; a wrong resolution is refused by name."""
+    from conftest import SCHEMA
+    from findeval.workflow import check_config, precheck_file
+
+    make_fashion(tmp_path / "fm")
+    config = validated({**tiny_raw, "dataset": {"name": "fashion_mnist", "root": str(tmp_path / "fm"),
+                                                "n_train": 20, "n_test": 10, "resolution": 14}})
+    assert config["dataset"]["split"] is None and config["dataset"]["download"] is False
+    check_config(config)
+    bad = {**config, "dataset": {**config["dataset"], "resolution": 13}}
+    with pytest.raises(ConfigError, match="dataset.resolution: 13 is not allowed; choose from None, 4, 7, 14, 28"):
+        precheck_file(bad, str(SCHEMA))
+
+
+def test_regime_params_leave_out_unset_options(tiny_raw):
+    """Rule regime's params hold the dataset options only where set: the schema's new entries (filled with
+    their defaults) leave the params of a config that does not set them, and so its table, as they were."""
+    from findeval import regime
+
+    config = validated(tiny_raw)
+    assert config["dataset"]["download"] is False and config["dataset"]["n_train"] is None
+    assert set(regime.config_params(config)["dataset"]) == {"name", "root", "test_fraction", "split_seed",
+                                                             "augment"}
+    fm = {**config, "dataset": fashion_block(n_train=5000, resolution=14)}
+    assert regime.config_params(fm)["dataset"]["n_train"] == 5000
+    assert regime.config_params(fm)["dataset"]["resolution"] == 14 and "split" not in regime.config_params(fm)["dataset"]

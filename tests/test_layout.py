@@ -29,9 +29,8 @@ ASSEMBLY = layout.ASSEMBLY
 FOUNDATION = ("hparams", "io", "errors", "paths", "datasets", "data", "models", "channels", "masks", "training",
               "grouped", "runs", "regime", "plotting", "analysis", "process", "provenance")
 #: Upward imports still there, each to be removed (the test fails once one is gone, so that the list shrinks):
-#: data.py reads MiniPlaces' layout from workflow.py until the dataset records carry their layout (issue 25,
-#: item 2).
-KNOWN_UPWARD = {("findeval.data", "findeval.workflow")}
+#: none left.
+KNOWN_UPWARD: set[tuple[str, str]] = set()
 BLOCKED = ("torch", "numpy", "h5py")
 IMPORT_LINE = re.compile(r"^\s*(?:from\s+(findeval(?:\.\w+)*)\s+import\s+([^#\n]+)|import\s+(findeval(?:\.\w+)+))", re.M)
 

@@ -436,3 +436,32 @@ def test_resume_after_an_interruption_ends_where_an_uninterrupted_run_does(small
                            resume=other)
     assert fresh["resumed_from_epoch"] == 0
     assert strip(fresh["history"]) == strip(ref["history"])
+
+
+# --------------------------------------------------------------------------- the model registry
+
+
+def test_one_architecture_description_for_build_shapes_and_check():
+    """findeval.regime.ARCHITECTURES is the one description: the schema's enum is its names, models.build builds
+    the convolutions regime.conv_shapes counts (every model and stem), and the config check refuses what the
+    description does not take."""
+    from conftest import SCHEMA, read_yaml
+    from findeval import regime
+    from findeval.workflow import ConfigError, check_model
+
+    enum = read_yaml(SCHEMA)["properties"]["model"]["properties"]["name"]["enum"]
+    assert tuple(enum) == tuple(regime.ARCHITECTURES) == models.MODELS
+    for model in ({"name": "resnet_cifar", "depth": 14, "width": 2}, {"name": "resnet18", "width": 2},
+                  {"name": "resnet18", "width": 2, "stem": "imagenet"}, {"name": "resnet50", "width": 2}):
+        net = models.build({**model, "in_channels": 3, "num_classes": 5})
+        built = [(k, tuple(v.shape)) for k, v in net.state_dict().items() if k in models.prunable_names(net)]
+        assert regime.conv_shapes(model, 3) == built, model
+        check_model(model)
+    with pytest.raises(ConfigError, match=r"model.depth: only resnet_cifar takes a depth"):
+        check_model({"name": "resnet50", "depth": 50})
+    with pytest.raises(ConfigError, match=r"model.stem: resnet_cifar does not take it \(only resnet18, resnet50\)"):
+        check_model({"name": "resnet_cifar", "stem": "imagenet"})
+    with pytest.raises(ConfigError, match=r"6n\+2"):
+        check_model({"name": "resnet_cifar", "depth": 12})
+    with pytest.raises(models.ModelError, match="does not take options: depth"):
+        models.build({"name": "resnet18", "depth": 18, "in_channels": 3, "num_classes": 5})

@@ -25,8 +25,10 @@ log = logging.getLogger("findeval")
 # --------------------------------------------------------------------------- steps
 
 
-def prepare_data(out: str, *, name: str, root=None, test_fraction: float = 0.2, split_seed: int = 0) -> None:
-    shapes = data.prepare(name, out, root=root, test_fraction=test_fraction, split_seed=split_seed)
+def prepare_data(out: str, *, name: str, root=None, test_fraction: float = 0.2, split_seed: int = 0,
+                 **options) -> None:
+    """The prepared dataset file; ``options`` are the ``dataset.*`` options its record takes."""
+    shapes = data.prepare(name, out, root=root, test_fraction=test_fraction, split_seed=split_seed, **options)
     log.info("prepared %s: %s", name, shapes)
 
 
