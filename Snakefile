@@ -94,17 +94,6 @@ rule all:
 GALLERY_FILES = plan.gallery_files(config, [f for files in DEFAULT_TARGET.values() for f in files])
 
 
-def gallery_inputs(wildcards):
-    plan.check_gallery(config, paths.gallery_experiment())
-    return [*GALLERY_FILES, paths.gallery_experiment(), *(f for files in DEFAULT_TARGET.values() for f in files)]
-
-
-def gallery_figure_input(wildcards):
-    if wildcards.ext == "png":  # the committed copies; the PDFs are not committed
-        plan.check_gallery(config, paths.gallery_experiment())
-    return paths.figure(EXP, wildcards.name, wildcards.ext)
-
-
 rule gallery:
     input:
         gallery_inputs,
@@ -115,13 +104,13 @@ rule gallery_experiment:
         GALLERY_FILES,
     output:
         paths.gallery_experiment(),
-    params:
-        experiment=EXP,
     log:
         paths.log(EXP, "gallery/experiment"),
     localrule: True
     conda:
         "envs/findeval.yaml"
+    params:
+        experiment=EXP,
     script:
         "scripts/gallery_experiment.py"
 

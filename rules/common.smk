@@ -2,6 +2,7 @@
 # The logic of "which runs a figure needs" lives in findeval.a1.plan, every results path in findeval.paths, and each
 # wildcard's grammar in the module that parses its values (pure Python, tested: tests/test_paths.py).
 
+import os
 import re
 import sys
 from collections import UserString
@@ -264,3 +265,32 @@ def take_profile_settings(rule_name, source):
                 f"Snakemake version; set them for {rule_name} in the profile, or use find_group 0"
             )
         table.setdefault(rule_name, table[source])
+
+
+# `snakemake --report` alone runs no job: it then marks for the report only the files that exist, so the report of
+# a partial run holds what the run made (findeval.a1.plan.report_only; with --report-after-run every file).
+REPORT_EXISTING = plan.report_only(sys.argv)
+
+
+def reported(path, *, exists=None, **args):
+    """``report(path, **args)``, or the bare path when only existing files are reported and the files ``exists``
+    (default: ``path`` itself; for a pattern, the files it stands for) are not all there."""
+    if REPORT_EXISTING and not all(os.path.exists(f) for f in (exists or [path])):
+        return path
+    return report(path, **args)
+
+
+# the gallery rules (Snakefile): GALLERY_FILES and DEFAULT_TARGET are defined there, read at DAG time
+def gallery_inputs(wildcards):
+    plan.check_gallery(config, paths.gallery_experiment())
+    return [
+        *GALLERY_FILES,
+        paths.gallery_experiment(),
+        *(f for files in DEFAULT_TARGET.values() for f in files),
+    ]
+
+
+def gallery_figure_input(wildcards):
+    if wildcards.ext == "png":  # the committed copies; the PDFs are not committed
+        plan.check_gallery(config, paths.gallery_experiment())
+    return paths.figure(EXP, wildcards.name, wildcards.ext)

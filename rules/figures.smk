@@ -5,22 +5,7 @@
 # their own experiment's runs and exist when the config's other_models sets them; the early-pruning figures
 # exist with an early_pruning: block.
 
-import os
-import sys
-
 from findeval import figures
-
-# `snakemake --report` alone runs no job: it then marks for the report only the files that exist, so the report of
-# a partial run holds what the run made (findeval.a1.plan.report_only; with --report-after-run every file).
-REPORT_EXISTING = plan.report_only(sys.argv)
-
-
-def reported(path, *, exists=None, **args):
-    """``report(path, **args)``, or the bare path when only existing files are reported and the files ``exists``
-    (default: ``path`` itself; for a pattern, the files it stands for) are not all there."""
-    if REPORT_EXISTING and not all(os.path.exists(f) for f in (exists or [path])):
-        return path
-    return report(path, **args)
 
 # the inputs of `rule all` (Snakefile), by name: summary, figures, structured tables, claims, regime
 DEFAULT_TARGET = figures.default_target(config, EXPERIMENTS)

@@ -269,3 +269,22 @@ def test_the_main_preset_states_every_figures_settings():
     text = (REPO / "config" / f"{R50T}.yaml").read_text()
     assert text.count("not stated in the paper") >= 8 and "L116" in text and "L315" in text
     assert raw["model"]["stem"] == "cifar"  # what is built, said in the preset (docs/scale.md: FLOPs of the stems)
+
+
+CANDIDATES = sorted((REPO / "config" / "candidates").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", CANDIDATES, ids=lambda p: p.stem)
+def test_candidate_presets_validate_and_plan_fig2(path, tmp_path):
+    """config/candidates/ (calibration candidates for a GPU, docs/regime.md): each validates against the schema
+    and the config check (its data aside: the Fashion-MNIST files need not be on a CI machine), says it is not a
+    calibrated default, and reaches the paper's 96-98% sparsity (Sec. 3.1)."""
+    from findeval.datasets import REGISTRY
+
+    config = validated(read_yaml(path))
+    check_config(config, data=False)
+    assert "CANDIDATE" in path.read_text().splitlines()[0]
+    levels, p = config["pruning"]["levels"], config["pruning"]["fraction"]
+    assert 0.96 <= 1 - (1 - p) ** levels <= 0.98
+    assert config["dataset"]["name"] in REGISTRY
+    assert len(config["seeds"]) >= 6
