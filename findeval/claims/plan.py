@@ -120,8 +120,15 @@ from __future__ import annotations
 import logging
 import re
 
-from .. import paths
+from .. import datasets, paths
+from ..a1 import plan
+from ..early import plan as early
 from ..hparams import DIMENSIONS, LABELS, format_number
+from ..lpr import plan as lpr
+from ..regime import far_from_paper
+from ..rewinding import instability_plan as inst
+from ..rewinding import plan as rewinding
+from ..structured import plan as splan
 from .stats import CI, MIN_SEEDS
 
 log = logging.getLogger("findeval")
@@ -167,8 +174,6 @@ def sparsity_at(fraction: float, level: int) -> float:
 
 def moderate_level(config: dict, target: float = TARGET_SPARSITY, n: int | None = None) -> int:
     """L*: the level of 1..n (default: every level) whose sparsity is nearest ``target`` (ties: the lower)."""
-    from ..a1 import plan
-
     n = plan.levels(config) if n is None else int(n)
     p = float(config["pruning"]["fraction"])
     return min(range(1, n + 1), key=lambda lv: (abs(sparsity_at(p, lv) - target), lv))
@@ -213,15 +218,10 @@ _FIG4_LABEL = re.compile(r"LR_find = ([0-9.eE+-]+), LR_eval = ([0-9.eE+-]+)")
 
 def regime_warnings(config: dict) -> list[str]:
     """:func:`findeval.regime.far_from_paper`: why this config's training regime is far from the paper's."""
-    from ..regime import far_from_paper
-
     return [str(w) for w in far_from_paper(config)]
 
 
 def _fig4_settings(config: dict, level_star: int) -> dict | None:
-    from ..rewinding import plan as rewinding
-    from ..a1 import plan
-
     s = rewinding.settings(config)
     if s["late_epoch"] is None:
         return None
@@ -243,9 +243,6 @@ def _fig4_settings(config: dict, level_star: int) -> dict | None:
 
 def instability_settings(config: dict) -> dict | None:
     """C17/C18's lines of figA13 (per level) and figA14 (at fig4's level), None without late rewinding."""
-    from ..rewinding import instability_plan as inst
-    from ..rewinding import plan as rewinding
-
     rw = rewinding.settings(config)
     if rw["late_epoch"] is None:
         return None
@@ -259,10 +256,6 @@ def instability_settings(config: dict) -> dict | None:
 
 def settings(config: dict) -> dict:
     """Everything the claims job computes from, as plain values (Snakemake params)."""
-    from ..lpr import plan as lpr
-    from ..a1 import plan
-    from ..structured import plan as splan
-
     opts = _opts(config)
     level = int(opts.get("level") or moderate_level(config))
     fraction = float(config["pruning"]["fraction"])
@@ -331,7 +324,6 @@ def settings(config: dict) -> dict:
     for dim, d in declared.items():
         if d and "find" in d:
             d["coupled"] = base_slugs[dim]
-    from .. import datasets
 
     return {
         "experiment": config["experiment"],
@@ -369,8 +361,6 @@ def settings(config: dict) -> dict:
 def high_level(config: dict) -> dict:
     """C8's level: the level nearest HIGH_SPARSITY (97%) among those within HIGH_RANGE (96-98%, L66), or the
     reason there is none (``{"level": None, "why": ...}``)."""
-    from ..a1 import plan
-
     p, n = float(config["pruning"]["fraction"]), plan.levels(config)
     inside = [lv for lv in range(1, n + 1) if HIGH_RANGE[0] - 1e-12 <= sparsity_at(p, lv) <= HIGH_RANGE[1] + 1e-12]
     if not inside:
@@ -385,8 +375,6 @@ def fig2_settings(config: dict) -> dict:
     """Fig. 2's declared comparisons per hyperparameter: the top row (fig2's constant H_eval; the good end of the
     find grid against the bad end, L84) and the bottom row (fig2's constant H_find; the good end of the eval
     grid, larger LR / smaller BS / larger WD, against the other end). Slugs of the runs compared."""
-    from ..a1 import plan
-
     out = {}
     for panel in plan.fig2_panels(config):
         dim, lines = panel["dim"], [ln for ln in panel["lines"] if ln.kind == "lottery"]
@@ -420,9 +408,6 @@ def fig2_settings(config: dict) -> dict:
 
 def early_settings(config: dict) -> dict | None:
     """C5's selection from fig9 (None without early-pruning runs): panel, H_find, middle and final epoch."""
-    from ..early import plan as early
-    from ..a1 import plan
-
     if not early.enabled(config):
         return None
     hfinds, base = early.hfinds(config), plan.default_h(config)
@@ -435,9 +420,6 @@ def early_settings(config: dict) -> dict | None:
 
 def fig9_lr_eval(config: dict) -> dict | None:
     """fig9's LR_eval and the largest of the LR eval grid (the paper evaluates fig9 at 0.5, its grid's largest)."""
-    from ..early import plan as early
-    from ..a1 import plan
-
     if not early.enabled(config):
         return None
     return {"lr_eval": early.heval(config).lr, "largest": max(plan.grid_values(config, "lr", "eval"))}
@@ -446,8 +428,6 @@ def fig9_lr_eval(config: dict) -> dict | None:
 def trajectory_settings(config: dict) -> dict | None:
     """C19/C20's H_find (slugs) of figA19 (the smallest and largest early-pruning LR_find) and figA18 (its
     panels' LR_find), None without early-pruning runs."""
-    from ..early import plan as early
-
     if not early.enabled(config):
         return None
     a19 = sorted(early.hfinds(config), key=lambda h: h.lr)
@@ -459,12 +439,6 @@ def trajectory_settings(config: dict) -> dict | None:
 def inputs(config: dict) -> dict:
     """The files the claims job reads: ``structured``, ``fig9`` and ``fig4`` are lists, empty when structured
     pruning, early pruning or rewinding (a one-epoch schedule) is off."""
-    from ..rewinding import plan as rewinding
-    from ..rewinding import instability_plan as inst
-    from ..early import plan as early
-    from ..lpr import plan as lpr
-    from ..structured import plan as splan
-
     late = rewinding.settings(config)["late_epoch"] is not None
     return {
         "summary": paths.summary(config["experiment"]),
@@ -485,6 +459,4 @@ def inputs(config: dict) -> dict:
 
 
 def targets(config: dict) -> list[str]:
-    from ..a1 import plan
-
     return [paths.claims(config["experiment"]), *plan.figure_files(config, ["claims"])]
