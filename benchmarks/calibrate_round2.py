@@ -56,7 +56,7 @@ FASHION_ROOT = Path("/usr/share/datasets/fashion-mnist")  # apt-get install data
 #: and find_group 14): per seed, 2 find chains alone (15 trainings each), one find group of 5 chains (5 x 15
 #: networks) and 14 evaluation sweeps of 14 levels (196 networks). A networks' cost in a group, as a share of a
 #: training alone, measured on the digits default: 0.35 in a sweep of 14 (2.7-3.0x, issue 21), 0.25 in a find
-#: group of 5 (4.1x, README "Grouped find chains"); so fig2 costs about 117 trainings alone per seed.
+#: group of 5 (4.1x, docs/speed.md "Grouped find chains"); so fig2 costs about 117 trainings alone per seed.
 FIG2_PER_SEED = {"alone": 2 * 15, "find_group": 5 * 15, "sweep": 14 * 14}
 GROUPED_COST = {"alone": 1.0, "find_group": 0.25, "sweep": 0.35}
 FIG2_BUDGET_MIN = 30  # issue 23: fig2 at 5 seeds within 30 min on 2 idle cores
