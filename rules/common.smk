@@ -225,10 +225,11 @@ def eval_sweep_input(w):
 # runtime.find_group > 0 (rules/chains.smk, rules find_group_<i>): the find chains of one replicate whose H_find
 # share a batch size (findeval.a1.plan.find_groups: the find grid's, in chunks of at most find_group) are one job,
 # trained in lock-step as grouped networks with per-network LR and weight decay (findeval.a1.jobs.find_chains).
+# The main experiment only: its figures (fig2) use every chain of its find grid, while figA8/figA9's experiments
+# use only their LR_find chains, and a group job writes all of its chains (a grid chain no figure reads would be
+# trained for nothing: 45 trainings on config.yaml's digits-wide).
 FIND_GROUPS = [
-    (exp, [h.slug for h in hs])
-    for exp, cfg in EXPERIMENTS.items()
-    for hs in plan.find_groups(cfg, RUNTIME["find_group"])
+    (EXP, [h.slug for h in hs]) for hs in plan.find_groups(EXPERIMENTS[EXP], RUNTIME["find_group"])
 ]
 
 
