@@ -545,82 +545,9 @@ def roofline(case: Case, epochs: int, repeats: int, groups: int, matmul_n: int) 
 
 # --------------------------------------------------------------------------- a pipeline run's wall time
 
-_TS = re.compile(r"^\[(\w{3} \w{3} +\d+ \d\d:\d\d:\d\d \d{4})\]$")
-_START = re.compile(r"^(?:local)?rule (\w+):$")
-_JOBID = re.compile(r"^\s+jobid: (\d+)$")
-_FINISH = re.compile(r"^Finished jobid: (\d+) \(Rule: (\w+)\)$")
-# "Provided cores: 1 (use --cores to define parallelism)" carries a note; --quiet progress drops the line
-_CORES = re.compile(r"^Provided cores: (\d+)(?: \(.*\))?$")
-_REMOTE = re.compile(r"^Provided remote nodes: (\S+)$")
-_COMMAND = re.compile(r"^\s*Command: (.*)$")
-_OUTPUTS = re.compile(r"^\s+output: (.*)$")
-_CORES_ARG = re.compile(r"(?:^|\s)(?:--cores|-c|--jobs|-j)(?:=|\s+)(\d+|all)(?=\s|$)")
-
-
-def _cores_of_command(command: str) -> int | None:
-    """The cores a Snakemake command line asks for (``--cores N``, ``-c N``, ``--jobs N``, ``-j N``; ``all``:
-    this machine's count), or None."""
-    m = _CORES_ARG.search(command)
-    if not m:
-        return None
-    return os.cpu_count() if m.group(1) == "all" else int(m.group(1))
-
-
-def parse_snakemake_log(path: Path) -> dict:
-    """Jobs of one Snakemake log: ``{"jobs": {jobid: (rule, start, end)}, "outputs": {jobid: [paths]}, "cores",
-    "cores_from", "remote", "started", "first", "last"}`` (times in seconds, 1 s resolution; jobs that did not
-    finish are left out of ``jobs``; ``started`` counts every job that started).
-
-    ``cores`` comes from the "Provided cores" line, else from the command line in the log's header (a log
-    written with ``--quiet progress`` has neither that line nor the "Finished jobid" lines: its jobs have no
-    end times, so ``last`` is only the start of the last job); None on a cluster executor ("Provided remote
-    nodes", ``remote`` True)."""
-    started, jobs, outputs, cores, command, stamps = {}, {}, {}, None, None, []
-    ts, pending, current, remote = None, None, None, False
-    with open(path, errors="replace") as fh:
-        for raw in fh:
-            line = raw.rstrip("\n")
-            m = _TS.match(line)
-            if m:
-                ts = datetime.strptime(m.group(1), "%a %b %d %H:%M:%S %Y").timestamp()
-                stamps.append(ts)
-                continue
-            m = _START.match(line)
-            if m:
-                pending, current = (m.group(1), ts), []
-                continue
-            m = _OUTPUTS.match(line)
-            if m and current is not None:
-                current.extend(x.strip() for x in m.group(1).split(", ") if x.strip())
-                continue
-            m = _JOBID.match(line)
-            if m and pending:
-                started[int(m.group(1))] = pending
-                outputs[int(m.group(1))] = current or []
-                pending, current = None, None
-                continue
-            m = _FINISH.match(line)
-            if m and int(m.group(1)) in started and ts is not None:
-                rule, start = started[int(m.group(1))]
-                jobs[int(m.group(1))] = (rule, start, ts)
-                continue
-            m = _CORES.match(line)
-            if m:
-                cores = int(m.group(1))
-                continue
-            if _REMOTE.match(line):
-                remote = True
-                continue
-            m = _COMMAND.match(line)
-            if m and command is None:
-                command = m.group(1)
-    cores_from = "log" if cores is not None else None
-    if cores is None and not remote and command:
-        cores = _cores_of_command(command)
-        cores_from = "command" if cores is not None else None
-    return {"jobs": jobs, "outputs": {j: outputs[j] for j in jobs}, "cores": cores, "cores_from": cores_from,
-            "remote": remote, "started": len(started), "first": stamps[0] if stamps else None,
-            "last": stamps[-1] if stamps else None}
+# Snakemake's log, parsed once (findeval.snakelog; progress reads the same): re-exported, the tests' names
+from findeval.snakelog import cores_of_command as _cores_of_command  # noqa: E402,F401
+from findeval.snakelog import parse_snakemake_log  # noqa: E402
 
 
 def find_snakemake_logs(results: Path) -> list[Path]:
@@ -705,6 +632,15 @@ def find_group_members(results: Path, records: list[Path]) -> dict[Path, list[Pa
     return out
 
 
+def _compute_of(files: list[Path]) -> float | None:
+    """Summed ``train_time_s`` of one job's metrics.json files; None where there are none or one is unreadable
+    (the job is then counted as missing)."""
+    try:
+        return sum(float(json.loads(f.read_text())["train_time_s"]) for f in files) if files else None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def run_breakdown(results: Path, snakemake_logs: list[Path] | None = None) -> dict:
     """Where a run spent its time, from ``results`` (read only) and, if given, its Snakemake logs.
 
@@ -730,12 +666,8 @@ def run_breakdown(results: Path, snakemake_logs: list[Path] | None = None) -> di
                                                         "source": "benchmark"})
             entry["jobs"] += 1
             entry["wall_s"] += s
-            files = members[Path(tsv)]
-            try:
-                t = sum(float(json.loads(f.read_text())["train_time_s"]) for f in files)
-            except (OSError, ValueError, KeyError, TypeError):
-                t = None
-            if t is None or not files:
+            t = _compute_of(members[Path(tsv)])
+            if t is None:
                 missing += 1
                 continue
             entry["compute_s"] += t
@@ -759,12 +691,8 @@ def run_breakdown(results: Path, snakemake_logs: list[Path] | None = None) -> di
         if stage is not None:
             run = results / stage / Path(*rel.parts[1:]).with_suffix("")
             # a per-level rule's record is one run; a chain or sweep job's record covers its levels
-            files = [run / "metrics.json"] if rule in PER_LEVEL else sorted(run.glob("level*/metrics.json"))
-            try:
-                t = sum(float(json.loads(f.read_text())["train_time_s"]) for f in files)
-            except (OSError, ValueError, KeyError, TypeError):
-                t = None
-            if t is None or not files:
+            t = _compute_of([run / "metrics.json"] if rule in PER_LEVEL else sorted(run.glob("level*/metrics.json")))
+            if t is None:
                 missing += 1
                 continue
             entry["compute_s"] += t

@@ -14,9 +14,10 @@ Torch-free (yaml and the schema validator only).
 from __future__ import annotations
 
 import copy
-import json
 import os
 import sys
+
+from findeval.workflow import load_yaml_file, precheck_file, resolve_schema, validate_file
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCHEMA = os.path.join(REPO, "schemas", "config.schema.yaml")
@@ -28,33 +29,10 @@ ATOMIC = ({"lr", "batch_size", "weight_decay"}, {"find", "eval"})
 _MISSING = object()
 
 
-def _merge(node: dict, root: dict) -> dict:
-    """``node`` with its ``$ref`` followed and its ``allOf`` branches merged (properties and all)."""
-    while "$ref" in node:
-        target = root
-        for part in node["$ref"].lstrip("#/").split("/"):
-            target = target[part]
-        node = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
-    if "allOf" in node:
-        merged = {k: v for k, v in node.items() if k != "allOf"}
-        for sub in node["allOf"]:
-            sub = _merge(sub, root)
-            for k, v in sub.items():
-                if k == "properties":
-                    props = dict(merged.get("properties", {}))
-                    for name, s in v.items():
-                        props[name] = {"allOf": [props[name], s]} if name in props else s
-                    merged["properties"] = props
-                else:
-                    merged.setdefault(k, v)
-        node = merged
-    return node
-
-
 def _resolve(node: dict, root: dict) -> dict:
-    node = _merge(node, root)
+    node = resolve_schema(node, root)
     if "anyOf" in node:  # a nullable reference: the non-null branch's keys
-        branches = [_merge(b, root) for b in node["anyOf"] if b.get("type") != "null"]
+        branches = [resolve_schema(b, root) for b in node["anyOf"] if b.get("type") != "null"]
         if len(branches) == 1:
             node = {**branches[0], **{k: v for k, v in node.items() if k != "anyOf"}}
     return node
@@ -136,7 +114,6 @@ def _cell(text: str) -> str:
 
 
 def load_configs() -> list[dict]:
-    from findeval.workflow import load_yaml_file, precheck_file, validate_file
 
     configs = []
     for path, _ in COLUMNS:
@@ -146,7 +123,6 @@ def load_configs() -> list[dict]:
 
 
 def render(schema: dict | None = None, configs: list[dict] | None = None) -> str:
-    from findeval.workflow import load_yaml_file
 
     schema = load_yaml_file(SCHEMA, "schema", strict=False) if schema is None else schema
     configs = load_configs() if configs is None else configs

@@ -29,13 +29,12 @@ import argparse
 import glob
 import json
 import os
-import re
 import subprocess
 import sys
-from datetime import datetime
 from pathlib import Path
 
 from . import paths
+from .snakelog import logged_jobs
 
 SNAKEFILE = Path(__file__).resolve().parents[1] / "Snakefile"
 
@@ -130,47 +129,6 @@ def done_jobs(directory: str, exps=None) -> dict[str, list[float]]:
         if s is not None:
             done.setdefault(rule, []).append(s)
     return done
-
-
-_TS = re.compile(r"^\[(\w{3} \w{3} +\d+ \d\d:\d\d:\d\d \d{4})\]$")
-_START = re.compile(r"^(?:local)?rule (\w+):$")
-_OUTPUT = re.compile(r"^\s+output: (.*)$")
-_JOBID = re.compile(r"^\s+jobid: (\d+)$")
-_FINISH = re.compile(r"^Finished jobid: (\d+) \(Rule: (\w+)\)$")
-
-
-def logged_jobs(path: str) -> list[tuple[str, float, list[str]]]:
-    """(rule, seconds from start to finish, outputs) of every job that finished in one Snakemake log (its
-    timestamps have 1 s resolution)."""
-    started: dict[int, tuple[str, float, list[str]]] = {}
-    jobs = []
-    ts, pending = None, None
-    with open(path, errors="replace") as fh:
-        for raw in fh:
-            line = raw.rstrip("\n")
-            m = _TS.match(line)
-            if m:
-                ts = datetime.strptime(m.group(1), "%a %b %d %H:%M:%S %Y").timestamp()
-                continue
-            m = _START.match(line)
-            if m:
-                pending = (m.group(1), ts, [])
-                continue
-            m = _OUTPUT.match(line)
-            if m and pending:
-                pending[2].extend(x.strip() for x in m.group(1).split(", ") if x.strip())
-                continue
-            m = _JOBID.match(line)
-            if m and pending:
-                started[int(m.group(1))] = pending
-                pending = None
-                continue
-            m = _FINISH.match(line)
-            if m and int(m.group(1)) in started and ts is not None:
-                rule, start, outputs = started.pop(int(m.group(1)))
-                if start is not None:
-                    jobs.append((rule, ts - start, outputs))
-    return jobs
 
 
 def timed_jobs(directory: str, exps=None, skip=()) -> dict[str, list[float]]:

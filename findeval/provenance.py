@@ -24,6 +24,7 @@ Pure Python without imports beyond the standard library and :mod:`findeval.hpara
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import PurePath
 
@@ -160,28 +161,24 @@ def _entries(record: dict, keys: dict) -> dict:
     return {claim: (label, record.get(key), key in record) for claim, (key, label) in keys.items()}
 
 
+def _json_attr(attrs: dict, key: str):
+    """``attrs[key]`` parsed from JSON where it is a JSON string (masks store H as one), else as it is."""
+    value = attrs.get(key)
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
 def check_mask(path, attrs: dict) -> None:
     """A mask file's ``kind``, ``level``, ``seed`` and ``H_find`` attributes against its path (``attrs`` as
     :func:`findeval.masks.load_mask` returns them, ``H_find`` parsed from its JSON)."""
     claims = named(path)
     if claims.get("file") != "mask":
         return
-    h_find = attrs.get("H_find")
-    if isinstance(h_find, str):
-        import json
-
-        try:
-            h_find = json.loads(h_find)
-        except ValueError:
-            pass
-    h_ref = attrs.get("H_ref")
-    if isinstance(h_ref, str):
-        import json
-
-        try:
-            h_ref = json.loads(h_ref)
-        except ValueError:
-            pass
+    h_find, h_ref = _json_attr(attrs, "H_find"), _json_attr(attrs, "H_ref")
     record = {**attrs, "H_find": h_find, **({"H_ref": h_ref} if "H_ref" in attrs else {})}
     _compare(path, claims, _entries(record, {"kind": ("kind", "kind"), "level": ("level", "level"),
                                              "seed": ("seed", "seed"), "H_find": ("H_find", "H_find"),

@@ -361,8 +361,9 @@ def load_yaml_file(path: str, what: str = "config file", *, strict: bool = True)
     return data
 
 
-def _resolve(schema: dict, root: dict) -> dict:
-    """``schema`` with its ``$ref`` and ``allOf`` merged in (the keywords precheck looks at)."""
+def resolve_schema(schema: dict, root: dict) -> dict:
+    """``schema`` with its ``$ref`` followed and its ``allOf`` branches merged in (properties and all): the
+    keywords precheck looks at, and the rows of docs/config.md (findeval.configdoc)."""
     while "$ref" in schema:
         ref = schema["$ref"]
         target = root
@@ -372,7 +373,7 @@ def _resolve(schema: dict, root: dict) -> dict:
     if "allOf" in schema:
         merged = {k: v for k, v in schema.items() if k != "allOf"}
         for sub in schema["allOf"]:
-            sub = _resolve(sub, root)
+            sub = resolve_schema(sub, root)
             for k, v in sub.items():
                 if k == "properties":
                     props = dict(merged.get("properties", {}))
@@ -418,7 +419,7 @@ def precheck(config, schema: dict, key: str = "", root: dict | None = None):
     """Check ``config`` against the common keywords of ``schema`` and return it with numbers written as strings
     converted (in place for mappings and lists). Raises ConfigError, one line, on the first problem."""
     root = schema if root is None else root
-    schema = _resolve(schema, root)
+    schema = resolve_schema(schema, root)
     name = key or "config"
     types = _types(schema)
     numeric = types & {"number", "integer"}
@@ -500,12 +501,12 @@ def _null_objects(config, schema: dict, root: dict, path=()) -> list[tuple]:
     found = []
     if not isinstance(config, dict):
         return found
-    props = _resolve(schema, root).get("properties") or {}
+    props = resolve_schema(schema, root).get("properties") or {}
     for key, value in config.items():
         sub = props.get(key)
         if sub is None:
             continue
-        sub = _resolve(sub, root)
+        sub = resolve_schema(sub, root)
         if value is None and "null" in _types(sub) and sub.get("properties"):
             found.append((*path, key))
         elif isinstance(value, dict):
