@@ -514,6 +514,19 @@ def _null_objects(config, schema: dict, root: dict, path=()) -> list[tuple]:
     return found
 
 
+def _schema_error(err: Exception) -> Exception:
+    """Snakemake's "Error validating config file." as one line that names the key and the reason (the
+    jsonschema error it wraps), a ConfigError; any other error unchanged."""
+    cause = err.__cause__ or err.__context__
+    message, where = getattr(cause, "message", None), getattr(cause, "absolute_path", None)
+    if message is None or where is None:
+        return err
+    key = ".".join(str(k) for k in where) or "the top level"
+    hint = " (null is not allowed here: leave the key out for its default)" if getattr(cause, "instance", 0) is None \
+        else ""
+    return ConfigError(f"{key}: {message}{hint} (schemas/config.schema.yaml)")
+
+
 def validate_config(config: dict, schema: dict, validate, schema_path: str) -> dict:
     """Snakemake's ``validate(config, schema_path)`` (fills the defaults), keeping an explicit null of a nullable
     object as null (``dataset.augment: null`` = no augmentation), instead of failing on it."""
@@ -525,6 +538,8 @@ def validate_config(config: dict, schema: dict, validate, schema_path: str) -> d
         del parent[path[-1]]
     try:
         validate(config, schema=schema_path)
+    except Exception as err:
+        raise _schema_error(err) from err
     finally:
         for path in nulls:
             parent = config
