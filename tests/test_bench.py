@@ -201,6 +201,12 @@ def test_find_group_records_count_every_chain_they_trained(tmp_path):
     assert out["rules"]["find_group"] == {"jobs": 1, "wall_s": 9.0, "compute_s": 8.0, "source": "benchmark"}
     assert out["rules"]["find_chain"]["compute_s"] == 10.0
     assert out["compute_s"] == 18.0 and out["missing_metrics"] == 0
+    # its job in Snakemake's log is the same record's job, not a second entry (rule find_group_0 counted twice)
+    log = tmp_path / "run.snakemake.log"
+    log.write_text("Provided cores: 2\n[Fri Dec  4 22:59:55 2026]\nlocalrule find_group_0:\n    output: x\n"
+                   "    jobid: 3\n[Fri Dec  4 23:00:04 2026]\nFinished jobid: 3 (Rule: find_group_0)\n")
+    logged = bench.run_breakdown(results, [log])["rules"]
+    assert "find_group_0" not in logged and logged["find_group"]["jobs"] == 1, logged
     # two groups of one seed (two batch sizes): each takes the chains of its own batch size, in group order
     for slug in ("lr0.05_bs128_wd1e-3", "lr0.2_bs128_wd1e-3"):
         for level in (0, 1):
