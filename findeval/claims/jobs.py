@@ -490,36 +490,26 @@ def claim_every_eval(dim: str):
     return claim
 
 
-def claim_low_sparsity_lr(tables: dict, params: dict):
-    """L68: the moderate-LR ticket is worse than the largest-LR one at low sparsity too (level 1)."""
-    hi, lo = params["fig1"]["h"], params["fig1"]["h_moderate"]
-    if hi == lo:
-        raise NotRun("fig1 has one LR")
-    at = _lottery_at(_need(tables, "summary", "summary.csv"), 1)
-    per_seed = {"large": _pct(_pair_rows(at, hi, hi, "summary.csv at level 1")),
-                "moderate": _pct(_pair_rows(at, lo, lo, "summary.csv at level 1"))}
+def claim_fig1_lr(level: int):
+    """The coupled run of fig1's largest LR against its moderate LR at ``level``: F1-dense (level 0; L66, L68: the
+    unpruned model is best at the largest LR, 0.5 over 0.2: 52.5% vs 48.9%) and F1-low (level 1; L68: the
+    moderate-LR ticket is worse at low sparsity too)."""
+    def claim(tables: dict, params: dict):
+        hi, lo = params["fig1"]["h"], params["fig1"]["h_moderate"]
+        if hi == lo:
+            raise NotRun("fig1 has one LR")
+        at = _lottery_at(_need(tables, "summary", "summary.csv"), level)
+        where = f"summary.csv at level {level}"
+        per_seed = {"large": _pct(_pair_rows(at, hi, hi, where)), "moderate": _pct(_pair_rows(at, lo, lo, where))}
+        what = "dense (level 0) LR" if level == 0 else f"level {level}: coupled LR"
 
-    def detail(m):
-        return (f"level 1: coupled LR {format_number(params['fig1']['lr'])} {m['large']:.1f}% vs "
-                f"{format_number(params['fig1']['lr_moderate'])} {m['moderate']:.1f}%")
+        def detail(m):
+            return (f"{what} {format_number(params['fig1']['lr'])} {m['large']:.1f}% vs "
+                    f"{format_number(params['fig1']['lr_moderate'])} {m['moderate']:.1f}%")
 
-    return per_seed, {"statistic": _diff("large", "moderate"), "detail": detail, "level": 1}
+        return per_seed, {"statistic": _diff("large", "moderate"), "detail": detail, "level": level}
 
-
-def claim_dense_lr(tables: dict, params: dict):
-    """L66, L68: the unpruned model is best at fig1's largest LR (0.5 over 0.2: 52.5% vs 48.9%)."""
-    hi, lo = params["fig1"]["h"], params["fig1"]["h_moderate"]
-    if hi == lo:
-        raise NotRun("fig1 has one LR")
-    dense = _lottery_at(_need(tables, "summary", "summary.csv"), 0)
-    per_seed = {"large": _pct(_pair_rows(dense, hi, hi, "summary.csv at level 0")),
-                "moderate": _pct(_pair_rows(dense, lo, lo, "summary.csv at level 0"))}
-
-    def detail(m):
-        return (f"dense (level 0) LR {format_number(params['fig1']['lr'])} {m['large']:.1f}% vs "
-                f"{format_number(params['fig1']['lr_moderate'])} {m['moderate']:.1f}%")
-
-    return per_seed, {"statistic": _diff("large", "moderate"), "detail": detail, "level": 0}
+    return claim
 
 
 def _fig4(params: dict):
@@ -931,12 +921,12 @@ CLAIMS = [
           claim_fig1b("preserve_lpr"), ("summary",)),
     Claim("F1-dense", "the unpruned model is best at the largest LR", "Sec. 3.1, Fig. 1 (L66, L68)",
           "the unpruned model performs the best at LR = 0.5", "+3.6 pp (52.5% vs 48.9%)", "pp",
-          "acc(dense, fig1's largest LR) - acc(dense, fig1's moderate LR), level 0, coupled", claim_dense_lr,
+          "acc(dense, fig1's largest LR) - acc(dense, fig1's moderate LR), level 0, coupled", claim_fig1_lr(0),
           ("summary",), magnitude=3.6),
     Claim("F1-low", "at low sparsity the largest-LR ticket is still better", "Sec. 3.1, Fig. 1 (L68)",
           "The accuracy is decreased for low sparsity pruned networks as well.", "", "pp",
           "acc(lottery, fig1's largest LR) - acc(lottery, moderate LR), coupled, level 1 (the lowest sparsity)",
-          claim_low_sparsity_lr, ("summary",)),
+          claim_fig1_lr(1), ("summary",)),
     *[Claim(f"C9-{VARIANT_IDS[v]}", f"a smaller LR_find is better under {_VARIANT_NAMES[v]}",
             f"Sec. 3.3, Fig. 4{'abc'[i]} ({'L96' if v == 'warmup' else 'L82'})", _Q_C9[v], "", "pp",
             "acc(smallest LR_find) - acc(largest LR_find), per seed the minimum over the panel's LR_eval values "
