@@ -886,3 +886,169 @@ def test_c5_says_when_fig9_is_not_at_the_paper_s_lr_eval(main_config):
             for k in (spec["middle_epoch"], spec["epochs"]) for s in SEEDS]
     r = row(claims_jobs.claims_table({"fig9": pd.DataFrame(rows)}, params), "C5")
     assert "fig9 evaluates at LR_eval 0.2, the paper at 0.5" in r["detail"] and r["n_seeds"] == len(SEEDS)
+
+
+# --------------------------------------------------------------------------- C22-C28 and the 100%-pruned layers
+
+
+def _seeds_below(tables: dict, n: int) -> dict:
+    """``tables`` with only seeds 0..n-1 (every table of the fixture has a ``seed`` column)."""
+    return {k: (v[v["seed"] < n] if v is not None else None) for k, v in tables.items()}
+
+
+def test_fig7_against_the_regular_runs(params, main_config):
+    """C22 (match-good-LPR vs the regular run of the good H_find) and C23 (the constrained gap vs the regular one):
+    a planted 8 pp is reproduced at 6 seeds, a planted null (match-good-LPR = the regular good run, jitter only) is
+    not; a constrained gap below the regular one is 'not reproduced' for C23; missing tables give 'not run'."""
+    tables = {"summary": summary_table(params, decoupled_acc(1.0)), "fig7": fig7_table(params, 0.08, decoupled_acc(1.0))}
+    table = claims_jobs.claims_table(_seeds_below(tables, 6), params)
+    for d in ("LR", "BS", "WD"):
+        assert row(table, f"C22-{d}")["verdict"] == row(table, f"C23-{d}")["verdict"] == "reproduced"
+        assert row(table, f"C22-{d}")["n_seeds"] == 6
+    assert "the regular run lr0.1_bs256_wd5e-4 -> lr0.1_bs128_wd5e-4" in row(table, "C22-BS")["detail"]
+    assert "'inconclusive' is compatible with 'the entire change'" in row(table, "C23-LR")["detail"]
+    null = claims_jobs.claims_table({**tables, "fig7": fig7_table(params, 0.0, decoupled_acc(1.0))}, params)
+    for d in ("LR", "BS", "WD"):
+        assert row(null, f"C22-{d}")["verdict"] == row(null, f"C23-{d}")["verdict"] == "inconclusive"
+        assert row(null, f"C22-{d}")["effect"] == pytest.approx(0.0, abs=1e-9)
+    part = claims_jobs.claims_table({**tables, "fig7": fig7_table(params, -0.03, decoupled_acc(1.0))}, params)
+    assert row(part, "C23-WD")["verdict"] == "not reproduced"  # the LPR accounts for less than the whole gap
+    assert row(part, "C23-WD")["effect"] == pytest.approx(-3.0)
+    gone = claims_jobs.claims_table({"fig7": tables["fig7"]}, params)
+    assert "summary.csv is not part of this run" in row(gone, "C22-LR")["detail"]
+    assert "fig7 table" in row(claims_jobs.claims_table({"summary": tables["summary"]}, params), "C23-LR")["detail"]
+    # the regular runs are fig7's green line: the same metrics files, at fig7's H_eval
+    from findeval.a1 import plan as a1
+    from findeval.lpr import plan as lpr
+
+    spec, level = claims.settings(main_config)["fig7"], claims.moderate_level(main_config)
+    for dim, s in spec.items():
+        green = lpr.figure_panels(main_config, "fig7")[s["panel"]]["lines"][2]
+        assert green["style"] == "regular-good" and s["heval"] == lpr.fig7_heval(main_config).slug
+        files = {f["path"] for f in green["files"] if f["level"] == level}
+        line = a1.Line("lottery", H.parse(s["hgood"]), H.parse(s["heval"]))
+        assert files == {a1.metrics_path(main_config, line, seed, level) for seed in main_config["seeds"]}
+
+
+def test_structured_coupled_runs_at_the_largest_ratio(params, tiny_config):
+    """C24: fig5's coupled runs sign * 5 pp above its decoupled ones at the largest ratio: reproduced at 6 seeds,
+    reversed not reproduced (one decoupled run below each seed's best coupled run at 2.5% / 2), no difference
+    (jitter on the decoupled runs only) not; no structured block or table: not run."""
+    spec = params["structured"]
+    assert spec["high_ratio"] == 0.8 and [len(spec["fig5"]["lr"][k]) for k in ("coupled", "decoupled")] == [2, 2]
+    for sign, n, verdict in ((1.0, 6, "reproduced"), (-1.0, 7, "not reproduced"), (0.0, 7, "inconclusive")):
+        table = claims_jobs.claims_table({"structured": structured_table(params, sign)[lambda t: t["seed"] < n]},
+                                         params)
+        for d in ("LR", "BS", "WD"):
+            r = row(table, f"C24-{d}")
+            assert r["verdict"] == verdict and r["sparsity"] == 0.8, (d, sign, r["detail"])
+            assert r["effect"] == pytest.approx(5.0 * sign, abs=0.3)
+    assert "fig5's runs, at the largest ratio 0.8" in row(table, "C24-BS")["detail"]
+    assert "structured summary" in row(claims_jobs.claims_table({}, params), "C24-LR")["detail"]
+    assert "structured pruning is off" in row(claims_jobs.claims_table({}, claims.settings(tiny_config)),
+                                              "C24-WD")["detail"]
+    assert "no coupled run" in claims.fig5_runs(([0.1, 0.4], [0.2, 0.8]), H(0.1, 64, 5e-5), "lr")["why"]
+
+
+def _figA19(spec: dict, distance) -> pd.DataFrame:
+    """A figA19 table of ``distance(lr, epoch, seed)`` (pp) for every LR_find of ``spec`` over epochs 0..E."""
+    return pd.DataFrame([{"figure": "figA19", "hfind": slug, "line": str(lr), "seed": s, "epoch": e,
+                          "distance_pp": distance(lr, e, s)}
+                         for lr, slug in spec["hfinds"] for s in SEEDS for e in range(spec["epochs"] + 1)])
+
+
+def test_figA19_decrease_and_plateau(params):
+    """C25 (the distance decreases) and C26 (it plateaus after the LR milestone): planted, reproduced at 6 seeds;
+    a constant distance (C25) and a straight line to 0 (C26: the same drop per epoch before and after) are not;
+    no milestone, too few epochs or no table: not run."""
+    spec = params["lpr_trajectory"]["figA19"]
+    assert (spec["epochs"], spec["milestone"]) == (2, 1) and len(spec["hfinds"]) == 3
+    planted = _trajectory_tables(params["lpr_trajectory"], 1.0)
+    table = claims_jobs.claims_table(_seeds_below(planted, 6), params)
+    assert row(table, "C25")["verdict"] == row(table, "C26")["verdict"] == "reproduced"
+    assert "the LR decays at epoch 1 (training.milestones)" in row(table, "C26")["detail"]
+    assert "is 0 by construction" in row(table, "C25")["detail"]
+    wobble = lambda s: 0.1 * _JITTER[s]  # noqa: E731  (zero mean over SEEDS)
+    flat = _figA19(spec, lambda lr, e, s: 0.0 if e == spec["epochs"] else 5.0 + wobble(s) * (e == 0))
+    line = _figA19(spec, lambda lr, e, s: (10.0 + wobble(s)) * (1 - e / spec["epochs"]))
+    assert row(claims_jobs.claims_table({"figA19": flat}, params), "C25")["verdict"] == "inconclusive"
+    r = row(claims_jobs.claims_table({"figA19": line}, params), "C26")
+    assert r["verdict"] == "inconclusive" and r["effect"] == pytest.approx(0.0, abs=1e-9)
+    cosine = copy.deepcopy(claims.trajectory_settings(_early_config(params)))
+    assert cosine["figA19"]["milestone"] is None and "no milestone" in cosine["figA19"]["why_no_milestone"]
+    p = dict(params, lpr_trajectory=cosine)
+    assert "'cosine' with no milestone" in row(claims_jobs.claims_table(planted, p), "C26")["detail"]
+    short = planted["figA19"][planted["figA19"]["epoch"] < 2]
+    t = claims_jobs.claims_table({"figA19": short}, params)
+    assert "records 2 epochs" in row(t, "C25")["detail"] and "not a recorded epoch" in row(t, "C26")["detail"]
+    assert "figA19 table" in row(claims_jobs.claims_table({}, params), "C26")["detail"]
+
+
+def _early_config(params) -> dict:
+    """A config with early pruning and a cosine schedule (no milestone), for trajectory_settings."""
+    raw = read_yaml(TINY)
+    raw["training"] = {"epochs": 2, "schedule": "cosine"}
+    raw["early_pruning"] = {"epochs": [1]}
+    return validated(raw)
+
+
+def test_stand_in_claims(params, tiny_config, main_config):
+    """C27 (figA9: the smallest LR_find beats the largest at the largest LR_eval, level nearest 97%) and C28
+    (figA8: at the middle LR_find, the largest LR_eval beats the middle one, at L*) from the stand-ins' runs:
+    planted reproduced at 6 seeds, null not; not run without other_models (and no claims input then); the rule's
+    inputs are the files in params."""
+    a9, a8 = params["other_models"]["figA9"], params["other_models"]["figA8"]
+    assert (a9["good"][:2], a9["bad"][:2], a9["level"]) == ([0.05, 0.8], [0.5, 0.8], 5)
+    assert (a8["good"][:2], a8["bad"][:2], a8["level"]) == ([0.1, 0.5], [0.1, 0.1], params["level"])
+    assert a9["files"][0] == "results/tiny-a9/eval/lottery/lr0.05_bs128_wd5e-4/lr0.8_bs128_wd5e-4/seed0/level5/metrics.json"
+    assert a8["files"][-1] == f"results/tiny-a8/find/lr0.1_bs128_wd5e-4/seed6/level{params['level']}/metrics.json"
+    for sign, verdict in ((1.0, "reproduced"), (0.0, "inconclusive")):
+        tables = {fig: other_model_table(params, fig, sign)[lambda t: t["seed"] < 6] for fig in ("figA8", "figA9")}
+        table = claims_jobs.claims_table(tables, params)
+        assert row(table, "C27")["verdict"] == row(table, "C28")["verdict"] == verdict
+    assert "tiny-a9: LR_find 0.05 -> LR_eval 0.8" in row(table, "C27")["detail"]
+    assert "figA8 stand-in's runs (results/tiny-a8/" in row(claims_jobs.claims_table({}, params), "C28")["detail"]
+    tiny = claims.settings(tiny_config)
+    assert "other_models.figA9 is not set" in row(claims_jobs.claims_table({}, tiny), "C27")["detail"]
+    assert claims.inputs(tiny_config)["figA8"] == claims.inputs(tiny_config)["figA9"] == []
+    from findeval.a1 import plan as a1
+
+    spec = claims.settings(main_config)["other_models"]
+    for fig in ("figA8", "figA9"):
+        assert claims.inputs(main_config)[fig] == spec[fig]["files"] and len(spec[fig]["files"]) == 12
+        # the compared runs are among figA8/figA9's own files: the default target plans no job more for them
+        assert set(spec[fig]["files"]) <= set(a1.figure_inputs(main_config, fig))
+    assert spec["figA8"]["files"][0].startswith("results/digits-wide/")
+    assert spec["figA9"]["level"] == 14  # the default's last level (95.6%) is the nearest 97%
+
+
+def test_a_layer_pruned_to_100_percent_is_named(params):
+    """An LPR table line (figA17, level L*) with one layer at ratio 1: the accuracy rows comparing that H_find's
+    masks name it in their detail (verdicts unchanged); LPR rows do not; masks no LPR table covers are said to be
+    unchecked."""
+    tables = all_tables(params)
+    a17 = tables["figA17"].copy()
+    spec = next(s for s in params["figA17"]["lr"] if s["level"] == params["level"])
+    label = spec["lines"][-1]["label"]  # LR_find 0.5
+    hit = (a17["panel"] == spec["panel"]) & (a17["line"] == label) & (a17["seed"] == 3) & (a17["layer_index"] == 8)
+    a17.loc[hit, "ratio"] = 1.0
+    table = claims_jobs.claims_table({**tables, "figA17": a17}, params)
+    note = "a layer pruned to 100% in the mask of: lr0.5_bs128_wd5e-4 seed 3 (l8.weight)"
+    assert note in row(table, "C3-LR")["detail"] and note in row(table, "F2top-LR")["detail"]
+    assert row(table, "C3-LR")["verdict"] == "reproduced"
+    assert "100%" not in row(table, "C2-LR")["detail"] and "100%" not in row(table, "C3-BS")["detail"]
+    assert "100%" not in row(table, "C8-GR")["detail"]  # level 5: that layer is not full there
+    assert "not checked for lr0.05_bs128_wd0 at level 2" in row(table, "C13")["detail"]  # fig8: LPR at level 5 only
+    assert claims_jobs.full_layers({}, params) == {}
+
+
+def test_the_docs_row_counts_are_the_table_s():
+    """docs/claims.md's counts of rows, tested rows and primary rows are those of CLAIMS (C1: descriptive)."""
+    import re
+
+    text = (REPO / "docs" / "claims.md").read_text()
+    n, prim = len(claims_jobs.CLAIMS), sum(c.primary for c in claims_jobs.CLAIMS)
+    m = re.search(r"The table has (\d+) rows: (\d+) tested \(C1 is descriptive\), (\d+) of them in the primary", text)
+    assert m and tuple(map(int, m.groups())) == (n, n - 1, prim), m and m.groups()
+    assert f"for all {n - 1} tested rows" in text and f"a row among all {n - 1} only from " in text
+    assert f"for the {prim} primary rows" in text
