@@ -1,7 +1,9 @@
 # The claims report (issues 3, 12 and 22): every claim of the paper a figure can test, measured on this run as a
 # declared comparison paired over seeds (t interval, sign-flip p, one verdict rule, Holm). Reads only the tables the
 # pipeline writes (summary.csv, the LPR figures', fig4's and fig9's tables, the structured summary when the
-# config has a `structured:` block); see findeval.claims.
+# config has a `structured:` block) and, when other_models sets figA8/figA9, the metrics.json of the stand-ins'
+# compared runs (no rule writes a summary.csv of their experiments; scripts/claims.py does not pass these inputs:
+# write_report reads the same paths from params.claims["other_models"]); see findeval.claims.
 
 from findeval.claims import plan as claims
 
@@ -25,6 +27,9 @@ rule claims:
         figA14=CLAIMS_INPUTS["figA14"],
         figA18=CLAIMS_INPUTS["figA18"],
         figA19=CLAIMS_INPUTS["figA19"],
+        # C27/C28: the compared runs of the figA9/figA8 stand-ins (their metrics.json; empty without other_models)
+        figA8=CLAIMS_INPUTS["figA8"],
+        figA9=CLAIMS_INPUTS["figA9"],
     output:
         table=reported(
             paths.claims(EXP),

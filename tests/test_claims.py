@@ -20,8 +20,9 @@ N_LAYERS = 9
 
 @pytest.fixture(scope="module")
 def config() -> dict:
-    """Three-value grids, seven seeds, five levels of p = 0.5 (L* = 2, 75% sparse; level 5 96.9%, C8's) and a
-    structured block."""
+    """Three-value grids, seven seeds, five levels of p = 0.5 (L* = 2, 75% sparse; level 5 96.9%, C8's), a
+    structured block, early pruning (figA18/figA19 of the two-epoch schedule, LR milestone 1) and the figA8/figA9
+    stand-ins."""
     raw = read_yaml(TINY)
     raw["grids"] = {"lr": {"find": [0.05, 0.1, 0.5], "eval": [0.05, 0.1, 0.5]},
                     "batch_size": {"find": [64, 128, 256], "eval": [64, 128, 256]},
@@ -30,6 +31,11 @@ def config() -> dict:
     raw["seeds"] = SEEDS
     raw["structured"] = copy.deepcopy(read_yaml(REPO / "config.yaml")["structured"])
     raw["structured"]["seeds"] = SEEDS
+    raw["early_pruning"] = {"epochs": [1]}
+    raw["other_models"] = {
+        "figA8": {"experiment": "tiny-a8", "lr": {"find": [0.02, 0.1, 0.5], "eval": [0.02, 0.1, 0.5]},
+                  "constant_find": [0.1]},
+        "figA9": {"experiment": "tiny-a9", "lr": {"find": [0.05, 0.2, 0.5], "eval": [0.5, 0.8]}, "constant_find": []}}
     return validated(raw)
 
 
@@ -75,6 +81,7 @@ def _run_pairs(params: dict) -> set:
     w = (params.get("fig4") or {}).get("weight")
     if w:
         pairs.add((w["hfind"], w["heval"]))
+    pairs |= {(spec[h], spec["heval"]) for spec in params["fig7"].values() for h in ("hgood", "hbad")}
     return pairs
 
 
@@ -236,16 +243,21 @@ def _rising(sign: float, best: str = "large"):
     return acc
 
 
-def fig7_table(params: dict, good_minus_bad: float) -> pd.DataFrame:
+def fig7_table(params: dict, good_minus_bad: float, regular=None) -> pd.DataFrame:
+    """fig7's lines: the regular runs of the good and bad H_find at fig7's H_eval as ``regular(hfind, heval, level,
+    seed)`` gives them (the summary's accuracy function, so that they are the summary's runs; default 0.6 plus the
+    seed noise), match-bad-LPR equal to the regular bad run and match-good-LPR ``good_minus_bad`` above the regular
+    good run (jittered). C4 = the regular gap + good_minus_bad; C22 and C23 = good_minus_bad."""
+    regular = regular or (lambda hf, he, level, seed: 0.6 + _noise(seed))
     rows = []
     for dim, spec in params["fig7"].items():
-        for style, acc in (("match-good", 0.7 + good_minus_bad), ("match-bad", 0.7), ("regular-good", 0.7),
-                           ("regular-bad", 0.6)):
-            for level in range(0, 5):
-                rows += [{"figure": "fig7", "panel": spec["panel"], "panel_type": "accuracy", "line": style,
-                          "style": style, "seed": s, "level": level,
-                          "test_accuracy": acc + _noise(s) + (_jitter(s) if style == "match-good" else 0),
-                          "diverged": False} for s in SEEDS]
+        for level in range(0, params["last_level"] + 1):
+            for s in SEEDS:
+                good, bad = (regular(spec[h], spec["heval"], level, s) for h in ("hgood", "hbad"))
+                for style, acc in (("match-good", good + good_minus_bad + _jitter(s)), ("match-bad", bad),
+                                   ("regular-good", good), ("regular-bad", bad)):
+                    rows.append({"figure": "fig7", "panel": spec["panel"], "panel_type": "accuracy", "line": style,
+                                 "style": style, "seed": s, "level": level, "test_accuracy": acc, "diverged": False})
     return pd.DataFrame(rows)
 
 
@@ -288,30 +300,52 @@ def local_tables(params: dict, sign: float) -> dict:
 
 
 def structured_table(params: dict, sign: float) -> pd.DataFrame:
+    """Fine-tuned runs: every decoupled run sign * 5 pp above the coupled ones (jittered), except at the largest
+    ratio, where the coupled runs are sign * 5 pp above the decoupled ones (C24: L100's high sparsity)."""
     spec = params["structured"]
-    rows = []
+    runs = set()
     for d in spec["declared"].values():
-        if not d or "find" not in d:
-            continue
-        for hf, he in ((d["hfind"], d["heval"]), *((slug, slug) for _, slug in d["coupled"])):
-            for ratio in (0.2, 0.4, 0.6, 0.8):
-                acc = 0.6 if hf == he else 0.6 + sign * 0.05
-                rows += [{"kind": "finetune", "hfind": hf, "heval": he, "coupled": hf == he, "seed": s,
-                          "ratio": ratio, "test_accuracy": acc + _noise(s) + (_jitter(s) if hf != he else 0)}
-                         for s in SEEDS]
-    return pd.DataFrame(rows).drop_duplicates(["hfind", "heval", "ratio", "seed"])
+        if d and "find" in d:
+            runs |= {(d["hfind"], d["heval"]), *((slug, slug) for _, slug in d["coupled"])}
+    for f5 in spec["fig5"].values():
+        if "why" not in f5:
+            runs |= {(slug, slug) for _, slug in f5["coupled"]} | {(hf, he) for _, _, hf, he in f5["decoupled"]}
+    rows = []
+    for hf, he in sorted(runs):
+        for ratio in (0.2, 0.4, 0.6, 0.8):
+            high = ratio == spec["high_ratio"]
+            acc = 0.6 + sign * 0.05 * ((hf == he) == high)
+            rows += [{"kind": "finetune", "hfind": hf, "heval": he, "coupled": hf == he, "seed": s,
+                      "ratio": ratio, "test_accuracy": acc + _noise(s) + (_jitter(s) if hf != he else 0)}
+                     for s in SEEDS]
+    return pd.DataFrame(rows)
+
+
+def other_model_table(params: dict, fig: str, sign: float) -> pd.DataFrame:
+    """A stand-in's compared runs (C27: figA9, C28: figA8) as summary.csv rows: the declared "good" run sign * 5 pp
+    above the "bad" one (jittered)."""
+    spec = params["other_models"][fig]
+    rows = []
+    for name in ("good", "bad"):
+        _, _, hf, he = spec[name]
+        rows += [{"kind": "lottery", "level": spec["level"], "seed": s, "hfind": hf, "heval": he, "coupled": hf == he,
+                  "sparsity": spec["sparsity"], "diverged": False,
+                  "test_accuracy": 0.7 + _noise(s) + (sign * 0.05 + _jitter(s)) * (name == "good")} for s in SEEDS]
+    return pd.DataFrame(rows)
 
 
 def all_tables(params: dict, sign: float = 1.0) -> dict:
     """Every table, the paper's direction (``sign`` = 1) or the opposite (-1) throughout."""
     return {"summary": summary_table(params, decoupled_acc(sign), random_acc(sign)),
             "fig6": fig6_table(params, {d: sign * 0.3 for d in params["fig6"]["panels"]}),
-            "fig7": fig7_table(params, sign * 0.08),
+            "fig7": fig7_table(params, sign * 0.08, decoupled_acc(sign)),
             "fig8": fig8_table(params, 0.4 - sign * 0.3, sign),  # fig6's LR spread is 0.3: 0.1 with sign 1, 0.7 with -1
             "structured": structured_table(params, sign),
             "fig4": fig4_table(params, sign),
             "figA17": figA17_table(params, sign * 0.2),
             "figA13": figA13_table(params, sign), "figA14": figA14_table(params, sign),
+            **_trajectory_tables(params["lpr_trajectory"], sign),
+            **{fig: other_model_table(params, fig, sign) for fig in ("figA8", "figA9")},
             **local_tables(params, sign)}
 
 
@@ -425,11 +459,12 @@ def test_every_claim_reproduced_when_the_tables_say_so(params):
     assert table["claim_id"].is_unique
     assert table["quote"].str.len().min() > 20 and table["section"].str.contains("L").all()
     verdicts = dict(zip(table["claim_id"], table["verdict"]))
-    assert verdicts.pop("C5") == verdicts.pop("C19") == verdicts.pop("C20") == "not run"  # no early pruning
+    assert verdicts.pop("C5") == "not run"  # no fig9 table
     assert verdicts.pop("C1") == "descriptive"
-    assert set(verdicts.values()) == {"reproduced"}, table[["claim_id", "verdict", "detail"]]
-    assert (table.loc[~table["claim_id"].isin(["C5", "C19", "C20"]), "n_seeds"] == len(SEEDS)).all()
-    tested = table[~table["claim_id"].isin(["C1", "C5", "C19", "C20"])]
+    assert set(verdicts.values()) == {"reproduced"}, table.loc[table["verdict"] != "reproduced",
+                                                               ["claim_id", "verdict", "detail"]].to_string()
+    assert (table.loc[table["claim_id"] != "C5", "n_seeds"] == len(SEEDS)).all()
+    tested = table[~table["claim_id"].isin(["C1", "C5"])]
     assert (tested["ci_low"] < tested["ci_high"]).all()  # the jitter: no degenerate interval
     assert (tested["p_signflip"] == 1 / 128).all()  # every per-seed difference positive
     assert (tested["k_direction"] == "7 of 7").all() and tested["per_seed"].str.count(":").eq(7).all()
@@ -458,7 +493,16 @@ def test_every_claim_reproduced_when_the_tables_say_so(params):
     assert row(table, "F1-dense")["effect"] == pytest.approx(2.5) and row(table, "F1-dense")["level"] == 0
     assert row(table, "F1-low")["effect"] == pytest.approx(2.0) and row(table, "F1-low")["level"] == 1
     assert 4.5 < row(table, "C3-BS")["effect"] <= 5.0
-    assert row(table, "C4-BS")["effect"] == pytest.approx(8.0)
+    assert row(table, "C4-BS")["effect"] == pytest.approx(13.0)  # the regular gap (5 pp) + match-good's 8 pp
+    for d in ("LR", "BS", "WD"):
+        assert row(table, f"C22-{d}")["effect"] == pytest.approx(8.0)  # match-good 8 pp above the regular good run
+        assert row(table, f"C23-{d}")["effect"] == pytest.approx(8.0)  # gaps 13 pp (constrained) and 5 pp (regular)
+        assert row(table, f"C24-{d}")["effect"] == pytest.approx(5.0) and row(table, f"C24-{d}")["sparsity"] == 0.8
+    assert 15.0 < row(table, "C25")["effect"] <= 16.2  # per seed the smallest of 0.8 * (20 pp +- jitter)
+    assert 11.0 < row(table, "C26")["effect"] <= 12.2  # 0.8 A per epoch before the milestone, 0.2 A after
+    assert row(table, "C27")["effect"] == pytest.approx(5.0) and row(table, "C27")["level"] == 5  # nearest 97%
+    assert row(table, "C28")["effect"] == pytest.approx(5.0) and row(table, "C28")["level"] == params["level"]
+    assert row(table, "C19")["effect"] == pytest.approx(10.0) and row(table, "C20")["effect"] == pytest.approx(20.0)
     assert row(table, "C2-WD")["effect"] == pytest.approx(30.0)
     assert row(table, "C6")["effect"] == pytest.approx(30.0 - 10.0)
     assert row(table, "C7-WD")["effect"] == pytest.approx(5.0)
@@ -488,9 +532,10 @@ def test_every_claim_reproduced_when_the_tables_say_so(params):
 def test_every_claim_not_reproduced_when_the_tables_say_the_opposite(params):
     table = claims_jobs.claims_table(all_tables(params, -1), params)
     verdicts = dict(zip(table["claim_id"], table["verdict"]))
-    assert verdicts.pop("C5") == verdicts.pop("C19") == verdicts.pop("C20") == "not run"
+    assert verdicts.pop("C5") == "not run"
     assert verdicts.pop("C1") == "descriptive"
-    assert set(verdicts.values()) == {"not reproduced"}, table[["claim_id", "verdict", "detail"]]
+    assert set(verdicts.values()) == {"not reproduced"}, table.loc[table["verdict"] != "not reproduced",
+                                                                   ["claim_id", "verdict", "detail"]].to_string()
     assert row(table, "C2-LR")["effect"] == pytest.approx(-30.0)
     assert row(table, "C8-GR")["effect"] == pytest.approx(-8.0)
     assert row(table, "F1b-GR")["effect"] == pytest.approx(-7.0)
@@ -576,8 +621,10 @@ def test_missing_inputs_give_not_run(params):
     tables["structured"] = None
     part = claims_jobs.claims_table(tables, params)
     assert (part[part["claim_id"].str.startswith("C7")]["verdict"] == "not run").all()
-    assert (part[~part["claim_id"].isin(["C1", "C5", "C19", "C20", "C7-LR", "C7-BS", "C7-WD"])]["verdict"]
-            == "reproduced").all()
+    assert (part[part["claim_id"].str.startswith("C24")]["verdict"] == "not run").all()
+    assert (part[~part["claim_id"].isin(["C1", "C5", "C7-LR", "C7-BS", "C7-WD", "C24-LR", "C24-BS", "C24-WD"])]
+            ["verdict"] == "reproduced").all()
+    assert "figA19 table" in row(table, "C25")["detail"] and "figA9 stand-in's runs" in row(table, "C27")["detail"]
 
 
 def test_a_summary_without_the_level_gives_not_run(params):
@@ -604,9 +651,34 @@ def test_one_value_grids_and_no_structured_block_give_not_run(tiny_config):
 # --------------------------------------------------------------------------- files
 
 
-def test_write_report_reads_the_files_and_is_deterministic(tmp_path, params):
+def write_stand_in_metrics(root, params: dict, tables: dict) -> None:
+    """The metrics.json of the stand-ins' compared runs (C27, C28) at the paths ``params`` lists, under ``root``,
+    from their tables (:func:`other_model_table`)."""
+    import json
+
+    for fig in claims.METRICS_INPUTS:
+        spec, df = params["other_models"][fig], tables[fig]
+        names = [name for name in ("good", "bad") for _ in spec["seeds"]]
+        seeds = [s for _ in ("good", "bad") for s in spec["seeds"]]
+        for path, name, s in zip(spec["files"], names, seeds):
+            _, _, hf, he = spec[name]
+            acc = df[(df["hfind"] == hf) & (df["heval"] == he) & (df["seed"] == s)]["test_accuracy"].iloc[0]
+            record = {"kind": "lottery", "level": spec["level"], "seed": s, "sparsity": spec["sparsity"],
+                      "test_accuracy": float(acc), "H_find": vars(H.parse(hf)), "H_eval": vars(H.parse(he))}
+            (root / path).parent.mkdir(parents=True, exist_ok=True)
+            (root / path).write_text(json.dumps(record))
+
+
+def test_write_report_reads_the_files_and_is_deterministic(tmp_path, params, monkeypatch):
+    """Every input from its file; the stand-ins' metrics.json (which scripts/claims.py does not pass) from the paths
+    in params."""
     paths = {}
-    for name, df in all_tables(params).items():
+    tables = all_tables(params)
+    monkeypatch.chdir(tmp_path)  # the stand-ins' paths in params are relative, as in a Snakemake job
+    write_stand_in_metrics(tmp_path, params, tables)
+    for name, df in tables.items():
+        if name in claims.METRICS_INPUTS:
+            continue
         paths[name] = str(tmp_path / f"{name}.csv")
         df.to_csv(paths[name], index=False)
     paths["structured"] = [paths["structured"]]
@@ -622,6 +694,8 @@ def test_write_report_reads_the_files_and_is_deterministic(tmp_path, params):
     assert list(back.columns) == claims.COLUMNS and len(back) == len(claims_jobs.CLAIMS)
     assert set(back["verdict"]) <= set(claims.VERDICTS)
     assert (back["verdict"] == table["verdict"]).all()
+    assert (table.loc[table["claim_id"].isin(["C27", "C28"]), "verdict"] == "reproduced").all()
+    assert (table.loc[~table["claim_id"].isin(["C1", "C5"]), "verdict"] == "reproduced").all()
     claims_jobs.write_report(paths, params, out_csv=str(out / "claims.csv"))
     assert (out / "claims.csv").read_bytes() == first
     # a missing file: its claims are not run, the others are unchanged
@@ -690,7 +764,8 @@ def test_claims_are_typed_records_that_name_their_tables(params):
     so reading another is a KeyError, not a silent "not run"."""
     keys = set(claims.INPUTS)
     assert keys == {"summary", "fig6", "fig7", "fig8", "figA15", "figA16", "figA17", "figA13", "figA14", "figA18",
-                    "figA19", "structured", "fig9", "fig4"}
+                    "figA19", "structured", "fig9", "fig4", "figA8", "figA9"}
+    assert set(claims.METRICS_INPUTS) == {"figA8", "figA9"} <= keys
     assert all(c.tables and set(c.tables) <= keys for c in claims_jobs.CLAIMS)
     assert {t for c in claims_jobs.CLAIMS for t in c.tables} == keys
     spec = next(c for c in claims_jobs.CLAIMS if c.id == "C6")
@@ -737,18 +812,24 @@ def test_collapsed_runs_are_flagged_in_the_detail(params):
 
 def test_the_rule_and_its_script_pass_every_input_table():
     """Every table of claims.INPUTS is an input of the rule and reaches write_report (a table left out of either
-    turns its claims into a silent 'not run')."""
+    turns its claims into a silent 'not run'). The stand-ins' metrics files (METRICS_INPUTS) reach it through
+    params.claims["other_models"], the same paths as the rule's inputs (scripts/claims.py does not pass them:
+    test_write_report_reads_the_files_and_is_deterministic reads them that way)."""
     rule = (REPO / "rules" / "claims.smk").read_text()
     script = (REPO / "scripts" / "claims.py").read_text()
     for name in claims.INPUTS:
         assert f'{name}=CLAIMS_INPUTS["{name}"]' in rule, name
+        if name in claims.METRICS_INPUTS and f"snakemake.input.{name}" not in script:
+            assert "claims=claims.settings(config)" in rule
+            continue
         assert f'"{name}": ' in script and f"snakemake.input.{name}" in script, name
 
 
 def _trajectory_tables(spec: dict, sign: float) -> dict:
     """figA18 (per-layer ratios over 4 epochs; the large LR_find's layers after the first move 20 pp more with sign
-    1, the small one's with sign -1)
-    and figA19 (its distance at the first epoch sign * 10 pp larger)."""
+    1, the small one's with sign -1) and figA19 over the schedule's epochs 0..E: per LR_find, a first-epoch distance
+    A (the largest LR_find's sign * 10 pp above the others', 20 pp), then A * r^e (r = 0.2 with sign 1: decreasing,
+    flattening; 1.5 with sign -1) and 0 at epoch E (by construction)."""
     a18, a19 = [], []
     for name, slug in (("large", spec["figA18"]["large"]), ("small", spec["figA18"]["small"])):
         for s in SEEDS:
@@ -757,21 +838,23 @@ def _trajectory_tables(spec: dict, sign: float) -> dict:
                 move = 0.05 + (0.2 * more if layer > 0 else 0.0) + _jitter(s) * _scale(name, layer)
                 a18 += [{"hfind": slug, "seed": s, "epoch": e, "layer_index": layer, "ratio": 0.5 + move * e / 3,
                          "final_ratio": 0.5 + move, "figure": "figA18", "line": name} for e in range(4)]
-    for name in ("large", "small"):
-        slug = spec["figA19"][name]
-        a19 += [{"figure": "figA19", "hfind": slug, "line": name, "seed": s, "epoch": e,
-                 "distance_pp": (10.0 + (sign * 10 if name == "large" else 0) + 100 * _jitter(s) * _scale(name)) / e}
-                for s in SEEDS for e in (1, 2, 3)]
+    a19_spec = spec["figA19"]
+    last, r = a19_spec["epochs"], (0.2 if sign > 0 else 1.5)
+    for lr, slug in a19_spec["hfinds"]:
+        top = slug == a19_spec["large"]
+        for s in SEEDS:
+            first = 20.0 + sign * 10 * top + 100 * _jitter(s) * _scale(slug)
+            a19 += [{"figure": "figA19", "hfind": slug, "line": f"LR_find = {lr}", "seed": s, "epoch": e,
+                     "distance_pp": 0.0 if e == last else first * r ** e} for e in range(last + 1)]
     return {"figA18": pd.DataFrame(a18), "figA19": pd.DataFrame(a19)}
 
 
 def test_lpr_trajectory_claims(params):
     """C19 (figA19) and C20 (figA18) from known trajectories: the paper's direction, the opposite, not run."""
-    spec = {"figA19": {"small": "lr0.05_bs128_wd5e-4", "large": "lr0.5_bs128_wd5e-4"},
-            "figA18": {"small": "lr0.05_bs128_wd5e-4", "large": "lr0.5_bs128_wd5e-4"}}
-    p = dict(params, lpr_trajectory=spec)
+    spec = params["lpr_trajectory"]
+    assert (spec["figA19"]["small"], spec["figA19"]["large"]) == ("lr0.05_bs128_wd5e-4", "lr0.5_bs128_wd5e-4")
     for sign, verdict in ((1.0, "reproduced"), (-1.0, "not reproduced")):
-        table = claims_jobs.claims_table(_trajectory_tables(spec, sign), p)
+        table = claims_jobs.claims_table(_trajectory_tables(spec, sign), params)
         assert row(table, "C19")["verdict"] == row(table, "C20")["verdict"] == verdict
         assert row(table, "C19")["effect"] == pytest.approx(sign * 10.0)
         assert row(table, "C20")["effect"] == pytest.approx(sign * 20.0)
@@ -803,3 +886,169 @@ def test_c5_says_when_fig9_is_not_at_the_paper_s_lr_eval(main_config):
             for k in (spec["middle_epoch"], spec["epochs"]) for s in SEEDS]
     r = row(claims_jobs.claims_table({"fig9": pd.DataFrame(rows)}, params), "C5")
     assert "fig9 evaluates at LR_eval 0.2, the paper at 0.5" in r["detail"] and r["n_seeds"] == len(SEEDS)
+
+
+# --------------------------------------------------------------------------- C22-C28 and the 100%-pruned layers
+
+
+def _seeds_below(tables: dict, n: int) -> dict:
+    """``tables`` with only seeds 0..n-1 (every table of the fixture has a ``seed`` column)."""
+    return {k: (v[v["seed"] < n] if v is not None else None) for k, v in tables.items()}
+
+
+def test_fig7_against_the_regular_runs(params, main_config):
+    """C22 (match-good-LPR vs the regular run of the good H_find) and C23 (the constrained gap vs the regular one):
+    a planted 8 pp is reproduced at 6 seeds, a planted null (match-good-LPR = the regular good run, jitter only) is
+    not; a constrained gap below the regular one is 'not reproduced' for C23; missing tables give 'not run'."""
+    tables = {"summary": summary_table(params, decoupled_acc(1.0)), "fig7": fig7_table(params, 0.08, decoupled_acc(1.0))}
+    table = claims_jobs.claims_table(_seeds_below(tables, 6), params)
+    for d in ("LR", "BS", "WD"):
+        assert row(table, f"C22-{d}")["verdict"] == row(table, f"C23-{d}")["verdict"] == "reproduced"
+        assert row(table, f"C22-{d}")["n_seeds"] == 6
+    assert "the regular run lr0.1_bs256_wd5e-4 -> lr0.1_bs128_wd5e-4" in row(table, "C22-BS")["detail"]
+    assert "'inconclusive' is compatible with 'the entire change'" in row(table, "C23-LR")["detail"]
+    null = claims_jobs.claims_table({**tables, "fig7": fig7_table(params, 0.0, decoupled_acc(1.0))}, params)
+    for d in ("LR", "BS", "WD"):
+        assert row(null, f"C22-{d}")["verdict"] == row(null, f"C23-{d}")["verdict"] == "inconclusive"
+        assert row(null, f"C22-{d}")["effect"] == pytest.approx(0.0, abs=1e-9)
+    part = claims_jobs.claims_table({**tables, "fig7": fig7_table(params, -0.03, decoupled_acc(1.0))}, params)
+    assert row(part, "C23-WD")["verdict"] == "not reproduced"  # the LPR accounts for less than the whole gap
+    assert row(part, "C23-WD")["effect"] == pytest.approx(-3.0)
+    gone = claims_jobs.claims_table({"fig7": tables["fig7"]}, params)
+    assert "summary.csv is not part of this run" in row(gone, "C22-LR")["detail"]
+    assert "fig7 table" in row(claims_jobs.claims_table({"summary": tables["summary"]}, params), "C23-LR")["detail"]
+    # the regular runs are fig7's green line: the same metrics files, at fig7's H_eval
+    from findeval.a1 import plan as a1
+    from findeval.lpr import plan as lpr
+
+    spec, level = claims.settings(main_config)["fig7"], claims.moderate_level(main_config)
+    for dim, s in spec.items():
+        green = lpr.figure_panels(main_config, "fig7")[s["panel"]]["lines"][2]
+        assert green["style"] == "regular-good" and s["heval"] == lpr.fig7_heval(main_config).slug
+        files = {f["path"] for f in green["files"] if f["level"] == level}
+        line = a1.Line("lottery", H.parse(s["hgood"]), H.parse(s["heval"]))
+        assert files == {a1.metrics_path(main_config, line, seed, level) for seed in main_config["seeds"]}
+
+
+def test_structured_coupled_runs_at_the_largest_ratio(params, tiny_config):
+    """C24: fig5's coupled runs sign * 5 pp above its decoupled ones at the largest ratio: reproduced at 6 seeds,
+    reversed not reproduced (one decoupled run below each seed's best coupled run at 2.5% / 2), no difference
+    (jitter on the decoupled runs only) not; no structured block or table: not run."""
+    spec = params["structured"]
+    assert spec["high_ratio"] == 0.8 and [len(spec["fig5"]["lr"][k]) for k in ("coupled", "decoupled")] == [2, 2]
+    for sign, n, verdict in ((1.0, 6, "reproduced"), (-1.0, 7, "not reproduced"), (0.0, 7, "inconclusive")):
+        table = claims_jobs.claims_table({"structured": structured_table(params, sign)[lambda t: t["seed"] < n]},
+                                         params)
+        for d in ("LR", "BS", "WD"):
+            r = row(table, f"C24-{d}")
+            assert r["verdict"] == verdict and r["sparsity"] == 0.8, (d, sign, r["detail"])
+            assert r["effect"] == pytest.approx(5.0 * sign, abs=0.3)
+    assert "fig5's runs, at the largest ratio 0.8" in row(table, "C24-BS")["detail"]
+    assert "structured summary" in row(claims_jobs.claims_table({}, params), "C24-LR")["detail"]
+    assert "structured pruning is off" in row(claims_jobs.claims_table({}, claims.settings(tiny_config)),
+                                              "C24-WD")["detail"]
+    assert "no coupled run" in claims.fig5_runs(([0.1, 0.4], [0.2, 0.8]), H(0.1, 64, 5e-5), "lr")["why"]
+
+
+def _figA19(spec: dict, distance) -> pd.DataFrame:
+    """A figA19 table of ``distance(lr, epoch, seed)`` (pp) for every LR_find of ``spec`` over epochs 0..E."""
+    return pd.DataFrame([{"figure": "figA19", "hfind": slug, "line": str(lr), "seed": s, "epoch": e,
+                          "distance_pp": distance(lr, e, s)}
+                         for lr, slug in spec["hfinds"] for s in SEEDS for e in range(spec["epochs"] + 1)])
+
+
+def test_figA19_decrease_and_plateau(params):
+    """C25 (the distance decreases) and C26 (it plateaus after the LR milestone): planted, reproduced at 6 seeds;
+    a constant distance (C25) and a straight line to 0 (C26: the same drop per epoch before and after) are not;
+    no milestone, too few epochs or no table: not run."""
+    spec = params["lpr_trajectory"]["figA19"]
+    assert (spec["epochs"], spec["milestone"]) == (2, 1) and len(spec["hfinds"]) == 3
+    planted = _trajectory_tables(params["lpr_trajectory"], 1.0)
+    table = claims_jobs.claims_table(_seeds_below(planted, 6), params)
+    assert row(table, "C25")["verdict"] == row(table, "C26")["verdict"] == "reproduced"
+    assert "the LR decays at epoch 1 (training.milestones)" in row(table, "C26")["detail"]
+    assert "is 0 by construction" in row(table, "C25")["detail"]
+    wobble = lambda s: 0.1 * _JITTER[s]  # noqa: E731  (zero mean over SEEDS)
+    flat = _figA19(spec, lambda lr, e, s: 0.0 if e == spec["epochs"] else 5.0 + wobble(s) * (e == 0))
+    line = _figA19(spec, lambda lr, e, s: (10.0 + wobble(s)) * (1 - e / spec["epochs"]))
+    assert row(claims_jobs.claims_table({"figA19": flat}, params), "C25")["verdict"] == "inconclusive"
+    r = row(claims_jobs.claims_table({"figA19": line}, params), "C26")
+    assert r["verdict"] == "inconclusive" and r["effect"] == pytest.approx(0.0, abs=1e-9)
+    cosine = copy.deepcopy(claims.trajectory_settings(_early_config(params)))
+    assert cosine["figA19"]["milestone"] is None and "no milestone" in cosine["figA19"]["why_no_milestone"]
+    p = dict(params, lpr_trajectory=cosine)
+    assert "'cosine' with no milestone" in row(claims_jobs.claims_table(planted, p), "C26")["detail"]
+    short = planted["figA19"][planted["figA19"]["epoch"] < 2]
+    t = claims_jobs.claims_table({"figA19": short}, params)
+    assert "records 2 epochs" in row(t, "C25")["detail"] and "not a recorded epoch" in row(t, "C26")["detail"]
+    assert "figA19 table" in row(claims_jobs.claims_table({}, params), "C26")["detail"]
+
+
+def _early_config(params) -> dict:
+    """A config with early pruning and a cosine schedule (no milestone), for trajectory_settings."""
+    raw = read_yaml(TINY)
+    raw["training"] = {"epochs": 2, "schedule": "cosine"}
+    raw["early_pruning"] = {"epochs": [1]}
+    return validated(raw)
+
+
+def test_stand_in_claims(params, tiny_config, main_config):
+    """C27 (figA9: the smallest LR_find beats the largest at the largest LR_eval, level nearest 97%) and C28
+    (figA8: at the middle LR_find, the largest LR_eval beats the middle one, at L*) from the stand-ins' runs:
+    planted reproduced at 6 seeds, null not; not run without other_models (and no claims input then); the rule's
+    inputs are the files in params."""
+    a9, a8 = params["other_models"]["figA9"], params["other_models"]["figA8"]
+    assert (a9["good"][:2], a9["bad"][:2], a9["level"]) == ([0.05, 0.8], [0.5, 0.8], 5)
+    assert (a8["good"][:2], a8["bad"][:2], a8["level"]) == ([0.1, 0.5], [0.1, 0.1], params["level"])
+    assert a9["files"][0] == "results/tiny-a9/eval/lottery/lr0.05_bs128_wd5e-4/lr0.8_bs128_wd5e-4/seed0/level5/metrics.json"
+    assert a8["files"][-1] == f"results/tiny-a8/find/lr0.1_bs128_wd5e-4/seed6/level{params['level']}/metrics.json"
+    for sign, verdict in ((1.0, "reproduced"), (0.0, "inconclusive")):
+        tables = {fig: other_model_table(params, fig, sign)[lambda t: t["seed"] < 6] for fig in ("figA8", "figA9")}
+        table = claims_jobs.claims_table(tables, params)
+        assert row(table, "C27")["verdict"] == row(table, "C28")["verdict"] == verdict
+    assert "tiny-a9: LR_find 0.05 -> LR_eval 0.8" in row(table, "C27")["detail"]
+    assert "figA8 stand-in's runs (results/tiny-a8/" in row(claims_jobs.claims_table({}, params), "C28")["detail"]
+    tiny = claims.settings(tiny_config)
+    assert "other_models.figA9 is not set" in row(claims_jobs.claims_table({}, tiny), "C27")["detail"]
+    assert claims.inputs(tiny_config)["figA8"] == claims.inputs(tiny_config)["figA9"] == []
+    from findeval.a1 import plan as a1
+
+    spec = claims.settings(main_config)["other_models"]
+    for fig in ("figA8", "figA9"):
+        assert claims.inputs(main_config)[fig] == spec[fig]["files"] and len(spec[fig]["files"]) == 12
+        # the compared runs are among figA8/figA9's own files: the default target plans no job more for them
+        assert set(spec[fig]["files"]) <= set(a1.figure_inputs(main_config, fig))
+    assert spec["figA8"]["files"][0].startswith("results/digits-wide/")
+    assert spec["figA9"]["level"] == 14  # the default's last level (95.6%) is the nearest 97%
+
+
+def test_a_layer_pruned_to_100_percent_is_named(params):
+    """An LPR table line (figA17, level L*) with one layer at ratio 1: the accuracy rows comparing that H_find's
+    masks name it in their detail (verdicts unchanged); LPR rows do not; masks no LPR table covers are said to be
+    unchecked."""
+    tables = all_tables(params)
+    a17 = tables["figA17"].copy()
+    spec = next(s for s in params["figA17"]["lr"] if s["level"] == params["level"])
+    label = spec["lines"][-1]["label"]  # LR_find 0.5
+    hit = (a17["panel"] == spec["panel"]) & (a17["line"] == label) & (a17["seed"] == 3) & (a17["layer_index"] == 8)
+    a17.loc[hit, "ratio"] = 1.0
+    table = claims_jobs.claims_table({**tables, "figA17": a17}, params)
+    note = "a layer pruned to 100% in the mask of: lr0.5_bs128_wd5e-4 seed 3 (l8.weight)"
+    assert note in row(table, "C3-LR")["detail"] and note in row(table, "F2top-LR")["detail"]
+    assert row(table, "C3-LR")["verdict"] == "reproduced"
+    assert "100%" not in row(table, "C2-LR")["detail"] and "100%" not in row(table, "C3-BS")["detail"]
+    assert "100%" not in row(table, "C8-GR")["detail"]  # level 5: that layer is not full there
+    assert "not checked for lr0.05_bs128_wd0 at level 2" in row(table, "C13")["detail"]  # fig8: LPR at level 5 only
+    assert claims_jobs.full_layers({}, params) == {}
+
+
+def test_the_docs_row_counts_are_the_table_s():
+    """docs/claims.md's counts of rows, tested rows and primary rows are those of CLAIMS (C1: descriptive)."""
+    import re
+
+    text = (REPO / "docs" / "claims.md").read_text()
+    n, prim = len(claims_jobs.CLAIMS), sum(c.primary for c in claims_jobs.CLAIMS)
+    m = re.search(r"The table has (\d+) rows: (\d+) tested \(C1 is descriptive\), (\d+) of them in the primary", text)
+    assert m and tuple(map(int, m.groups())) == (n, n - 1, prim), m and m.groups()
+    assert f"for all {n - 1} tested rows" in text and f"a row among all {n - 1} only from " in text
+    assert f"for the {prim} primary rows" in text

@@ -13,7 +13,7 @@ import pandas as pd
 from .. import paths
 from ..hparams import DIMENSIONS, LABELS, format_number
 from ..io import atomic_path
-from .plan import BAD_END, COLUMNS, INPUTS, VARIANT_IDS, good_end, sparsity_at
+from .plan import BAD_END, COLUMNS, INPUTS, METRICS_INPUTS, VARIANT_IDS, good_end, sparsity_at
 from .plots import draw_claims
 from .stats import CI, DIGITS, NotRun, alpha_of, condition_means, holm, magnitude_excluded, min_seeds_holm, \
     paired_test, per_seed_effects
@@ -218,7 +218,8 @@ def claim_decoupled_beats_coupled(dim: str):
                     f"{LABELS[dim]}_find end with the good {LABELS[dim]}_eval end (L84)")
 
         return per_seed, {"statistic": stat, "detail": detail,
-                          "members": _members([("decoupled", ("coupled", v)) for v, _ in coupled])}
+                          "members": _members([("decoupled", ("coupled", v)) for v, _ in coupled]),
+                          "masks": [(d["hfind"], level)] + [(slug, level) for _, slug in coupled]}
 
     return claim
 
@@ -238,7 +239,8 @@ def claim_coupled_at_good_eval(dim: str):
             return (f"at H_eval {d['heval']}: H_find {d['hfind']} {m['decoupled']:.1f}% vs H_find = H_eval (coupled) "
                     f"{m['coupled']:.1f}% at level {level}")
 
-        return per_seed, {"statistic": _diff("decoupled", "coupled"), "detail": detail}
+        return per_seed, {"statistic": _diff("decoupled", "coupled"), "detail": detail,
+                          "masks": [(d["hfind"], level), (d["heval"], level)]}
 
     return claim
 
@@ -262,31 +264,101 @@ def claim_fig2_row(dim: str, row: str):
             return (f"{fixed} {spec['constant']} (fig2's): {LABELS[dim]}_{phase} {format_number(spec['good'][0])} "
                     f"{m['good']:.1f}% vs {format_number(spec['bad'][0])} {m['bad']:.1f}% at level {level}")
 
-        return per_seed, {"statistic": _diff("good", "bad"), "detail": detail}
+        return per_seed, {"statistic": _diff("good", "bad"), "detail": detail,
+                          "masks": [(spec["good"][1], level), (spec["bad"][1], level)]}
 
     return claim
 
 
+def _fig7_spec(params: dict, dim: str) -> dict:
+    spec = params["fig7"].get(dim)
+    if spec is None:
+        raise NotRun(f"fig7 has no {LABELS[dim]} panel (good and bad {LABELS[dim]}_find coincide)")
+    return spec
+
+
+def _fig7_runs(tables: dict, spec: dict, level: int, styles) -> dict:
+    """Per-seed accuracies (%) of fig7's lines ``styles`` (match-good, match-bad) in ``spec``'s panel at ``level``."""
+    fig7 = _need(tables, "fig7", f"the fig7 table ({paths.table('<exp>', 'lpr', 'fig7')})")
+    per_seed = {}
+    for style in styles:
+        rows = fig7[(fig7["panel"] == spec["panel"]) & (fig7["style"] == style) & (fig7["level"] == level)]
+        if rows.empty:
+            raise NotRun(f"fig7.csv has no {style}-LPR runs at level {level}")
+        per_seed[style] = _pct(rows)
+    return per_seed
+
+
+def _fig7_regular(tables: dict, spec: dict, level: int, which) -> dict:
+    """Per-seed accuracies (%) of the regular lottery runs of the good / bad H_find (``which``) at fig7's H_eval
+    (summary.csv: the same runs as fig7's green line, whose H_eval is fig7's by construction)."""
+    at = _lottery_at(_need(tables, "summary", "summary.csv"), level)
+    return {f"regular-{w}": _pct(_pair_rows(at, spec[f"h{w}"], spec["heval"], f"summary.csv at level {level}"))
+            for w in which}
+
+
 def claim_match_good_beats_bad(dim: str):
     def claim(tables: dict, params: dict):
-        spec = params["fig7"].get(dim)
-        if spec is None:
-            raise NotRun(f"fig7 has no {LABELS[dim]} panel (good and bad {LABELS[dim]}_find coincide)")
-        fig7 = _need(tables, "fig7", f"the fig7 table ({paths.table('<exp>', 'lpr', 'fig7')})")
+        spec = _fig7_spec(params, dim)
         level = params["level"]
-        per_seed = {}
-        for style in ("match-good", "match-bad"):
-            rows = fig7[(fig7["panel"] == spec["panel"]) & (fig7["style"] == style) & (fig7["level"] == level)]
-            if rows.empty:
-                raise NotRun(f"fig7.csv has no {style}-LPR runs at level {level}")
-            per_seed[style] = _pct(rows)
+        per_seed = _fig7_runs(tables, spec, level, ("match-good", "match-bad"))
 
         def detail(m):
             g, b = format_number(spec["good"]), format_number(spec["bad"])
             return (f"match-good-LPR {m['match-good']:.1f}% ({LABELS[dim]}_find {b}, LPR of {g}) vs "
                     f"match-bad-LPR {m['match-bad']:.1f}% at level {level}")
 
-        return per_seed, {"statistic": _diff("match-good", "match-bad"), "detail": detail}
+        return per_seed, {"statistic": _diff("match-good", "match-bad"), "detail": detail,
+                          "masks": [(spec["hgood"], level), (spec["hbad"], level)]}
+
+    return claim
+
+
+def claim_match_good_beats_regular(dim: str):
+    """C22 (L118, Fig. 7's green line): match-good-LPR (the bad H_find pruned to the good H_find's LPR) against the
+    regular run of the good H_find, both at fig7's H_eval, at L*."""
+    def claim(tables: dict, params: dict):
+        spec = _fig7_spec(params, dim)
+        level = params["level"]
+        per_seed = {**_fig7_runs(tables, spec, level, ("match-good",)), **_fig7_regular(tables, spec, level, ("good",))}
+
+        def detail(m):
+            g, b = format_number(spec["good"]), format_number(spec["bad"])
+            return (f"match-good-LPR {m['match-good']:.1f}% ({LABELS[dim]}_find {b}, LPR of {g}) vs the regular run "
+                    f"{spec['hgood']} -> {spec['heval']} {m['regular-good']:.1f}% (fig7's H_eval) at level {level}")
+
+        return per_seed, {"statistic": _diff("match-good", "regular-good"), "detail": detail,
+                          "masks": [(spec["hgood"], level)]}
+
+    return claim
+
+
+def claim_lpr_accounts_for_the_gap(dim: str):
+    """C23 (L118, "we were able to account for the entire change in performance"): the gap of the LPR-constrained
+    runs (match-good - match-bad) minus the gap of the regular runs (good H_find - bad H_find), all at fig7's
+    H_eval, at L*."""
+    def claim(tables: dict, params: dict):
+        spec = _fig7_spec(params, dim)
+        level = params["level"]
+        per_seed = {**_fig7_runs(tables, spec, level, ("match-good", "match-bad")),
+                    **_fig7_regular(tables, spec, level, ("good", "bad"))}
+
+        def gaps(m):
+            return m["match-good"] - m["match-bad"], m["regular-good"] - m["regular-bad"]
+
+        def stat(m):
+            constrained, regular = gaps(m)
+            return constrained - regular
+
+        def detail(m):
+            constrained, regular = gaps(m)
+            return (f"constrained gap (match-good - match-bad LPR) {constrained:.1f} pp vs regular gap ({spec['hgood']} "
+                    f"- {spec['hbad']}, H_eval {spec['heval']}) {regular:.1f} pp at level {level}; 'reproduced': the "
+                    f"constrained gap exceeds the regular one; 'inconclusive' is compatible with 'the entire change' "
+                    f"(equal gaps); 'not reproduced': the LPR accounts for less than the whole gap")
+
+        return per_seed, {"statistic": stat, "detail": detail,
+                          "masks": [(spec["hgood"], level), (spec["hbad"], level)]}
 
     return claim
 
@@ -386,6 +458,48 @@ def claim_structured(dim: str):
     return claim
 
 
+def claim_structured_coupled_high(dim: str):
+    """C24 (L100): at the largest ratio of channels pruned, each seed's best coupled run of fig5 against its best
+    decoupled run of fig5 (both per-seed maxima). ``not reproduced`` needs one decoupled run below each seed's best
+    coupled run at ALPHA / K (the K decoupled runs: Bonferroni, :func:`_union_verdict`)."""
+    def claim(tables: dict, params: dict):
+        spec = params.get("structured")
+        if spec is None:
+            raise NotRun("structured pruning is off in this config (no structured: block)")
+        runs = spec["fig5"][dim]
+        if "why" in runs:
+            raise NotRun(runs["why"])
+        ratio = spec["high_ratio"]
+        table = _need(tables, "structured", f"the structured summary ({paths.structured_summary('<exp>')})")
+        at = table[(table["kind"] == "finetune") & ((table["ratio"] - ratio).abs() < 1e-9)]
+        where = f"the structured summary (fine-tuned, ratio {format_number(ratio)})"
+        coupled = [("coupled", v) for v, _ in runs["coupled"]]
+        decoupled = [("decoupled", f, e) for f, e, _, _ in runs["decoupled"]]
+        per_seed = {key: _pct(_pair_rows(at, slug, slug, where)) for key, (_, slug) in zip(coupled, runs["coupled"])}
+        per_seed.update({key: _pct(_pair_rows(at, hf, he, where))
+                         for key, (_, _, hf, he) in zip(decoupled, runs["decoupled"])})
+
+        def best_coupled(m):
+            return max(m[k] for k in coupled)
+
+        def stat(m):
+            return best_coupled(m) - max(m[k] for k in decoupled)
+
+        def member(k):
+            return lambda m: best_coupled(m) - m[k]
+
+        def detail(m):
+            c = ", ".join(f"{format_number(k[1])} {m[k]:.1f}%" for k in coupled)
+            d = ", ".join(f"{format_number(k[1])} -> {format_number(k[2])} {m[k]:.1f}%" for k in decoupled)
+            return (f"{LABELS[dim]}: each seed's best coupled run (means: {c}) vs its best decoupled run (means: {d}), "
+                    f"fig5's runs, at the largest ratio {format_number(ratio)}")
+
+        return per_seed, {"statistic": stat, "detail": detail, "level": None, "sparsity": ratio,
+                          "members": [member(k) for k in decoupled]}
+
+    return claim
+
+
 def _random_baselines(summary, h: str, level: int, baseline: str, where: str) -> dict:
     at = summary[summary["level"] == level]
     gr = at[(at["kind"] == "global_random") & (at["heval"] == h)]
@@ -415,7 +529,8 @@ def claim_below_random(baseline: str):
             return (f"global random {m['global random']:.1f}% vs {baseline.replace('_', ' ')} {m[baseline]:.1f}%, "
                     f"coupled H {h} (fig1's largest LR), level {level} (nearest 97%)")
 
-        return per_seed, {"statistic": _diff("global random", baseline), "detail": detail, "level": level}
+        return per_seed, {"statistic": _diff("global random", baseline), "detail": detail, "level": level,
+                          "masks": [(h, level)]}
 
     return claim
 
@@ -436,10 +551,12 @@ def claim_fig1b(baseline: str):
                     f"last level {level}")
 
         if baseline == "lottery":
-            return per_seed, {"statistic": _diff("lottery", "global random"), "detail": detail, "level": level}
+            return per_seed, {"statistic": _diff("lottery", "global random"), "detail": detail, "level": level,
+                              "masks": [(h, level)]}
         lot = _pair_rows(_lottery_at(summary, level), h, h, f"summary.csv at level {level}")
         per_seed = {"lottery": _pct(lot), baseline: per_seed[baseline]}
-        return per_seed, {"statistic": _diff("lottery", baseline), "detail": detail, "level": level}
+        return per_seed, {"statistic": _diff("lottery", baseline), "detail": detail, "level": level,
+                          "masks": [(h, level)]}
 
     return claim
 
@@ -459,7 +576,8 @@ def claim_figA1(dim: str):
             return (f"global random {m['global random']:.1f}% vs lottery {m['lottery']:.1f}%, coupled H {h} "
                     f"(figA1's), level {level} (nearest 97%)")
 
-        return per_seed, {"statistic": _diff("global random", "lottery"), "detail": detail, "level": level}
+        return per_seed, {"statistic": _diff("global random", "lottery"), "detail": detail, "level": level,
+                          "masks": [(h, level)]}
 
     return claim
 
@@ -485,41 +603,33 @@ def claim_every_eval(dim: str):
                              f"{format_number(spec['good'])} {m[a]:.1f}% vs {format_number(spec['bad'])} {m[b]:.1f}%"
                              for a, b in pairs) + f" at level {level}"
 
-        return per_seed, {"statistic": _min_of_diffs(pairs), "detail": detail, "members": _members(pairs)}
+        return per_seed, {"statistic": _min_of_diffs(pairs), "detail": detail, "members": _members(pairs),
+                          "masks": [(slug, level) for _, good, bad, _ in spec["evals"] for slug in (good, bad)]}
 
     return claim
 
 
-def claim_low_sparsity_lr(tables: dict, params: dict):
-    """L68: the moderate-LR ticket is worse than the largest-LR one at low sparsity too (level 1)."""
-    hi, lo = params["fig1"]["h"], params["fig1"]["h_moderate"]
-    if hi == lo:
-        raise NotRun("fig1 has one LR")
-    at = _lottery_at(_need(tables, "summary", "summary.csv"), 1)
-    per_seed = {"large": _pct(_pair_rows(at, hi, hi, "summary.csv at level 1")),
-                "moderate": _pct(_pair_rows(at, lo, lo, "summary.csv at level 1"))}
+def claim_fig1_lr(level: int):
+    """The coupled run of fig1's largest LR against its moderate LR at ``level``: F1-dense (level 0; L66, L68: the
+    unpruned model is best at the largest LR, 0.5 over 0.2: 52.5% vs 48.9%) and F1-low (level 1; L68: the
+    moderate-LR ticket is worse at low sparsity too)."""
+    def claim(tables: dict, params: dict):
+        hi, lo = params["fig1"]["h"], params["fig1"]["h_moderate"]
+        if hi == lo:
+            raise NotRun("fig1 has one LR")
+        at = _lottery_at(_need(tables, "summary", "summary.csv"), level)
+        where = f"summary.csv at level {level}"
+        per_seed = {"large": _pct(_pair_rows(at, hi, hi, where)), "moderate": _pct(_pair_rows(at, lo, lo, where))}
+        what = "dense (level 0) LR" if level == 0 else f"level {level}: coupled LR"
 
-    def detail(m):
-        return (f"level 1: coupled LR {format_number(params['fig1']['lr'])} {m['large']:.1f}% vs "
-                f"{format_number(params['fig1']['lr_moderate'])} {m['moderate']:.1f}%")
+        def detail(m):
+            return (f"{what} {format_number(params['fig1']['lr'])} {m['large']:.1f}% vs "
+                    f"{format_number(params['fig1']['lr_moderate'])} {m['moderate']:.1f}%")
 
-    return per_seed, {"statistic": _diff("large", "moderate"), "detail": detail, "level": 1}
+        return per_seed, {"statistic": _diff("large", "moderate"), "detail": detail, "level": level,
+                          "masks": [(hi, level), (lo, level)] if level > 0 else []}
 
-
-def claim_dense_lr(tables: dict, params: dict):
-    """L66, L68: the unpruned model is best at fig1's largest LR (0.5 over 0.2: 52.5% vs 48.9%)."""
-    hi, lo = params["fig1"]["h"], params["fig1"]["h_moderate"]
-    if hi == lo:
-        raise NotRun("fig1 has one LR")
-    dense = _lottery_at(_need(tables, "summary", "summary.csv"), 0)
-    per_seed = {"large": _pct(_pair_rows(dense, hi, hi, "summary.csv at level 0")),
-                "moderate": _pct(_pair_rows(dense, lo, lo, "summary.csv at level 0"))}
-
-    def detail(m):
-        return (f"dense (level 0) LR {format_number(params['fig1']['lr'])} {m['large']:.1f}% vs "
-                f"{format_number(params['fig1']['lr_moderate'])} {m['moderate']:.1f}%")
-
-    return per_seed, {"statistic": _diff("large", "moderate"), "detail": detail, "level": 0}
+    return claim
 
 
 def _fig4(params: dict):
@@ -664,6 +774,109 @@ def claim_lpr_movement(tables: dict, params: dict):
     return per_seed, {"statistic": _diff("large", "small"), "detail": detail, "level": 1}
 
 
+def _figA19(tables: dict, params: dict):
+    """figA19's settings and table, and its recorded epochs (per LR_find, the first one is initialisation)."""
+    spec = params.get("lpr_trajectory")
+    if spec is None:
+        raise NotRun("this config has no early-pruning runs (no early_pruning: block): figA19 is off")
+    spec = spec["figA19"]
+    table = _need(tables, "figA19", f"the figA19 table ({paths.table('<exp>', 'early', 'figA19')})")
+    return spec, table, sorted(int(e) for e in table["epoch"].unique())
+
+
+def _distances(table, spec: dict, epochs) -> dict:
+    """Per-seed distances (pp) ``{(LR_find, epoch): {seed: distance}}`` of every LR_find of figA19 at ``epochs``."""
+    per_seed = {}
+    for lr, slug in spec["hfinds"]:
+        for e in epochs:
+            rows = table[(table["hfind"] == slug) & (table["epoch"] == e)]
+            if rows.empty:
+                raise NotRun(f"figA19.csv has no rows of H_find {slug} at epoch {e}")
+            per_seed[(lr, e)] = _by_seed(rows, "distance_pp")
+    return per_seed
+
+
+def claim_distance_decreases(tables: dict, params: dict):
+    """C25 (L134: "decreases quickly"): per LR_find of figA19, the distance at its first recorded epoch minus at
+    the last epoch before the final one (at the final epoch the distance is 0 by construction: the final LPR is
+    that epoch's); per seed the minimum over figA19's LR_find ("all LR_find values")."""
+    spec, table, epochs = _figA19(tables, params)
+    if len(epochs) < 3:
+        raise NotRun(f"figA19.csv records {len(epochs)} epochs: the distance needs a first epoch, one before the final "
+                     f"one (at which it is 0 by construction) and the final one")
+    first, end = epochs[0], epochs[-2]
+    per_seed = _distances(table, spec, (first, end))
+    pairs = [((lr, first), (lr, end)) for lr, _ in spec["hfinds"]]
+
+    def detail(m):
+        return "; ".join(f"LR_find {format_number(a[0])}: {m[a]:.2f} pp at epoch {first} vs {m[b]:.2f} pp at epoch "
+                         f"{end}" for a, b in pairs) + f" (epoch {epochs[-1]}, the final one, is 0 by construction)"
+
+    return per_seed, {"statistic": _min_of_diffs(pairs), "detail": detail, "level": 1, "members": _members(pairs)}
+
+
+def claim_distance_plateaus(tables: dict, params: dict):
+    """C26 (L134, L319: plateaus "around epoch 70, which is when the learning rate decays"): per LR_find of figA19,
+    the mean drop of the distance per epoch before the schedule's first milestone m minus the mean drop per epoch
+    after it, ``(D(first) - D(m)) / (m - first) - (D(m) - D(last)) / (last - m)``; per seed the minimum over
+    figA19's LR_find."""
+    spec, table, epochs = _figA19(tables, params)
+    m_ = spec.get("milestone")
+    if m_ is None:
+        raise NotRun(spec.get("why_no_milestone") or "the schedule has no milestone")
+    first, last = epochs[0], epochs[-1]
+    if not first < m_ < last or m_ not in epochs:
+        raise NotRun(f"the first LR milestone (epoch {m_}) is not a recorded epoch strictly between figA19's first "
+                     f"({first}) and last ({last})")
+    per_seed = _distances(table, spec, (first, m_, last))
+
+    def rates(m, lr):
+        return (m[(lr, first)] - m[(lr, m_)]) / (m_ - first), (m[(lr, m_)] - m[(lr, last)]) / (last - m_)
+
+    def member(lr):
+        def stat(m):
+            before, after = rates(m, lr)
+            return before - after
+        return stat
+
+    members = [member(lr) for lr, _ in spec["hfinds"]]
+
+    def detail(m):
+        parts = []
+        for lr, _ in spec["hfinds"]:
+            before, after = rates(m, lr)
+            parts.append(f"LR_find {format_number(lr)}: {before:.2f} pp per epoch over epochs {first}-{m_} vs "
+                         f"{after:.2f} after (to {last})")
+        return "; ".join(parts) + f"; the LR decays at epoch {m_} (training.milestones)"
+
+    return per_seed, {"statistic": lambda m: min(f(m) for f in members), "detail": detail, "level": 1,
+                      "members": members}
+
+
+def claim_other_model(fig: str):
+    """C27 (figA9, L275) and C28 (figA8, L271): a declared pair of LR runs of a stand-in experiment
+    (:func:`findeval.claims.plan.other_model_settings`), from the metrics of its runs."""
+    def claim(tables: dict, params: dict):
+        spec = (params.get("other_models") or {}).get(fig) or {"why": f"other_models.{fig} is not planned"}
+        if "why" in spec:
+            raise NotRun(spec["why"])
+        level = spec["level"]
+        table = _need(tables, fig, f"the {fig} stand-in's runs (results/{spec['experiment']}/, their metrics.json)")
+        at = _lottery_at(table, level)
+        where = f"{spec['experiment']}'s runs at level {level}"
+        per_seed = {w: _pct(_pair_rows(at, spec[w][2], spec[w][3], where)) for w in ("good", "bad")}
+
+        def detail(m):
+            g, b = spec["good"], spec["bad"]
+            return (f"{spec['experiment']}: LR_find {format_number(g[0])} -> LR_eval {format_number(g[1])} "
+                    f"{m['good']:.1f}% vs LR_find {format_number(b[0])} -> LR_eval {format_number(b[1])} "
+                    f"{m['bad']:.1f}% at level {level} ({100 * spec['sparsity']:.1f}% sparse)")
+
+        return per_seed, {"statistic": _diff("good", "bad"), "detail": detail, "level": level}
+
+    return claim
+
+
 def claim_lr_rewinding_high_eval(tables: dict, params: dict):
     """C14 (L98): LR rewinding to the largest LR_eval beats rewinding to the smallest (fine-tuning is LR rewinding
     with a smaller, worse LR_eval), at the smallest LR_find of fig4's LR-rewinding panel."""
@@ -776,7 +989,9 @@ def claim_wd0_large_lr_better(tables: dict, params: dict):
         return (f"WD_find = 0: LR_find {format_number(large['value'])} {m['large']:.1f}% vs "
                 f"{format_number(small['value'])} {m['small']:.1f}% at level {level}")
 
-    return per_seed, {"statistic": _diff("large", "small"), "detail": detail}
+    hs = f8.get("accuracy_hfinds") or []
+    return per_seed, {"statistic": _diff("large", "small"), "detail": detail,
+                      "masks": [(hs[0], level), (hs[-1], level)] if len(hs) == len(lines) else []}
 
 
 # =========================================================================== the table
@@ -842,6 +1057,18 @@ _A_FIG = {"lr": "A2", "batch_size": "A4", "weight_decay": "A6"}
 _A_LINE = {"lr": "L245", "batch_size": "L253", "weight_decay": "L261"}
 _A_QUOTE = {"lr": "0.1 does the best, followed closely by 0.2 then 0.05, and everything is significantly better than "
                   "0.5", "batch_size": "showing that larger is better", "weight_decay": "showing that smaller is better"}
+_Q_C22 = ("the match-good-LPR does even better than the regular pruning runs with good H_{find} from Section 3.1 "
+          "(green)")
+_Q_C23 = ("By constraining LPR, we were able to account for the entire change in performance present in the "
+          "decoupled find-eval phenomenon")
+_Q_C24 = "Coupled hyperparameters were often best at high sparsity levels"
+_Q_C25 = ("the distance between the early mask's LPR and the actual mask's LPR decreases quickly and plateaus, likely "
+          "due to the learning rate decay (Figure A19)")
+_Q_C26 = "all LR_{find} values start to plateau around epoch 70, which is when the learning rate decays."
+_Q_C27 = ("LR_{find} of 0.05 and 0.2 are very similar and both perform significantly better than LR_{find} = 0.8, "
+          "despite 0.8 performing the best on the unpruned model.")
+_Q_C28 = ("in (d) we compare the different values of LR_{eval} , all with $LR_{find} = 0.1$, to demonstrate that the "
+          "best LR_{eval} is 0.5, until very high sparsity levels where 0.1 becomes better.")
 _VARIANT_NAMES = {"late": "late rewinding", "warmup": "LR warmup", "lr_rewind": "LR rewinding"}
 
 
@@ -931,12 +1158,12 @@ CLAIMS = [
           claim_fig1b("preserve_lpr"), ("summary",)),
     Claim("F1-dense", "the unpruned model is best at the largest LR", "Sec. 3.1, Fig. 1 (L66, L68)",
           "the unpruned model performs the best at LR = 0.5", "+3.6 pp (52.5% vs 48.9%)", "pp",
-          "acc(dense, fig1's largest LR) - acc(dense, fig1's moderate LR), level 0, coupled", claim_dense_lr,
+          "acc(dense, fig1's largest LR) - acc(dense, fig1's moderate LR), level 0, coupled", claim_fig1_lr(0),
           ("summary",), magnitude=3.6),
     Claim("F1-low", "at low sparsity the largest-LR ticket is still better", "Sec. 3.1, Fig. 1 (L68)",
           "The accuracy is decreased for low sparsity pruned networks as well.", "", "pp",
           "acc(lottery, fig1's largest LR) - acc(lottery, moderate LR), coupled, level 1 (the lowest sparsity)",
-          claim_low_sparsity_lr, ("summary",)),
+          claim_fig1_lr(1), ("summary",)),
     *[Claim(f"C9-{VARIANT_IDS[v]}", f"a smaller LR_find is better under {_VARIANT_NAMES[v]}",
             f"Sec. 3.3, Fig. 4{'abc'[i]} ({'L96' if v == 'warmup' else 'L82'})", _Q_C9[v], "", "pp",
             "acc(smallest LR_find) - acc(largest LR_find), per seed the minimum over the panel's LR_eval values "
@@ -1013,6 +1240,43 @@ CLAIMS = [
             f"acc({_MOST[good_end(d)]} {LABELS[d]}_find) - acc({_MOST[BAD_END[d]]} {LABELS[d]}_find) at each "
             f"{LABELS[d]}_eval of the eval grid, per seed the minimum, at {_LEVEL_STAR}", claim_every_eval(d),
             ("summary",)) for d in DIMENSIONS],
+    *[Claim(f"C22-{LABELS[d]}", f"match-good-LPR beats the regular run of the good {LABELS[d]}_find",
+            "Sec. 3.4, Fig. 7 (L118)", _Q_C22, "", "pp",
+            f"acc(match-good-LPR: fig7's bad {LABELS[d]}_find pruned to the good one's LPR) - acc(the regular run of "
+            f"fig7's good {LABELS[d]}_find, fig7's green line), both at fig7's H_eval, at {_LEVEL_STAR}",
+            claim_match_good_beats_regular(d), ("fig7", "summary")) for d in DIMENSIONS],
+    *[Claim(f"C23-{LABELS[d]}", f"constraining the LPR accounts for the whole gap of the {LABELS[d]}_find ends",
+            "Sec. 3.4, Fig. 7 (L118)", _Q_C23, "", "pp",
+            f"(acc(match-good-LPR) - acc(match-bad-LPR)) - (acc(regular, fig7's good {LABELS[d]}_find) - acc(regular, "
+            f"its bad {LABELS[d]}_find)), all at fig7's H_eval, at {_LEVEL_STAR}; 'reproduced': the constrained gap "
+            f"exceeds the regular one ('inconclusive' is compatible with the paper's 'entire': equal gaps)",
+            claim_lpr_accounts_for_the_gap(d), ("fig7", "summary")) for d in DIMENSIONS],
+    *[Claim(f"C24-{LABELS[d]}", f"structured: a coupled run is best at high sparsity ({LABELS[d]})",
+            "Sec. 3.3, Fig. 5 (L100)", _Q_C24, "", "pp",
+            f"max over fig5's coupled {LABELS[d]} runs of acc - max over its decoupled runs, per seed (fine-tuned "
+            f"runs), at the largest ratio of channels pruned; 'not reproduced' needs one decoupled run below each "
+            f"seed's best coupled run at 2.5% / K", claim_structured_coupled_high(d), ("structured",))
+      for d in DIMENSIONS],
+    Claim("C25", "the distance to the final LPR decreases during training", "Sec. 3.5, Fig. A19 (L134)", _Q_C25, "",
+          "pp", "per LR_find of figA19: distance at its first epoch (initialisation) - distance at the epoch before "
+          "the final one (at the final epoch it is 0 by construction), per seed the minimum over figA19's LR_find; "
+          "distance = mean over layers of |LPR(epoch) - final LPR|, first pruning iteration", claim_distance_decreases,
+          ("figA19",), accuracy=False),
+    Claim("C26", "the distance to the final LPR plateaus after the LR decay", "Sec. 3.5, Fig. A19 (L134, L319)",
+          _Q_C26, "around epoch 70 of 110", "pp per epoch",
+          "per LR_find of figA19: mean drop of the distance per epoch before the first LR milestone m minus after it, "
+          "(D(first) - D(m)) / (m - first) - (D(m) - D(last)) / (last - m), per seed the minimum over figA19's "
+          "LR_find; m = training.milestones[0] ('not run' without a multistep schedule)", claim_distance_plateaus,
+          ("figA19",), accuracy=False),
+    Claim("C27", "other model (figA9 stand-in): the smallest LR_find beats the largest", "App., Fig. A9 (L275)",
+          _Q_C27, "", "pp", "acc(smallest LR_find) - acc(largest LR_find) at the largest LR_eval of the figA9 "
+          "stand-in's grid (results/<its experiment>/), at its level nearest 97% sparsity (the main pruning "
+          "schedule: the last level where it stops short of 97%)", claim_other_model("figA9"), ("figA9",)),
+    Claim("C28", "other model (figA8 stand-in): at the middle LR_find, the largest LR_eval beats the middle one",
+          "App., Fig. A8d (L271)", _Q_C28, "", "pp", "acc(largest LR_eval) - acc(the middle LR_eval of its grid) at "
+          "the middle LR_find of the figA8 stand-in's grid (the paper's 0.1 of {0.02, 0.1, 0.5}), at L* (the level "
+          "nearest 80% sparsity; the paper: best 'until very high sparsity levels')", claim_other_model("figA8"),
+          ("figA8",)),
 ]
 
 
@@ -1025,6 +1289,51 @@ def _collapsed(per_seed: dict, seeds, chance: float, within: float) -> list[str]
                 name = " ".join(map(str, cond)) if isinstance(cond, tuple) else str(cond)
                 out.append(f"{name} seed {s} ({float(values[s]):.1f}%)")
     return out
+
+
+#: A layer whose pruning ratio is at least this is "pruned to 100%" (float noise of a ratio of integer counts).
+FULL_RATIO = 1 - 1e-9
+
+
+def full_layers(tables: dict, params: dict) -> dict:
+    """``{(H_find slug, level): {seed: [layers pruned to 100%]}}`` of every regular mask the LPR tables (fig6,
+    figA17, fig8: ``params["lpr_masks"]``) give per-layer ratios of; a mask they cover with no such layer maps
+    to ``{}``."""
+    out = {}
+    for name, panel, label, slug, level in params.get("lpr_masks") or []:
+        t = tables.get(name)
+        if t is None or "ratio" not in t:
+            continue
+        rows = t[(t["panel"] == panel) & (t["line"] == label) & (t["level"] == level)]
+        if "panel_type" in rows:
+            rows = rows[rows["panel_type"] == "lpr"]
+        if rows.empty:
+            continue
+        entry = out.setdefault((slug, int(level)), {})
+        full = rows[rows["ratio"] >= FULL_RATIO]
+        for s, layers in full.groupby("seed")["layer"]:
+            entry.setdefault(int(s), set()).update(str(x) for x in layers)
+    return out
+
+
+def _layer_collapse(masks, seeds, full: dict) -> str:
+    """The detail note on the masks of a row's conditions (``(H_find slug, level)``): those with a layer pruned to
+    100% in one of the row's seeds, and those no LPR table covers (not checked)."""
+    hit, unchecked = [], []
+    for slug, level in dict.fromkeys((m[0], int(m[1])) for m in masks):
+        if (slug, level) not in full:
+            unchecked.append(f"{slug} at level {level}")
+            continue
+        for s in seeds:
+            layers = full[(slug, level)].get(int(s))
+            if layers:
+                hit.append(f"{slug} seed {s} ({', '.join(sorted(layers))})")
+    note = ""
+    if hit:
+        note += f"; a layer pruned to 100% in the mask of: {', '.join(hit)}"
+    if unchecked:
+        note += f"; 100%-pruned layers not checked for {', '.join(unchecked)} (no LPR table of that mask)"
+    return note
 
 
 def _union_verdict(res: dict, per_seed: dict, members: list, ci: float) -> tuple[str, str]:
@@ -1043,8 +1352,9 @@ def _union_verdict(res: dict, per_seed: dict, members: list, ci: float) -> tuple
     return "inconclusive", f"'not reproduced' needs one of the {k} below 0 at {alpha_k:.2%} (Bonferroni)"
 
 
-def evaluate(claim_id: str, tables: dict, params: dict) -> dict:
-    """One row of the claims table (``p_holm`` and ``p_holm_primary`` are filled by :func:`claims_table`)."""
+def evaluate(claim_id: str, tables: dict, params: dict, full: dict | None = None) -> dict:
+    """One row of the claims table (``p_holm`` and ``p_holm_primary`` are filled by :func:`claims_table`);
+    ``full``: :func:`full_layers` of ``tables`` (computed here when not given)."""
     spec = next(c for c in CLAIMS if c.id == claim_id)
     row = {"claim_id": spec.id, "claim": spec.claim, "section": spec.section, "quote": spec.quote,
            "paper_value": spec.paper_value, "effect": math.nan, "ci_low": math.nan, "ci_high": math.nan,
@@ -1089,6 +1399,8 @@ def evaluate(claim_id: str, tables: dict, params: dict) -> dict:
         if gone:
             detail += (f"; collapsed runs (within {format_number(params.get('collapse_pp', 5.0))} pp of chance, "
                        f"{float(params['chance']):.1f}%): {', '.join(gone)}")
+    if spec.accuracy and how.get("masks"):
+        detail += _layer_collapse(how["masks"], seeds, full_layers(tables, params) if full is None else full)
     row["detail"] = f"{detail}; seeds {','.join(map(str, seeds))}"
     return row
 
@@ -1108,7 +1420,8 @@ def adjust(table):
 def claims_table(tables: dict, params: dict):
     """The claims table from the pipeline's tables (DataFrames keyed as :data:`INPUTS`, or None / absent for a
     table this run does not have)."""
-    return adjust(pd.DataFrame([evaluate(c.id, tables, params) for c in CLAIMS], columns=COLUMNS))
+    full = full_layers(tables, params)
+    return adjust(pd.DataFrame([evaluate(c.id, tables, params, full) for c in CLAIMS], columns=COLUMNS))
 
 
 def summary_line(table, alpha: float) -> str:
@@ -1126,10 +1439,18 @@ def summary_line(table, alpha: float) -> str:
 
 
 def read_tables(files: dict) -> dict:
-    """Read the input tables; a path that is None, empty or missing gives None (its claims are ``not run``)."""
+    """Read the input tables; a path that is None, empty or missing gives None (its claims are ``not run``).
+    :data:`METRICS_INPUTS` are lists of metrics.json files, read into one table of summary.csv's columns (the files
+    that exist; None when none does)."""
+    from .. import analysis
+
     tables = {}
     for name in INPUTS:
         path = files.get(name)
+        if name in METRICS_INPUTS:
+            found = [p for p in ([path] if isinstance(path, str) else list(path or [])) if os.path.exists(p)]
+            tables[name] = analysis.load_metrics(found) if found else None
+            continue
         if isinstance(path, (list, tuple)):
             path = path[0] if path else None
         tables[name] = pd.read_csv(path) if path and os.path.exists(path) else None
@@ -1138,7 +1459,12 @@ def read_tables(files: dict) -> dict:
 
 def write_report(files: dict, params: dict, *, out_csv: str, pdf: str | None = None, png: str | None = None,
                  style: dict | None = None):
-    """The claims job: read the tables, write ``claims.csv`` and (with ``pdf``/``png``) the figure."""
+    """The claims job: read the tables, write ``claims.csv`` and (with ``pdf``/``png``) the figure. The stand-ins'
+    metrics files (:data:`METRICS_INPUTS`) are the rule's inputs; where ``files`` does not name them
+    (``scripts/claims.py`` passes the tables of :data:`INPUTS` before them), they are taken from
+    ``params["other_models"]``, which lists the same paths (:func:`findeval.claims.plan.inputs`)."""
+    others = params.get("other_models") or {}
+    files = {**{name: list((others.get(name) or {}).get("files") or []) for name in METRICS_INPUTS}, **files}
     table = claims_table(read_tables(files), params)
     with atomic_path(out_csv) as tmp:
         table.to_csv(tmp, index=False)

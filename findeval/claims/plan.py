@@ -153,7 +153,10 @@ COLUMNS = ["claim_id", "claim", "section", "quote", "paper_value", "effect", "ci
            "primary", "p", "p_holm", "p_holm_primary", "k_direction", "per_seed", "paper_magnitude",
            "magnitude_excluded"]
 INPUTS = ("summary", "fig6", "fig7", "fig8", "structured", "fig9", "fig4", "figA15", "figA16", "figA17", "figA13",
-          "figA14", "figA18", "figA19")
+          "figA14", "figA18", "figA19", "figA8", "figA9")
+#: Inputs that are lists of metrics.json files of another experiment (figA8/figA9's stand-ins), read into a table
+#: of summary.csv's columns (:func:`findeval.analysis.load_metrics`) by the claims job.
+METRICS_INPUTS = ("figA8", "figA9")
 #: Direction of the paper's claims: the "bad" end of each find grid (L84, L114), which is also the "good"
 #: H_eval end (L84: larger LR_eval, smaller BS_eval, larger WD_eval).
 BAD_END = {"lr": "large", "batch_size": "small", "weight_decay": "large"}
@@ -268,14 +271,17 @@ def settings(config: dict) -> dict:
     for p, (dim, panel) in enumerate(zip(DIMENSIONS, lpr.figure_panels(config, "fig6"))):
         fig6[dim] = {"panel": p, "lines": _lpr_panel_lines(panel, sorted(set(plan.grid_values(config, dim, "find"))))}
 
-    fig7 = {p["dim"]: {"panel": i, "good": getattr(p["good"], p["dim"]), "bad": getattr(p["bad"], p["dim"])}
+    fig7_heval = lpr.fig7_heval(config).slug  # every line of fig7, the regular (green) one included
+    fig7 = {p["dim"]: {"panel": i, "good": getattr(p["good"], p["dim"]), "bad": getattr(p["bad"], p["dim"]),
+                       "hgood": p["good"].slug, "hbad": p["bad"].slug, "heval": fig7_heval}
             for i, p in enumerate(lpr.fig7_pairs(config))}
 
     fig8_levels = lpr.fig8_levels(config)
     fig8_panels = lpr.figure_panels(config, "fig8")
     fig8_lrs = [h.lr for h in lpr.fig8_hs(config)]
     fig8 = {"levels": fig8_levels, "panel": None, "lines": [], "default_wd": base.weight_decay,
-            "accuracy_panel": len(fig8_levels), "accuracy_lines": _lpr_panel_lines(fig8_panels[-1], fig8_lrs)}
+            "accuracy_panel": len(fig8_levels), "accuracy_lines": _lpr_panel_lines(fig8_panels[-1], fig8_lrs),
+            "accuracy_hfinds": [h.slug for h in lpr.fig8_hs(config)]}
     if fig6_level in fig8_levels:
         p = fig8_levels.index(fig6_level)
         fig8.update(panel=p, lines=_lpr_panel_lines(fig8_panels[p], fig8_lrs))
@@ -315,7 +321,8 @@ def settings(config: dict) -> dict:
                                 if v in splan.grid(config, dim, "eval")]
             sdecl[dim] = d
         structured = {"ratio": moderate_ratio(splan.ratios(config)), "seeds": list(splan.settings(config)["seeds"]),
-                      "declared": sdecl}
+                      "declared": sdecl, "high_ratio": max(splan.ratios(config)),
+                      "fig5": {dim: fig5_runs(splan.fig5_values(config, dim), sbase, dim) for dim in DIMENSIONS}}
 
     fig1 = plan.fig1_hs(config)
     fig1_h = fig1[0]
@@ -354,8 +361,82 @@ def settings(config: dict) -> dict:
         "fig9": early_settings(config),
         "fig9_lr": fig9_lr_eval(config),
         "lpr_trajectory": trajectory_settings(config),
+        "other_models": other_model_settings(config),
+        "lpr_masks": lpr_mask_lines(config, {"level": fig6_level, "panels": fig6}, figA17, fig8_panels, fig8_levels),
         "regime_warnings": regime_warnings(config),
     }
+
+
+def fig5_runs(values: tuple[list, list], base, dim: str) -> dict:
+    """C24's runs of one hyperparameter: fig5's two H_find by two H_eval (L94: the figure of L100's claim), split
+    into the coupled runs (H_find = H_eval) and the decoupled ones, ``[value(s), slug(s)]``; ``{"why": ...}`` when
+    fig5 has no run of one kind."""
+    finds, evals = values
+    coupled = [[v, base.replace(**{dim: v}).slug] for v in finds if v in evals]
+    decoupled = [[f, e, base.replace(**{dim: f}).slug, base.replace(**{dim: e}).slug]
+                 for f in finds for e in evals if f != e]
+    if not coupled or not decoupled:
+        return {"why": f"fig5's {LABELS[dim]} runs have no {'coupled' if not coupled else 'decoupled'} run "
+                       f"(H_find {[format_number(v) for v in finds]}, H_eval {[format_number(v) for v in evals]})"}
+    return {"coupled": coupled, "decoupled": decoupled}
+
+
+def lpr_mask_lines(config: dict, fig6: dict, figA17: dict, fig8_panels: list, fig8_levels: list) -> list[list]:
+    """The lines of the LPR tables (fig6, figA17, fig8; from the panels :func:`settings` already planned) as
+    ``[table, panel, label, H_find slug, level]``: the per-layer pruning ratios of the regular masks of that
+    H_find at that level, which the collapse check of the accuracy rows reads (a compared mask with a layer pruned
+    to 100% is named in the row's detail)."""
+    base = plan.default_h(config)
+    out = [["fig6", spec["panel"], line["label"], base.replace(**{dim: line["value"]}).slug, fig6["level"]]
+           for dim, spec in fig6["panels"].items() for line in spec["lines"]]
+    out += [["figA17", spec["panel"], line["label"], base.replace(**{dim: line["value"]}).slug, spec["level"]]
+            for dim, specs in figA17.items() for spec in specs for line in spec["lines"]]
+    for p, lv in enumerate(fig8_levels):
+        labels = [line["label"] for line in fig8_panels[p]["lines"]]
+        out += [["fig8", p, label, h.slug, lv] for label, h in zip(labels, lpr.fig8_hs(config))]
+    return out
+
+
+def other_model_settings(config: dict) -> dict:
+    """C27 (figA9) and C28 (figA8): each stand-in's declared comparison, the metrics files of its runs and its
+    level, or ``{"why": ...}`` where ``other_models`` does not set the figure (or its data is not there to
+    prepare: the figure is then not in the default target, and its runs are not planned for the claims either).
+    The stand-ins share the main experiment's pruning schedule (:data:`findeval.a1.plan.OTHER_MODEL_BLOCKS`)."""
+    out = {}
+    for fig in plan.OTHER_FIGURES:
+        if fig not in plan.other_figures(config):
+            out[fig] = {"why": f"other_models.{fig} is not set in this config (the {fig} stand-in is not run)"}
+            continue
+        runs = plan.other_model_config(config, fig)
+        if not datasets.dataset_ready(runs["dataset"]):
+            out[fig] = {"why": f"other_models.{fig}'s dataset ({runs['dataset']['name']}) has no files here "
+                               f"(dataset.root): {fig} is not in the default target"}
+            continue
+        base = plan.default_h(runs)
+        finds = sorted(set(plan.grid_values(runs, "lr", "find")))
+        evals = sorted(set(plan.grid_values(runs, "lr", "eval")))
+        if fig == "figA9":  # L275: at LR_eval 0.5 and 0.8, LR_find 0.05 and 0.2 beat 0.8: smallest vs largest
+            if len(finds) < 2:
+                out[fig] = {"why": f"other_models.{fig}'s LR_find grid has one value"}
+                continue
+            level = moderate_level(runs, HIGH_SPARSITY)
+            pairs = {"good": (finds[0], evals[-1]), "bad": (finds[-1], evals[-1])}
+        else:  # L271 (A8d): at LR_find 0.1, the middle of its grid, LR_eval 0.5 (the largest) beats 0.1 (the middle)
+            middle = evals[(len(evals) - 1) // 2]
+            if middle == evals[-1]:
+                out[fig] = {"why": f"other_models.{fig}'s LR_eval grid has one value"}
+                continue
+            level = moderate_level(runs)
+            f = finds[(len(finds) - 1) // 2]
+            pairs = {"good": (f, evals[-1]), "bad": (f, middle)}
+        spec = {"experiment": runs["experiment"], "level": level, "seeds": list(runs["seeds"]),
+                "sparsity": sparsity_at(runs["pruning"]["fraction"], level), "files": []}
+        for name, (f, e) in pairs.items():
+            line = plan.Line("lottery", base.replace(lr=f), base.replace(lr=e))
+            spec[name] = [f, e, line.hfind.slug, line.heval.slug]
+            spec["files"] += [plan.metrics_path(runs, line, s, level) for s in runs["seeds"]]
+        out[fig] = spec
+    return out
 
 
 def high_level(config: dict) -> dict:
@@ -432,7 +513,13 @@ def trajectory_settings(config: dict) -> dict | None:
         return None
     a19 = sorted(early.hfinds(config), key=lambda h: h.lr)
     a18 = sorted(early.figA18_hfinds(config), key=lambda h: h.lr)
-    return {"figA19": {"small": a19[0].slug, "large": a19[-1].slug},
+    tr = config["training"]
+    milestones = list(tr.get("milestones") or []) if tr.get("schedule", "multistep") == "multistep" else []
+    why = "" if milestones else (f"training.schedule is {tr.get('schedule')!r} with no milestone: no epoch at which "
+                                 f"the LR decays (L319: 'around epoch 70, which is when the learning rate decays')")
+    return {"figA19": {"small": a19[0].slug, "large": a19[-1].slug, "hfinds": [[h.lr, h.slug] for h in a19],
+                       "epochs": early.total_epochs(config), "milestone": milestones[0] if milestones else None,
+                       "why_no_milestone": why},
             "figA18": {"small": a18[0].slug, "large": a18[-1].slug}}
 
 
@@ -455,6 +542,9 @@ def inputs(config: dict) -> dict:
         # the rewinding and instability families)
         "fig4": [rewinding.data_path(config, "fig4")] if late else [],
         **{fig: [inst.data_path(config, fig)] if late else [] for fig in ("figA13", "figA14")},
+        # C27/C28: the metrics files of the stand-ins' compared runs (no rule writes a summary.csv of figA8/figA9's
+        # experiments; these runs are also figA8/figA9's, so the default target plans no job more for them)
+        **{fig: list(spec.get("files") or []) for fig, spec in other_model_settings(config).items()},
     }
 
 
