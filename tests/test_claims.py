@@ -1057,3 +1057,20 @@ def test_the_docs_row_counts_are_the_table_s():
     assert m and tuple(map(int, m.groups())) == (n, n - 1, prim), m and m.groups()
     assert f"for all {n - 1} tested rows" in text and f"a row among all {n - 1} only from " in text
     assert f"for the {prim} primary rows" in text
+
+
+def test_the_markdown_table_has_every_row_and_marks_the_primary_family(params):
+    """markdown_table (the README's "What reproduces"): one row per claim, the primary family in bold, the
+    verdict and the interval of the csv; primary_only keeps the primary rows alone."""
+    table = claims_jobs.claims_table(all_tables(params, +1), params)
+    text = claims_jobs.markdown_table(table)
+    lines = text.strip().splitlines()[2:]
+    assert len(lines) == len(table)
+    for line, r in zip(lines, table.to_dict("records")):
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        assert cells[0] == (f"**{r['claim_id']}**" if r["primary"] else r["claim_id"]) and cells[2] == r["verdict"]
+        if r["verdict"] == "reproduced":
+            assert f"[{r['ci_low']:+.2f}, {r['ci_high']:+.2f}]" in cells[3] and r["ci_low"] > 0
+    primary = claims_jobs.markdown_table(table, primary_only=True).strip().splitlines()[2:]
+    assert len(primary) == int(table["primary"].astype(bool).sum()) > 0
+    assert all(line.startswith("| **") for line in primary)

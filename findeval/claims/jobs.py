@@ -1438,6 +1438,33 @@ def summary_line(table, alpha: float) -> str:
             f"{min_seeds_holm(n_prim, alpha)} seeds in the primary family, {min_seeds_holm(n, alpha)} over all rows)")
 
 
+def _num(x, fmt: str) -> str:
+    return "" if x is None or x != x else format(x, fmt)
+
+
+def markdown_table(table, *, primary_only: bool = False) -> str:
+    """The claims table (``claims.csv`` as read by pandas) as a Markdown table, one row per claim: id (**bold** in
+    the primary family), claim, verdict, effect with its 95% interval and unit, seeds in the paper's direction
+    ("k of n"), p and the two Holm columns. What the README's "What reproduces" shows (``primary_only``: the
+    primary family alone)."""
+    rows = table[table["primary"].astype(bool)] if primary_only else table
+    out = ["| id | claim | verdict | effect [95% interval] | seeds in the paper's direction | p | p Holm (all / primary) |",
+           "| --- | --- | --- | --- | --- | --- | --- |"]
+    for r in rows.to_dict("records"):
+        cid = f"**{r['claim_id']}**" if bool(r["primary"]) else r["claim_id"]
+        unit = "" if r.get("unit") != r.get("unit") or not r.get("unit") else f" {r['unit']}"
+        effect = _num(r.get("effect"), "+.2f")
+        if effect and r.get("ci_low") == r.get("ci_low") and r.get("ci_low") is not None:
+            effect += f" [{_num(r['ci_low'], '+.2f')}, {_num(r['ci_high'], '+.2f')}]"
+        k = r.get("k_direction")
+        k = "" if k is None or k != k else str(k)
+        holm = " / ".join(_num(r.get(c), ".3f") or "-" for c in ("p_holm", "p_holm_primary")) \
+            if r.get("p") == r.get("p") and r.get("p") is not None else ""
+        out.append(f"| {cid} | {r['claim']} | {r['verdict']} | {effect}{unit if effect else ''} | {k} | "
+                   f"{_num(r.get('p'), '.3f')} | {holm} |")
+    return "\n".join(out) + "\n"
+
+
 def read_tables(files: dict) -> dict:
     """Read the input tables; a path that is None, empty or missing gives None (its claims are ``not run``).
     :data:`METRICS_INPUTS` are lists of metrics.json files, read into one table of summary.csv's columns (the files
