@@ -1012,7 +1012,7 @@ def test_stand_in_claims(params, tiny_config, main_config):
         table = claims_jobs.claims_table(tables, params)
         assert row(table, "C27")["verdict"] == row(table, "C28")["verdict"] == verdict
     assert "tiny-a9: LR_find 0.05 -> LR_eval 0.8" in row(table, "C27")["detail"]
-    assert "figA8 stand-in's runs (results/tiny-a8/" in row(claims_jobs.claims_table({}, params), "C28")["detail"]
+    assert "figA8 stand-in's runs (experiment tiny-a8," in row(claims_jobs.claims_table({}, params), "C28")["detail"]
     tiny = claims.settings(tiny_config)
     assert "other_models.figA9 is not set" in row(claims_jobs.claims_table({}, tiny), "C27")["detail"]
     assert claims.inputs(tiny_config)["figA8"] == claims.inputs(tiny_config)["figA9"] == []

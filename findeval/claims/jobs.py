@@ -861,7 +861,7 @@ def claim_other_model(fig: str):
         if "why" in spec:
             raise NotRun(spec["why"])
         level = spec["level"]
-        table = _need(tables, fig, f"the {fig} stand-in's runs (results/{spec['experiment']}/, their metrics.json)")
+        table = _need(tables, fig, f"the {fig} stand-in's runs (experiment {spec['experiment']}, their metrics.json)")
         at = _lottery_at(table, level)
         where = f"{spec['experiment']}'s runs at level {level}"
         per_seed = {w: _pct(_pair_rows(at, spec[w][2], spec[w][3], where)) for w in ("good", "bad")}
@@ -1270,7 +1270,7 @@ CLAIMS = [
           ("figA19",), accuracy=False),
     Claim("C27", "other model (figA9 stand-in): the smallest LR_find beats the largest", "App., Fig. A9 (L275)",
           _Q_C27, "", "pp", "acc(smallest LR_find) - acc(largest LR_find) at the largest LR_eval of the figA9 "
-          "stand-in's grid (results/<its experiment>/), at its level nearest 97% sparsity (the main pruning "
+          "stand-in's grid (its own experiment's runs), at its level nearest 97% sparsity (the main pruning "
           "schedule: the last level where it stops short of 97%)", claim_other_model("figA9"), ("figA9",)),
     Claim("C28", "other model (figA8 stand-in): at the middle LR_find, the largest LR_eval beats the middle one",
           "App., Fig. A8d (L271)", _Q_C28, "", "pp", "acc(largest LR_eval) - acc(the middle LR_eval of its grid) at "
