@@ -165,6 +165,7 @@ def check_plans(config: dict, experiments: dict) -> None:
             raise ConfigError(f"{where}: the config cannot be planned: {type(err).__name__}: {err}") from err
 
     from .a1 import plan as a1
+    from .lpr import plan as lpr
     from .rewinding import plan as rewinding
     from .structured import plan as structured
 
@@ -173,6 +174,7 @@ def check_plans(config: dict, experiments: dict) -> None:
     plan("rewinding", rewinding.settings, config)
     for exp, cfg in experiments.items():
         plan("runtime.find_group", a1.find_groups, cfg, config["runtime"]["find_group"])
+    plan("runtime.find_group", lpr.find_groups, config, config["runtime"]["find_group"])
     for fig, _ in figures.rules(config):
         plan(f"figures.{fig}", figures.params, config, fig)
         plan(f"figures.{fig}", figures.inputs, config, fig)  # at DAG time in the Snakefile

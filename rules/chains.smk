@@ -149,6 +149,40 @@ rule lpr_find_chain:
         "../scripts/lpr_find_chain.py"
 
 
+# runtime.find_group > 0: the LPR-constrained chains of one replicate whose H_find share a batch size (match-LPR and
+# local alike: findeval.lpr.plan.find_groups) are one job each, in lock-step, as the find groups above; each writes
+# the files of its chains' lpr_find_chain jobs and takes precedence over lpr_find_chain for them.
+LPR_FIND_GROUPS = lpr.find_groups(config, RUNTIME["find_group"])
+
+for _i, _chains in enumerate(LPR_FIND_GROUPS):
+    take_profile_settings(f"lpr_find_group_{_i}", "lpr_find_chain")
+
+    rule:
+        name:
+            f"lpr_find_group_{_i}"
+        input:
+            unpack(MAIN.input(lpr.find_group_input, _chains, LEVELS)),
+        output:
+            **lpr.find_group_outputs(EXP, _chains, LEVELS),
+        log:
+            paths.log(EXP, f"lpr_find_group_{_i}", "seed"),
+        benchmark:
+            paths.benchmark(EXP, f"lpr_find_group_{_i}", "seed")
+        conda:
+            ENV
+        threads: RUNTIME["threads"]
+        resources:
+            **GPU,
+        params:
+            **MAIN.train(),
+            chains=_chains,
+            fraction=config["pruning"]["fraction"],
+        script:
+            "../scripts/lpr_find_group.py"
+
+    workflow.ruleorder(f"lpr_find_group_{_i}", "lpr_find_chain")
+
+
 rule lpr_eval_sweep:
     input:
         unpack(MAIN.input(lpr.eval_sweep_input, LEVELS)),

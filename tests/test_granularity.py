@@ -188,10 +188,11 @@ def tiny_find_grouped(find_group: int) -> dict:
 
 @pytest.fixture(scope="module")
 def find_grouped_run(tmp_path_factory):
-    """fig2 of the tiny config with runtime.find_group 2: its two H_find (LR 0.05 and 0.1, batch 128) are one job."""
+    """fig2, fig7 and figA15 of the tiny config with runtime.find_group 2: its two H_find (LR 0.05 and 0.1, batch
+    128) are one job, and its four LPR-constrained chains (match-LPR and local of each, batch 128) two."""
     wd = tmp_path_factory.mktemp("find_grouped")
     write_config(wd, tiny_find_grouped(2))
-    r = snakemake(wd, FIG2, cores=2, timeout=900)
+    r = snakemake(wd, *TARGETS, cores=2, timeout=900)
     return {"wd": wd, "log": r.stdout + r.stderr, "files": result_files(wd)}
 
 
@@ -230,12 +231,48 @@ def test_find_group_trains_the_chains_of_a_replicate_together(runs, find_grouped
     assert not list(find_grouped_run["wd"].rglob("*resume.pt"))
 
 
+def test_find_group_trains_the_lpr_chains_of_a_replicate_together(runs, find_grouped_run):
+    """The LPR-constrained chains in lock-step (rules lpr_find_group_<i>, no lpr_find_chain job): the files of the
+    one-chain jobs, records with group_size 2 and their own constraint and H_ref, per-layer counts of the
+    constraint exactly met, accuracies within the grouped tolerance."""
+    from findeval import masks
+    from findeval.lpr import jobs as lpr_jobs
+
+    log, grp, chain = find_grouped_run["log"], find_grouped_run["files"], runs["chain"]["files"]
+    assert "rule lpr_find_group_0:" in log and "rule lpr_find_group_1:" in log
+    assert "rule lpr_find_chain:" not in log
+    lprs = sorted(n for n in grp if "/find_local/" in n or "/find_matched/" in n)
+    assert len(lprs) == 4 * 2 * 4 and set(lprs) <= set(chain)  # 4 chains x 2 levels x (mask, ticket, trained, metrics)
+    deltas = []
+    for name in (n for n in lprs if n.endswith("metrics.json")):
+        a, b = (json.loads(p[name].read_text()) for p in (chain, grp))
+        assert set(b) == set(a) | {"group_size"} and b["group_size"] == 2, name
+        for key in ("kind", "role", "level", "seed", "seeds", "H_find", "H_eval", "constraint", "H_ref", "sparsity"):
+            assert a[key] == b[key], (name, key)
+        assert without_timings(b)["history"] != without_timings(a)["history"], name  # the grouped path ran
+        deltas.append(abs(a["test_accuracy"] - b["test_accuracy"]))
+    assert sum(deltas) / len(deltas) < MEAN_ACC_TOL and max(deltas) < MAX_ACC_TOL, deltas
+    for name in (n for n in lprs if n.endswith("mask.h5")):
+        a, _ = masks.load_mask(str(chain[name]))
+        b, attrs = masks.load_mask(str(grp[name]))
+        # the constraint's per-layer counts are exact whatever the weights: match-LPR hits the reference's
+        # (the grouped find chain's mask of the same level), local its own schedule
+        if "/find_matched/" in name:
+            ref_slug = name.split("/match-")[1].split("/")[0]
+            ref, _ = masks.load_mask(str(grp[f"tiny/find/{ref_slug}/seed0/level{attrs['level']}/mask.h5"]))
+            lpr_jobs.check_counts(b, lpr_jobs.matched_kept(ref))
+        else:
+            assert {k: int(v.sum()) for k, v in b.items()} == {k: int(v.sum()) for k, v in a.items()}, name
+    assert not list(find_grouped_run["wd"].rglob("*resume.pt"))
+
+
 def test_changing_find_group_reruns_the_find_chains_and_what_uses_them(find_grouped_run):
     wd = find_grouped_run["wd"]
-    assert planned_jobs(snakemake(wd, "-n", FIG2, timeout=180).stdout) == []
+    assert planned_jobs(snakemake(wd, "-n", *TARGETS, timeout=180).stdout) == []
     try:
         write_config(wd, tiny_find_grouped(0))
-        rules = {j.rule for j in planned_jobs(snakemake(wd, "-n", FIG2, timeout=180).stdout)}
-        assert {"find_chain", "eval_sweep", "fig2"} <= rules and not rules & {"prepare_data", "init"}, rules
+        rules = {j.rule for j in planned_jobs(snakemake(wd, "-n", *TARGETS, timeout=180).stdout)}
+        assert {"find_chain", "eval_sweep", "lpr_find_chain", "lpr_eval_sweep", "fig2", "fig7"} <= rules, rules
+        assert not rules & {"prepare_data", "init"}, rules
     finally:
         write_config(wd, tiny_find_grouped(2))

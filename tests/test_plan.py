@@ -100,6 +100,32 @@ def test_find_groups_are_the_grid_chains_sharing_a_batch_size(main_config):
         plan.find_groups(main_config, -1)
 
 
+def test_lpr_find_groups_are_the_constrained_chains_sharing_a_batch_size(main_config):
+    """runtime.find_group for the LPR-constrained chains: every chain the LPR figures train, grouped by its
+    H_find's batch size (match-LPR and local alike), chunked to at most G; a chain alone in its batch size, and
+    every chain at G 0 or 1, keeps its own lpr_find_chain job."""
+    from findeval.hparams import H
+    from findeval.lpr import plan as lpr
+
+    chains = lpr.group_chains(main_config)
+    assert len(chains) == 13  # fig7: 3 pairs x 2 match-LPR; figA15 / figA16: 7 local (the defaults shared)
+    assert sum(c.startswith("find_matched/") for c in chains) == 6
+
+    def bs(chain):
+        return H.parse(lpr.chain_spec(chain)["hfind"]).batch_size
+
+    groups = lpr.find_groups(main_config, 14)
+    assert sorted(sum(groups, [])) == chains  # every chain has a batch-size partner here
+    assert [len(g) for g in groups] == [2, 9, 2] and all(len({bs(c) for c in g}) == 1 for g in groups)
+    assert [bs(g[0]) for g in groups] == [32, 64, 128]
+    chunks = lpr.find_groups(main_config, 4)
+    assert [len(g) for g in chunks] == [2, 4, 4, 2] and sum(chunks, []) == [c for c in sum(groups, [])
+                                                                         if c != groups[1][-1]]  # the 9th alone
+    assert lpr.find_groups(main_config, 0) == lpr.find_groups(main_config, 1) == []
+    with pytest.raises(ValueError, match="runtime.find_group -1"):
+        lpr.find_groups(main_config, -1)
+
+
 def test_every_find_run_of_fig2_uses_a_find_h(main_config):
     hs = {h.slug for h in plan.find_hs(main_config)}
     used = {f.split("/find/")[1].split("/")[0] for f in plan.figure_inputs(main_config, "fig2") if "/find/" in f}

@@ -130,27 +130,52 @@ def train_chain(out_metrics: str, **kwargs) -> dict:
 
 
 def constrained_chain(*, constraint: str, trained: dict, metrics: dict, masks_out: dict, tickets: dict,
-                      dense_trained: str, init: str, data: str, h_find: H, seed: int, fraction: float,
-                      training: dict, augment: dict | None, h_ref: H | None = None,
-                      reference_masks: dict | None = None, device: str = "cpu", threads: int = 1,
-                      **speed) -> None:
+                      dense_trained: str, h_find: H, h_ref: H | None = None, reference_masks: dict | None = None,
+                      **common) -> None:
     """One LPR-constrained chain, levels 1..N, in one job (``runtime.granularity: chain``): the same calls as
     the per-level rules ``prune_match_lpr``/``prune_local`` and ``train_find_lpr``, in level order. Level 0
-    is the regular find chain's dense run (``dense_trained``)."""
-    levels = sorted(metrics)
-    if levels != list(range(1, len(levels) + 1)) or sorted(trained) != levels or sorted(masks_out) != levels \
-            or sorted(tickets) != levels:
-        raise ValueError(f"an LPR chain needs every level from 1: got metrics {levels}, masks {sorted(masks_out)}")
-    for level in levels:
-        prune_chain(masks_out[level], tickets[level], constraint=constraint,
-                    trained=dense_trained if level == 1 else trained[level - 1],
-                    parent_mask=masks_out.get(level - 1), start=init, level=level, seed=seed, h_find=h_find,
-                    fraction=fraction, h_ref=h_ref,
-                    reference_mask=(reference_masks or {}).get(level) if constraint == "match_lpr" else None)
-        train_chain(metrics[level], out_trained=trained[level], constraint=constraint, h_find=h_find,
-                    h_eval=h_find, h_ref=h_ref, start=tickets[level], mask=masks_out[level], data=data,
-                    role="train_find_lpr", level=level, seed=seed, training=training, augment=augment,
-                    device=device, threads=threads, **speed)
+    is the regular find chain's dense run (``dense_trained``). ``common``: :func:`constrained_chains`' other
+    arguments."""
+    constrained_chains([{"constraint": constraint, "trained": trained, "metrics": metrics, "masks_out": masks_out,
+                         "tickets": tickets, "dense_trained": dense_trained, "h_find": h_find, "h_ref": h_ref,
+                         "reference_masks": reference_masks}], **common)
+
+
+def constrained_chains(chains: list[dict], *, init: str, data: str, seed: int, fraction: float, training: dict,
+                       augment: dict | None, device: str = "cpu", threads: int = 1, group: int = 0,
+                       **speed) -> None:
+    """Several LPR-constrained chains of one replicate in lock-step (``runtime.find_group``; rules
+    ``lpr_find_group_<i>``): at each level every chain prunes (match-LPR or local) and rewinds, then the level's
+    trainings run as grouped networks of at most ``group`` chains, each with its own LR and weight decay
+    (:func:`findeval.runs.train_all`; equal to the one-chain path to float tolerance), or one after another
+    (``group`` 0: :func:`constrained_chain`'s bytes).
+
+    ``chains``: one dict per chain with keys ``constraint``, ``trained``, ``metrics``, ``masks_out``, ``tickets``,
+    ``dense_trained``, ``h_find`` and, for match-LPR, ``h_ref`` and ``reference_masks`` (as
+    :func:`constrained_chain`'s arguments). Chains trained together must share their batch size. Each chain's
+    files are those its own lpr_find_chain job writes."""
+    levels = None
+    for c in chains:
+        lv = sorted(c["metrics"])
+        if lv != list(range(1, len(lv) + 1)) or sorted(c["trained"]) != lv or sorted(c["masks_out"]) != lv \
+                or sorted(c["tickets"]) != lv:
+            raise ValueError(f"an LPR chain needs every level from 1: got metrics {lv}, masks {sorted(c['masks_out'])}")
+        if levels is not None and lv != levels:
+            raise ValueError(f"chains trained in lock-step need the same levels: {lv} and {levels}")
+        levels = lv
+    for level in levels or []:
+        for c in chains:
+            prune_chain(c["masks_out"][level], c["tickets"][level], constraint=c["constraint"],
+                        trained=c["dense_trained"] if level == 1 else c["trained"][level - 1],
+                        parent_mask=c["masks_out"].get(level - 1), start=init, level=level, seed=seed,
+                        h_find=c["h_find"], fraction=fraction, h_ref=c.get("h_ref"),
+                        reference_mask=((c.get("reference_masks") or {}).get(level)
+                                        if c["constraint"] == "match_lpr" else None))
+        runs.train_all([chain_run(c["metrics"][level], out_trained=c["trained"][level], constraint=c["constraint"],
+                                  h_find=c["h_find"], h_eval=c["h_find"], h_ref=c.get("h_ref"),
+                                  start=c["tickets"][level], mask=c["masks_out"][level], data=data,
+                                  role="train_find_lpr", level=level, seed=seed, training=training, augment=augment,
+                                  device=device, threads=threads, **speed) for c in chains], group)
 
 
 def constrained_eval_sweep(*, constraint: str, metrics: dict, tickets: dict, masks_in: dict, data: str,

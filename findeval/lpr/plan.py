@@ -170,6 +170,69 @@ def find_chain_input(w, levels: int) -> dict:
     return inputs
 
 
+def group_chains(config: dict) -> list[str]:
+    """Every constrained chain (``{chain}``) the LPR figures train, in name order: fig7's match-good-LPR and
+    match-bad-LPR chains (one pair per hyperparameter), the local chains of figA15 (LR_find) and figA16 (BS_find,
+    WD_find)."""
+    chains = set()
+    for p in fig7_pairs(config):
+        chains.add(chain_name("match_lpr", p["bad"].slug, p["good"].slug))
+        chains.add(chain_name("match_lpr", p["good"].slug, p["bad"].slug))
+    base = a1.default_h(config)
+    local = set(figA15_hfinds(config))
+    for dim in ("batch_size", "weight_decay"):
+        local.update(base.replace(**{dim: v}) for v in a1.grid_values(config, dim, "find"))
+    chains.update(chain_name("local", h.slug) for h in local)
+    return sorted(chains)
+
+
+def find_groups(config: dict, max_group: int) -> list[list[str]]:
+    """The constrained chains (:func:`group_chains`) a replicate's LPR find job trains together in lock-step when
+    ``runtime.find_group`` = ``max_group`` >= 2 (:func:`findeval.lpr.jobs.constrained_chains`): those whose H_find
+    share a batch size (so they see the same batches; LR and weight decay are per network), match-LPR and local
+    alike, in chunks of at most ``max_group`` chains in name order. A chain alone in its batch size keeps its own
+    lpr_find_chain job. As with :func:`findeval.a1.plan.find_groups`, a group job writes every chain it holds: a
+    target that needs one of them (fig7 alone) trains the group."""
+    if max_group < 0:
+        raise ValueError(f"runtime.find_group {max_group}: expected 0 (none) or a group size >= 1")
+    if max_group < 2:
+        return []
+    by_bs: dict[int, list[str]] = {}
+    for chain in group_chains(config):
+        by_bs.setdefault(H.parse(chain_spec(chain)["hfind"]).batch_size, []).append(chain)
+    out = []
+    for bs in sorted(by_bs):
+        chains = by_bs[bs]
+        chunks = [chains[i : i + max_group] for i in range(0, len(chains), max_group)]
+        out.extend(c for c in chunks if len(c) > 1)
+    return out
+
+
+def find_group_input(w, chains: list[str], levels: int) -> dict:
+    """One LPR find group in one job (rules ``lpr_find_group_<i>``): the data, theta_0 and, per chain j of
+    ``chains``, ``c{j}_dense`` (its H_find's dense run) and, for match-LPR, ``c{j}_reference_<L>`` (H_ref's
+    masks M_1..M_N): the inputs of each chain's lpr_find_chain job (:func:`find_chain_input`)."""
+    out = {"data": paths.data(w.exp), "init": paths.init(w.exp, w.seed)}
+    for j, chain in enumerate(chains):
+        spec = chain_spec(chain)
+        out[f"c{j}_dense"] = paths.find_file(w.exp, spec["hfind"], w.seed, 0, "trained")
+        if spec["constraint"] == "match_lpr":
+            out.update({f"c{j}_{k}": v for k, v in paths.per_level(
+                paths.find_chain(w.exp, spec["href"], w.seed), 1, levels, reference="mask").items()})
+    return out
+
+
+def find_group_outputs(exp: str, chains: list[str], levels: int) -> dict:
+    """The named outputs of one LPR find group: chain j's files are ``c{j}_<name>_<level>``, the files of its
+    lpr_find_chain job."""
+    out = {}
+    for j, chain in enumerate(chains):
+        files = paths.per_level(paths.lpr_chain(exp, chain, "{seed}"), 1, levels, "mask", "ticket", "trained",
+                                "metrics")
+        out.update({f"c{j}_{name}": path for name, path in files.items()})
+    return out
+
+
 def eval_sweep_input(w, levels: int) -> dict:
     """Every level of a constrained chain evaluated in one job (``lpr_eval_sweep``): its tickets and masks."""
     d = paths.lpr_chain(w.exp, f"find_{w.constrained}", w.seed)
