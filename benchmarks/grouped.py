@@ -203,7 +203,8 @@ def snakemake_fig2(workdir: Path, config: Path, group: int, cores: int, dry_run:
     shutil.copy(config, workdir / "config.yaml")
     cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
            "--configfile", str(workdir / "config.yaml"), "--cores", str(cores),
-           "--config", f"runtime={{group: {int(group)}, find_group: {int(find_group)}}}", *(["-n"] if dry_run else []), "--", target]
+           "--config", f"runtime={{group: {int(group)}, find_group: {int(find_group)}}}", *(["-n"] if dry_run else []), "--",
+           *([target] if isinstance(target, str) else target)]
     print("$ " + " ".join(cmd), file=sys.stderr, flush=True)
     t = time.perf_counter()
     r = subprocess.run(cmd, capture_output=True, text=True)
@@ -232,7 +233,7 @@ def fig2(args) -> int:
         seconds, counts, _ = snakemake_fig2(base / f"group{G}_find{F}", Path(args.config), G, args.cores,
                                             args.dry_run, args.target, find_group=F)
         rows.append((f"{G}/{F}", seconds, counts))
-    lines = [f"{args.target} on {args.config}, --cores {args.cores}, load average "
+    lines = [f"{' '.join(args.target)} on {args.config}, --cores {args.cores}, load average "
              f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} (at the end), work folders under {base}", ""]
     if args.dry_run:
         lines += ["| runtime.group / find_group | planned jobs per rule |", "| --- | --- |"]
@@ -263,7 +264,8 @@ def main(argv=None) -> int:
                     help="runtime.group values, each G or G/F with runtime.find_group F (default 0 14 14/14)")
     ap.add_argument("--cores", type=int, default=2, help="--fig2: snakemake --cores (default 2)")
     ap.add_argument("--workdir", default=None, help="--fig2: parent of the work folders (default: a new temp folder)")
-    ap.add_argument("--target", default="figures/fig2.pdf", help="--fig2: the target (default figures/fig2.pdf)")
+    ap.add_argument("--target", nargs="+", default=["figures/fig2.pdf"],
+                    help="--fig2: the targets (default figures/fig2.pdf)")
     ap.add_argument("-n", "--dry-run", action="store_true", help="--fig2: only plan")
     args = ap.parse_args(argv)
     if args.fig2:
