@@ -29,8 +29,9 @@ It measures, in one run, and prints as a Markdown table (also written to ``--out
    ``benchmark:`` record and the run's elapsed time. The share of elapsed x cores counts the compute of the jobs
    those logs ran (not every record of the folder), the cores from the "Provided cores" line or else the log's
    command line; it is n/a where a log cannot give its span (``--quiet progress`` drops the job end times) or
-   its cores (a cluster executor). A find group's record (``find_group_<i>``: one job training several find
-   chains in lock-step) counts the compute of every chain it trained.
+   its cores (a cluster executor). A group's record (``find_group_<i>``, ``lpr_find_group_<i>``,
+   ``early_find_group_<i>``: one job training several chains in lock-step) counts the compute of every chain it
+   trained.
 5. **Roofline**: the multiply-adds per second a training step achieves (3x the forward multiply-adds of the
    default model's convolutions and linear layer, per image), for one network (``training.train``) and for a
    group of ``runtime.group`` networks (``grouped.train_group``), beside a 2048 x 2048 float32 matrix product's
@@ -570,33 +571,51 @@ def find_snakemake_logs(results: Path) -> list[Path]:
 #: Training rules, and where their runs' metrics lie under results/<exp>/ (after the rule's benchmark path).
 TRAINING_RULES = {"train_find": "find", "train_eval": "eval", "train_find_lpr": "", "train_eval_lpr": "eval",
                   "find_chain": "find", "eval_sweep": "eval", "lpr_find_chain": "", "lpr_eval_sweep": "eval",
+                  "early_find_chain": "early/find", "early_eval_sweep": "early/eval",
                   "structured/train_find": "", "structured/finetune": "", "structured/scratch_e": "",
                   "structured/scratch_b": ""}
 PER_LEVEL = {"train_find", "train_eval", "train_find_lpr", "train_eval_lpr", "structured/train_find",
              "structured/finetune", "structured/scratch_e", "structured/scratch_b"}
 
 
-#: A find group's record (rules/chains.smk, ``runtime.find_group``): ``benchmarks/find_group_<i>/seed<s>.tsv``.
-_FIND_GROUP = re.compile(r"find_group_(\d+)")
+#: A group's record (``runtime.find_group``): ``benchmarks/<family>_<i>/[epoch<k>/]seed<s>.tsv``, the family
+#: ``find_group`` (A1's find chains), ``lpr_find_group`` (the LPR-constrained chains) or ``early_find_group``
+#: (the early-pruning chains of one pruning epoch).
+_FIND_GROUP = re.compile(r"((?:lpr_|early_)?find_group)_(\d+)")
+#: Where each family's chains lie under results/<exp>/ (``<root>/<chain>/<record's sub-path>/level<L>/...``).
+GROUP_ROOTS = {"find_group": ("find",), "lpr_find_group": ("find_local", "find_matched"),
+               "early_find_group": ("early/find",)}
+
+
+def group_family(rule: str) -> str | None:
+    """``find_group``, ``lpr_find_group`` or ``early_find_group`` for a group rule's name (``find_group_3``), else
+    None."""
+    m = _FIND_GROUP.fullmatch(rule)
+    return m.group(1) if m else None
 
 
 def find_group_members(results: Path, records: list[Path]) -> dict[Path, list[Path]]:
-    """The ``metrics.json`` files of the find runs each find-group record covers.
+    """The ``metrics.json`` files of the runs each group record covers (find, LPR and early-pruning groups).
 
-    A record's path names only its group's index and seed; the chains it trained are the find chains of that
-    seed whose runs say ``group_size`` > 1 (a grouped find run's record; its ``train_time_s`` is its share, the
-    group's / G, so the members' sum is the group's compute). One record per seed (the default: the batch-64
-    chains of a seed are one group) takes them all. Where a seed has several groups (several batch sizes, or
-    chunks of ``runtime.find_group``), each run goes to the group whose members share its batch size and
-    group size, in group-index order (``findeval.a1.plan.find_groups`` orders chunks by batch size, then H);
-    a run that no record can take is left out and counted as missing."""
-    by_seed: dict[str, list[Path]] = {}
+    A record's path names only its family, its group's index and its seed (and, for early pruning, its epoch);
+    the chains it trained are the chains of its family and seed (and epoch) whose runs say ``group_size`` > 1 (a
+    grouped run's record; its ``train_time_s`` is its share, the group's / G, so the members' sum is the group's
+    compute). One record per family and seed takes them all. Where a seed has several groups of a family
+    (several batch sizes, or chunks of ``runtime.find_group``), each run goes to the group whose members share
+    its batch size and group size, in group-index order (the plans' ``find_groups`` order chunks by batch size,
+    then chain); a run that no record can take is left out and counted as missing."""
+    results = Path(results)
+    by_key: dict[tuple, list[Path]] = {}
     for rec in records:
-        by_seed.setdefault(rec.stem, []).append(rec)
+        rel = rec.relative_to(results / "benchmarks")
+        by_key.setdefault((group_family(rel.parts[0]), str(Path(*rel.parts[1:]).with_suffix(""))), []).append(rec)
     out: dict[Path, list[Path]] = {rec: [] for rec in records}
-    for seed, recs in by_seed.items():
+    for (family, sub), recs in by_key.items():
         runs = []
-        for f in sorted((results / "find").glob(f"*/{seed}/level*/metrics.json")):
+        files = sorted(f for root in GROUP_ROOTS.get(family, ()) for f in (results / root).glob(
+            f"**/{sub}/level*/metrics.json"))
+        depth = len(Path(sub).parts)
+        for f in files:
             try:
                 m = json.loads(f.read_text())
             except (OSError, ValueError):
@@ -604,31 +623,33 @@ def find_group_members(results: Path, records: list[Path]) -> dict[Path, list[Pa
             if int(m.get("group_size") or 1) > 1:
                 h = m.get("H_find") or m.get("H_eval") or m.get("H") or {}
                 bs = h.get("batch_size") if isinstance(h, dict) else None
-                runs.append((bs, int(m["group_size"]), f.parent.parent.parent.name, f))
-        recs = sorted(recs, key=lambda r: int(_FIND_GROUP.fullmatch(r.parent.name).group(1)))
+                chain = str(f.parents[depth + 1].relative_to(results))
+                runs.append((bs, int(m["group_size"]), chain, f))
+        recs = sorted(recs, key=lambda r: int(_FIND_GROUP.fullmatch(
+            r.relative_to(results / "benchmarks").parts[0]).group(2)))
         if len(recs) == 1:
             out[recs[0]] = [f for *_, f in runs]
             continue
-        # several groups of one seed: chains (H slugs) in group order, each group takes group_size chains
+        # several groups of one seed: chains in group order, each group takes group_size chains
         chains: dict[tuple, list[str]] = {}
-        for bs, g, slug, _ in runs:
+        for bs, g, chain, _ in runs:
             chains.setdefault((bs, g), [])
-            if slug not in chains[(bs, g)]:
-                chains[(bs, g)].append(slug)
-        order = [(key, slug) for key in sorted(chains, key=lambda k: (k[0] is None, k[0] or 0))
-                 for slug in chains[key]]
+            if chain not in chains[(bs, g)]:
+                chains[(bs, g)].append(chain)
+        order = [(key, chain) for key in sorted(chains, key=lambda k: (k[0] is None, k[0] or 0))
+                 for chain in chains[key]]
         owner, pos = {}, 0
         for rec in recs:
             if pos >= len(order):
                 break
             key = order[pos][0]
-            for key_slug in order[pos: pos + key[1]]:
-                if key_slug[0] == key:
-                    owner[key_slug[1]] = rec
+            for key_chain in order[pos: pos + key[1]]:
+                if key_chain[0] == key:
+                    owner[key_chain[1]] = rec
             pos += key[1]
-        for _, _, slug, f in runs:
-            if slug in owner:
-                out[owner[slug]].append(f)
+        for _, _, chain, f in runs:
+            if chain in owner:
+                out[owner[chain]].append(f)
     return out
 
 
@@ -644,8 +665,9 @@ def _compute_of(files: list[Path]) -> float | None:
 def run_breakdown(results: Path, snakemake_logs: list[Path] | None = None) -> dict:
     """Where a run spent its time, from ``results`` (read only) and, if given, its Snakemake logs.
 
-    Find-group records (``find_group_<i>``, one job training several find chains in lock-step) are counted with
-    the compute of every chain they trained (:func:`find_group_members`)."""
+    Group records (``find_group_<i>``, ``lpr_find_group_<i>``, ``early_find_group_<i>``: one job training several
+    chains in lock-step) are
+    counted with the compute of every chain they trained (:func:`find_group_members`), under their family's entry."""
     results = Path(results)
     per_rule: dict[str, dict] = {}
     compute, train_wall, missing = 0.0, 0.0, 0
@@ -662,8 +684,8 @@ def run_breakdown(results: Path, snakemake_logs: list[Path] | None = None) -> di
             if not rows:
                 continue
             s = statistics.median(float(r["s"]) for r in rows)
-            entry = per_rule.setdefault("find_group", {"jobs": 0, "wall_s": 0.0, "compute_s": 0.0,
-                                                        "source": "benchmark"})
+            entry = per_rule.setdefault(group_family(rule), {"jobs": 0, "wall_s": 0.0, "compute_s": 0.0,
+                                                              "source": "benchmark"})
             entry["jobs"] += 1
             entry["wall_s"] += s
             t = _compute_of(members[Path(tsv)])
@@ -703,7 +725,7 @@ def run_breakdown(results: Path, snakemake_logs: list[Path] | None = None) -> di
     logs = [parse_snakemake_log(p) for p in (snakemake_logs or [])]
     for log in logs:
         for rule, start, end in log["jobs"].values():
-            rule = "find_group" if _FIND_GROUP.fullmatch(rule) else rule  # its benchmark records' entry
+            rule = group_family(rule) or rule  # its benchmark records' entry
             if rule in per_rule and per_rule[rule]["source"] == "benchmark":
                 continue
             entry = per_rule.setdefault(rule, {"jobs": 0, "wall_s": 0.0, "compute_s": 0.0, "source": "log"})

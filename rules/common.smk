@@ -225,11 +225,19 @@ def eval_sweep_input(w):
 # runtime.find_group > 0 (rules/chains.smk, rules find_group_<i>): the find chains of one replicate whose H_find
 # share a batch size (findeval.a1.plan.find_groups: the find grid's, in chunks of at most find_group) are one job,
 # trained in lock-step as grouped networks with per-network LR and weight decay (findeval.a1.jobs.find_chains).
-# The main experiment only: its figures (fig2) use every chain of its find grid, while figA8/figA9's experiments
-# use only their LR_find chains, and a group job writes all of its chains (a grid chain no figure reads would be
-# trained for nothing: 45 trainings on config.yaml's digits-wide).
+# The main experiment's find grid (its figures, fig2 first, use every chain of it); figA8/figA9's experiments group
+# only the LR_find chains their figure reads (findeval.a1.plan.other_model_find_groups: a group job writes all of
+# its chains, and a grid chain no figure reads would be trained for nothing). The H_find outside the grid that the LPR figures
+# add (fig8's weight decay 0, figA15's extra LR: findeval.lpr.plan.extra_find_groups) are groups of their own, so
+# that fig2 trains only the grid's chains.
 FIND_GROUPS = [
-    (EXP, [h.slug for h in hs]) for hs in plan.find_groups(EXPERIMENTS[EXP], RUNTIME["find_group"])
+    (EXP, [h.slug for h in hs])
+    for hs in plan.find_groups(EXPERIMENTS[EXP], RUNTIME["find_group"])
+    + lpr.extra_find_groups(EXPERIMENTS[EXP], RUNTIME["find_group"])
+] + [
+    (exp, [h.slug for h in hs])
+    for exp, hs in plan.other_model_find_groups(config, RUNTIME["find_group"])
+    if exp in EXPERIMENTS
 ]
 
 

@@ -36,6 +36,44 @@ rule early_find_chain:
         "../scripts/early_find_chain.py"
 
 
+# runtime.find_group > 0 (granularity chain): the early chains of one pruning epoch k and replicate whose H_find
+# share a batch size (findeval.early.plan.find_groups) are one job each, in lock-step, as the find groups of
+# rules/chains.smk; each writes the files of its chains' early_find_chain jobs and takes precedence over it.
+EARLY_FIND_GROUPS = early.find_groups(config, RUNTIME["find_group"]) if RUNTIME["granularity"] == "chain" else []
+
+for _i, _hs in enumerate(EARLY_FIND_GROUPS):
+    take_profile_settings(f"early_find_group_{_i}", "early_find_chain")
+
+    rule:
+        name:
+            f"early_find_group_{_i}"
+        input:
+            data=paths.data(EXP),
+            init=paths.init(EXP, "{seed}"),
+        output:
+            **early.group_outputs(config, EXP, _hs),
+        log:
+            paths.log(EXP, f"early_find_group_{_i}", "epoch", "seed"),
+        benchmark:
+            paths.benchmark(EXP, f"early_find_group_{_i}", "epoch", "seed")
+        wildcard_constraints:
+            epoch=paths.INDEX,
+        conda:
+            ENV
+        threads: RUNTIME["threads"]
+        resources:
+            **GPU,
+        params:
+            **MAIN.train(),
+            hfinds=[h.slug for h in _hs],
+            epoch=lambda w: int(w.epoch),
+            fraction=config["pruning"]["fraction"],
+        script:
+            "../scripts/early_find_group.py"
+
+    workflow.ruleorder(f"early_find_group_{_i}", "early_find_chain")
+
+
 rule early_eval_sweep:
     input:
         unpack(MAIN.input(early.eval_inputs(config))),

@@ -219,6 +219,36 @@ def test_find_group_records_count_every_chain_they_trained(tmp_path):
     assert bench.run_breakdown(results)["rules"]["find_group"]["compute_s"] == 8.0 + 12.0
 
 
+def test_lpr_find_group_records_count_every_lpr_chain_they_trained(tmp_path):
+    """An LPR find group's record (rules lpr_find_group_<i>) takes the grouped runs of the LPR-constrained chains
+    of its seed (find_local/, find_matched/), never the find chains', which belong to the find groups."""
+    results = tmp_path / "results" / "x"
+
+    def record(rule, rel, s):
+        tsv = results / "benchmarks" / rule / f"{rel}.tsv"
+        tsv.parent.mkdir(parents=True, exist_ok=True)
+        tsv.write_text(f"s\th:m:s\n{s}\t0:00:10\n")
+
+    def run(chain, level, t, bs):
+        f = results / chain / "seed0" / f"level{level}" / "metrics.json"
+        f.parent.mkdir(parents=True)
+        f.write_text(json.dumps({"train_time_s": t, "group_size": 2,
+                                 "H_find": {"lr": 0.1, "batch_size": bs, "weight_decay": 1e-3}}))
+
+    for chain in ("find/lr0.05_bs64_wd1e-3", "find/lr0.2_bs64_wd1e-3"):
+        run(chain, 1, 1.0, 64)
+    for chain in ("find_local/lr0.05_bs64_wd1e-3", "find_matched/lr0.05_bs64_wd1e-3/match-lr0.2_bs64_wd1e-3"):
+        run(chain, 1, 3.0, 64)
+        run(chain, 2, 3.0, 64)
+    record("find_group_0", "seed0", 3.0)
+    record("lpr_find_group_0", "seed0", 14.0)
+    out = bench.run_breakdown(results)
+    assert out["rules"]["find_group"]["compute_s"] == 2.0
+    assert out["rules"]["lpr_find_group"] == {"jobs": 1, "wall_s": 14.0, "compute_s": 12.0, "source": "benchmark"}
+    assert out["compute_s"] == 14.0 and out["missing_metrics"] == 0
+    assert bench.group_family("lpr_find_group_3") == "lpr_find_group" and bench.group_family("find_chain") is None
+
+
 def test_forward_macs_counts_convolutions_and_linear_layers():
     from torch import nn
 

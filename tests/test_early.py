@@ -118,6 +118,59 @@ def _run_chain(d, cfg, hf: H, k: int, n: int = 2) -> dict:
     return out
 
 
+def test_early_chains_in_lock_step_agree_with_one_chain_at_a_time(prepared, tmp_path):
+    """runtime.find_group: two early chains of one k (LR 0.05 and 0.2) as grouped networks write the files and
+    records of their one-chain runs (plus group_size 2; each its own H and LR), masks with the schedule's exact
+    counts, test accuracies within the grouped tolerance of tests/test_granularity.py."""
+    d, cfg = prepared
+    hs, k, p = [H(0.05, 128, 5e-4), H(0.2, 128, 5e-4)], 1, cfg["pruning"]["fraction"]
+    alone = {h: _run_chain(d, cfg, h, k) for h in hs}
+
+    def files(h):
+        base = tmp_path / f"grouped_{h.slug}"
+        return {"h_find": h, "trained": {lv: str(base / f"level{lv}/trained.pt") for lv in range(2)},
+                "metrics": {lv: str(base / f"level{lv}/metrics.json") for lv in range(2)},
+                "masks_out": {lv: str(base / f"level{lv}/mask.h5") for lv in range(1, 3)},
+                "tickets": {lv: str(base / f"level{lv}/ticket.pt") for lv in range(1, 3)}}
+
+    chains = [files(h) for h in hs]
+    early_jobs.early_chains(chains, init=str(d / "init.pt"), data=str(d / "dataset.npz"), prune_epoch=k, seed=0,
+                            fraction=p, training=cfg["training"], augment=cfg["dataset"]["augment"], group=2)
+    deltas = []
+    for h, c in zip(hs, chains):
+        for lv in range(2):
+            a = json.loads(open(alone[h]["metrics"][lv]).read())
+            b = json.loads(open(c["metrics"][lv]).read())
+            assert set(b) == set(a) | {"group_size"} and b["group_size"] == 2
+            for key in ("kind", "role", "level", "seed", "seeds", "H_find", "epochs", "prune_epoch", "sparsity"):
+                assert a[key] == b[key], (h, lv, key)
+            assert [r["lr"] for r in b["history"]] == pytest.approx([r["lr"] for r in a["history"]])
+            deltas.append(abs(a["test_accuracy"] - b["test_accuracy"]))
+        for lv in (1, 2):
+            mask, attrs = masks.load_mask(c["masks_out"][lv])
+            assert masks.n_kept(mask) == masks.kept_schedule(masks.n_total(mask), p, lv)[lv]
+            assert attrs["prune_epoch"] == k and attrs["level"] == lv
+            ticket, _ = load_checkpoint(c["tickets"][lv])
+            assert all(not ticket[name].numpy()[~keep].any() for name, keep in mask.items())  # exact zeros
+    assert sum(deltas) / len(deltas) < 0.05 and max(deltas) < 0.2, deltas
+    with pytest.raises(ValueError, match="same levels"):
+        short = files(hs[0])
+        short["metrics"].pop(1), short["trained"].pop(1), short["masks_out"].pop(2), short["tickets"].pop(2)
+        early_jobs.early_chains([files(hs[1]), short], init=str(d / "init.pt"), data=str(d / "dataset.npz"),
+                                prune_epoch=k, seed=0, fraction=p, training=cfg["training"],
+                                augment=cfg["dataset"]["augment"], group=2)
+
+
+def test_early_find_groups_plan_the_lr_find_chains_of_one_epoch():
+    cfg = validated(_raw(epochs=[1, 2], lr_find=[0.05, 0.1, 0.2]))
+    assert [[h.lr for h in g] for g in early.find_groups(cfg, 14)] == [[0.05, 0.1, 0.2]]
+    assert [[h.lr for h in g] for g in early.find_groups(cfg, 2)] == [[0.05, 0.1]]  # 0.2 alone: its own job
+    assert early.find_groups(cfg, 1) == early.find_groups(cfg, 0) == []
+    assert early.find_groups(validated(read_yaml(TINY)), 14) == []  # no early_pruning block
+    with pytest.raises(ValueError, match="runtime.find_group -1"):
+        early.find_groups(cfg, -1)
+
+
 def test_early_chain_trains_k_epochs_per_iteration_and_prunes_exactly(prepared):
     d, cfg = prepared
     hf, k, p = H(0.1, 128, 5e-4), 1, cfg["pruning"]["fraction"]
@@ -241,6 +294,13 @@ def test_dry_run_plans_the_early_jobs(tmp_path):
         assert len(by_rule[fig]) == 1
     assert "results/tiny/early/fig9.csv" in r.stdout[r.stdout.index("rule claims:"):].split("\n\n")[0]
     assert "train_find" in by_rule  # the convergence curve: the regular pipeline's runs
+    # runtime.find_group 2 (chain granularity): the two LR_find chains of each k are one early_find_group job
+    write_config(tmp_path, {**raw, "runtime": {"granularity": "chain", "find_group": 2}})
+    grouped = planned_jobs(snakemake(tmp_path, "-n", "results/tiny/figures/fig9.pdf", timeout=180).stdout)
+    groups = [j for j in grouped if j.rule == "early_find_group_0"]
+    assert {j.wildcards["epoch"] for j in groups} == {"1", "2"} and len(groups) == 2
+    assert not any(j.rule == "early_find_chain" for j in grouped)
+    assert sum(o.endswith("/metrics.json") for o in groups[0].output) == 2 * 2  # 2 chains x levels 0..N-1
     # without the block, nothing of this is planned and the default target has no early figure
     write_config(tmp_path, read_yaml(TINY))
     r = snakemake(tmp_path, "-n", timeout=180)

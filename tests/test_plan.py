@@ -100,6 +100,29 @@ def test_find_groups_are_the_grid_chains_sharing_a_batch_size(main_config):
         plan.find_groups(main_config, -1)
 
 
+def test_find_groups_outside_the_grid_train_only_chains_a_figure_reads(main_config):
+    """The H_find the LPR figures add beyond the grid (fig8's WD 0, figA15's LR 0.1) are groups of their own, and
+    figA8/figA9's experiments group exactly the LR_find chains their lines use: no group holds a chain that no
+    figure reads (a group job trains every chain it holds)."""
+    from findeval.lpr import plan as lpr
+
+    grid = set(plan.find_hs(main_config))
+    extra = lpr.extra_find_hs(main_config)
+    assert extra and not set(extra) & grid
+    assert set(extra) == set(lpr.fig8_hs(main_config)) | set(lpr.figA15_hfinds(main_config)) - grid
+    groups = lpr.extra_find_groups(main_config, 14)
+    assert [len(g) for g in groups] == [4] and set(groups[0]) == set(extra)  # all at batch 64
+    read = {}
+    for fig in plan.other_figures(main_config):
+        exp = plan.other_model_config(main_config, fig)["experiment"]
+        read[exp] = {ln.hfind for ln in plan.figure_lines(main_config, fig) if ln.hfind is not None}
+    others = plan.other_model_find_groups(main_config, 14)
+    assert {exp for exp, _ in others} == set(read)
+    for exp, hs in others:
+        assert set(hs) == read[exp] and len({h.batch_size for h in hs}) == 1, exp
+    assert plan.other_model_find_groups(main_config, 0) == lpr.extra_find_groups(main_config, 0) == []
+
+
 def test_lpr_find_groups_are_the_constrained_chains_sharing_a_batch_size(main_config):
     """runtime.find_group for the LPR-constrained chains: every chain the LPR figures train, grouped by its
     H_find's batch size (match-LPR and local alike), chunked to at most G; a chain alone in its batch size, and

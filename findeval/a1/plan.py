@@ -100,18 +100,19 @@ def find_hs(config: dict) -> list[H]:
     return sorted(hs)
 
 
-def find_groups(config: dict, max_group: int) -> list[list[H]]:
-    """The H_find chains of the find grid (:func:`find_hs`) that a replicate's find job trains together in
-    lock-step when ``runtime.find_group`` = ``max_group`` > 0 (:func:`findeval.a1.jobs.find_chains`): those
-    sharing a batch size (so they see the same batches; LR and weight decay are per network), in chunks of at
-    most ``max_group`` chains, in H order. Chains alone in their batch size, and every H_find outside the
-    grid (fig1's, figA15's ...), keep their own find_chain job."""
+def find_groups(config: dict, max_group: int, hs: list[H] | None = None) -> list[list[H]]:
+    """The H_find chains of the find grid (:func:`find_hs`; or of ``hs``) that a replicate's find job trains
+    together in lock-step when ``runtime.find_group`` = ``max_group`` > 0 (:func:`findeval.a1.jobs.find_chains`):
+    those sharing a batch size (so they see the same batches; LR and weight decay are per network), in chunks of
+    at most ``max_group`` chains, in H order. Chains alone in their batch size keep their own find_chain job. The
+    H_find outside the grid that the LPR figures add are grouped among themselves
+    (:func:`findeval.lpr.plan.extra_find_groups`), so that fig2 trains only its own chains."""
     if max_group < 0:
         raise ValueError(f"runtime.find_group {max_group}: expected 0 (none) or a group size >= 1")
     if max_group < 2:
         return []
     by_bs: dict[int, list[H]] = {}
-    for h in find_hs(config):
+    for h in sorted(set(find_hs(config) if hs is None else hs)):
         by_bs.setdefault(h.batch_size, []).append(h)
     out = []
     for bs in sorted(by_bs):
@@ -502,6 +503,17 @@ def other_model_panels(config: dict, fig: str) -> list[dict]:
     if not panels:
         raise ValueError(f"other_models.{fig}: constant_eval and constant_find are both empty: the figure has no panel")
     return panels
+
+
+def other_model_find_groups(config: dict, max_group: int) -> list[tuple[str, list[H]]]:
+    """(experiment, H_find) of the find groups of figA8/figA9's experiments (``runtime.find_group``): the H_find
+    their figure's lines use (lottery and preserve-LPR masks), by :func:`find_groups`' rule; no chain a figure does
+    not read."""
+    out = []
+    for fig, derived in other_model_configs(config).items():
+        hs = {ln.hfind for ln in figure_lines(config, fig) if ln.hfind is not None}
+        out.extend((derived["experiment"], g) for g in find_groups(derived, max_group, sorted(hs)))
+    return out
 
 
 def describe_model(model: dict) -> str:

@@ -51,25 +51,48 @@ def prune_early(out_mask: str, *, prune_epoch: int, **kwargs):
     return mask
 
 
-def early_chain(*, trained: dict, metrics: dict, masks_out: dict, tickets: dict, init: str, data: str, h_find: H,
-                prune_epoch: int, seed: int, fraction: float, training: dict, augment: dict | None,
-                device: str = "cpu", threads: int = 1, **speed) -> None:
+def early_chain(*, trained: dict, metrics: dict, masks_out: dict, tickets: dict, h_find: H, **common) -> None:
     """Iterative early pruning for one (H_find, k, replicate): train k epochs -> prune -> rewind, levels 0..N-1
-    trained (``trained``/``metrics``), masks and tickets 1..N (``masks_out``/``tickets``)."""
-    trained_levels = sorted(metrics)
-    n = len(trained_levels)
-    if trained_levels != list(range(n)) or sorted(trained) != trained_levels or n < 1 \
-            or sorted(masks_out) != list(range(1, n + 1)) or sorted(tickets) != list(range(1, n + 1)):
-        raise ValueError(f"an early chain trains levels 0..N-1 and masks 1..N: got metrics {trained_levels}, "
-                         f"masks {sorted(masks_out)}, tickets {sorted(tickets)}")
-    for level in trained_levels:
-        train_until(metrics[level], out_trained=trained[level], start=tickets.get(level, init),
-                    mask=masks_out.get(level), data=data, h_find=h_find, level=level, seed=seed,
-                    stop_epoch=prune_epoch, training=training, augment=augment, device=device, threads=threads,
-                    **speed)
-        prune_early(masks_out[level + 1], prune_epoch=prune_epoch, trained=trained[level],
-                    parent_mask=masks_out.get(level), fraction=fraction, level=level + 1, seed=seed, h_find=h_find)
-        jobs.rewind(tickets[level + 1], start=init, mask=masks_out[level + 1])
+    trained (``trained``/``metrics``), masks and tickets 1..N (``masks_out``/``tickets``); ``common``:
+    :func:`early_chains`' other arguments."""
+    early_chains([{"h_find": h_find, "trained": trained, "metrics": metrics, "masks_out": masks_out,
+                   "tickets": tickets}], **common)
+
+
+def early_chains(chains: list[dict], *, init: str, data: str, prune_epoch: int, seed: int, fraction: float,
+                 training: dict, augment: dict | None, device: str = "cpu", threads: int = 1, group: int = 0,
+                 **speed) -> None:
+    """Several early-pruning chains of one pruning epoch k and replicate in lock-step (``runtime.find_group``;
+    rules ``early_find_group_<i>``): at each level the chains' k-epoch trainings run as grouped networks of at
+    most ``group`` chains, each with its own LR and weight decay (:func:`findeval.runs.train_all`; equal to the
+    one-chain path to float tolerance), or one after another (``group`` 0: :func:`early_chain`'s bytes); then
+    every chain prunes and rewinds.
+
+    ``chains``: one dict per H_find with keys ``h_find``, ``trained``, ``metrics``, ``masks_out``, ``tickets``
+    (as :func:`early_chain`'s). Chains trained together must share their batch size. Each chain's files are
+    those its own early_find_chain job writes."""
+    levels = None
+    for c in chains:
+        lv = sorted(c["metrics"])
+        n = len(lv)
+        if lv != list(range(n)) or sorted(c["trained"]) != lv or n < 1 \
+                or sorted(c["masks_out"]) != list(range(1, n + 1)) or sorted(c["tickets"]) != list(range(1, n + 1)):
+            raise ValueError(f"an early chain trains levels 0..N-1 and masks 1..N: got metrics {lv}, "
+                             f"masks {sorted(c['masks_out'])}, tickets {sorted(c['tickets'])}")
+        if levels is not None and lv != levels:
+            raise ValueError(f"chains trained in lock-step need the same levels: {lv} and {levels}")
+        levels = lv
+    for level in levels or []:
+        runs.train_all([early_run(c["metrics"][level], out_trained=c["trained"][level],
+                                  start=c["tickets"].get(level, init), mask=c["masks_out"].get(level), data=data,
+                                  h_find=c["h_find"], level=level, seed=seed, stop_epoch=prune_epoch,
+                                  training=training, augment=augment, device=device, threads=threads, **speed)
+                        for c in chains], group)
+        for c in chains:
+            prune_early(c["masks_out"][level + 1], prune_epoch=prune_epoch, trained=c["trained"][level],
+                        parent_mask=c["masks_out"].get(level), fraction=fraction, level=level + 1, seed=seed,
+                        h_find=c["h_find"])
+            jobs.rewind(c["tickets"][level + 1], start=init, mask=c["masks_out"][level + 1])
 
 
 def early_eval_sweep(*, metrics: dict, starts: dict, masks_in: dict, data: str, h_find: H, h_eval: H,

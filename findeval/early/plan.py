@@ -145,6 +145,38 @@ def chain_outputs(config: dict, exp: str) -> dict:
     return {**paths.per_level(d, 0, n - 1, "trained", "metrics"), **paths.per_level(d, 1, n, "mask", "ticket")}
 
 
+def find_groups(config: dict, max_group: int) -> list[list[H]]:
+    """The early-pruning H_find (:func:`hfinds`) whose chains of one pruning epoch k and replicate run in one job,
+    in lock-step, when ``runtime.find_group`` = ``max_group`` >= 2 (:func:`findeval.early.jobs.early_chains`):
+    those sharing a batch size, in chunks of at most ``max_group``, in H order (chains of different k stop at
+    different epochs, so they are never grouped). None without an ``early_pruning`` block; a chain alone in its
+    batch size keeps its early_find_chain job."""
+    if max_group < 0:
+        raise ValueError(f"runtime.find_group {max_group}: expected 0 (none) or a group size >= 1")
+    if max_group < 2 or not enabled(config):
+        return []
+    by_bs: dict[int, list[H]] = {}
+    for h in hfinds(config):
+        by_bs.setdefault(h.batch_size, []).append(h)
+    out = []
+    for bs in sorted(by_bs):
+        hs = by_bs[bs]
+        out.extend(c for c in (hs[i : i + max_group] for i in range(0, len(hs), max_group)) if len(c) > 1)
+    return out
+
+
+def group_outputs(config: dict, exp: str, hs: list[H]) -> dict:
+    """The named outputs of one early-pruning find group (wildcards ``{epoch}``, ``{seed}``): chain j's files are
+    ``c{j}_<name>_<level>``, those of its early_find_chain job (:func:`chain_outputs`)."""
+    out = {}
+    for j, h in enumerate(hs):
+        d = paths.early_chain(exp, h.slug, "{epoch}", "{seed}")
+        n = levels(config)
+        files = {**paths.per_level(d, 0, n - 1, "trained", "metrics"), **paths.per_level(d, 1, n, "mask", "ticket")}
+        out.update({f"c{j}_{name}": path for name, path in files.items()})
+    return out
+
+
 def eval_outputs(config: dict, exp: str) -> dict:
     d = paths.early_eval(exp, "{hfind}", "{epoch}", "{heval}", "{seed}")
     return paths.per_level(d, 1, levels(config), "metrics")

@@ -208,6 +208,21 @@ def find_groups(config: dict, max_group: int) -> list[list[str]]:
     return out
 
 
+def extra_find_hs(config: dict) -> list[H]:
+    """The regular find chains the LPR figures need beyond the find grid (:func:`findeval.a1.plan.find_hs`):
+    fig8's (weight decay 0, LR_find from its grid) and figA15's LR_find values outside the grid (whose dense runs
+    start its local chains), in H order."""
+    grid = set(a1.find_hs(config))
+    return sorted(set(fig8_hs(config)) | set(figA15_hfinds(config)) - grid)
+
+
+def extra_find_groups(config: dict, max_group: int) -> list[list[H]]:
+    """:func:`extra_find_hs` in find groups (``runtime.find_group``; :func:`findeval.a1.plan.find_groups`'s rule:
+    by batch size, chunks of at most ``max_group``), apart from the grid's groups so that a target of the grid
+    alone (fig2) never trains them."""
+    return a1.find_groups(config, max_group, extra_find_hs(config))
+
+
 def find_group_input(w, chains: list[str], levels: int) -> dict:
     """One LPR find group in one job (rules ``lpr_find_group_<i>``): the data, theta_0 and, per chain j of
     ``chains``, ``c{j}_dense`` (its H_find's dense run) and, for match-LPR, ``c{j}_reference_<L>`` (H_ref's
