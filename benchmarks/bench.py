@@ -571,7 +571,8 @@ def find_snakemake_logs(results: Path) -> list[Path]:
 #: Training rules, and where their runs' metrics lie under results/<exp>/ (after the rule's benchmark path).
 TRAINING_RULES = {"train_find": "find", "train_eval": "eval", "train_find_lpr": "", "train_eval_lpr": "eval",
                   "find_chain": "find", "eval_sweep": "eval", "lpr_find_chain": "", "lpr_eval_sweep": "eval",
-                  "early_find_chain": "early/find", "early_eval_sweep": "early/eval",
+                  "early_find_chain": "early/find", "early_eval_sweep": "early/eval", "late_chain": "late",
+                  "warmup_chain": "warmup", "lr_rewind_chain": "lr_rewind",
                   "structured/train_find": "", "structured/finetune": "", "structured/scratch_e": "",
                   "structured/scratch_b": ""}
 PER_LEVEL = {"train_find", "train_eval", "train_find_lpr", "train_eval_lpr", "structured/train_find",
@@ -579,17 +580,19 @@ PER_LEVEL = {"train_find", "train_eval", "train_find_lpr", "train_eval_lpr", "st
 
 
 #: A group's record (``runtime.find_group``): ``benchmarks/<family>_<i>/[epoch<k>/]seed<s>.tsv``, the family
-#: ``find_group`` (A1's find chains), ``lpr_find_group`` (the LPR-constrained chains) or ``early_find_group``
-#: (the early-pruning chains of one pruning epoch).
-_FIND_GROUP = re.compile(r"((?:lpr_|early_)?find_group)_(\d+)")
-#: Where each family's chains lie under results/<exp>/ (``<root>/<chain>/<record's sub-path>/level<L>/...``).
+#: ``find_group`` (A1's find chains), ``lpr_find_group`` (the LPR-constrained chains), ``early_find_group`` (the
+#: early-pruning chains of one pruning epoch) or ``rewinding_group`` (Fig. 4's chains of one rewinding variant).
+_FIND_GROUP = re.compile(r"((?:lpr_|early_)?find_group|rewinding_group)_(\d+)")
+#: Where each family's chains lie under results/<exp>/ (``<root>/<chain>/<record's sub-path>/level<L>/...``;
+#: the rewinding variants' evaluation and random-mask folders beside their chains are not chains).
 GROUP_ROOTS = {"find_group": ("find",), "lpr_find_group": ("find_local", "find_matched"),
-               "early_find_group": ("early/find",)}
+               "early_find_group": ("early/find",), "rewinding_group": ("late", "warmup", "lr_rewind")}
+_NOT_CHAINS = {"eval", "random", "random_eval"}
 
 
 def group_family(rule: str) -> str | None:
-    """``find_group``, ``lpr_find_group`` or ``early_find_group`` for a group rule's name (``find_group_3``), else
-    None."""
+    """The family of a group rule's name (``find_group_3`` -> ``find_group``; ``lpr_find_group``,
+    ``early_find_group``, ``rewinding_group``), else None."""
     m = _FIND_GROUP.fullmatch(rule)
     return m.group(1) if m else None
 
@@ -613,7 +616,7 @@ def find_group_members(results: Path, records: list[Path]) -> dict[Path, list[Pa
     for (family, sub), recs in by_key.items():
         runs = []
         files = sorted(f for root in GROUP_ROOTS.get(family, ()) for f in (results / root).glob(
-            f"**/{sub}/level*/metrics.json"))
+            f"**/{sub}/level*/metrics.json") if not _NOT_CHAINS & set(f.relative_to(results).parts))
         depth = len(Path(sub).parts)
         for f in files:
             try:

@@ -117,6 +117,45 @@ rule lr_rewind_chain:
         "../scripts/rewinding.py"
 
 
+# runtime.find_group > 0 (granularity chain): Fig. 4's chains of one variant and replicate whose H_find share a
+# batch size (findeval.rewinding.plan.find_groups) are one job each, in lock-step, as the find groups of
+# rules/chains.smk; each writes the files of its chains' late_chain / warmup_chain / lr_rewind_chain jobs and
+# takes precedence over that rule.
+RW_GROUPS = rewinding.find_groups(config, RUNTIME["find_group"]) if RUNTIME["granularity"] == "chain" else []
+
+for _i, _group in enumerate(RW_GROUPS):
+    _chain_rule = f"{_group['variant']}_chain"
+    take_profile_settings(f"rewinding_group_{_i}", _chain_rule)
+
+    rule:
+        name:
+            f"rewinding_group_{_i}"
+        input:
+            unpack(MAIN.input(rewinding.group_input, _group["variant"], _group["hs"], RW["late_epoch"])),
+        output:
+            **rewinding.group_outputs(EXP, _group, RW_LEVELS),
+        log:
+            paths.log(EXP, f"rewinding_group_{_i}", "seed"),
+        benchmark:
+            paths.benchmark(EXP, f"rewinding_group_{_i}", "seed")
+        conda:
+            ENV
+        threads: RUNTIME["threads"]
+        resources:
+            **GPU,
+        params:
+            **MAIN.train(),
+            variant=_group["variant"],
+            hfinds=[h.slug for h in _group["hs"]],
+            late_epoch=RW["late_epoch"] or 0,
+            warmup_iters=RW["warmup_iters"],
+            fraction=config["pruning"]["fraction"],
+        script:
+            "../scripts/rewinding_group.py"
+
+    workflow.ruleorder(f"rewinding_group_{_i}", _chain_rule)
+
+
 rule variant_eval_sweep:
     input:
         unpack(MAIN.input(rewinding.eval_sweep_input, RW_LEVELS)),

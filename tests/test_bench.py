@@ -247,6 +247,12 @@ def test_lpr_find_group_records_count_every_lpr_chain_they_trained(tmp_path):
     assert out["rules"]["lpr_find_group"] == {"jobs": 1, "wall_s": 14.0, "compute_s": 12.0, "source": "benchmark"}
     assert out["compute_s"] == 14.0 and out["missing_metrics"] == 0
     assert bench.group_family("lpr_find_group_3") == "lpr_find_group" and bench.group_family("find_chain") is None
+    # a rewinding group takes its variant chains' runs, not those of the variants' grouped evaluation sweeps
+    for chain in ("late/k1/lr0.05_bs64_wd1e-3", "late/k1/lr0.2_bs64_wd1e-3", "late/k1/eval/lr0.05_bs64_wd1e-3/x"):
+        run(chain, 1, 5.0, 64)
+    record("rewinding_group_0", "seed0", 11.0)
+    out = bench.run_breakdown(results)
+    assert out["rules"]["rewinding_group"]["compute_s"] == 10.0 and out["missing_metrics"] == 0
 
 
 def test_forward_macs_counts_convolutions_and_linear_layers():

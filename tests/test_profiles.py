@@ -147,12 +147,14 @@ def test_slurm_profile_dry_run_resolves_the_training_resources(tmp_path):
 def test_slurm_profile_gives_find_groups_the_find_chains_resources(tmp_path):
     """Rules find_group_<i> and lpr_find_group_<i> (runtime.find_group) are defined in a loop, so the profile cannot
     name them: they take find_chain's and lpr_find_chain's set-resources, and go to the queue as those do."""
-    jobs, out = dry_run_jobs(tmp_path, SLURM.parent, ("results/tiny/figures/fig2.pdf", "results/tiny/figures/fig7.pdf"),
+    jobs, out = dry_run_jobs(tmp_path, SLURM.parent, ("results/tiny/figures/fig2.pdf", "results/tiny/figures/fig7.pdf",
+                                                      "results/tiny/figures/fig4.pdf"),
                              device="cuda", granularity="chain", find_group=2)
     assert "find_group_0" in {j.rule for j in jobs}
     # fig7's two match-LPR chains are the second LPR group (the groups are in chain-name order: local first)
     assert "lpr_find_group_1" in {j.rule for j in jobs} and "lpr_find_chain" not in {j.rule for j in jobs}
-    for rule in ("find_group_0", "lpr_find_group_1"):
+    assert "rewinding_group_0" in {j.rule for j in jobs}  # late_chain's resources
+    for rule in ("find_group_0", "lpr_find_group_1", "rewinding_group_0"):
         res = resources_of(out, rule)
         assert res["gpu"] == "1" and res["gpu_model"] == "<gpu-model>" and res["slurm_partition"] == "<gpu-partition>"
         assert res["mem_mb"] == "16000" and res["runtime"] == "180" and res["cpus_per_gpu"] == "4"

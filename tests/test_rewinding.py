@@ -149,6 +149,71 @@ def test_warmup_in_find_runs_only(base):
     assert e["warmup_iters"] == 0 and e["history"][0]["lr"] == pytest.approx(HF.lr)
 
 
+@pytest.mark.parametrize("variant", rewinding.VARIANTS)
+def test_variant_chains_in_lock_step_agree_with_one_chain_at_a_time(base, tmp_path, variant):
+    """runtime.find_group (rules rewinding_group_<i>): two chains of one variant (LR 0.1 and 0.2) as grouped
+    networks write the files and records of their one-chain runs (plus group_size 2), tickets that are exactly
+    their rewind target times the mask, masks with the schedule's counts, accuracies within the grouped
+    tolerance of tests/test_granularity.py."""
+    h2 = HF.replace(lr=0.2)
+    data = str(base / "dataset.npz")
+    dense = {HF: str(base / "dense/trained.pt"), h2: str(tmp_path / "dense2/trained.pt")}
+    jobs.train_run(str(tmp_path / "dense2/metrics.json"), out_trained=dense[h2], start=str(base / "init.pt"),
+                   mask=None, data=data, kind="lottery", h_find=h2, h_eval=h2, level=0, seed=SEED, training=TRAINING,
+                   augment=AUGMENT, role="train_find")
+    theta = {}
+    for h in (HF, h2):
+        theta[h] = str(tmp_path / f"theta_{h.slug}.pt")
+        rewinding_jobs.late_theta(theta[h], init=str(base / "init.pt"), data=data, h_find=h, seed=SEED, late_epoch=1,
+                                  training=TRAINING, augment=AUGMENT)
+    kw = {"late": {"late_epoch": 1}, "warmup": {"init": str(base / "init.pt"), "warmup_iters": 30},
+          "lr_rewind": {}}[variant]
+
+    def files(root, h):
+        out = tmp_path / root / h.slug
+        out.mkdir(parents=True)
+        f = {name: {lv: str(out / f"{name}{lv}.{ext}") for lv in (1, 2)}
+             for name, ext in (("masks_out", "h5"), ("tickets", "pt"), ("trained", "pt"), ("metrics", "json"))}
+        if variant == "warmup":
+            f["trained"][0], f["metrics"][0] = str(out / "trained0.pt"), str(out / "metrics0.json")
+        return {"h_find": h, **f, "dense": dense[h] if variant != "warmup" else None,
+                "theta": theta[h] if variant == "late" else None}
+
+    common = dict(variant=variant, data=data, seed=SEED, fraction=0.5, training=TRAINING, augment=AUGMENT, **kw)
+    alone = [files("alone", h) for h in (HF, h2)]
+    for c in alone:
+        rewinding_jobs.variant_chains([c], **common)
+    grouped = [files("grouped", h) for h in (HF, h2)]
+    rewinding_jobs.variant_chains(grouped, group=2, **common)
+    deltas = []
+    for a, b in zip(alone, grouped):
+        for lv in b["metrics"]:
+            ma, mb = read_json(a["metrics"][lv]), read_json(b["metrics"][lv])
+            assert set(mb) == set(ma) | {"group_size"} and mb["group_size"] == 2
+            for key in ("kind", "role", "variant", "level", "seeds", "H_find", "H_eval", "first_epoch",
+                        "warmup_iters", "sparsity"):
+                assert ma[key] == mb[key], (variant, lv, key)
+            deltas.append(abs(ma["test_accuracy"] - mb["test_accuracy"]))
+        for lv in (1, 2):
+            target = {"late": b["theta"], "warmup": str(base / "init.pt"),
+                      "lr_rewind": b["dense"] if lv == 1 else b["trained"][1]}[variant]
+            _assert_ticket(b["tickets"][lv], target, b["masks_out"][lv])
+            m, _ = masks.load_mask(b["masks_out"][lv])
+            assert masks.sparsity(m) == pytest.approx(1 - 0.5 ** lv, abs=1e-3)
+    assert sum(deltas) / len(deltas) < 0.05 and max(deltas) < 0.2, deltas
+
+
+def test_rewinding_find_groups_are_fig4s_chains_per_variant(main_config):
+    groups = rewinding.find_groups(main_config, 14)
+    s = rewinding.settings(main_config)
+    assert [g["variant"] for g in groups] == list(rewinding.VARIANTS)
+    for g in groups:
+        assert [h.lr for h in g["hs"]] == s["lr_find"] and g["vdir"] == rewinding.variant_dir(main_config, g["variant"])
+    assert rewinding.find_groups(main_config, 0) == rewinding.find_groups(main_config, 1) == []
+    with pytest.raises(ValueError, match="runtime.find_group -1"):
+        rewinding.find_groups(main_config, -1)
+
+
 # --------------------------------------------------------------------------- instability
 
 
@@ -280,6 +345,17 @@ def test_dry_run_plans_the_figures(tmp_path):
     out = {o for j in planned_jobs(r.stdout) for o in j.output}
     assert "results/tiny/late/k1/lr0.05_bs128_wd5e-4/seed0/theta_k.pt" in out
     assert "results/tiny/instability/k0/lr0.05_bs128_wd5e-4/seed0/level2/interpolation.json" in out
+    # runtime.find_group 2 (chain granularity): each variant's two LR_find chains are one rewinding_group job
+    cfg = read_yaml(TINY)
+    cfg["runtime"] = {"granularity": "chain", "find_group": 2}
+    write_config(tmp_path, cfg)
+    r = snakemake(tmp_path, "-n", "results/tiny/figures/fig4.pdf", "results/tiny/figures/figA13.pdf")
+    by_rule = {}
+    for j in planned_jobs(r.stdout):
+        by_rule.setdefault(j.rule, []).append(j)
+    assert {f"rewinding_group_{i}" for i in range(3)} <= set(by_rule), sorted(by_rule)
+    assert not {"late_chain", "warmup_chain", "lr_rewind_chain"} & set(by_rule), sorted(by_rule)
+    assert sum(o.endswith("metrics.json") for o in by_rule["rewinding_group_1"][0].output) == 2 * 3  # warmup: 0..2
 
 
 # --------------------------------------------------------------------------- end to end

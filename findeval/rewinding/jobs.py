@@ -72,38 +72,62 @@ def rewind_any(out_ticket: str, *, start: str, mask: str) -> None:
                                                               "rewound_from": os.path.basename(start)})
 
 
-def variant_chain(*, variant: str, trained: dict, metrics: dict, masks_out: dict, tickets: dict, data: str,
-                  h_find: H, seed: int, fraction: float, training: dict, augment: dict | None,
-                  init: str | None = None, dense: str | None = None, theta: str | None = None,
-                  late_epoch: int = 0, warmup_iters: int | None = None, device: str = "cpu", threads: int = 1,
-                  **speed) -> None:
+def variant_chain(*, trained: dict, metrics: dict, masks_out: dict, tickets: dict, h_find: H,
+                  dense: str | None = None, theta: str | None = None, **common) -> None:
     """One find chain of a variant, every level: prune (A1 line 5, global magnitude) -> rewind (to theta_k,
     theta_0 or the trained weights) -> train with H_find. ``metrics``/``trained`` hold levels 1..N (and 0 for
-    warmup, whose dense run is its own); ``dense`` is the regular dense run (late, lr_rewind)."""
+    warmup, whose dense run is its own); ``dense`` is the regular dense run (late, lr_rewind); ``common``:
+    :func:`variant_chains`' other arguments."""
+    variant_chains([{"h_find": h_find, "trained": trained, "metrics": metrics, "masks_out": masks_out,
+                     "tickets": tickets, "dense": dense, "theta": theta}], **common)
+
+
+def variant_chains(chains: list[dict], *, variant: str, data: str, seed: int, fraction: float, training: dict,
+                   augment: dict | None, init: str | None = None, late_epoch: int = 0,
+                   warmup_iters: int | None = None, device: str = "cpu", threads: int = 1, group: int = 0,
+                   **speed) -> None:
+    """Several chains of one variant and replicate in lock-step (``runtime.find_group``; rules
+    ``rewinding_group_<i>``): at each level every chain prunes and rewinds, then the level's trainings run as
+    grouped networks of at most ``group`` chains, each with its own LR and weight decay
+    (:func:`findeval.runs.train_all`; equal to the one-chain path to float tolerance), or one after another
+    (``group`` 0: :func:`variant_chain`'s bytes).
+
+    ``chains``: one dict per H_find with keys ``h_find``, ``trained``, ``metrics``, ``masks_out``, ``tickets``
+    and ``dense`` (late, lr_rewind) and ``theta`` (late), as :func:`variant_chain`'s arguments. Chains trained
+    together must share their batch size."""
     if variant not in VARIANTS:
         raise ValueError(f"unknown rewinding variant {variant!r}; choose from {VARIANTS}")
-    levels = sorted(masks_out)
-    if levels != list(range(1, len(levels) + 1)) or sorted(tickets) != levels or \
-            sorted(set(metrics) - {0}) != levels or sorted(set(trained) - {0}) != levels:
-        raise ValueError(f"a rewinding chain needs every level from 1: got masks {levels}, metrics {sorted(metrics)}")
+    levels = None
+    for c in chains:
+        lv = sorted(c["masks_out"])
+        if lv != list(range(1, len(lv) + 1)) or sorted(c["tickets"]) != lv or \
+                sorted(set(c["metrics"]) - {0}) != lv or sorted(set(c["trained"]) - {0}) != lv:
+            raise ValueError(f"a rewinding chain needs every level from 1: got masks {lv}, metrics {sorted(c['metrics'])}")
+        if levels is not None and lv != levels:
+            raise ValueError(f"chains trained in lock-step need the same levels: {lv} and {levels}")
+        levels = lv
     first = int(late_epoch) if variant == "late" else 0
-    if variant == "late" and (not theta or first < 1):
+    if variant == "late" and (first < 1 or not all(c.get("theta") for c in chains)):
         raise ValueError("late rewinding needs theta_k and late_epoch >= 1")
-    common = dict(data=data, variant=variant, h_find=h_find, h_eval=h_find, seed=seed, training=training,
-                  augment=augment, warmup_iters=warmup_iters if variant == "warmup" else None, device=device,
-                  threads=threads, **speed)
+    common = dict(data=data, variant=variant, seed=seed, training=training, augment=augment,
+                  warmup_iters=warmup_iters if variant == "warmup" else None, device=device, threads=threads,
+                  **speed)
+    dense = {id(c): c.get("dense") for c in chains}
     if variant == "warmup":
-        train_variant(metrics[0], out_trained=trained[0], start=init, mask=None, level=0, role="train_find",
-                      **common)
-        dense = trained[0]
-    for level in levels:
-        prev = dense if level == 1 else trained[level - 1]
-        jobs.prune(masks_out[level], trained=prev, parent_mask=masks_out.get(level - 1), fraction=fraction,
-                   level=level, seed=seed, h_find=h_find)
-        target = {"late": theta, "warmup": init, "lr_rewind": prev}[variant]
-        rewind_any(tickets[level], start=target, mask=masks_out[level])
-        train_variant(metrics[level], out_trained=trained[level], start=tickets[level], mask=masks_out[level],
-                      level=level, role="train_find", first_epoch=first, **common)
+        runs.train_all([variant_run(c["metrics"][0], out_trained=c["trained"][0], start=init, mask=None, level=0,
+                                    role="train_find", h_find=c["h_find"], h_eval=c["h_find"], **common)
+                        for c in chains], group)
+        dense = {id(c): c["trained"][0] for c in chains}
+    for level in levels or []:
+        for c in chains:
+            prev = dense[id(c)] if level == 1 else c["trained"][level - 1]
+            jobs.prune(c["masks_out"][level], trained=prev, parent_mask=c["masks_out"].get(level - 1),
+                       fraction=fraction, level=level, seed=seed, h_find=c["h_find"])
+            target = {"late": c.get("theta"), "warmup": init, "lr_rewind": prev}[variant]
+            rewind_any(c["tickets"][level], start=target, mask=c["masks_out"][level])
+        runs.train_all([variant_run(c["metrics"][level], out_trained=c["trained"][level], start=c["tickets"][level],
+                                    mask=c["masks_out"][level], level=level, role="train_find", first_epoch=first,
+                                    h_find=c["h_find"], h_eval=c["h_find"], **common) for c in chains], group)
 
 
 def variant_eval_sweep(*, vdir: str, metrics: dict, starts: dict, masks_in: dict, data: str, h_find: H, h_eval: H,

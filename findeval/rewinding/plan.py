@@ -235,6 +235,59 @@ def chain_input(w, variant: str) -> dict:
     return inputs
 
 
+def find_groups(config: dict, max_group: int) -> list[dict]:
+    """The variant chains of one replicate that run in one job, in lock-step, when ``runtime.find_group`` =
+    ``max_group`` >= 2 (:func:`findeval.rewinding.jobs.variant_chains`; rules ``rewinding_group_<i>``): per variant,
+    Fig. 4's LR_find chains (``settings()["lr_find"]``) sharing a batch size, in chunks of at most ``max_group``.
+    Each ``{"variant", "vdir", "hs"}``. Only Fig. 4's chains: a late chain that only the instability analysis
+    reads (its small LR) keeps its own late_chain job, so that fig4 trains no chain it does not draw."""
+    if max_group < 0:
+        raise ValueError(f"runtime.find_group {max_group}: expected 0 (none) or a group size >= 1")
+    s = settings(config)
+    if max_group < 2:
+        return []
+    base = a1.default_h(config)
+    hs = [base.replace(lr=v) for v in s["lr_find"]]
+    out = []
+    for variant in VARIANTS:
+        if variant == "late" and s["late_epoch"] is None:
+            continue
+        vdir = variant_dir(config, variant)
+        for group in a1.find_groups(config, max_group, hs):
+            out.append({"variant": variant, "vdir": vdir, "hs": group})
+    return out
+
+
+def group_input(w, variant: str, hs: list[H], late_epoch) -> dict:
+    """The inputs of one variant group (:func:`find_groups`): the data and, per chain j, ``c{j}_<name>`` of its
+    late_chain / warmup_chain / lr_rewind_chain job's inputs (:func:`chain_input`)."""
+    out = {"data": paths.data(w.exp)}
+    for j, h in enumerate(hs):
+        one = chain_input(_Chain(w.exp, h.slug, w.seed, late_epoch), variant)
+        out.update({f"c{j}_{k}": v for k, v in one.items() if k != "data"})
+    return out
+
+
+class _Chain:
+    """The wildcards :func:`chain_input` reads, for one chain of a group."""
+
+    def __init__(self, exp: str, hfind: str, seed, late_k):
+        self.exp, self.hfind, self.seed, self.late_k = exp, hfind, seed, late_k
+
+
+def group_outputs(exp: str, group: dict, levels: int) -> dict:
+    """The named outputs of one variant group: chain j's files are ``c{j}_<name>_<level>``, those of its own chain
+    job (levels 1..N; warmup also trains level 0)."""
+    out = {}
+    for j, h in enumerate(group["hs"]):
+        d = paths.variant_chain(exp, group["vdir"], h.slug, "{seed}")
+        first = 0 if group["variant"] == "warmup" else 1
+        files = {**paths.per_level(d, first, levels, "trained", "metrics"), **paths.per_level(d, 1, levels, "mask",
+                                                                                                "ticket")}
+        out.update({f"c{j}_{name}": path for name, path in files.items()})
+    return out
+
+
 def eval_sweep_input(w, levels: int) -> dict:
     """An evaluation sweep trains the chain's tickets (its per-level starts) under the chain's masks."""
     d = paths.variant_chain(w.exp, w.variant, w.hfind, w.seed)
