@@ -581,12 +581,14 @@ PER_LEVEL = {"train_find", "train_eval", "train_find_lpr", "train_eval_lpr", "st
 
 #: A group's record (``runtime.find_group``): ``benchmarks/<family>_<i>/[epoch<k>/]seed<s>.tsv``, the family
 #: ``find_group`` (A1's find chains), ``lpr_find_group`` (the LPR-constrained chains), ``early_find_group`` (the
-#: early-pruning chains of one pruning epoch) or ``rewinding_group`` (Fig. 4's chains of one rewinding variant).
-_FIND_GROUP = re.compile(r"((?:lpr_|early_)?find_group|rewinding_group)_(\d+)")
+#: early-pruning chains of one pruning epoch), ``rewinding_group`` (Fig. 4's chains of one rewinding variant) or
+#: ``find_seeds_group`` (one H_find's chains of several replicates: ``benchmarks/find_seeds_group_<i>/<H>.tsv``).
+_FIND_GROUP = re.compile(r"((?:lpr_|early_)?find_group|rewinding_group|find_seeds_group)_(\d+)")
 #: Where each family's chains lie under results/<exp>/ (``<root>/<chain>/<record's sub-path>/level<L>/...``;
 #: the rewinding variants' evaluation and random-mask folders beside their chains are not chains).
 GROUP_ROOTS = {"find_group": ("find",), "lpr_find_group": ("find_local", "find_matched"),
-               "early_find_group": ("early/find",), "rewinding_group": ("late", "warmup", "lr_rewind")}
+               "early_find_group": ("early/find",), "rewinding_group": ("late", "warmup", "lr_rewind"),
+               "find_seeds_group": ("find",)}
 _NOT_CHAINS = {"eval", "random", "random_eval"}
 
 
@@ -613,11 +615,17 @@ def find_group_members(results: Path, records: list[Path]) -> dict[Path, list[Pa
         rel = rec.relative_to(results / "benchmarks")
         by_key.setdefault((group_family(rel.parts[0]), str(Path(*rel.parts[1:]).with_suffix(""))), []).append(rec)
     out: dict[Path, list[Path]] = {rec: [] for rec in records}
-    for (family, sub), recs in by_key.items():
+    claimed: set[Path] = set()  # the runs of cross-replicate groups, first: a per-seed find group never takes them
+    for (family, sub), recs in sorted(by_key.items(), key=lambda kv: kv[0][0] != "find_seeds_group"):
         runs = []
-        files = sorted(f for root in GROUP_ROOTS.get(family, ()) for f in (results / root).glob(
-            f"**/{sub}/level*/metrics.json") if not _NOT_CHAINS & set(f.relative_to(results).parts))
-        depth = len(Path(sub).parts)
+        # a cross-replicate group's record is named by its H_find: its chains are that H_find's seed folders
+        across = family == "find_seeds_group"
+        pattern = f"{sub}/seed*/level*/metrics.json" if across else f"**/{sub}/level*/metrics.json"
+        files = sorted(f for root in GROUP_ROOTS.get(family, ()) for f in (results / root).glob(pattern)
+                       if not _NOT_CHAINS & set(f.relative_to(results).parts) and f not in claimed)
+        if across:
+            claimed.update(files)
+        depth = 0 if across else len(Path(sub).parts)
         for f in files:
             try:
                 m = json.loads(f.read_text())

@@ -14,7 +14,9 @@ whose layers hold the G copies side by side:
   network; the masks (network g's mask in g's block, ones where g has none) are applied before the first
   step and after every step, so pruned weights stay exactly zero;
 - one augmented batch per step, drawn from the generator exactly as :func:`findeval.training.train` draws
-  it, is shared by all G networks: it is the batch each would see alone;
+  it, is shared by all G networks: it is the batch each would see alone; or, for networks of different
+  replicates (one data seed each), every network's own batch, side by side in its channel block of a grouped
+  stem convolution (the test set, shared, is repeated in each block);
 - divergence per network: a network whose loss turns NaN or infinite is recorded as ``train()`` records
   it (its weights as they were before that step, its BatchNorm buffers after that step's forward pass,
   evaluated at the end of that epoch, history up to that epoch); its block is then zeroed (weights,
@@ -74,11 +76,14 @@ def _replace(root: nn.Module, name: str, new: nn.Module) -> None:
     setattr(root.get_submodule(parent) if parent else root, leaf, new)
 
 
-def build_grouped(template: nn.Module, groups: int) -> nn.Module:
+def build_grouped(template: nn.Module, groups: int, shared_input: bool = True) -> nn.Module:
     """A network holding ``groups`` copies of ``template``'s architecture (weights unset: see :func:`load_group`).
 
     The template's own ``forward`` runs unchanged: only its Conv2d, BatchNorm2d and Linear modules are replaced,
-    and every other operation (ReLU, pooling, residual additions, flatten) is channelwise or shape-agnostic."""
+    and every other operation (ReLU, pooling, residual additions, flatten) is channelwise or shape-agnostic.
+    ``shared_input`` False (networks with their own data order: other replicates): the stem is a grouped
+    convolution too, and the network takes the G batches side by side, ``(B, G * C, H, W)`` (network g's images
+    in channel block g; :func:`network_input`). The weights have the same shape either way."""
     G = int(groups)
     if G < 1:
         raise ValueError("a group needs at least one network")
@@ -88,7 +93,7 @@ def build_grouped(template: nn.Module, groups: int) -> nn.Module:
         if isinstance(m, nn.Conv2d):
             if m.padding_mode != "zeros":
                 raise ValueError(f"{name}: only zero padding is supported")
-            shared = name == stem
+            shared = name == stem and shared_input
             new = nn.Conv2d(m.in_channels if shared else m.in_channels * G, m.out_channels * G, m.kernel_size,
                             m.stride, m.padding, m.dilation, groups=m.groups if shared else m.groups * G,
                             bias=m.bias is not None)
@@ -104,8 +109,14 @@ def build_grouped(template: nn.Module, groups: int) -> nn.Module:
         else:
             continue
         _replace(net, name, new)
-    net.groups = G
+    net.groups, net.shared_input = G, bool(shared_input)
     return net
+
+
+def network_input(grouped: nn.Module, xb):
+    """The grouped network's input for one batch ``xb`` that every network sees (the test set): ``xb`` itself
+    when the stem is shared, else ``xb`` repeated in each network's channel block."""
+    return xb if getattr(grouped, "shared_input", True) else xb.repeat(1, grouped.groups, 1, 1)
 
 
 def _stacked(grouped: nn.Module) -> set[str]:
@@ -196,7 +207,7 @@ def evaluate_group(grouped: nn.Module, x_uint8, y, mean, std, batch_size: int = 
     grouped.eval()
     loss, correct, n = [0.0] * G, torch.zeros(G, dtype=torch.long), len(y)
     for i in range(0, n, batch_size):
-        xb = data_mod.normalize(x_uint8[i : i + batch_size], mean, std)
+        xb = network_input(grouped, data_mod.normalize(x_uint8[i : i + batch_size], mean, std))
         if channels_last:
             xb = xb.contiguous(memory_format=torch.channels_last)
         yb = y[i : i + batch_size]
@@ -281,7 +292,19 @@ def group_hs(h, G: int) -> list[H]:
     return hs
 
 
-def train_group(models_or_states, data, h: H | list, schedule: Schedule, *, data_seed: int, masks: list | None = None,
+def _data_seeds(data_seed, G: int) -> int | list[int]:
+    """One data-order seed for every network (an int: one shared batch per step), or a list of G (each network
+    its own data order and augmentation: other replicates); a list of one repeated seed is that seed."""
+    if not isinstance(data_seed, (list, tuple)):
+        return int(data_seed)
+    seeds = [int(x) for x in data_seed]
+    if len(seeds) != G:
+        raise ValueError(f"{G} networks but {len(seeds)} data seeds")
+    return seeds[0] if len(set(seeds)) == 1 else seeds
+
+
+def train_group(models_or_states, data, h: H | list, schedule: Schedule, *, data_seed: int | list,
+                masks: list | None = None,
                 augment: Augment = Augment(), device="cpu", log=None, resume: GroupResume | None = None,
                 precision: str = "fp32", channels_last: bool | None = None, first_epoch: int = 0,
                 stop_epoch: int | None = None, spec: dict | None = None) -> list[dict]:
@@ -290,6 +313,10 @@ def train_group(models_or_states, data, h: H | list, schedule: Schedule, *, data
     ``h``: one H for every network, or a list of G (the H_find chains of one replicate, trained in lock-step:
     same batch size, so same batches; each network's own LR and weight decay, applied elementwise by the
     optimizer, see :func:`group_hs`).
+
+    ``data_seed``: one seed (every network sees the same batch at each step, the one it would see alone), or one
+    per network (the chains of several replicates: network g's batches are those of its own seed, data order and
+    augmentation, side by side in its channel block of a grouped stem; the test set is shared).
 
     ``models_or_states``: the networks (``nn.Module``, trained in place as :func:`findeval.training.train`
     does) or their start state dicts (with ``spec``; the trained modules are then in each result's ``model``).
@@ -308,9 +335,11 @@ def train_group(models_or_states, data, h: H | list, schedule: Schedule, *, data
     given_states = not all(isinstance(m, nn.Module) for m in models_or_states)
     nets = _as_models(models_or_states, spec)
     masks = _check_members(nets, masks, per_net_log)
-    group = _Group(nets, masks, group_hs(h, len(nets)), schedule, device, channels_last)
+    data_seed = _data_seeds(data_seed, len(nets))
+    shared = isinstance(data_seed, int)
+    group = _Group(nets, masks, group_hs(h, len(nets)), schedule, device, channels_last, shared_input=shared)
     plan = plan_epochs(data, group.h, schedule, first_epoch, stop_epoch)
-    gen = torch.Generator(device="cpu")
+    gen = torch.Generator(device="cpu") if shared else [torch.Generator(device="cpu") for _ in nets]
     start_epoch, elapsed = plan.first, 0.0
     saved = resume.load(group.grouped, schedule.epochs, log) if resume is not None else None
     if saved is not None:
@@ -379,13 +408,14 @@ class _Group:
     divergence, its frozen state once diverged and its training forward passes (BatchNorm's
     ``num_batches_tracked``, kept outside the grouped network)."""
 
-    def __init__(self, nets: list, masks: list, hs: list[H], schedule: Schedule, device, channels_last: bool):
+    def __init__(self, nets: list, masks: list, hs: list[H], schedule: Schedule, device, channels_last: bool,
+                 shared_input: bool = True):
         self.nets, self.G, self.schedule, self.device, self.channels_last = nets, len(nets), schedule, device, \
             channels_last
         G = self.G
         starts = [{k: v.detach().cpu() for k, v in net.state_dict().items()} for net in nets]
         self.counters0 = [{k: v.clone() for k, v in s.items() if _is_counter(k)} for s in starts]
-        self.grouped = build_grouped(nets[0], G)
+        self.grouped = build_grouped(nets[0], G, shared_input)
         load_group(self.grouped, starts)
         prepare_model(self.grouped, device, channels_last)
         self.mparams, self.mtensors = group_masks(self.grouped, masks, device)
@@ -437,7 +467,22 @@ class _Group:
                 for v in _block_views(self.grouped, self.opt.buffers, self.names, g):
                     v.zero_()
 
-    def train_epoch(self, data, gen, data_seed: int, epoch: int, plan, augment: Augment, precision: str) -> dict:
+    def batches(self, data, gen, data_seed, epoch: int, plan, augment: Augment):
+        """The epoch's steps ``(it, x, y)``: one shared batch (``data_seed`` an int), or every network's own batch
+        (a list of seeds and of generators), ``x`` side by side in channel blocks and ``y`` of shape (G, B)."""
+        if isinstance(data_seed, int):
+            yield from epoch_batches(data, gen, data_seed, epoch, plan.batch_size, plan.iters, augment,
+                                     self.channels_last)
+            return
+        streams = [epoch_batches(data, g, s, epoch, plan.batch_size, plan.iters, augment, False)
+                   for g, s in zip(gen, data_seed)]
+        for steps in zip(*streams):
+            xb = torch.cat([x for _, x, _ in steps], dim=1)
+            if self.channels_last:
+                xb = xb.contiguous(memory_format=torch.channels_last)
+            yield steps[0][0], xb, torch.stack([y for _, _, y in steps])
+
+    def train_epoch(self, data, gen, data_seed, epoch: int, plan, augment: Augment, precision: str) -> dict:
         """One epoch of every live network (0-based ``epoch``); its sums of training loss, correct predictions and
         images seen per network, and the networks that diverged in it (``new``)."""
         G, schedule = self.G, self.schedule
@@ -445,14 +490,14 @@ class _Group:
         tot_loss, seen = [0.0] * G, [0] * G
         tot_correct = torch.zeros(G, dtype=torch.long, device=self.device)
         new_this_epoch = []
-        for it, xb, yb in epoch_batches(data, gen, data_seed, epoch, plan.batch_size, plan.iters, augment,
-                                        self.channels_last):
+        for it, xb, yb in self.batches(data, gen, data_seed, epoch, plan, augment):
             self.factor = schedule.lr_factor(epoch, it, plan.iters)
             self.lr = self.h.lr * self.factor
-            B = len(yb)
+            B = yb.shape[-1]
+            labels = yb.repeat(G) if yb.dim() == 1 else yb.reshape(-1)  # network-major, as out's rows
             with autocast(self.device, precision):
                 out = self.grouped(xb)  # (G, B, K)
-                per = F.cross_entropy(out.reshape(-1, out.shape[-1]), yb.repeat(G), reduction="none",
+                per = F.cross_entropy(out.reshape(-1, out.shape[-1]), labels, reduction="none",
                                       label_smoothing=schedule.label_smoothing)
                 losses = per.view(G, B).mean(1)
             values = losses.tolist()

@@ -140,17 +140,21 @@ def job_name(*wildcards: str) -> str:
     return "/".join(f"{WILDCARD_PREFIXES.get(name, '')}{{{name}}}" for name in wildcards)
 
 
-def log(exp, folder: str, *wildcards: str) -> str:
+def log(exp, folder: str, *wildcards: str, name: str | None = None) -> str:
     """A rule's log pattern, ``results/<exp>/logs/<folder>/<job_name(*wildcards)>.log``; without wildcards
-    ``results/<exp>/logs/<folder>.log``. ``folder`` is the rule's name or its family's (``structured/prune``)."""
+    ``results/<exp>/logs/<folder>.log``. ``folder`` is the rule's name or its family's (``structured/prune``).
+    ``name``: the job's name as given, for a rule without wildcards that is not alone in its folder."""
+    if name is not None:
+        return f"{RESULTS}/{exp}/logs/{folder}/{name}.log"
     if not wildcards:
         return f"{RESULTS}/{exp}/logs/{folder}.log"
     return f"{RESULTS}/{exp}/logs/{folder}/{job_name(*wildcards)}.log"
 
 
-def benchmark(exp, folder: str, *wildcards: str) -> str:
-    """A rule's benchmark record pattern, ``results/<exp>/benchmarks/<folder>/<job_name(*wildcards)>.tsv``."""
-    return f"{RESULTS}/{exp}/benchmarks/{folder}/{job_name(*wildcards)}.tsv"
+def benchmark(exp, folder: str, *wildcards: str, name: str | None = None) -> str:
+    """A rule's benchmark record pattern, ``results/<exp>/benchmarks/<folder>/<job_name(*wildcards)>.tsv`` (or
+    ``<name>.tsv``: a rule without wildcards)."""
+    return f"{RESULTS}/{exp}/benchmarks/{folder}/{name if name is not None else job_name(*wildcards)}.tsv"
 
 
 #: Every benchmark record of every experiment (a recursive glob, relative to the working directory).

@@ -587,8 +587,9 @@ def train_all(runs: list[TrainRun], group: int = 0) -> list[dict]:
 
 
 def _shared(run: TrainRun) -> tuple:
-    """What the runs of one group share: the data, batch size, schedule, augmentation, runtime, data order and
-    epochs (each run keeps its own LR and weight decay: the H_find chains of one replicate, trained in lock-step)."""
+    """What the runs of one group share: the data, batch size, schedule, augmentation, runtime and epochs (each run
+    keeps its own LR and weight decay, and its own data order: the chains of one or several replicates, trained
+    in lock-step)."""
     return (run.data, run.h.batch_size, run.schedule, dict(run.augment) if run.augment else None, run.runtime,
             run.first_epoch, run.stop_epoch)
 
@@ -599,8 +600,9 @@ def train_grouped(runs: list[TrainRun], max_group: int) -> list[dict]:
     byte). Each run writes what :func:`train` writes, its record with ``group_size``; ``train_time_s`` and
     ``wall_time_s`` are its share of the group's (the group's / G).
 
-    The runs must share their data, batch size, schedule, augmentation, runtime, data-order seed and epochs; their
-    LR and weight decay may differ (:func:`findeval.grouped.train_group` with one H per network). Every run's
+    The runs must share their data, batch size, schedule, augmentation, runtime and epochs; their LR and weight
+    decay may differ (:func:`findeval.grouped.train_group` with one H per network), and so may their data-order
+    seeds (the chains of several replicates: each network then trains on its own batches). Every run's
     inputs are loaded and checked before anything trains; the dataset is held once. Resume: one file per group
     (:func:`sweep_resume_path` of its first run), fingerprinted over its members' :func:`fingerprint`; removed
     once the group's outputs are written. ``channels_last`` False means the grouped path's own layout (NHWC)."""
@@ -618,9 +620,6 @@ def train_grouped(runs: list[TrainRun], max_group: int) -> list[dict]:
                              f"runtime and epochs: level {run.level} differs from level {first.level}")
     if any(run.on_epoch_end is not None for run in runs):
         raise ValueError("a grouped sweep cannot call on_epoch_end (it trains the runs together)")
-    data_seeds = {run.seeds.resolve()["data"] for run in runs}
-    if len(data_seeds) != 1:
-        raise ValueError(f"the levels of a grouped sweep must share their data seed, got {sorted(data_seeds)}")
     every = resume_every()
     device = start_runtime(first.runtime)
     loaded, shared = [], None
@@ -645,7 +644,8 @@ def train_grouped(runs: list[TrainRun], max_group: int) -> list[dict]:
                                 what=f"{run.role} {run.kind}" + (f" {run.h.slug}" if own_h else "")) for run in chunk]
         t0 = time.perf_counter()
         results = grouped.train_group([one.model for one in inputs], shared, [run.h for run in chunk], first.schedule,
-                                      data_seed=next(iter(data_seeds)), masks=[one.mask for one in inputs],
+                                      data_seed=[run.seeds.resolve()["data"] for run in chunk],
+                                      masks=[one.mask for one in inputs],
                                       augment=tr.Augment.from_config(first.augment), device=device, log=progress,
                                       resume=resume, precision=first.runtime.precision,
                                       channels_last=first.runtime.channels_last or None,

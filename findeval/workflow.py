@@ -177,6 +177,7 @@ def check_plans(config: dict, experiments: dict) -> None:
     plan("runtime.find_group", lpr.find_groups, config, config["runtime"]["find_group"])
     plan("runtime.find_group", lpr.extra_find_groups, config, config["runtime"]["find_group"])
     plan("runtime.find_group", a1.other_model_find_groups, config, config["runtime"]["find_group"])
+    plan("runtime.find_group", a1.seed_groups, config, config["runtime"]["find_group"])
     for fig, _ in figures.rules(config):
         plan(f"figures.{fig}", figures.params, config, fig)
         plan(f"figures.{fig}", figures.inputs, config, fig)  # at DAG time in the Snakefile

@@ -71,6 +71,40 @@ for _i, (_exp, _slugs) in enumerate(FIND_GROUPS):
     workflow.ruleorder(f"find_group_{_i}", "find_chain")
 
 
+# runtime.find_group > 0: a find chain alone in its batch size within its replicate is grouped with the same H_find
+# of the other replicates (SEED_GROUPS, seed_group_outputs in rules/common.smk): one job, no wildcards, each network
+# on its own replicate's theta_0 and data order; it takes precedence over find_chain for those files.
+for _i, (_exp, _slug, _seeds) in enumerate(SEED_GROUPS):
+    take_profile_settings(f"find_seeds_group_{_i}", "find_chain")
+
+    rule:
+        name:
+            f"find_seeds_group_{_i}"
+        input:
+            data=paths.data(_exp),
+            **{f"init_{_s}": paths.init(_exp, _s) for _s in _seeds},
+        output:
+            **seed_group_outputs(_exp, _slug, _seeds),
+        log:
+            paths.log(_exp, f"find_seeds_group_{_i}", name=_slug),
+        benchmark:
+            paths.benchmark(_exp, f"find_seeds_group_{_i}", name=_slug)
+        conda:
+            ENV
+        threads: RUNTIME["threads"]
+        resources:
+            **GPU,
+        params:
+            **Experiment(_exp).train(),
+            hfind=_slug,
+            seeds=_seeds,
+            fraction=config["pruning"]["fraction"],
+        script:
+            "../scripts/find_seeds_group.py"
+
+    workflow.ruleorder(f"find_seeds_group_{_i}", "find_chain")
+
+
 rule global_random_masks:
     input:
         architecture=paths.architecture("{exp}", "{seed}"),

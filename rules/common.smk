@@ -241,6 +241,30 @@ FIND_GROUPS = [
 ]
 
 
+# runtime.find_group > 0: the main experiment's find chains that no group of their own replicate holds (alone in
+# their batch size: the small- and large-batch chains of config.yaml) are grouped across replicates instead, one job
+# per H_find and chunk of seeds, each network on its own data order (rules find_seeds_group_<i>; findeval.a1.plan.
+# seed_groups).
+SEED_GROUPS = [
+    (EXP, h.slug, seeds)
+    for h, seeds in plan.seed_groups(EXPERIMENTS[EXP], RUNTIME["find_group"])
+    + plan.seed_groups(EXPERIMENTS[EXP], RUNTIME["find_group"], lpr.extra_find_hs(EXPERIMENTS[EXP]))
+]
+
+
+def seed_group_outputs(exp, slug, seeds):
+    """The named outputs of one cross-replicate find group: seed s's chain files are ``s{s}_<name>_<level>``."""
+    out = {}
+    for s in seeds:
+        chain = paths.find_chain(exp, slug, s)
+        files = {
+            **paths.per_level(chain, 0, LEVELS, "trained", "metrics"),
+            **paths.per_level(chain, 1, LEVELS, "mask", "ticket"),
+        }
+        out.update({f"s{s}_{name}": path for name, path in files.items()})
+    return out
+
+
 def find_group_outputs(exp, slugs):
     """The named outputs of one find group: chain j's files are ``c{j}_<name>_<level>``."""
     out = {}

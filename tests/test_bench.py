@@ -253,6 +253,16 @@ def test_lpr_find_group_records_count_every_lpr_chain_they_trained(tmp_path):
     record("rewinding_group_0", "seed0", 11.0)
     out = bench.run_breakdown(results)
     assert out["rules"]["rewinding_group"]["compute_s"] == 10.0 and out["missing_metrics"] == 0
+    # a cross-replicate group (named by its H_find) takes that H_find's grouped runs of every seed
+    for seed in (0, 1):
+        f = results / "find" / "lr0.2_bs32_wd1e-3" / f"seed{seed}" / "level0" / "metrics.json"
+        f.parent.mkdir(parents=True)
+        f.write_text(json.dumps({"train_time_s": 4.0, "group_size": 2,
+                                 "H_find": {"lr": 0.2, "batch_size": 32, "weight_decay": 1e-3}}))
+    record("find_seeds_group_0", "lr0.2_bs32_wd1e-3", 9.0)
+    out = bench.run_breakdown(results)
+    assert out["rules"]["find_seeds_group"] == {"jobs": 1, "wall_s": 9.0, "compute_s": 8.0, "source": "benchmark"}
+    assert out["rules"]["find_group"]["compute_s"] == 2.0 and out["missing_metrics"] == 0
 
 
 def test_forward_macs_counts_convolutions_and_linear_layers():

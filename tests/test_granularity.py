@@ -266,6 +266,46 @@ def test_find_group_trains_the_lpr_chains_of_a_replicate_together(runs, find_gro
     assert not list(find_grouped_run["wd"].rglob("*resume.pt"))
 
 
+def test_a_chain_alone_in_its_batch_size_is_grouped_across_seeds(tmp_path):
+    """A find chain that no group of its own replicate holds (here batch 64 beside the grid's batch 128) is one
+    find_seeds_group job for both seeds, each network on its own theta_0 and data order: the files of the
+    one-chain jobs, records with group_size 2 and their own seeds, masks with the schedule's exact counts,
+    accuracies within the grouped tolerance; with find_group 0 each seed has its find_chain job."""
+    def config(find_group):
+        cfg = tiny_find_grouped(find_group)
+        cfg["seeds"] = [0, 1]
+        cfg["grids"]["batch_size"]["find"] = [64, 128]
+        return cfg
+
+    lone = "lr0.1_bs64_wd5e-4"
+    targets = [f"results/tiny/find/{lone}/seed{s}/level2/mask.h5" for s in (0, 1)]
+    out = {}
+    for f in (0, 2):
+        wd = tmp_path / f"f{f}"
+        wd.mkdir()
+        write_config(wd, config(f))
+        r = snakemake(wd, *targets, cores=2, timeout=600)
+        out[f] = {"log": r.stdout + r.stderr, "files": result_files(wd)}
+    assert "rule find_seeds_group_0:" in out[2]["log"] and "rule find_chain:" not in out[2]["log"]
+    assert out[0]["log"].count("rule find_chain:") == 2
+    names = sorted(n for n in out[0]["files"] if f"/find/{lone}/" in n)
+    assert len(names) == 2 * (3 * 2 + 2 * 2) and set(names) <= set(out[2]["files"])
+    deltas = []
+    for name in (n for n in names if n.endswith("metrics.json")):
+        a, b = (json.loads(out[f]["files"][name].read_text()) for f in (0, 2))
+        assert set(b) == set(a) | {"group_size"} and b["group_size"] == 2, name
+        for key in ("kind", "role", "level", "seed", "seeds", "H_find", "sparsity", "epochs_completed"):
+            assert a[key] == b[key], (name, key)
+        deltas.append(abs(a["test_accuracy"] - b["test_accuracy"]))
+    assert sum(deltas) / len(deltas) < MEAN_ACC_TOL and max(deltas) < MAX_ACC_TOL, deltas
+    for name in (n for n in names if n.endswith("mask.h5")):
+        a, b = _mask(out[0]["files"][name]), _mask(out[2]["files"][name])
+        assert a.sum() == b.sum() and (a == b).mean() > 0.9, name
+    # the two seeds' chains differ (their own theta_0 and data order), as they do one at a time
+    m0, m1 = (_mask(out[2]["files"][f"tiny/find/{lone}/seed{s}/level2/mask.h5"]) for s in (0, 1))
+    assert (m0 != m1).any()
+
+
 def test_changing_find_group_reruns_the_find_chains_and_what_uses_them(find_grouped_run):
     wd = find_grouped_run["wd"]
     assert planned_jobs(snakemake(wd, "-n", *TARGETS, timeout=180).stdout) == []

@@ -610,6 +610,33 @@ def test_per_network_lr_and_weight_decay_equal_single_runs(digits, float64):
     assert close(same_h[1].state_dict(), gm[1].state_dict(), 1e-3, 1e-6)
 
 
+def test_per_network_data_seeds_equal_single_runs(digits, float64):
+    """The chains of several replicates in lock-step (``data_seed`` a list): each network trains on its own data
+    order and augmentation (a grouped stem: the batches side by side) and, in float64, equals its own train() run
+    with that seed to 1e-9 of each tensor's scale, with its own H and mask; with the same seeds the networks would
+    have trained elsewhere."""
+    d = subset(digits, 96)
+    d = data.Data(d.x_train, d.y_train, d.x_test, d.y_test, d.mean.double(), d.std.double(), d.num_classes)
+    nets = [n.double() for n in starts(3)]
+    ms = [None, random_mask(nets[1], 3, 1), random_mask(nets[2], 6, 2)]
+    hs = [H(0.1, 32, 5e-4), H(0.1, 32, 5e-4), H(0.3, 32, 0.0)]
+    seeds = [7, 11, 13]
+    sched = training.Schedule(epochs=2, milestones=(1,), gamma=0.2, momentum=0.9, nesterov=True)
+    single = [run_single(n, d, h, sched, m, seed=s) for n, h, m, s in zip(nets, hs, ms, seeds)]
+    for layout in (False, True):
+        gm, gr = run_group(nets, d, hs, sched, ms, seed=seeds, channels_last=layout)
+        for i, ((sm, sr), m, r) in enumerate(zip(single, gm, gr)):
+            bad = close(sm.state_dict(), m.state_dict(), 1e-9, 1e-12)
+            assert not bad, (layout, i, bad[:3])
+            assert r["train_loss"] == pytest.approx(sr["train_loss"], rel=1e-9)
+            assert r["test_accuracy"] == sr["test_accuracy"]
+            assert r["group_size"] == 3
+    one_seed, _ = run_group(nets, d, hs, sched, ms, seed=7, channels_last=False)
+    assert close(one_seed[1].state_dict(), gm[1].state_dict(), 1e-3, 1e-6)  # the seeds matter
+    with pytest.raises(ValueError, match="3 networks but 2 data seeds"):
+        run_group(nets, d, hs, sched, ms, seed=[1, 2])
+
+
 def test_per_network_h_needs_one_batch_size(digits):
     nets = starts(2)
     with pytest.raises(ValueError, match="batch sizes \\[32, 64\\] differ"):

@@ -123,6 +123,29 @@ def test_find_groups_outside_the_grid_train_only_chains_a_figure_reads(main_conf
     assert plan.other_model_find_groups(main_config, 0) == lpr.extra_find_groups(main_config, 0) == []
 
 
+def test_seed_groups_are_the_chains_alone_in_their_batch_size_across_replicates(main_config):
+    """runtime.find_group: a find chain no group of its replicate holds (the small and the large batch size) is
+    grouped with the same H_find of the other replicates, in chunks of at most G seeds; none at G 0 or 1."""
+    import copy
+
+    grouped = {h for g in plan.find_groups(main_config, 14) for h in g}
+    lone = [h for h in plan.find_hs(main_config) if h not in grouped]
+    groups = plan.seed_groups(main_config, 14)
+    assert [h for h, _ in groups] == lone and len(lone) == 2
+    assert {h.batch_size for h in lone} == set(main_config["grids"]["batch_size"]["find"]) - {
+        plan.default_h(main_config).batch_size}
+    assert all(seeds == list(main_config["seeds"]) for _, seeds in groups)
+    chunks = plan.seed_groups(main_config, 4)  # 6 seeds: chunks of 4 and 2; the grid's 5 chains: 4 + 1 alone
+    by_h = {}
+    for h, seeds in chunks:
+        by_h.setdefault(h, []).append(seeds)
+    assert all(sum(v, []) == list(main_config["seeds"]) for v in by_h.values()), by_h
+    assert len(by_h) == 3  # the fifth grid chain, alone in its chunk at G 4, too
+    one_seed = copy.deepcopy(main_config)
+    one_seed["seeds"] = [0]
+    assert plan.seed_groups(one_seed, 14) == [] == plan.seed_groups(main_config, 1)
+
+
 def test_lpr_find_groups_are_the_constrained_chains_sharing_a_batch_size(main_config):
     """runtime.find_group for the LPR-constrained chains: every chain the LPR figures train, grouped by its
     H_find's batch size (match-LPR and local alike), chunked to at most G; a chain alone in its batch size, and

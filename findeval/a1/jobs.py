@@ -193,16 +193,23 @@ def find_chain(*, trained: dict, metrics: dict, masks_out: dict, tickets: dict, 
                   "tickets": tickets}], **common)
 
 
-def find_chains(chains: list[dict], *, init: str, data: str, seed: int, fraction: float, training: dict,
-                augment: dict | None, device: str = "cpu", threads: int = 1, group: int = 0, **speed) -> None:
-    """Algorithm A1 for several H_find of one replicate in lock-step (``runtime.find_group``): at each level,
-    every chain prunes and rewinds, then the chains' trainings of that level run, as grouped networks of at most
-    ``group`` chains (each with its own LR and weight decay; :func:`findeval.runs.train_grouped`, equal to the
-    one-chain path to float tolerance), or one after another (``group`` 0: :func:`find_chain`'s bytes).
+def find_chains(chains: list[dict], *, data: str, fraction: float, training: dict, augment: dict | None,
+                init: str | None = None, seed: int | None = None, device: str = "cpu", threads: int = 1,
+                group: int = 0, **speed) -> None:
+    """Algorithm A1 for several chains in lock-step (``runtime.find_group``): at each level, every chain prunes
+    and rewinds, then the chains' trainings of that level run, as grouped networks of at most ``group`` chains
+    (each with its own LR and weight decay, and its replicate's data order; :func:`findeval.runs.train_grouped`,
+    equal to the one-chain path to float tolerance), or one after another (``group`` 0: :func:`find_chain`'s
+    bytes).
 
-    ``chains``: one dict per H_find with keys ``h_find``, ``trained``, ``metrics``, ``masks_out``, ``tickets``
-    (as :func:`find_chain`'s arguments). Chains trained together must share their batch size. Each chain's
-    files are those its own find_chain job writes."""
+    ``chains``: one dict per chain with keys ``h_find``, ``trained``, ``metrics``, ``masks_out``, ``tickets`` (as
+    :func:`find_chain`'s arguments) and, for the chains of several replicates (rules ``find_seeds_group_<i>``),
+    its own ``seed`` and ``init`` (theta_0 of that replicate; else ``seed`` and ``init`` here). Chains trained
+    together must share their batch size. Each chain's files are those its own find_chain job writes."""
+    chains = [{**c, "seed": c.get("seed", seed), "init": c.get("init", init)} for c in chains]
+    if any(c["init"] is None or c["seed"] is None for c in chains):
+        raise ValueError("every find chain needs its replicate's seed and theta_0 (init)")
+    chains = [{**c, "seed": int(c["seed"])} for c in chains]
     levels = None
     for c in chains:
         lv = sorted(c["metrics"])
@@ -216,12 +223,13 @@ def find_chains(chains: list[dict], *, init: str, data: str, seed: int, fraction
         if level >= 1:
             for c in chains:
                 prune(c["masks_out"][level], trained=c["trained"][level - 1], parent_mask=c["masks_out"].get(level - 1),
-                      fraction=fraction, level=level, seed=seed, h_find=c["h_find"])
-                rewind(c["tickets"][level], start=init, mask=c["masks_out"][level])
-        runs.train_all([a1_run(c["metrics"][level], out_trained=c["trained"][level], start=c["tickets"].get(level, init),
-                               mask=c["masks_out"].get(level), data=data, kind="lottery", h_find=c["h_find"],
-                               h_eval=c["h_find"], level=level, seed=seed, training=training, augment=augment,
-                               role="train_find", device=device, threads=threads, levels=levels[-1], **speed)
+                      fraction=fraction, level=level, seed=c["seed"], h_find=c["h_find"])
+                rewind(c["tickets"][level], start=c["init"], mask=c["masks_out"][level])
+        runs.train_all([a1_run(c["metrics"][level], out_trained=c["trained"][level],
+                               start=c["tickets"].get(level, c["init"]), mask=c["masks_out"].get(level), data=data,
+                               kind="lottery", h_find=c["h_find"], h_eval=c["h_find"], level=level, seed=c["seed"],
+                               training=training, augment=augment, role="train_find", device=device, threads=threads,
+                               levels=levels[-1], **speed)
                         for c in chains], group)
 
 

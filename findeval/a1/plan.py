@@ -122,6 +122,21 @@ def find_groups(config: dict, max_group: int, hs: list[H] | None = None) -> list
     return out
 
 
+def seed_groups(config: dict, max_group: int, hs: list[H] | None = None) -> list[tuple[H, list[int]]]:
+    """The find chains that no group of their own replicate holds (alone in their batch size:
+    :func:`find_groups` of the find grid, or of ``hs``), grouped across replicates when ``runtime.find_group`` =
+    ``max_group`` >= 2: (H_find, seeds) in chunks of at most ``max_group`` seeds, in the config's seed order,
+    one job in lock-step (rules ``find_seeds_group_<i>``; each network its own data order). On config.yaml: the
+    small- and the large-batch chain, each of every seed in one job."""
+    if max_group < 2:
+        return []
+    hs = sorted(set(find_hs(config) if hs is None else hs))
+    held = {h for g in find_groups(config, max_group, hs) for h in g}
+    seeds = [int(s) for s in config["seeds"]]
+    chunks = [seeds[i : i + max_group] for i in range(0, len(seeds), max_group)]
+    return [(h, c) for h in hs if h not in held for c in chunks if len(c) > 1]
+
+
 def levels(config: dict) -> int:
     return int(config["pruning"]["levels"])
 
