@@ -81,8 +81,8 @@ for _i, (_exp, _slug, _seeds) in enumerate(SEED_GROUPS):
         name:
             f"find_seeds_group_{_i}"
         input:
-            data=paths.data(_exp),
             **{f"init_{_s}": paths.init(_exp, _s) for _s in _seeds},
+            data=paths.data(_exp),
         output:
             **seed_group_outputs(_exp, _slug, _seeds),
         log:

@@ -39,7 +39,9 @@ rule early_find_chain:
 # runtime.find_group > 0 (granularity chain): the early chains of one pruning epoch k and replicate whose H_find
 # share a batch size (findeval.early.plan.find_groups) are one job each, in lock-step, as the find groups of
 # rules/chains.smk; each writes the files of its chains' early_find_chain jobs and takes precedence over it.
-EARLY_FIND_GROUPS = early.find_groups(config, RUNTIME["find_group"]) if RUNTIME["granularity"] == "chain" else []
+EARLY_FIND_GROUPS = (
+    early.find_groups(config, RUNTIME["find_group"]) if RUNTIME["granularity"] == "chain" else []
+)
 
 for _i, _hs in enumerate(EARLY_FIND_GROUPS):
     take_profile_settings(f"early_find_group_{_i}", "early_find_chain")

@@ -121,7 +121,11 @@ rule lr_rewind_chain:
 # batch size (findeval.rewinding.plan.find_groups) are one job each, in lock-step, as the find groups of
 # rules/chains.smk; each writes the files of its chains' late_chain / warmup_chain / lr_rewind_chain jobs and
 # takes precedence over that rule.
-RW_GROUPS = rewinding.find_groups(config, RUNTIME["find_group"]) if RUNTIME["granularity"] == "chain" else []
+RW_GROUPS = (
+    rewinding.find_groups(config, RUNTIME["find_group"])
+    if RUNTIME["granularity"] == "chain"
+    else []
+)
 
 for _i, _group in enumerate(RW_GROUPS):
     _chain_rule = f"{_group['variant']}_chain"
@@ -131,7 +135,11 @@ for _i, _group in enumerate(RW_GROUPS):
         name:
             f"rewinding_group_{_i}"
         input:
-            unpack(MAIN.input(rewinding.group_input, _group["variant"], _group["hs"], RW["late_epoch"])),
+            unpack(
+                MAIN.input(
+                    rewinding.group_input, _group["variant"], _group["hs"], RW["late_epoch"]
+                )
+            ),
         output:
             **rewinding.group_outputs(EXP, _group, RW_LEVELS),
         log:
