@@ -4,14 +4,14 @@ in lock-step (runtime.find_group)."""
 import _bootstrap
 from findeval import paths, process
 from findeval.early import jobs as early_jobs
+from findeval.a1.jobs import CHAIN_FILES
 from findeval.hparams import H
 
 process.setup_logging(snakemake.log[0])
 p, out = snakemake.params, snakemake.output
 chains = [
     {"h_find": H.parse(slug), **{key: paths.by_level(out, f"c{j}_{name}") for key, name in
-                                 (("trained", "trained"), ("metrics", "metrics"), ("masks_out", "mask"),
-                                  ("tickets", "ticket"))}}
+                                 CHAIN_FILES.items()}}
     for j, slug in enumerate(p.hfinds)
 ]
 early_jobs.early_chains(

@@ -4,6 +4,7 @@ import _bootstrap
 from findeval import paths, process
 from findeval.hparams import H
 from findeval.lpr import jobs as lpr_jobs
+from findeval.a1.jobs import CHAIN_FILES
 from findeval.lpr.plan import chain_spec
 
 process.setup_logging(snakemake.log[0])
@@ -14,7 +15,7 @@ for j, chain in enumerate(p.chains):
     chains.append({
         "constraint": spec["constraint"],
         **{key: paths.by_level(out, f"c{j}_{name}") for key, name in
-           (("trained", "trained"), ("metrics", "metrics"), ("masks_out", "mask"), ("tickets", "ticket"))},
+           CHAIN_FILES.items()},
         "dense_trained": inp[f"c{j}_dense"],
         "h_find": H.parse(spec["hfind"]),
         "h_ref": H.parse(spec["href"]) if spec["href"] else None,

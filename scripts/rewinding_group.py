@@ -5,13 +5,14 @@ import _bootstrap
 from findeval import paths, process
 from findeval.hparams import H
 from findeval.rewinding import jobs as rewinding_jobs
+from findeval.a1.jobs import CHAIN_FILES
 
 process.setup_logging(snakemake.log[0])
 p, inp, out = snakemake.params, snakemake.input, snakemake.output
 chains = [
     {"h_find": H.parse(slug), "dense": inp.get(f"c{j}_dense"), "theta": inp.get(f"c{j}_theta"),
      **{key: paths.by_level(out, f"c{j}_{name}") for key, name in
-        (("trained", "trained"), ("metrics", "metrics"), ("masks_out", "mask"), ("tickets", "ticket"))}}
+        CHAIN_FILES.items()}}
     for j, slug in enumerate(p.hfinds)
 ]
 init = {inp.get(f"c{j}_init") for j in range(len(chains))} - {None}

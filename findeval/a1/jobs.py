@@ -180,7 +180,8 @@ def train_run(out_metrics: str, **kwargs) -> dict:
 # process start instead of three per level. "level" gives every step its own job (docs/pipeline.md, "Job granularity").
 
 
-#: A find chain's files (:func:`find_chains`' keys -> the rules' output names ``<name>_<level>``)
+#: A chain's files: the keys of every chain family's job functions (:func:`find_chains`, lpr, early, rewinding) -> the
+#: rules' output names ``<name>_<level>``
 CHAIN_FILES = {"trained": "trained", "metrics": "metrics", "masks_out": "mask", "tickets": "ticket"}
 
 

@@ -107,17 +107,23 @@ def find_groups(config: dict, max_group: int, hs: list[H] | None = None) -> list
     at most ``max_group`` chains, in H order. Chains alone in their batch size keep their own find_chain job. The
     H_find outside the grid that the LPR figures add are grouped among themselves
     (:func:`findeval.lpr.plan.extra_find_groups`), so that fig2 trains only its own chains."""
+    return batch_groups(sorted(set(find_hs(config) if hs is None else hs)), lambda h: h.batch_size, max_group)
+
+
+def batch_groups(items: list, batch_size, max_group: int) -> list[list]:
+    """The one grouping rule of ``runtime.find_group`` = ``max_group`` (every chain family's ``find_groups``):
+    ``items`` (chains, in their order) by ``batch_size(item)``, ascending, in chunks of at most ``max_group``;
+    a chunk of one is no group (that chain keeps its own job). ``max_group`` 0 or 1: no groups."""
     if max_group < 0:
         raise ValueError(f"runtime.find_group {max_group}: expected 0 (none) or a group size >= 1")
     if max_group < 2:
         return []
-    by_bs: dict[int, list[H]] = {}
-    for h in sorted(set(find_hs(config) if hs is None else hs)):
-        by_bs.setdefault(h.batch_size, []).append(h)
+    by_bs: dict[int, list] = {}
+    for item in items:
+        by_bs.setdefault(batch_size(item), []).append(item)
     out = []
     for bs in sorted(by_bs):
-        hs = by_bs[bs]
-        chunks = [hs[i : i + max_group] for i in range(0, len(hs), max_group)]
+        chunks = [by_bs[bs][i : i + max_group] for i in range(0, len(by_bs[bs]), max_group)]
         out.extend(c for c in chunks if len(c) > 1)
     return out
 

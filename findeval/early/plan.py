@@ -151,18 +151,7 @@ def find_groups(config: dict, max_group: int) -> list[list[H]]:
     those sharing a batch size, in chunks of at most ``max_group``, in H order (chains of different k stop at
     different epochs, so they are never grouped). None without an ``early_pruning`` block; a chain alone in its
     batch size keeps its early_find_chain job."""
-    if max_group < 0:
-        raise ValueError(f"runtime.find_group {max_group}: expected 0 (none) or a group size >= 1")
-    if max_group < 2 or not enabled(config):
-        return []
-    by_bs: dict[int, list[H]] = {}
-    for h in hfinds(config):
-        by_bs.setdefault(h.batch_size, []).append(h)
-    out = []
-    for bs in sorted(by_bs):
-        hs = by_bs[bs]
-        out.extend(c for c in (hs[i : i + max_group] for i in range(0, len(hs), max_group)) if len(c) > 1)
-    return out
+    return a1.batch_groups(hfinds(config) if enabled(config) else [], lambda h: h.batch_size, max_group)
 
 
 def group_outputs(config: dict, exp: str, hs: list[H]) -> dict:

@@ -193,19 +193,8 @@ def find_groups(config: dict, max_group: int) -> list[list[str]]:
     alike, in chunks of at most ``max_group`` chains in name order. A chain alone in its batch size keeps its own
     lpr_find_chain job. As with :func:`findeval.a1.plan.find_groups`, a group job writes every chain it holds: a
     target that needs one of them (fig7 alone) trains the group."""
-    if max_group < 0:
-        raise ValueError(f"runtime.find_group {max_group}: expected 0 (none) or a group size >= 1")
-    if max_group < 2:
-        return []
-    by_bs: dict[int, list[str]] = {}
-    for chain in group_chains(config):
-        by_bs.setdefault(H.parse(chain_spec(chain)["hfind"]).batch_size, []).append(chain)
-    out = []
-    for bs in sorted(by_bs):
-        chains = by_bs[bs]
-        chunks = [chains[i : i + max_group] for i in range(0, len(chains), max_group)]
-        out.extend(c for c in chunks if len(c) > 1)
-    return out
+    return a1.batch_groups(group_chains(config), lambda chain: H.parse(chain_spec(chain)["hfind"]).batch_size,
+                           max_group)
 
 
 def extra_find_hs(config: dict) -> list[H]:

@@ -241,21 +241,12 @@ def find_groups(config: dict, max_group: int) -> list[dict]:
     Fig. 4's LR_find chains (``settings()["lr_find"]``) sharing a batch size, in chunks of at most ``max_group``.
     Each ``{"variant", "vdir", "hs"}``. Only Fig. 4's chains: a late chain that only the instability analysis
     reads (its small LR) keeps its own late_chain job, so that fig4 trains no chain it does not draw."""
-    if max_group < 0:
-        raise ValueError(f"runtime.find_group {max_group}: expected 0 (none) or a group size >= 1")
     s = settings(config)
-    if max_group < 2:
-        return []
     base = a1.default_h(config)
     hs = [base.replace(lr=v) for v in s["lr_find"]]
-    out = []
-    for variant in VARIANTS:
-        if variant == "late" and s["late_epoch"] is None:
-            continue
-        vdir = variant_dir(config, variant)
-        for group in a1.find_groups(config, max_group, hs):
-            out.append({"variant": variant, "vdir": vdir, "hs": group})
-    return out
+    groups = a1.find_groups(config, max_group, hs)
+    return [{"variant": variant, "vdir": variant_dir(config, variant), "hs": group} for variant in VARIANTS
+            if not (variant == "late" and s["late_epoch"] is None) for group in groups]
 
 
 def group_input(w, variant: str, hs: list[H], late_epoch) -> dict:
